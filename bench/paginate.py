@@ -1,0 +1,544 @@
+"""Benchmark: reading a paginated list with hookline, against hand-written httpx loops.
+
+Run by hand, never by the test suite (it needs nginx: ``apt-get install -y nginx-light``)::
+
+    .venv/bin/python bench/paginate.py               # the full run, about three minutes
+    .venv/bin/python bench/paginate.py --quick       # 20,000 records, one round, no 1M run
+
+Pre-built pages of about 1 KB records are served by nginx on 127.0.0.1, so the server costs
+almost nothing and the clients are what is measured. Each variant runs in a subprocess of its
+own; its peak RSS comes from ``os.wait4``. Variants, all reading with offset/limit until the
+total in ``meta.total``:
+
+- ``httpx-async``: a hand-written ``httpx.AsyncClient`` loop with ``response.json()``
+  (the baseline every ratio is against);
+- ``httpx-sync``: a plain ``httpx.Client`` loop with the standard ``json`` module;
+- ``hookline-api``: ``hookline.actions.iter_records`` over the offset paginator;
+- ``hookline-cli``: ``hookline call bench.list_records``, JSON lines read from its stdout
+  (its time includes starting the interpreter and the command).
+
+A second server, a small asyncio one that answers each page after 50 ms, measures
+``concurrency: 4`` against the same paginator one page at a time. Everything listens on
+127.0.0.1 only; every subprocess has a timeout and the whole run a deadline, after which it
+stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+ROUTE = "/records"
+DELAY = 0.05
+SUBPROCESS_TIMEOUT = 300.0
+
+SPEC = """\
+spec: hookline/v1
+name: bench
+title: Benchmark pages
+connection:
+  fields:
+    url: {{type: string, description: The page server}}
+  required: [url]
+  base_url: "{{{{ connection.url }}}}"
+actions:
+  list_records:
+    title: List the records
+    request: {{method: GET, path: {route}}}
+    paginate: {{type: offset, page_size: {size}, total: meta.total, concurrency: {concurrency}}}
+    output: {{records: data}}
+"""
+
+PLUGIN = """\
+import os
+from hookline import hookimpl
+
+@hookimpl
+def register_connectors():
+    return [os.environ["HOOKLINE_BENCH_SPEC"]]
+"""
+
+
+# ---------------------------------------------------------------- pages
+
+
+def record(i: int) -> dict[str, Any]:
+    """One record of about 1 KB, shaped like a ticket of a real platform."""
+    return {
+        "id": i,
+        "uuid": f"{i:08x}-7c1e-4b6a-9f3d-{i * 7919 % 10**12:012d}",
+        "subject": f"Door {i % 97} on floor {i % 13} does not close",
+        "status": ["open", "in_progress", "resolved", "closed"][i % 4],
+        "priority": i % 3 + 1,
+        "created_at": f"2026-{i % 12 + 1:02d}-{i % 28 + 1:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+        "assignee": {"id": i % 50, "name": f"Technician {i % 50}", "email": f"tech{i % 50}@x.test"},
+        "tags": ["facilities", f"building-{i % 7}", f"zone-{i % 11}"],
+        "location": {"x": (i * 37) % 1000 / 10, "y": (i * 53) % 1000 / 10},
+        "description": ("The access-control door does not latch after the last inspection. " * 10)
+        + str(i),
+    }
+
+
+def page_body(offset: int, size: int, total: int) -> bytes:
+    """The JSON of the page at ``offset``: its records and ``meta.total``."""
+    data = [record(i) for i in range(offset, min(offset + size, total))]
+    meta = {"offset": offset, "limit": size, "total": total}
+    return orjson.dumps({"data": data, "meta": meta})
+
+
+def write_pages(root: Path, total: int, size: int) -> Path:
+    """Write every page of ``total`` records as ``root/pages/SIZE/OFFSET.json``."""
+    folder = root / "pages" / str(size)
+    folder.mkdir(parents=True, exist_ok=True)
+    for offset in range(0, total, size):
+        target = folder / f"{offset}.json"
+        if not target.exists():
+            target.write_bytes(page_body(offset, size, total))
+    return folder
+
+
+# ---------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(port: int, deadline: float) -> None:
+    """Wait until something accepts connections on ``port``."""
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"no server answered on 127.0.0.1:{port}")
+
+
+NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+    default_type application/json;
+    client_body_temp_path {root}/tmp;
+    proxy_temp_path {root}/tmp;
+    fastcgi_temp_path {root}/tmp;
+    uwsgi_temp_path {root}/tmp;
+    scgi_temp_path {root}/tmp;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location = {route} {{
+            if ($arg_offset !~ "^[0-9]+$") {{ return 400; }}
+            if ($arg_limit !~ "^[0-9]+$") {{ return 400; }}
+            try_files /pages/$arg_limit/$arg_offset.json =404;
+        }}
+    }}
+}}
+"""
+
+
+@contextmanager
+def nginx(root: Path) -> Iterator[str]:
+    """Serve the pages below ``root`` with nginx on 127.0.0.1; yield the base URL."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(binary).exists():
+        raise SystemExit("nginx is needed: apt-get install -y nginx-light")
+    port = free_port()
+    (root / "tmp").mkdir(exist_ok=True)
+    conf = root / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(root=root, port=port, route=ROUTE))
+    for path in [root, *root.rglob("*")]:  # nginx workers run as nobody when started as root
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    process = subprocess.Popen(
+        [binary, "-p", str(root), "-c", str(conf), "-e", str(root / "error.log")],
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(port, time.monotonic() + 10)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def serve_delayed(root: Path, delay: float, lifetime: float) -> None:
+    """Serve the pages below ``root``, each answer ``delay`` seconds late; print the port.
+
+    Keeps connections alive like a real server, answers concurrent requests concurrently,
+    and exits after ``lifetime`` seconds or when its stdin closes.
+    """
+    cache: dict[tuple[str, str], bytes] = {}
+
+    def body(target: bytes) -> bytes | None:
+        query = parse_qs(urlsplit(target.decode("ascii")).query)
+        key = (query.get("limit", [""])[0], query.get("offset", [""])[0])
+        if not all(part.isdigit() for part in key):
+            return None
+        if key not in cache:
+            path = root / "pages" / key[0] / f"{key[1]}.json"
+            if not path.exists():
+                return None
+            cache[key] = path.read_bytes()
+        return cache[key]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                found = body(head.split(b" ", 2)[1])
+                await asyncio.sleep(delay)
+                if found is None:
+                    writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                else:
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(found), found)
+                    )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    loop = asyncio.get_running_loop()
+    closed = loop.run_in_executor(None, sys.stdin.read)
+    await asyncio.wait([asyncio.ensure_future(closed)], timeout=lifetime)
+    server.close()
+    os._exit(0)  # the stdin reader thread cannot be joined
+
+
+@contextmanager
+def delayed_server(root: Path) -> Iterator[str]:
+    """The 50 ms-per-page server in a subprocess of its own; yield its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, __file__, "serve-delayed", str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# ---------------------------------------------------------------- the clients (worker side)
+
+
+async def httpx_async(url: str, size: int) -> int:
+    """The baseline: what a person writes with httpx.AsyncClient."""
+    import httpx
+
+    count = offset = 0
+    async with httpx.AsyncClient(base_url=url) as client:
+        while True:
+            response = await client.get(ROUTE, params={"offset": offset, "limit": size})
+            response.raise_for_status()
+            body = response.json()
+            for _ in body["data"]:
+                count += 1
+            offset += len(body["data"])
+            if not body["data"] or offset >= body["meta"]["total"]:
+                return count
+
+
+def httpx_sync(url: str, size: int) -> int:
+    """A plain synchronous loop: httpx.Client and the standard json module."""
+    import httpx
+
+    count = offset = 0
+    with httpx.Client(base_url=url) as client:
+        while True:
+            response = client.get(ROUTE, params={"offset": offset, "limit": size})
+            response.raise_for_status()
+            body = json.loads(response.content)
+            for _ in body["data"]:
+                count += 1
+            offset += len(body["data"])
+            if not body["data"] or offset >= body["meta"]["total"]:
+                return count
+
+
+async def hookline_api(url: str, size: int, concurrency: int) -> int:
+    """hookline's Python API: the offset paginator through ``iter_records``."""
+    from hookline.actions import iter_records
+    from hookline.catalog import Catalog
+    from hookline.connection import Connection
+    from hookline.plugins import get_plugin_manager
+
+    catalog = Catalog(get_plugin_manager(entry_points=False))
+    text = SPEC.format(route=ROUTE, size=size, concurrency=concurrency)
+    spec = catalog.load_spec(Path("bench.yaml"), text=text)
+    count = 0
+    async with Connection(spec, {"url": url}, expressions=catalog.expressions) as connection:
+        async for _ in iter_records(connection, "list_records"):
+            count += 1
+    return count
+
+
+def worker(variant: str, url: str, size: int, concurrency: int) -> None:
+    """Run one client once and print how many records it read and how long it took."""
+    start = time.perf_counter()
+    if variant == "httpx-async":
+        count = asyncio.run(httpx_async(url, size))
+    elif variant == "httpx-sync":
+        count = httpx_sync(url, size)
+    else:
+        count = asyncio.run(hookline_api(url, size, concurrency))
+    seconds = time.perf_counter() - start
+    print(json.dumps({"records": count, "seconds": seconds}))
+
+
+# ---------------------------------------------------------------- the runs (parent side)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One run of one variant."""
+
+    variant: str
+    records: int
+    seconds: float
+    peak_rss_mib: float
+
+    @property
+    def rate(self) -> float:
+        """Records per second."""
+        return self.records / self.seconds
+
+
+def wait_rusage(process: subprocess.Popen[bytes], deadline: float) -> tuple[int, float]:
+    """Wait for ``process`` (killing it past ``deadline``); its exit status and peak RSS."""
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return process.returncode, usage.ru_maxrss / 1024
+        if time.monotonic() > deadline:
+            process.kill()
+        time.sleep(0.01)
+
+
+def run_worker(variant: str, url: str, size: int, concurrency: int, expected: int) -> Result:
+    """One client run in a subprocess of its own."""
+    command = [sys.executable, __file__, "worker", variant, url, str(size), str(concurrency)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    output = process.stdout.read()
+    status, rss = wait_rusage(process, time.monotonic() + SUBPROCESS_TIMEOUT)
+    if status != 0:
+        raise SystemExit(f"{variant} failed with exit status {status}")
+    report = json.loads(output)
+    check(variant, report["records"], expected)
+    return Result(variant, report["records"], report["seconds"], rss)
+
+
+def run_cli(root: Path, url: str, size: int, expected: int) -> Result:
+    """``hookline call`` in a subprocess; JSON lines counted as they arrive on its stdout."""
+    spec = root / f"bench-{size}.yaml"
+    spec.write_text(SPEC.format(route=ROUTE, size=size, concurrency=1))
+    (root / "hookline_bench_plugin.py").write_text(PLUGIN)
+    connections = root / "connections.yaml"
+    connections.write_text(f"bench:\n  connector: bench\n  url: {url}\n")
+    connections.chmod(0o600)
+    hookline = Path(sys.executable).with_name("hookline")
+    command = [str(hookline), "--plugin", "hookline_bench_plugin", "call", "bench.list_records",
+               "--connections", str(connections)]  # fmt: skip
+    environment = {
+        **os.environ,
+        "HOOKLINE_BENCH_SPEC": str(spec),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+    }
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, env=environment)
+    assert process.stdout is not None
+    lines = 0
+    while chunk := process.stdout.read(1 << 20):
+        lines += chunk.count(b"\n")
+    status, rss = wait_rusage(process, time.monotonic() + SUBPROCESS_TIMEOUT)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"hookline call failed with exit status {status}")
+    check("hookline-cli", lines, expected)
+    return Result("hookline-cli", lines, seconds, rss)
+
+
+def check(variant: str, records: int, expected: int) -> None:
+    """A variant that read the wrong number of records measured nothing."""
+    if records != expected:
+        raise SystemExit(f"{variant} read {records} records, expected {expected}")
+
+
+def best(results: list[Result]) -> Result:
+    """The fastest of several runs of one variant, with the highest peak RSS seen."""
+    fastest = min(results, key=lambda r: r.seconds)
+    return Result(fastest.variant, fastest.records, fastest.seconds,
+                  max(r.peak_rss_mib for r in results))  # fmt: skip
+
+
+def table(title: str, results: list[Result], baseline: str) -> str:
+    """A Markdown table of ``results`` with ratios against ``baseline``."""
+    base = next(r for r in results if r.variant == baseline)
+    lines = [
+        f"#### {title}",
+        "",
+        "| variant | records | seconds | records/s | vs " + baseline + " | peak RSS MiB | RSS vs "
+        + baseline + " |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.variant} | {r.records:,} | {r.seconds:.2f} | {r.rate:,.0f} | "
+            f"{r.rate / base.rate:.2f}x | {r.peak_rss_mib:.0f} | "
+            f"{r.peak_rss_mib / base.peak_rss_mib:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    """A line describing this machine and the software measured."""
+    import httpx
+
+    cpu = "unknown cpu"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    nginx_version = subprocess.run(
+        ["nginx", "-v"], capture_output=True, text=True, check=False
+    ).stderr.strip()
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB; {platform.platform()}; "
+        f"Python {platform.python_version()}; httpx {httpx.__version__}; "
+        f"orjson {orjson.__version__}; {nginx_version}"
+    )
+
+
+def main(arguments: argparse.Namespace) -> None:
+    """Every scenario, within the deadline; the tables on stdout."""
+    deadline = time.monotonic() + arguments.deadline
+    sizes = [int(s) for s in arguments.sizes.split(",")]
+    total = arguments.records
+    print(f"machine: {machine()}\n", flush=True)
+    root = Path(tempfile.mkdtemp(prefix="hookline-bench-"))
+    try:
+        for size in sizes:
+            write_pages(root, total, size)
+        with nginx(root) as url:
+            for size in sizes:
+                runs: dict[str, list[Result]] = {}
+                for _ in range(arguments.rounds):
+                    if time.monotonic() > deadline:
+                        raise SystemExit("the deadline passed; stopping")
+                    for variant in ("httpx-async", "httpx-sync", "hookline-api"):
+                        runs.setdefault(variant, []).append(
+                            run_worker(variant, url, size, 1, total)
+                        )
+                    runs.setdefault("hookline-cli", []).append(run_cli(root, url, size, total))
+                results = [best(r) for r in runs.values()]
+                print(table(f"{total:,} records, page size {size}", results, "httpx-async"))
+                print(flush=True)
+            if arguments.million and time.monotonic() < deadline:
+                million = 1_000_000
+                write_pages(root / "million", million, 1000)
+        if arguments.million and time.monotonic() < deadline:
+            with nginx(root / "million") as url:
+                results = [
+                    run_worker("httpx-async", url, 1000, 1, million),
+                    run_worker("hookline-api", url, 1000, 1, million),
+                    run_cli(root / "million", url, 1000, million),
+                ]
+                print(table("1,000,000 records, page size 1000", results, "httpx-async"))
+                print(flush=True)
+        if time.monotonic() < deadline:
+            delayed = arguments.delayed_records
+            slow_root = root / "slow"
+            write_pages(slow_root, delayed, 100)
+            with delayed_server(slow_root) as url:
+                results = [
+                    run_worker("hookline-api", url, 100, 1, delayed),
+                    run_worker("hookline-api", url, 100, 4, delayed),
+                ]
+            results = [
+                Result(f"{r.variant}, concurrency {c}", r.records, r.seconds, r.peak_rss_mib)
+                for r, c in zip(results, (1, 4), strict=True)
+            ]
+            print(table(f"{delayed:,} records, page size 100, 50 ms per page", results,
+                        "hookline-api, concurrency 1"))  # fmt: skip
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def parse() -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=100_000, help="records per list")
+    parser.add_argument("--sizes", default="100,1000", help="page sizes, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per variant; the best counts")
+    parser.add_argument("--delayed-records", type=int, default=10_000,
+                        help="records read from the 50 ms-per-page server")  # fmt: skip
+    parser.add_argument("--no-million", dest="million", action="store_false",
+                        help="skip the 1,000,000-record run")  # fmt: skip
+    parser.add_argument("--deadline", type=float, default=900, help="seconds for the whole run")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.records, arguments.rounds, arguments.million = 20_000, 1, False
+        arguments.delayed_records = 2_000
+    return arguments
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "serve-delayed":
+        asyncio.run(serve_delayed(Path(sys.argv[2]), DELAY, SUBPROCESS_TIMEOUT * 2))
+    else:
+        main(parse())

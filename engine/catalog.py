@@ -1,0 +1,224 @@
+"""The catalog: everything the plugins registered, compiled and ready to use.
+
+A ``Catalog`` is built from a plugin manager. It composes the spec JSON Schema with the
+schemas of the registered auth types, paginators and webhook verifiers (so a third-party
+auth type is validated, located and documented exactly like a built-in one), loads every
+registered spec file, and hands out compiled specs by connector name.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from .compiler import Compiler
+from .errors import ConfigurationError, PluginError, Problem, SpecError
+from .expressions import Expressions
+from .loader import Document, load_document
+from .schema_errors import schema_problems
+from .plugins import collect, collect_named, flatten
+from .sandbox import Sandbox
+from .spec import Builders, Spec, build_spec, iter_schemas
+
+OBJECT_REF = "#/objects/"
+
+
+def base_schema(name: str) -> dict[str, Any]:
+    """A JSON Schema shipped in ``hookline.schemas`` (``spec-v1`` or ``recipe-v1``)."""
+    text = files("hookline.schemas").joinpath(f"{name}.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def typed_union(description: str, table: Mapping[str, Any]) -> dict[str, Any]:
+    """A schema for a block whose ``type`` picks one registered builder's own schema."""
+    return {
+        "type": "object",
+        "description": description,
+        "required": ["type"],
+        "properties": {
+            "type": {"enum": sorted(table), "description": "Which one: " + ", ".join(sorted(table))}
+        },
+        "allOf": [
+            {"if": {"properties": {"type": {"const": name}}}, "then": builder.schema}
+            for name, builder in sorted(table.items())
+        ],
+    }
+
+
+def compose_spec_schema(builders: Builders) -> dict[str, Any]:
+    """The spec schema with each registered auth type, paginator and verifier composed in."""
+    schema = copy.deepcopy(base_schema("spec-v1"))
+    defs = schema["$defs"]
+    defs["auth"] = typed_union(defs["auth"]["description"], builders.auth_types)
+    defs["paginate"] = typed_union(defs["paginate"]["description"], builders.paginators)
+    verify = defs["trigger"]["oneOf"][1]["properties"]["verify"]
+    defs["trigger"]["oneOf"][1]["properties"]["verify"] = typed_union(
+        verify["description"], builders.verifiers
+    )
+    return schema
+
+
+@dataclass(frozen=True, slots=True)
+class Connector:
+    """A connector in the catalog: its compiled spec and the plugin that registered it."""
+
+    spec: Spec
+    plugin: str
+
+
+class Catalog:
+    """The registered connectors, building blocks, functions and sandboxes of one plugin set."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self.expressions = Expressions.from_plugins(pm)
+        self.builders = Builders(
+            auth_types=collect_named(pm, "register_auth_types", "auth type"),
+            paginators=collect_named(pm, "register_paginators", "paginator"),
+            verifiers=collect_named(pm, "register_webhook_verifiers", "webhook verifier"),
+        )
+        self.spec_schema = compose_spec_schema(self.builders)
+
+    def load_spec(self, path: Path, *, text: str | None = None) -> Spec:
+        """Load, validate and compile one spec file; raise ``SpecError`` with every problem."""
+        document = load_document(path, error=SpecError, text=text)
+        problems = schema_problems(document, self.spec_schema)
+        if problems:
+            raise SpecError(problems)
+        compiler = Compiler(document, self.expressions)
+        compiler.problems.extend(cross_check(document))
+        spec = build_spec(compiler, self.builders)
+        compiler.raise_if_problems(SpecError)
+        return spec
+
+    @cached_property
+    def connectors(self) -> dict[str, Connector]:
+        """Every registered connector by name; a spec that fails to load raises ``SpecError``."""
+        found: dict[str, Connector] = {}
+        for plugin, path in flatten(collect(self.pm, "register_connectors")):
+            spec = self.load_spec(Path(path))
+            if spec.name in found:
+                raise PluginError(
+                    f"connector {spec.name!r} is registered by both plugin "
+                    f"{found[spec.name].plugin!r} and plugin {plugin!r}; uninstall one of them"
+                )
+            found[spec.name] = Connector(spec, plugin)
+        return found
+
+    def spec(self, name: str) -> Spec:
+        """The compiled spec of connector ``name``; an unknown name suggests close ones."""
+        try:
+            return self.connectors[name].spec
+        except KeyError:
+            raise ConfigurationError(
+                f"unknown connector {name!r}{suggest(name, self.connectors)}"
+            ) from None
+
+    @cached_property
+    def sandboxes(self) -> dict[str, Sandbox]:
+        """Every registered sandbox by the name of the connector it simulates."""
+        found: dict[str, Sandbox] = {}
+        for plugin, sandbox in flatten(collect(self.pm, "register_sandboxes")):
+            if sandbox.name in found:
+                raise PluginError(
+                    f"two plugins register a sandbox for {sandbox.name!r}: {plugin!r}"
+                )
+            found[sandbox.name] = sandbox
+        return found
+
+
+def suggest(name: str, choices: Iterator[str] | Mapping[str, Any] | list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or a list of them, or ''."""
+    options = sorted(choices)
+    close = difflib.get_close_matches(name, options, n=1)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    if options and len(options) <= 12:
+        return " (known: " + ", ".join(options) + ")"
+    return ""
+
+
+def cross_check(document: Document) -> list[Problem]:
+    """Checks beyond the schema: references to shared objects, names that must exist."""
+    data = document.data
+    problems: list[Problem] = []
+    objects = data.get("objects", {})
+    for path, schema in iter_schemas(data):
+        for ref_path, ref in _refs(schema, path):
+            if not ref.startswith(OBJECT_REF):
+                problems.append(
+                    document.problem(
+                        ref_path,
+                        f"$ref {ref!r} is not allowed: refer to shared objects as "
+                        f"'{OBJECT_REF}NAME'",
+                    )
+                )
+            elif ref[len(OBJECT_REF) :] not in objects:
+                name = ref[len(OBJECT_REF) :]
+                problems.append(
+                    document.problem(
+                        ref_path, f"unknown shared object {name!r}{suggest(name, objects)}"
+                    )
+                )
+    connection = data.get("connection", {})
+    fields = connection.get("fields", {})
+    for i, name in enumerate(connection.get("required", [])):
+        if name not in fields:
+            problems.append(
+                document.problem(
+                    ("connection", "required", i),
+                    f"required field {name!r} is not among the fields{suggest(name, fields)}",
+                )
+            )
+    for kind in ("actions", "triggers"):
+        for block_name, block in data.get(kind, {}).items():
+            inputs = block.get("input", {})
+            for i, name in enumerate(block.get("required", [])):
+                if name not in inputs:
+                    problems.append(
+                        document.problem(
+                            (kind, block_name, "required", i),
+                            f"required input {name!r} is not among the inputs"
+                            f"{suggest(name, inputs)}",
+                        )
+                    )
+    actions = data.get("actions", {})
+    for name in set(actions) & set(data.get("triggers", {})):
+        problems.append(
+            document.problem(
+                ("triggers", name),
+                f"{name!r} names both an action and a trigger; give them distinct names",
+                key=True,
+            )
+        )
+    test = connection.get("test", {}).get("action")
+    if test is not None and test not in actions:
+        problems.append(
+            document.problem(
+                ("connection", "test", "action"),
+                f"unknown action {test!r}{suggest(test, actions)}",
+            )
+        )
+    return problems
+
+
+def _refs(schema: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "$ref" and isinstance(value, str):
+                yield (*path, key), value
+            else:
+                yield from _refs(value, (*path, key))
+    elif isinstance(schema, list):
+        for i, value in enumerate(schema):
+            yield from _refs(value, (*path, i))

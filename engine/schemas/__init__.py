@@ -1,0 +1,1 @@
+"""JSON Schemas of the spec and recipe formats, shipped as package data."""

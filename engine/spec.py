@@ -1,0 +1,567 @@
+"""Connector specs: the compiled, immutable model of a ``spec: hookline/v1`` file.
+
+Loading is ``yaml.safe_load`` with positions → the spec JSON Schema (with the registered auth
+types, paginators and verifiers composed in) → cross-checks → these frozen dataclasses, which
+hold compiled expressions only. Nothing at run time re-reads the YAML or compiles text: a bad
+spec fails in ``hookline validate``, not in the middle of a recipe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .compiler import Compiler
+from .expressions import CompiledValue, Expression, Template
+
+IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE"})
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A connection field: what the user gives for a connection."""
+
+    name: str
+    type: str
+    secret: bool
+    required: bool
+    default: Any
+    description: str
+    schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One part of a multipart body: a text value or a file (a path, or base64 bytes)."""
+
+    value: CompiledValue | None
+    file: CompiledValue | None
+    base64: bool
+    filename: CompiledValue | None
+    content_type: CompiledValue | None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A request template; rendering it against a context gives one HTTP request."""
+
+    method: str
+    path: Template
+    query: CompiledValue | None = None
+    headers: CompiledValue | None = None
+    json: CompiledValue | None = None
+    omit_nulls: bool = False
+    form: CompiledValue | None = None
+    multipart: Mapping[str, Part] | None = None
+    body: CompiledValue | None = None
+    body_base64: bool = False
+    response: str = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRule:
+    """A row of an error table: the responses it matches and the error they become.
+
+    ``statuses`` empty and ``status_class`` None match any status; ``when`` narrows the match
+    with a predicate on the body.
+    """
+
+    kind: str
+    statuses: frozenset[int] = frozenset()
+    status_class: int | None = None
+    when: Expression | None = None
+    message: Expression | None = None
+    field: Expression | None = None
+
+    def matches_status(self, status: int) -> bool:
+        """Whether this rule applies to a response with ``status``."""
+        if self.statuses:
+            return status in self.statuses
+        if self.status_class is not None:
+            return status // 100 == self.status_class
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When a failed request is tried again: attempts, backoff with full jitter, time bound."""
+
+    attempts: int = 4
+    backoff: float = 0.5
+    max_delay: float = 30.0
+    total: float = 120.0
+    on_rate_limit: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-phase timeouts and the total deadline of one request, in seconds."""
+
+    connect: float = 10.0
+    read: float = 60.0
+    write: float = 60.0
+    pool: float = 10.0
+    total: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A request budget; connections whose rendered ``key`` is equal share one budget."""
+
+    requests: int
+    per: float
+    key: CompiledValue | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """How a response becomes output: ``records`` makes a list action, ``select`` reshapes."""
+
+    select: Expression | None = None
+    records: Expression | None = None
+    schema: Mapping[str, Any] | bool | None = None
+    strict: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A request that finds what a create would have made, making the create safe to retry."""
+
+    request: Request
+    match: Expression
+    records: Expression | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """An example input and the output (shape) it gives."""
+
+    title: str
+    input: Mapping[str, Any]
+    output: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One operation on a platform, compiled."""
+
+    name: str
+    title: str
+    description: str
+    input_schema: Mapping[str, Any]
+    request: Request
+    output: Output
+    errors: tuple[ErrorRule, ...]
+    retry: RetryPolicy
+    idempotent: bool
+    paginator: Any = None
+    lookup: Lookup | None = None
+    examples: tuple[Example, ...] = ()
+
+    @property
+    def is_list(self) -> bool:
+        """A list action yields records one by one, page after page."""
+        return self.output.records is not None
+
+
+@dataclass(frozen=True, slots=True)
+class PollTrigger:
+    """A trigger that polls a request; each record not seen before is an event."""
+
+    name: str
+    title: str
+    description: str
+    input_schema: Mapping[str, Any]
+    request: Request
+    records: Expression
+    id: Expression
+    errors: tuple[ErrorRule, ...]
+    retry: RetryPolicy
+    paginator: Any = None
+    cursor_value: Expression | None = None
+    cursor_initial: CompiledValue | None = None
+    select: Expression | None = None
+    output_schema: Mapping[str, Any] | bool | None = None
+    examples: tuple[Example, ...] = ()
+    type: str = "poll"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTrigger:
+    """A trigger fed by the platform's POSTs; ``verifier`` checks each request."""
+
+    name: str
+    title: str
+    description: str
+    input_schema: Mapping[str, Any]
+    id: Expression
+    verifier: Any = None
+    filter: Expression | None = None
+    select: Expression | None = None
+    output_schema: Mapping[str, Any] | bool | None = None
+    examples: tuple[Example, ...] = ()
+    type: str = "webhook"
+
+
+Trigger = PollTrigger | WebhookTrigger
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSpec:
+    """What a connection needs (fields) and how its requests are made."""
+
+    fields: Mapping[str, Field]
+    base_url: CompiledValue
+    auth: tuple[Any, ...] = ()
+    headers: CompiledValue | None = None
+    rate_limit: RateLimit | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_response_bytes: int = 64 * 1024 * 1024
+    follow_redirects: bool = False
+    test_action: str | None = None
+    test_input: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def secret_fields(self) -> tuple[str, ...]:
+        """Names of the fields whose values are redacted everywhere."""
+        return tuple(name for name, f in self.fields.items() if f.secret)
+
+    def values_schema(self) -> dict[str, Any]:
+        """The JSON Schema a connection's values must satisfy (connections files, recipes)."""
+        properties: dict[str, Any] = {
+            name: {k: v for k, v in f.schema.items() if k not in ("secret", "default")}
+            for name, f in self.fields.items()
+        }
+        properties["allow_insecure_http"] = {
+            "type": "boolean",
+            "description": "Allow secrets over plain http to a host that is not loopback",
+        }
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": [name for name, f in self.fields.items() if f.required],
+            "additionalProperties": False,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A compiled connector spec."""
+
+    name: str
+    title: str
+    description: str
+    connection: ConnectionSpec
+    actions: Mapping[str, Action]
+    triggers: Mapping[str, Trigger]
+    objects: Mapping[str, Any]
+    file: str
+    docs_url: str | None = None
+
+    def schema_with_objects(self, schema: Mapping[str, Any] | bool) -> Mapping[str, Any] | bool:
+        """``schema`` made self-contained: its ``#/objects/NAME`` references resolve."""
+        if isinstance(schema, bool):
+            return schema
+        return {**schema, "objects": dict(self.objects)}
+
+
+# ------------------------------------------------------------------------------- building
+
+
+def build_spec(compiler: Compiler, builders: Builders) -> Spec:
+    """Build a Spec from a schema-valid document; problems are recorded on ``compiler``."""
+    data = compiler.document.data
+    defaults = data.get("defaults", {})
+    default_errors = _error_rules(compiler.at("defaults"), defaults.get("errors", []))
+    connection = _connection(compiler.at("connection"), builders)
+    base_retry = _retry(defaults.get("retry"), connection.retry)
+    actions = {
+        name: _action(
+            compiler.at("actions", name),
+            name,
+            block,
+            default_errors,
+            base_retry,
+            defaults.get("paginate"),
+            builders,
+        )
+        for name, block in data.get("actions", {}).items()
+    }
+    triggers = {
+        name: _trigger(
+            compiler.at("triggers", name),
+            name,
+            block,
+            default_errors,
+            base_retry,
+            defaults.get("paginate"),
+            builders,
+        )
+        for name, block in data.get("triggers", {}).items()
+    }
+    return Spec(
+        name=data["name"],
+        title=data["title"],
+        description=data.get("description", ""),
+        connection=connection,
+        actions=actions,
+        triggers=triggers,
+        objects=data.get("objects", {}),
+        file=compiler.document.file,
+        docs_url=data.get("docs_url"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Builders:
+    """The registered builders a spec's typed blocks are made with, by type name."""
+
+    auth_types: Mapping[str, Any]
+    paginators: Mapping[str, Any]
+    verifiers: Mapping[str, Any]
+
+
+def _connection(c: Compiler, builders: Builders) -> ConnectionSpec:
+    block = c.get()
+    required = set(block.get("required", []))
+    fields = {
+        name: Field(
+            name=name,
+            type=schema["type"],
+            secret=bool(schema.get("secret", False)),
+            required=name in required,
+            default=schema.get("default"),
+            description=schema.get("description", ""),
+            schema=schema,
+        )
+        for name, schema in block["fields"].items()
+    }
+    auth_blocks = block.get("auth", [])
+    if isinstance(auth_blocks, dict):
+        auths = (_typed(c.at("auth"), builders.auth_types),)
+    else:
+        auths = tuple(_typed(c.at("auth", i), builders.auth_types) for i in range(len(auth_blocks)))
+    rate = block.get("rate_limit")
+    test = block.get("test", {})
+    return ConnectionSpec(
+        fields=fields,
+        base_url=_required(c.value("base_url")),
+        auth=auths,
+        headers=c.value("headers"),
+        rate_limit=RateLimit(rate["requests"], float(rate["per"]), c.value("rate_limit", "key"))
+        if rate
+        else None,
+        timeouts=Timeouts(**{k: float(v) for k, v in block.get("timeouts", {}).items()}),
+        retry=_retry(block.get("retry"), RetryPolicy()),
+        max_response_bytes=block.get("max_response_bytes", 64 * 1024 * 1024),
+        follow_redirects=block.get("follow_redirects", False),
+        test_action=test.get("action"),
+        test_input=test.get("input", {}),
+    )
+
+
+def _typed(c: Compiler, table: Mapping[str, Any]) -> Any:
+    return table[c.get("type")].from_spec(c)
+
+
+def _required(value: CompiledValue | None) -> CompiledValue:
+    assert value is not None  # the schema requires it
+    return value
+
+
+def _retry(block: Mapping[str, Any] | None, base: RetryPolicy) -> RetryPolicy:
+    if not block:
+        return base
+    values = {
+        "attempts": base.attempts,
+        "backoff": base.backoff,
+        "max_delay": base.max_delay,
+        "total": base.total,
+        "on_rate_limit": base.on_rate_limit,
+        **block,
+    }
+    return RetryPolicy(**values)
+
+
+def _error_rules(c: Compiler, rules: list[Mapping[str, Any]]) -> tuple[ErrorRule, ...]:
+    built = []
+    for i, rule in enumerate(rules):
+        status = rule.get("status")
+        statuses: frozenset[int] = frozenset()
+        status_class = None
+        if isinstance(status, int):
+            statuses = frozenset({status})
+        elif isinstance(status, list):
+            statuses = frozenset(status)
+        elif isinstance(status, str):
+            status_class = int(status[0])
+        built.append(
+            ErrorRule(
+                kind=rule["kind"],
+                statuses=statuses,
+                status_class=status_class,
+                when=c.expression(i, "when"),
+                message=c.expression(i, "message"),
+                field=c.expression(i, "field"),
+            )
+        )
+    return tuple(built)
+
+
+def _request(c: Compiler) -> Request:
+    block = c.get()
+    parts = None
+    if "multipart" in block:
+        parts = {}
+        for name, part in block["multipart"].items():
+            if isinstance(part, dict):
+                parts[name] = Part(
+                    value=c.value("multipart", name, "value"),
+                    file=c.value("multipart", name, "file"),
+                    base64=bool(part.get("base64", False)),
+                    filename=c.value("multipart", name, "filename"),
+                    content_type=c.value("multipart", name, "content_type"),
+                )
+            else:
+                parts[name] = Part(c.value("multipart", name), None, False, None, None)
+    return Request(
+        method=block["method"],
+        path=c.template("path"),
+        query=c.value("query"),
+        headers=c.value("headers"),
+        json=c.value("json"),
+        omit_nulls=block.get("omit_nulls", False),
+        form=c.value("form"),
+        multipart=parts,
+        body=c.value("body"),
+        body_base64=block.get("body_base64", False),
+        response=block.get("response", "json"),
+    )
+
+
+def _input_schema(block: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": dict(block.get("input", {})),
+        "required": list(block.get("required", [])),
+        "additionalProperties": False,
+    }
+
+
+def _examples(block: Mapping[str, Any]) -> tuple[Example, ...]:
+    return tuple(
+        Example(e.get("title", ""), e.get("input", {}), e.get("output"))
+        for e in block.get("examples", [])
+    )
+
+
+def _paginator(
+    c: Compiler, block: Mapping[str, Any], is_list: bool, has_default: bool, builders: Builders
+) -> Any:
+    if "paginate" in block:
+        return _typed(c.at("paginate"), builders.paginators)
+    if is_list and has_default:
+        return _typed(c.root("defaults", "paginate"), builders.paginators)
+    return None
+
+
+def _action(
+    c: Compiler,
+    name: str,
+    block: Mapping[str, Any],
+    default_errors: tuple[ErrorRule, ...],
+    base_retry: RetryPolicy,
+    default_paginate: Mapping[str, Any] | None,
+    builders: Builders,
+) -> Action:
+    request = _request(c.at("request"))
+    output_block = block.get("output", {})
+    lookup_block = block.get("lookup")
+    lookup = None
+    if lookup_block:
+        lookup = Lookup(
+            request=_request(c.at("lookup", "request")),
+            match=c.expression("lookup", "match") or c.expressions.compile_expression("`true`"),
+            records=c.expression("lookup", "records"),
+        )
+    return Action(
+        name=name,
+        title=block["title"],
+        description=block.get("description", ""),
+        input_schema=_input_schema(block),
+        request=request,
+        output=Output(
+            select=c.expression("output", "select"),
+            records=c.expression("output", "records"),
+            schema=output_block.get("schema"),
+            strict=output_block.get("strict", True),
+        ),
+        errors=_error_rules(c.at("errors"), block.get("errors", [])) + default_errors,
+        retry=_retry(block.get("retry"), base_retry),
+        idempotent=block.get("idempotent", request.method in IDEMPOTENT_METHODS),
+        paginator=_paginator(
+            c, block, "records" in output_block, default_paginate is not None, builders
+        ),
+        lookup=lookup,
+        examples=_examples(block),
+    )
+
+
+def _trigger(
+    c: Compiler,
+    name: str,
+    block: Mapping[str, Any],
+    default_errors: tuple[ErrorRule, ...],
+    base_retry: RetryPolicy,
+    default_paginate: Mapping[str, Any] | None,
+    builders: Builders,
+) -> Trigger:
+    common = {
+        "name": name,
+        "title": block["title"],
+        "description": block.get("description", ""),
+        "input_schema": _input_schema(block),
+        "select": c.expression("select"),
+        "output_schema": block.get("output"),
+        "examples": _examples(block),
+    }
+    if block["type"] == "webhook":
+        return WebhookTrigger(
+            id=_present(c.expression("id")),
+            verifier=_typed(c.at("verify"), builders.verifiers) if "verify" in block else None,
+            filter=c.expression("filter"),
+            **common,
+        )
+    return PollTrigger(
+        request=_request(c.at("request")),
+        records=_present(c.expression("records")),
+        id=_present(c.expression("id")),
+        errors=_error_rules(c.at("errors"), block.get("errors", [])) + default_errors,
+        retry=base_retry,
+        paginator=_paginator(c, block, True, default_paginate is not None, builders),
+        cursor_value=c.expression("cursor", "value"),
+        cursor_initial=c.value("cursor", "initial"),
+        **common,
+    )
+
+
+def _present(expression: Expression | None) -> Expression:
+    assert expression is not None  # the schema requires it
+    return expression
+
+
+def iter_schemas(data: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Every JSON Schema in a spec document with its key path: objects, inputs, outputs."""
+    for name, schema in data.get("objects", {}).items():
+        yield ("objects", name), schema
+    for kind in ("actions", "triggers"):
+        for name, block in data.get(kind, {}).items():
+            for field_name, schema in block.get("input", {}).items():
+                yield (kind, name, "input", field_name), schema
+            output = block.get("output")
+            if kind == "actions" and isinstance(output, dict) and "schema" in output:
+                yield (kind, name, "output", "schema"), output["schema"]
+            elif kind == "triggers" and output is not None:
+                yield (kind, name, "output"), output

@@ -1,0 +1,1 @@
+"""Connector specs shipped with hookline, one YAML file per platform."""

@@ -1,0 +1,131 @@
+"""The state store, on SQLite and on the machine's PostgreSQL, through the same interface."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+import pytest
+
+from hookline.errors import ConfigurationError
+from hookline.plugins import get_plugin_manager
+from hookline.store import SqlStore, StepRecord, open_store, redact_url
+
+POSTGRES = "postgresql://127.0.0.1:5432/test"
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@pytest.fixture(scope="module")
+def pg_schema() -> Iterator[str]:
+    name = f"hookline_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    yield name
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, pg_schema: str) -> Iterator[SqlStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/state.db"
+    else:
+        url = f"{POSTGRES}?options=-csearch_path%3D{pg_schema}"
+    opened = open_store(url, get_plugin_manager(entry_points=False))
+
+    def empty(cur: Any) -> None:
+        for table in ("steps", "jobs", "cursors"):
+            cur.execute(f"DELETE FROM {table}")
+
+    run(opened._run(empty))
+    yield opened
+    run(opened.close())
+
+
+def test_cursor_is_none_before_the_first_poll(store: SqlStore) -> None:
+    assert run(store.get_cursor("r", "argus.new_case")) is None
+
+
+def test_commit_poll_queues_new_events_and_moves_the_cursor(store: SqlStore) -> None:
+    created = run(store.commit_poll("r", "r.yaml", "t", {"at": 5}, [("1", {"id": 1}), ("2", {})]))
+    assert [job.event_key for job in created] == ["1", "2"]
+    assert all(job.status == "queued" for job in created)
+    assert run(store.get_cursor("r", "t")) == {"at": 5}
+
+
+def test_an_event_seen_before_never_starts_a_second_job(store: SqlStore) -> None:
+    run(store.commit_poll("r", "r.yaml", "t", 1, [("1", {"id": 1})]))
+    again = run(store.commit_poll("r", "r.yaml", "t", 2, [("1", {"id": 1}), ("3", {"id": 3})]))
+    assert [job.event_key for job in again] == ["3"]
+    assert run(store.create_job("r", "r.yaml", "3", {})) is None
+    assert run(store.create_job("other", "o.yaml", "3", {})) is not None
+
+
+def test_job_history_keeps_steps_in_order_and_reruns_replace_them(store: SqlStore) -> None:
+    job = run(store.create_job("r", "r.yaml", "manual-1", {"x": 1}))
+    assert job is not None
+    run(store.start_job(job.id))
+    run(store.record_step(job.id, StepRecord("steps[0]", 0, "succeeded", "a", "c.x", {"i": 1}, {"o": 2})))
+    failed = StepRecord("steps[1]", 1, "failed", "b", "c.y", {}, None, {"kind": "server", "message": "boom"})
+    run(store.record_step(job.id, failed))
+    run(store.finish_job(job.id, "failed", error={"step": "b", "message": "boom"}))
+
+    stored = run(store.get_job(job.id))
+    assert stored is not None
+    assert stored.status == "failed"
+    assert [s.path for s in stored.steps] == ["steps[0]", "steps[1]"]
+    assert stored.steps[0].output == {"o": 2}
+    assert stored.steps[1].error == {"kind": "server", "message": "boom"}
+
+    run(store.start_job(job.id))
+    run(store.record_step(job.id, StepRecord("steps[1]", 1, "succeeded", "b", "c.y", {}, {"ok": True}, attempts=2)))
+    run(store.finish_job(job.id, "succeeded", outputs={"done": True}))
+    rerun = run(store.get_job(job.id))
+    assert rerun is not None
+    assert rerun.status == "succeeded" and rerun.error is None
+    assert rerun.steps[0].output == {"o": 2}
+    assert rerun.steps[1].output == {"ok": True} and rerun.steps[1].attempts == 2
+
+
+def test_list_jobs_filters_by_recipe_and_failure(store: SqlStore) -> None:
+    for recipe, key, status in [("a", "1", "succeeded"), ("a", "2", "failed"), ("b", "1", "failed")]:
+        job = run(store.create_job(recipe, f"{recipe}.yaml", key, {}))
+        assert job is not None
+        run(store.finish_job(job.id, status))
+    assert len(run(store.list_jobs())) == 3
+    assert {j.event_key for j in run(store.list_jobs(recipe="a"))} == {"1", "2"}
+    assert [(j.recipe, j.status) for j in run(store.list_jobs(recipe="a", failed=True))] == [("a", "failed")]
+    assert len(run(store.list_jobs(limit=1))) == 1
+
+
+def test_find_job_by_prefix(store: SqlStore) -> None:
+    job = run(store.create_job("r", "r.yaml", "k", {}))
+    assert job is not None
+    assert run(store.find_job(job.id[:6])) == [job.id]
+
+
+def test_unknown_scheme_is_a_clear_error() -> None:
+    with pytest.raises(ConfigurationError, match="no state store for redis:// URLs"):
+        open_store("redis://127.0.0.1/0", get_plugin_manager(entry_points=False))
+
+
+def test_unreachable_postgres_error_hides_the_password() -> None:
+    url = "postgresql://user:s3cret@127.0.0.1:1/nothing?connect_timeout=2"
+    with pytest.raises(ConfigurationError) as info:
+        open_store(url, get_plugin_manager(entry_points=False))
+    assert "s3cret" not in str(info.value)
+    assert redact_url(url) in str(info.value)
+
+
+def test_sqlite_store_is_created_with_its_folder(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "deep" / "state.db"), get_plugin_manager(entry_points=False))
+    assert (tmp_path / "deep" / "state.db").exists()
+    run(store.close())
