@@ -33,8 +33,8 @@ from __future__ import annotations
 import base64
 import binascii
 import warnings
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,9 +197,12 @@ class _Call:
             if name not in values and isinstance(prop, Mapping) and "default" in prop:
                 values[name] = prop["default"]
         for name, prop in properties.items():
-            if name in values and isinstance(prop, Mapping):
-                if prop.get("contentEncoding") == "base64":
-                    values[name] = self._encoded(name, values[name])
+            if (
+                name in values
+                and isinstance(prop, Mapping)
+                and prop.get("contentEncoding") == "base64"
+            ):
+                values[name] = self._encoded(name, values[name])
         validator = Draft202012Validator(self.connection.spec.schema_with_objects(schema))
         problems = [_input_problem(error, properties) for error in validator.iter_errors(values)]
         if problems:
@@ -332,13 +335,15 @@ class _Call:
 
     # ------------------------------------------------------------ records
 
-    async def records(self, values: Mapping[str, Any], max_records: int | None) -> AsyncIterator[Any]:
+    async def records(
+        self, values: Mapping[str, Any], max_records: int | None
+    ) -> AsyncGenerator[Any, None]:
         """Every record of a list action, in order, up to ``max_records``."""
         source = _Source(self, values)
         paginator = self.action.paginator
         limit = max_records
         if paginator is None:
-            pages: AsyncIterator[Page] = _one_page(source)
+            pages: AsyncGenerator[Page, None] = _one_page(source)
         else:
             pages = paginator.pages(source, max_records=max_records)
             limit = max_records if max_records is not None else paginator.max_records
@@ -434,10 +439,8 @@ class _Call:
             return source.request({})
         pages = paginator.pages(source, max_records=max_records)
         async with aclosing(pages):
-            try:
+            with suppress(_Planned):
                 await anext(pages)
-            except _Planned:
-                pass
         assert source.planned is not None
         return source.planned
 
@@ -474,7 +477,7 @@ class _Source:
         return Page(request, response.data, response.headers, self.call.page_records(response.data))
 
 
-async def _one_page(source: _Source) -> AsyncIterator[Page]:
+async def _one_page(source: _Source) -> AsyncGenerator[Page, None]:
     """The single page of a list action that does not paginate."""
     yield await source.fetch(source.request({}))
 
@@ -497,11 +500,12 @@ def _input_problem(error: ValidationError, properties: Mapping[str, Any]) -> str
     """One sentence naming the input field ``error`` is about."""
     where = _field(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, Mapping):
-        missing = [name for name in error.validator_value if name not in error.instance]
+        required: list[str] = list(error.validator_value)  # type: ignore[arg-type]
+        missing = [name for name in required if name not in error.instance]
         inside = f" in input {where!r}" if where else ""
         return "; ".join(f"input {name!r} is required{inside}" for name in missing)
     if error.validator == "additionalProperties" and not where:
-        unknown = sorted(set(error.instance) - set(properties))
+        unknown = sorted(set(error.instance) - set(properties))  # type: ignore[arg-type]
         return "; ".join(f"unknown input {name!r}{suggest(name, properties)}" for name in unknown)
     if where:
         return f"input {where!r}: {_short(error.message)}"

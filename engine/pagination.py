@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 from urllib.parse import parse_qsl, urlencode
@@ -182,7 +182,7 @@ def _limited(max_records: int | None, default: int | None) -> int | None:
 
 async def _ordered(
     source: PageSource, requests: Iterator[httpx.Request], concurrency: int
-) -> AsyncIterator[Page]:
+) -> AsyncGenerator[Page, None]:
     """Fetch ``requests`` with up to ``concurrency`` in flight; yield pages in request order.
 
     Stops at the first empty page. Leaving early (an error, or the caller closing the
@@ -267,7 +267,7 @@ class OffsetPaginator:
 
     async def pages(
         self, source: PageSource, *, max_records: int | None = None
-    ) -> AsyncIterator[Page]:
+    ) -> AsyncGenerator[Page, None]:
         """The pages in order, up to ``max_records`` records (default: the spec's)."""
         limit = _limited(max_records, self.max_records)
         page = await source.fetch(self._request(source, 0))
@@ -373,7 +373,7 @@ class PagePaginator:
 
     async def pages(
         self, source: PageSource, *, max_records: int | None = None
-    ) -> AsyncIterator[Page]:
+    ) -> AsyncGenerator[Page, None]:
         """The pages in order, up to ``max_records`` records (default: the spec's)."""
         limit = _limited(max_records, self.max_records)
         number = self.start
@@ -463,7 +463,7 @@ class CursorPaginator:
 
     async def pages(
         self, source: PageSource, *, max_records: int | None = None
-    ) -> AsyncIterator[Page]:
+    ) -> AsyncGenerator[Page, None]:
         """The pages in order, up to ``max_records`` records (default: the spec's)."""
         limit = _limited(max_records, self.max_records)
         token: Any = None
@@ -528,7 +528,7 @@ def _shown_origin(url: httpx.URL) -> str:
 
 async def _follow_pages(
     source: PageSource, limit: int | None, next_link: Callable[[Page], Any]
-) -> AsyncIterator[Page]:
+) -> AsyncGenerator[Page, None]:
     """Pages from the action's request, then from each link ``next_link`` finds in a page."""
     first = source.request({})
     pristine = httpx.Request(
@@ -581,7 +581,9 @@ class NextUrlPaginator:
         assert expression is not None  # the schema requires it
         return cls(next=expression, max_records=c.get("max_records"))
 
-    def pages(self, source: PageSource, *, max_records: int | None = None) -> AsyncIterator[Page]:
+    def pages(
+        self, source: PageSource, *, max_records: int | None = None
+    ) -> AsyncGenerator[Page, None]:
         """The pages in order, up to ``max_records`` records (default: the spec's)."""
         limit = _limited(max_records, self.max_records)
         return _follow_pages(source, limit, lambda page: self.next.search(page.data))
@@ -633,7 +635,9 @@ class LinkHeaderPaginator:
         """Build from a ``paginate: {type: link_header}`` block."""
         return cls(rel=c.get("rel", default="next"), max_records=c.get("max_records"))
 
-    def pages(self, source: PageSource, *, max_records: int | None = None) -> AsyncIterator[Page]:
+    def pages(
+        self, source: PageSource, *, max_records: int | None = None
+    ) -> AsyncGenerator[Page, None]:
         """The pages in order, up to ``max_records`` records (default: the spec's)."""
         limit = _limited(max_records, self.max_records)
 

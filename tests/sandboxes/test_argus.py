@@ -518,11 +518,13 @@ def test_move_to_another_customer_checks_its_subscription(client: TestClient) ->
 
 
 def test_move_keeping_an_unbound_category_is_refused(client: TestClient) -> None:
-    state = client.app.state.sandbox  # type: ignore[attr-defined]
-    case = next(c for c in state.cases.values() if c["categoryID"] == 62 and c["serviceID"] == 2
-                and c["accessMode"] == "roleBased")  # fmt: skip
-    refused = client.put(f"/cases/v2/case/{case['id']}/move", headers=key("soc_tech"),
-                         json={"service": "support", "type": "change"})  # fmt: skip
+    body = create_body(service="ids", type="securityIncident", category="malware")
+    made = client.post("/cases/v2/case", headers=key("soc_tech"), json=body).json()["data"]
+    refused = client.put(
+        f"/cases/v2/case/{made['id']}/move",
+        headers=key("soc_tech"),
+        json={"service": "support", "type": "change"},
+    )
     assert assert_error(refused, 412, "FIELD_ERROR")["messages"][0]["field"] == "category"
 
 

@@ -10,7 +10,7 @@ provider staff) or ``admin``. Per case, the documented table decides the level:
     explicit         ACL                           ACL write                     reporter, admins
 
 ACL entries name a user or a group the user belongs to. Deleted and unpublished cases are
-visible to tech users (and admins, owners) only.
+hidden from every user without the tech role (a tech or admin grant), their reporter included.
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ def is_tech(user: Record, case: Record) -> bool:
 def access_level(state: ArgusState, user: Record, case: Record) -> str | None:
     """``read``, ``write`` or ``owner`` for this user on this case, or None (invisible)."""
     grant = role_grant(user, case["customerID"])
+    hidden = "DELETED" in case["flags"] or case["publishedTimestamp"] is None
+    if hidden and grant not in ("tech", "admin"):
+        return None
     if grant == "admin" or case["reporterID"] == user["id"]:
         return "owner"
-    hidden = "DELETED" in case["flags"] or case["publishedTimestamp"] is None
-    if hidden and grant != "tech":
-        return None
     mode = case["accessMode"]
     role_write = mode != "explicit" and (
         grant == "tech" or (grant == "write" and mode == "roleBased")

@@ -18,17 +18,17 @@ from . import render
 from .access import subscription_access
 from .auth import authenticated
 from .envelope import action_error, field_error, listing, page_params, single
-from .state import ArgusState, Record
+from .state import ArgusState, Record, ref_id
 
 
 def _wanted(request: Request, name: str, lookup: Callable[[object], Record | None]) -> set[int]:
     """Ids named by a repeated query parameter (id or shortName); 412 for an unknown name."""
     ids = set()
     for ref in request.query_params.getlist(name):
-        found = lookup(ref)
-        if found is None and not ref.isdigit():
+        found = ref_id(lookup(ref), ref)
+        if found is None:
             raise field_error(412, name, f"Unknown {name} {ref!r}")
-        ids.add(found["id"] if found else int(ref))
+        ids.add(found)
     return ids
 
 

@@ -51,14 +51,10 @@ def _seed_case(state: ArgusState, rng: random.Random, case_id: int, created: int
     services = [
         s["serviceID"] for s in state.subscriptions.values() if s["customerID"] == customer_id
     ]
-    service = state.services[
-        rng.choices(services, [_SERVICE_WEIGHT[state.services[s]["shortName"]] for s in services])[
-            0
-        ]
-    ]
-    case_type = rng.choices(service["caseTypes"], [_TYPE_WEIGHT[t] for t in service["caseTypes"]])[
-        0
-    ]
+    weights = [_SERVICE_WEIGHT[state.services[s]["shortName"]] for s in services]
+    service = state.services[rng.choices(services, weights)[0]]
+    types = service["caseTypes"]
+    case_type = rng.choices(types, [_TYPE_WEIGHT[t] for t in types])[0]
     bound = [c for c in state.categories if state.category_valid(c, service["id"], case_type)]
     category_id = rng.choice(bound) if bound and rng.random() < 0.8 else None
     category = state.categories[category_id]["shortName"] if category_id else None
@@ -71,6 +67,8 @@ def _seed_case(state: ArgusState, rng: random.Random, case_id: int, created: int
     )
     subject, description = corpus.scenario(rng, category, case_type)
     priority = rng.choices(PRIORITIES, (3, 4, 2, 1))[0]
+    raised = rng.random() < 0.2  # some cases were raised from a lower priority later
+    initial_priority = PRIORITIES[max(0, PRIORITIES.index(priority) - 1)] if raised else priority
     case = case_record(
         case_id=case_id,
         customer_id=customer_id,
@@ -81,9 +79,7 @@ def _seed_case(state: ArgusState, rng: random.Random, case_id: int, created: int
         reporter_id=reporter,
         created=created,
         status="pendingCustomer" if soc_case else "pendingSoc",
-        priority=priority
-        if rng.random() < 0.8
-        else PRIORITIES[max(0, PRIORITIES.index(priority) - 1)],
+        priority=initial_priority,
         category_id=category_id,
         access_mode=rng.choices(ACCESS_MODES, (88, 4, 4, 4))[0],
         customer_reference=f"INC{rng.randint(10000, 99999)}" if rng.random() < 0.3 else None,

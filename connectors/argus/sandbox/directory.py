@@ -8,6 +8,8 @@ their own customer only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .state import ArgusState
 
 BASE_TIME_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z: seeded data lies in the year before
@@ -49,7 +51,7 @@ DEMO_KEYS = {
     "expired": "2/203/sandbox-expired",
     "office_network": "3/302/sandbox-office-network",
 }
-_KEY_LIMITS = {
+_KEY_LIMITS: dict[str, dict[str, Any]] = {
     "expired": {"validUntil": BASE_TIME_MS, "networks": None},
     "office_network": {"validUntil": None, "networks": ["10.20.0.0/16"]},
 }

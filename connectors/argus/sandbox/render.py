@@ -56,10 +56,8 @@ def subject(state: ArgusState, subject_id: int | None) -> Record | None:
     }
 
 
-def named(record: Record | None) -> Record | None:
+def named(record: Record) -> Record:
     """The ``{id, name, shortName, localizedName}`` info object of a service or category."""
-    if record is None:
-        return None
     return {
         "id": record["id"],
         "name": record["name"],
@@ -192,10 +190,7 @@ def transaction(state: ArgusState, record: Record) -> Record:
 def service(record: Record) -> Record:
     """A service with the case types it accepts."""
     return {
-        "id": record["id"],
-        "name": record["name"],
-        "shortName": record["shortName"],
-        "localizedName": record["name"],
+        **named(record),
         "description": record["description"],
         "caseTypes": list(record["caseTypes"]),
         "flags": [],
@@ -205,10 +200,7 @@ def service(record: Record) -> Record:
 def category(state: ArgusState, record: Record) -> Record:
     """A category with its bindings to services and case types."""
     return {
-        "id": record["id"],
-        "name": record["name"],
-        "shortName": record["shortName"],
-        "localizedName": record["name"],
+        **named(record),
         "description": record["description"],
         "bindings": [
             {"service": named(state.services[b["serviceID"]]), "caseTypes": list(b["caseTypes"])}

@@ -11,6 +11,8 @@ deleted cases only with ``includeDeleted`` (and only by those allowed to see the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
+from operator import itemgetter
 from typing import Any
 
 from starlette.requests import Request
@@ -21,7 +23,7 @@ from . import render
 from .access import access_level, comment_visible, is_tech
 from .auth import authenticated
 from .envelope import field_error, json_body, listing, parse_bound, reject_unknown
-from .state import ACCESS_MODES, CASE_TYPES, PRIORITIES, STATUSES, ArgusState, Record
+from .state import ACCESS_MODES, CASE_TYPES, PRIORITIES, STATUSES, ArgusState, Record, ref_id
 from .times import parse_time
 
 Predicate = Callable[[Record], bool]
@@ -47,11 +49,11 @@ _USER_FIELDS = {
 _COMMENTERS = "commentedByUser"
 _KEYWORD_FIELDS = ("subject", "description", "comments", "id")
 _SORT_KEYS: dict[str, Callable[[Record], Any]] = {
-    "id": lambda c: c["id"],
-    **{f: (lambda c, f=f: c[f]) for f in _TIME_FIELDS},
+    "id": itemgetter("id"),
+    **{f: itemgetter(f) for f in _TIME_FIELDS},
     "priority": lambda c: PRIORITIES.index(c["priority"]),
     "status": lambda c: STATUSES.index(c["status"]),
-    "type": lambda c: c["type"],
+    "type": itemgetter("type"),
     "subject": lambda c: c["subject"].lower(),
 }
 _LISTS = (
@@ -95,36 +97,35 @@ class _Compiler:
         self.now = state.now_ms()
 
     def compile(self, criteria: Record, path: str) -> Predicate:
+        """The predicate of one criteria object; ``path`` prefixes field names in errors."""
         allowed = (*_LISTS, *_SCALARS, *(_ROOT if not path else ()))
         reject_unknown(criteria, allowed, prefix=path)
         given = {k: v for k, v in criteria.items() if v is not None}
-        checks: list[Predicate] = []
-        for key, value in given.items():
-            field = path + key
-            if key in _ENUMS:
-                checks.append(self._enum(key, _values(value, field), field))
-            elif key in _REFS:
-                checks.append(self._refs(key, _values(value, field), field))
-            elif key in _IDS:
-                checks.append(
-                    self._in(_IDS[key], {self._id(v, field) for v in _values(value, field)})
-                )
-            elif key in ("tag", "workflow", "explicitAccess", "includeFlags", "excludeFlags"):
-                checks.append(getattr(self, "_" + key.lower())(_values(value, field), field))
-            elif key in ("assetID", "field") and _values(value, field):
-                checks.append(lambda case: False)
-            elif key in ("userAssigned", "techAssigned"):
-                ref = "assignedUserID" if key == "userAssigned" else "assignedTechID"
-                wanted = _flag(value, field)
-                checks.append(lambda case, r=ref, w=wanted: (case[r] is not None) == w)
-            elif key in ("exclude", "required"):
-                _flag(value, field)
-        checks.extend(
-            self._keywords(given, path) + self._users(given, path) + self._times(given, path)
-        )
-        return self._combine(
-            checks, _values(given.get("subCriteria", []), path + "subCriteria"), path
-        )
+        lists: dict[str, Callable[[list[Any], str], Predicate]] = {
+            **{name: partial(self._enum, name) for name in _ENUMS},
+            **{name: partial(self._refs, name) for name in _REFS},
+            **{name: partial(self._ids, name) for name in _IDS},
+            "tag": self._tag,
+            "workflow": self._workflow,
+            "explicitAccess": self._explicit_access,
+            "includeFlags": self._include_flags,
+            "excludeFlags": self._exclude_flags,
+            "assetID": self._nothing,
+            "field": self._nothing,
+        }
+        checks = [
+            lists[key](_values(value, path + key), path + key)
+            for key, value in given.items()
+            if key in lists
+        ]
+        for key, ref in (("userAssigned", "assignedUserID"), ("techAssigned", "assignedTechID")):
+            if key in given:
+                checks.append(self._assigned(ref, _flag(given[key], path + key)))
+        for key in ("exclude", "required"):
+            _flag(given.get(key, False), path + key)
+        checks += self._keywords(given, path) + self._users(given, path) + self._times(given, path)
+        subs = _values(given.get("subCriteria", []), path + "subCriteria")
+        return self._combine(checks, subs, path)
 
     def _combine(self, checks: list[Predicate], subs: list[Any], path: str) -> Predicate:
         any_of: list[Predicate] = []
@@ -153,16 +154,26 @@ class _Compiler:
         return matches
 
     @staticmethod
+    def _assigned(ref: str, wanted: bool) -> Predicate:
+        return lambda case: (case[ref] is not None) == wanted
+
+    @staticmethod
     def _in(ref: str, wanted: set[Any]) -> Predicate:
         return lambda case: case[ref] in wanted
 
     @staticmethod
-    def _id(value: object, field: str) -> int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.isdigit():
-            return int(value)
-        raise field_error(412, field, f"{field} values must be numeric ids, not {value!r}")
+    def _nothing(values: list[Any], field: str) -> Predicate:
+        """No case carries assets or custom fields: a non-empty criterion matches nothing."""
+        return lambda case: not values
+
+    def _ids(self, key: str, values: list[Any], field: str) -> Predicate:
+        wanted = set()
+        for value in values:
+            number = ref_id(None, value)
+            if number is None:
+                raise field_error(412, field, f"{field} values must be numeric ids, not {value!r}")
+            wanted.add(number)
+        return self._in(_IDS[key], wanted)
 
     def _enum(self, key: str, values: list[Any], field: str) -> Predicate:
         for value in values:
@@ -177,10 +188,10 @@ class _Compiler:
                   "category": self.state.category}[key]  # fmt: skip
         wanted = set()
         for value in values:
-            found = lookup(value)
-            if found is None and not (isinstance(value, int) or str(value).isdigit()):
+            found = ref_id(lookup(value), value)
+            if found is None:
                 raise field_error(412, field, f"Unknown {key} {value!r}")
-            wanted.add(found["id"] if found else self._id(value, field))
+            wanted.add(found)
         return self._in(_REFS[key], wanted)
 
     def _subjects(self, values: list[Any], field: str) -> set[int]:
@@ -188,13 +199,11 @@ class _Compiler:
         ids: set[int] = set()
         for value in values:
             found = self.state.subject(value)
-            if found is None:
-                if isinstance(value, int) or str(value).isdigit():
-                    ids.add(self._id(value, field))
-                    continue
+            subject_id = ref_id(found, value)
+            if subject_id is None:
                 raise field_error(412, field, f"Unknown user or group {value!r}")
-            ids.add(found["id"])
-            ids.update(found.get("members", []))
+            ids.add(subject_id)
+            ids.update(found.get("members", []) if found else [])
         return ids
 
     def _tag(self, values: list[Any], field: str) -> Predicate:
@@ -218,15 +227,15 @@ class _Compiler:
         wanted = set(values)
         return lambda case: any(w["workflow"] in wanted for w in case["workflows"])
 
-    def _explicitaccess(self, values: list[Any], field: str) -> Predicate:
+    def _explicit_access(self, values: list[Any], field: str) -> Predicate:
         wanted = self._subjects(values, field)
         acl = self.state.acl
         return lambda case: any(e["subjectID"] in wanted for e in acl[case["id"]])
 
-    def _includeflags(self, values: list[Any], field: str) -> Predicate:
+    def _include_flags(self, values: list[Any], field: str) -> Predicate:
         return lambda case: set(values) <= set(case["flags"])
 
-    def _excludeflags(self, values: list[Any], field: str) -> Predicate:
+    def _exclude_flags(self, values: list[Any], field: str) -> Predicate:
         return lambda case: not set(values) & set(case["flags"])
 
     def _keywords(self, given: Record, path: str) -> list[Predicate]:
@@ -315,8 +324,14 @@ class _Compiler:
         return [_choice(v, path + key, choices) for v in _values(raw, path + key)]
 
 
-def _nulls_last(value: Any) -> tuple[bool, Any]:
-    return (value is None, 0 if value is None else value)
+def _nulls_last(key: Callable[[Record], Any]) -> Callable[[Record], tuple[bool, Any]]:
+    """A sort key that orders missing values (an open case's closedTimestamp) after others."""
+
+    def ordered(case: Record) -> tuple[bool, Any]:
+        value = key(case)
+        return (value is None, 0 if value is None else value)
+
+    return ordered
 
 
 def _sort(cases: list[Record], sort_by: list[Any]) -> list[Record]:
@@ -325,8 +340,7 @@ def _sort(cases: list[Record], sort_by: list[Any]) -> list[Record]:
             raise field_error(
                 412, "sortBy", f"Invalid sortBy {spec!r}; expected one of {list(_SORT_KEYS)}"
             )
-        key = _SORT_KEYS[spec.lstrip("-")]
-        cases.sort(key=lambda c, k=key: _nulls_last(k(c)), reverse=spec.startswith("-"))
+        cases.sort(key=_nulls_last(_SORT_KEYS[spec.lstrip("-")]), reverse=spec.startswith("-"))
     return cases
 
 

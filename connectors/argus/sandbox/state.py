@@ -120,6 +120,19 @@ class ArgusState:
         return [g["id"] for g in self.groups.values() if user_id in g["members"]]
 
 
+def ref_id(found: Record | None, ref: object) -> int | None:
+    """The id a reference names: the found object's id, else a numeric reference as given
+    (an unknown id is valid and simply matches nothing), else None (an unknown name).
+    """
+    if found is not None:
+        return int(found["id"])
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return ref
+    if isinstance(ref, str) and ref.isdigit():
+        return int(ref)
+    return None
+
+
 def _by_ref(table: dict[int, Record], ref: object, *, name_key: str = "shortName") -> Record | None:
     if isinstance(ref, bool):
         return None

@@ -25,15 +25,17 @@ def parse_tags(value: object, field: str) -> list[tuple[str, str]]:
         raise field_error(412, field, f"{field} must be a list of tags")
     pairs = []
     for item in value:
+        key: object
+        val: object
         if isinstance(item, str):
-            key, sep, val = item.partition("/")
+            key, _, val = item.partition("/")
         elif isinstance(item, dict) and set(item) <= {"key", "value"}:
-            key, sep, val = item.get("key"), "/", item.get("value")
+            key, val = item.get("key"), item.get("value")
         else:
             raise field_error(
                 412, field, f"Invalid tag {item!r}: use 'key/value' or {{key, value}}"
             )
-        if not (sep and isinstance(key, str) and isinstance(val, str) and key and val):
+        if not (isinstance(key, str) and isinstance(val, str) and key and val):
             raise field_error(412, field, f"Invalid tag {item!r}: both key and value are needed")
         pairs.append((key, val))
     return pairs

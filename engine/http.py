@@ -1,0 +1,677 @@
+"""Sending one request and reading its answer, within bounds, with retries and typed errors.
+
+``Sender`` is the stack under ``Connection.send``, one small layer each::
+
+    send        retries: backoff with full jitter, Retry-After, bounded attempts and time
+    _attempt    the auth flow (httpx.Auth): logins and renewals are requests like others
+    _exchange   redirects, only where the spec allows them, credentials never leaving the origin
+    _fetch      one HTTP exchange: the body read under a size cap (or streamed to a file)
+
+and the client's transport stack below it: ``RateLimitedTransport`` (waits for a slot) →
+``DeadlineTransport`` (a total deadline on each exchange, body included, so a server that
+drips one byte a second cannot hang a job; httpx's own timeouts are per phase) → httpx.
+
+The auth flow is driven here rather than by httpx so that every response it sees (login,
+renewal, the real one) has already been read under the size cap and the deadline, and so that
+a redirect is re-authenticated only on the connection's own origin.
+
+Which failures are retried: connect errors and pool timeouts always (nothing was sent);
+read errors, lost connections and 502/503/504 only for idempotent requests; 429 for every
+method (the platform refused it) unless the retry policy says ``on_rate_limit: false``. A
+non-idempotent request whose answer was lost raises ``OutcomeUnknownError``: the platform may
+have applied it, and repeating it could apply it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import tempfile
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from .errors import (
+    ActionError,
+    AuthenticationError,
+    InvalidRequestError,
+    InvalidResponseError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    UnsafeRequestError,
+)
+from .ratelimit import retry_after
+from .redaction import Redactor
+from .spec import ErrorRule, RetryPolicy
+
+logger = logging.getLogger(__name__)
+
+AUTH_REQUEST = "hookline.auth_request"
+"""Request extension marking a request an auth type made (login, second step, logout)."""
+
+MAX_DEPTH = 254
+"""The deepest nesting accepted in JSON answers: the most orjson can write back."""
+
+MAX_REDIRECTS = 10
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_LOST_ANSWER = (
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.TimeoutException,
+    httpx.RemoteProtocolError,
+)
+_SNIPPET = 100
+_REDIRECT_SAFE_HEADERS = frozenset({"accept", "accept-language", "user-agent", "content-type"})
+
+KINDS: Mapping[str, type[ActionError]] = {
+    "authentication": AuthenticationError,
+    "permission": PermissionDeniedError,
+    "not_found": NotFoundError,
+    "invalid_request": InvalidRequestError,
+    "rate_limited": RateLimitedError,
+    "server": ServerError,
+    "invalid_response": InvalidResponseError,
+    "error": ActionError,
+}
+"""Error table kinds and the exceptions they raise."""
+
+_BY_STATUS: Mapping[int, type[ActionError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: InvalidRequestError,
+    429: RateLimitedError,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CallPolicy:
+    """How one call is sent and read: its error table, retries, and the response's form.
+
+    ``response`` is ``json`` (parsed), ``text`` or ``bytes``; ``save_to`` streams a successful
+    answer's body to that file instead of holding it in memory.
+    """
+
+    action: str | None = None
+    errors: tuple[ErrorRule, ...] = ()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    idempotent: bool = False
+    response: str = "json"
+    save_to: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A successful answer: ``data`` is parsed JSON, text or bytes; ``url`` is redacted."""
+
+    status: int
+    headers: httpx.Headers
+    url: str
+    data: Any
+    content_type: str | None
+    path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorContext:
+    """Which call an error is about; every text that reaches an error passes ``redactor``."""
+
+    connector: str | None = None
+    action: str | None = None
+    method: str | None = None
+    url: str | None = None
+    redactor: Redactor = field(default_factory=Redactor)
+
+    @property
+    def where(self) -> str:
+        """``argus.get_case: GET https://…`` — the call, as messages name it."""
+        label = ".".join(part for part in (self.connector, self.action) if part)
+        request = " ".join(part for part in (self.method, self.url) if part)
+        return ": ".join(part for part in (label, request) if part)
+
+    def error(
+        self, cls: type[ActionError], message: str, *, status: int | None = None, **extra: Any
+    ) -> ActionError:
+        """An ``ActionError`` of ``cls`` with this call's context and a redacted message."""
+        redact = self.redactor.redact
+        platform = extra.pop("platform_message", None)
+        return cls(
+            redact(message),
+            connector=self.connector,
+            action=self.action,
+            method=self.method,
+            url=self.url,
+            status=status,
+            platform_message=None if platform is None else redact(platform),
+            **extra,
+        )
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def decode_json(content: bytes, *, context: ErrorContext, status: int | None = None) -> Any:
+    """Parse a JSON answer; anything hostile or broken is an ``InvalidResponseError``.
+
+    Refused: invalid JSON, NaN and Infinity, lone surrogates, numbers beyond a double's range
+    (a 5,000-digit number), and nesting deeper than ``MAX_DEPTH`` (which later code could not
+    write back or walk without exhausting the stack). The message holds a short, redacted
+    snippet of the body, never the parser's raw exception.
+    """
+    try:
+        value = orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise context.error(
+            InvalidResponseError,
+            f"{context.where} answered with invalid JSON ({exc.msg} at line {exc.lineno} "
+            f"column {exc.colno}): {snippet(content, context.redactor)}",
+            status=status,
+        ) from None
+    if len(content) > 2 * MAX_DEPTH:  # shallower text cannot nest that deep
+        try:
+            orjson.dumps(value)
+        except TypeError:  # orjson's own recursion limit, checked at C speed
+            raise context.error(
+                InvalidResponseError,
+                f"{context.where} answered with JSON nested more than {MAX_DEPTH} levels "
+                f"deep: {snippet(content, context.redactor)}",
+                status=status,
+            ) from None
+    return value
+
+
+def snippet(content: bytes, redactor: Redactor) -> str:
+    """The start of a body as one short, redacted, quoted line."""
+    text = redactor.redact(content[:4096].decode("utf-8", "replace"))
+    short = text[:_SNIPPET] + ("..." if len(text) > _SNIPPET or len(content) > 4096 else "")
+    return repr(short)
+
+
+# ---------------------------------------------------------------- errors
+
+
+def error_for(
+    response: httpx.Response, data: Any, rules: tuple[ErrorRule, ...], context: ErrorContext
+) -> ActionError | None:
+    """The error a response means: the first matching rule of the table, else by status.
+
+    A rule without ``when`` applies to error statuses (400 and above) only; a rule with
+    ``when`` applies wherever its predicate on the body holds, so a 200 can be an error.
+    """
+    status = response.status_code
+    for rule in rules:
+        if not rule.matches_status(status):
+            continue
+        if rule.when is None and status < 400:
+            continue
+        if rule.when is not None and not truthy(rule.when.search(data)):
+            continue
+        return _error(KINDS[rule.kind], response, data, context, rule)
+    if status < 400:
+        return None
+    cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else ActionError)
+    return _error(cls, response, data, context, None)
+
+
+def _error(
+    cls: type[ActionError],
+    response: httpx.Response,
+    data: Any,
+    context: ErrorContext,
+    rule: ErrorRule | None,
+) -> ActionError:
+    status = response.status_code
+    message = rule.message.search(data) if rule and rule.message else platform_message(data)
+    platform = None if message is None else str(message)[:300]
+    text = f"{context.where} answered {status} {response.reason_phrase}".rstrip()
+    if platform:
+        text += f": {platform}"
+    extra: dict[str, Any] = {}
+    if cls is PermissionDeniedError:
+        refused = rule.field.search(data) if rule and rule.field else None
+        extra["field"] = None if refused is None else str(refused)
+        if refused is not None:
+            text += f" (field {refused})"
+    elif cls is RateLimitedError:
+        extra["retry_after"] = retry_after(response.headers)
+        if extra["retry_after"] is not None:
+            text += f"; the platform asks to wait {extra['retry_after']:g} s"
+    elif cls is AuthenticationError:
+        text += "; check the connection's credentials"
+    return context.error(cls, text, status=status, platform_message=platform, **extra)
+
+
+def platform_message(data: Any) -> str | None:
+    """The message a platform most likely put in an error body, without a spec's help."""
+    if isinstance(data, str):
+        line = data.strip().split("\n", 1)[0]
+        return line[:200] or None
+    if not isinstance(data, dict):
+        return None
+    for key in ("message", "error_description", "error", "detail", "title", "msg"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, dict) and isinstance(value.get("message"), str):
+            return str(value["message"])
+    messages = data.get("messages")
+    if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+        first = messages[0].get("message")
+        return first if isinstance(first, str) else None
+    return None
+
+
+def truthy(value: Any) -> bool:
+    """JMESPath truth: null, false and empty text, lists and objects are false; 0 is true."""
+    if value is None or value is False:
+        return False
+    return not (isinstance(value, str | list | dict) and not value)
+
+
+# ---------------------------------------------------------------- the deadline
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """An exchange, body included, took longer than its total deadline."""
+
+
+class DeadlineTransport(httpx.AsyncBaseTransport):
+    """Bounds each exchange, from sending to the last byte of the body, by ``seconds``."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, seconds: float) -> None:
+        self.inner = inner
+        self.seconds = seconds
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send within the deadline; the body stream keeps counting against it."""
+        deadline = asyncio.get_running_loop().time() + self.seconds
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await self.inner.handle_async_request(request)
+        except TimeoutError:
+            raise self._exceeded(request) from None
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_DeadlineStream(response.stream, deadline, self._exceeded(request)),
+            extensions=response.extensions,
+        )
+
+    def _exceeded(self, request: httpx.Request) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"no complete answer within the total deadline of {self.seconds:g} s", request=request
+        )
+
+    async def aclose(self) -> None:
+        """Close the wrapped transport."""
+        await self.inner.aclose()
+
+
+class _DeadlineStream(httpx.AsyncByteStream):
+    def __init__(
+        self, stream: httpx.AsyncByteStream, deadline: float, exceeded: DeadlineExceeded
+    ) -> None:
+        self.stream = stream
+        self.deadline = deadline
+        self.exceeded = exceeded
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = self.stream.__aiter__()
+        while True:
+            try:
+                async with asyncio.timeout_at(self.deadline):
+                    chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise self.exceeded from None
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
+# ---------------------------------------------------------------- sending
+
+
+def _auth_request_failed(exc: httpx.TransportError) -> bool:
+    """Whether the exchange that failed was an auth type's (safe to repeat), not the call's."""
+    try:
+        return AUTH_REQUEST in exc.request.extensions
+    except RuntimeError:  # an exception raised without its request
+        return False
+
+
+def origin(url: httpx.URL) -> tuple[str, str, int]:
+    """Scheme, host and port (the default one filled in): what must not change."""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return url.scheme, url.host, port
+
+
+class Sender:
+    """Sends a connection's requests: auth flow, redirects, size cap, retries, errors."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        auth: httpx.Auth | None,
+        base_url: httpx.URL,
+        redactor: Redactor,
+        connector: str,
+        max_response_bytes: int,
+        follow_redirects: bool,
+    ) -> None:
+        self.client = client
+        self.auth = auth
+        self.origin = origin(base_url)
+        self.redactor = redactor
+        self.connector = connector
+        self.max_response_bytes = max_response_bytes
+        self.follow_redirects = follow_redirects
+
+    def context(self, request: httpx.Request, action: str | None) -> ErrorContext:
+        """The error context of ``request``, its URL redacted."""
+        return ErrorContext(
+            connector=self.connector,
+            action=action,
+            method=request.method,
+            url=self.redactor.redact(str(request.url)),
+            redactor=self.redactor,
+        )
+
+    async def send(
+        self, request: httpx.Request, policy: CallPolicy, *, authenticate: bool = True
+    ) -> Response:
+        """Send ``request`` under ``policy``; a successful answer, or a typed ``ActionError``."""
+        context = self.context(request, policy.action)
+        if origin(request.url) != self.origin:
+            raise context.error(
+                UnsafeRequestError,
+                f"{context.where} is not on the connection's origin "
+                f"{self.origin[0]}://{self.origin[1]}:{self.origin[2]}; refusing to send it",
+            )
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._attempt(request, policy.save_to, authenticate)
+            except httpx.TransportError as exc:
+                safe = policy.idempotent or _auth_request_failed(exc)
+                failure = self._transport_failure(exc, safe, context)
+                delay = None
+                if isinstance(exc, _NOTHING_SENT) or (safe and isinstance(exc, _LOST_ANSWER)):
+                    delay = self._delay(attempt, policy.retry, started, None)
+                if delay is None:
+                    raise failure from None
+                reason = f"failed ({type(exc).__name__})"
+            except (RateLimitedError, ServerError) as exc:  # an auth request refused for now
+                wait = exc.retry_after if isinstance(exc, RateLimitedError) else None
+                delay = None
+                if self._retryable(exc.status, policy, login=True):
+                    delay = self._delay(attempt, policy.retry, started, wait)
+                if delay is None:
+                    raise
+                reason = f"login answered {exc.status}"
+            else:
+                status = response.status_code
+                delay = None
+                if self._retryable(status, policy, login=False):
+                    delay = self._delay(
+                        attempt, policy.retry, started, retry_after(response.headers)
+                    )
+                if delay is None:
+                    return self._result(response, policy, context)
+                reason = f"answered {status}"
+            logger.info(
+                "%s %s; retrying in %.2f s (attempt %d of %d)",
+                context.where,
+                reason,
+                delay,
+                attempt + 1,
+                policy.retry.attempts,
+            )
+            await asyncio.sleep(delay)
+
+    @staticmethod
+    def _retryable(status: int | None, policy: CallPolicy, *, login: bool) -> bool:
+        if status not in RETRY_STATUSES:
+            return False
+        if status == 429:
+            return policy.retry.on_rate_limit
+        return login or policy.idempotent
+
+    @staticmethod
+    def _delay(
+        attempt: int, retry: RetryPolicy, started: float, wait: float | None
+    ) -> float | None:
+        """Seconds before the next try, or None when no try is left within the bounds."""
+        if attempt >= retry.attempts or (wait is not None and wait > retry.max_delay):
+            return None
+        ceiling = min(retry.max_delay, retry.backoff * 2 ** (attempt - 1))
+        delay = max(random.uniform(0, ceiling), wait or 0.0)
+        if time.monotonic() - started + delay > retry.total:
+            return None
+        return delay
+
+    @staticmethod
+    def _transport_failure(
+        exc: httpx.TransportError, safe: bool, context: ErrorContext
+    ) -> ActionError:
+        detail = str(exc) or type(exc).__name__
+        if isinstance(exc, _LOST_ANSWER) and not safe:
+            return context.error(
+                OutcomeUnknownError,
+                f"{context.where} was sent but its answer was lost ({detail}); it is not "
+                f"repeated because it is not idempotent. Check on the platform whether it "
+                f"was applied",
+            )
+        return context.error(TransportError, f"{context.where} failed: {detail}")
+
+    async def _attempt(
+        self, request: httpx.Request, save_to: Path | None, authenticate: bool
+    ) -> httpx.Response:
+        """One try: the auth flow's requests in turn; the last response is the answer."""
+        if self.auth is None or not authenticate:
+            return await self._exchange(request, save_to)
+        flow = self.auth.async_auth_flow(request)
+        try:
+            outgoing = await flow.__anext__()
+            while True:
+                response = await self._exchange(outgoing, save_to)
+                try:
+                    outgoing = await flow.asend(response)
+                except StopAsyncIteration:
+                    return response
+        finally:
+            await flow.aclose()
+
+    async def _exchange(self, request: httpx.Request, save_to: Path | None) -> httpx.Response:
+        """Send one request, following redirects where the spec allows them."""
+        carries_credentials = True
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await self._fetch(request, save_to)
+            if not (self.follow_redirects and response.has_redirect_location):
+                return response
+            request, carries_credentials = self._redirect(request, response, carries_credentials)
+        context = self.context(request, None)
+        raise context.error(
+            InvalidResponseError, f"{context.where} redirected more than {MAX_REDIRECTS} times"
+        )
+
+    def _redirect(
+        self, request: httpx.Request, response: httpx.Response, carries_credentials: bool
+    ) -> tuple[httpx.Request, bool]:
+        """The request a redirect asks for; off the origin it carries no credential."""
+        url = request.url.join(response.headers["location"])
+        context = self.context(request, None)
+        if url.scheme not in ("http", "https"):
+            raise context.error(
+                UnsafeRequestError, f"{context.where} redirected to a {url.scheme!r} URL"
+            )
+        method = request.method
+        if (response.status_code in (302, 303) and method != "HEAD") or (
+            response.status_code == 301 and method == "POST"
+        ):
+            method = "GET"
+        stream = None if method != request.method else request.stream
+        if carries_credentials and origin(url) == self.origin:
+            headers = httpx.Headers(request.headers)
+            headers.pop("host", None)
+        else:
+            carries_credentials = False
+            url = self._without_secrets(url)
+            headers = httpx.Headers(
+                {k: v for k, v in request.headers.items() if k.lower() in _REDIRECT_SAFE_HEADERS}
+            )
+            if stream is not None and self.redactor.reveals(
+                request.read().decode("utf-8", "replace")
+            ):
+                raise context.error(
+                    UnsafeRequestError,
+                    f"{context.where} redirected to another origin with a body that holds a "
+                    "credential; refusing to send it there",
+                )
+        if stream is None:
+            for name in ("content-length", "content-type", "transfer-encoding"):
+                headers.pop(name, None)
+        redirected = httpx.Request(method, url, headers=headers, stream=stream)
+        redirected.extensions = dict(request.extensions)
+        logger.debug("following a redirect to %s", self.redactor.redact(str(url)))
+        return redirected, carries_credentials
+
+    def _without_secrets(self, url: httpx.URL) -> httpx.URL:
+        """``url`` without the query parameters and path segments that hold a secret."""
+        reveals = self.redactor.reveals
+        params = [(k, v) for k, v in url.params.multi_items() if not reveals(v)]
+        path = "/".join(
+            s for s in url.raw_path.split(b"?")[0].decode().split("/") if not reveals(s)
+        )
+        return url.copy_with(raw_path=(path or "/").encode()).copy_with(params=params)
+
+    async def _fetch(self, request: httpx.Request, save_to: Path | None) -> httpx.Response:
+        """One exchange; the answer's body read under the size cap (or saved to a file)."""
+        response = await self.client.send(request, stream=True)
+        try:
+            self._check_declared_size(response)
+            if (
+                save_to is not None
+                and response.is_success
+                and AUTH_REQUEST not in request.extensions
+            ):
+                await self._save(response, save_to)
+                content = b""
+            else:
+                content = b"".join([chunk async for chunk in self._capped(response)])
+        finally:
+            await response.aclose()
+        headers = httpx.Headers(response.headers)
+        headers.pop("content-encoding", None)  # the content below is already decoded
+        logger.debug(
+            "%s %s -> %d",
+            request.method,
+            self.redactor.redact(str(request.url)),
+            response.status_code,
+        )
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=content,
+            request=request,
+            extensions=response.extensions,
+        )
+
+    def _check_declared_size(self, response: httpx.Response) -> None:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_response_bytes:
+            raise self._too_large(response.request)
+
+    async def _capped(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise self._too_large(response.request)
+            yield chunk
+
+    def _too_large(self, request: httpx.Request) -> ActionError:
+        context = self.context(request, None)
+        return context.error(
+            InvalidResponseError,
+            f"{context.where} answered with more than {self.max_response_bytes:,} bytes, the "
+            "connection's max_response_bytes",
+        )
+
+    async def _save(self, response: httpx.Response, path: Path) -> None:
+        """Stream the body to ``path`` through a temporary file, replaced at the end."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                async for chunk in self._capped(response):
+                    file.write(chunk)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    def _result(
+        self, response: httpx.Response, policy: CallPolicy, context: ErrorContext
+    ) -> Response:
+        """The answer as a ``Response``, or the typed error it means."""
+        status = response.status_code
+        if 300 <= status < 400:
+            location = self.redactor.redact(response.headers.get("location", "nowhere"))
+            raise context.error(
+                InvalidResponseError,
+                f"{context.where} answered {status} with a redirect to {location}; redirects "
+                "are followed only where the spec sets connection.follow_redirects",
+                status=status,
+            )
+        content = response.content
+        if status >= 400:
+            data = self._lenient(content, response, context)
+        elif policy.save_to is not None:
+            data = None
+        elif policy.response == "json":
+            data = decode_json(content, context=context, status=status) if content else None
+        elif policy.response == "text":
+            data = response.text
+        else:
+            data = content
+        error = error_for(response, data, policy.errors, context)
+        if error is not None:
+            raise error
+        return Response(
+            status=status,
+            headers=response.headers,
+            url=self.redactor.redact(str(response.request.url)),
+            data=data,
+            content_type=response.headers.get("content-type"),
+            path=policy.save_to,
+        )
+
+    @staticmethod
+    def _lenient(content: bytes, response: httpx.Response, context: ErrorContext) -> Any:
+        """An error body: parsed JSON where it is JSON, else its text."""
+        if not content:
+            return None
+        try:
+            return decode_json(content, context=context)
+        except InvalidResponseError:
+            return response.text
