@@ -45,7 +45,7 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unus
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
 
 from .catalog import suggest
-from .connection import CallPolicy, Connection
+from .connection import CallPolicy, Connection, Response
 from .errors import (
     ActionError,
     ConfigurationError,
@@ -53,7 +53,8 @@ from .errors import (
     InvalidResponseError,
     OutcomeUnknownError,
 )
-from .pagination import Page
+from .http import truthy
+from .pagination import Page, with_params
 from .spec import Action, Request
 
 SAVE_TO = "save_to"
@@ -248,13 +249,17 @@ class _Call:
 
     # ------------------------------------------------------------ requests
 
-    def context(self, values: Mapping[str, Any], page: Mapping[str, Any] | None = None) -> Any:
+    def context(
+        self, values: Mapping[str, Any], page: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The names a request template sees."""
         if page is None:
             return self.connection.context(input=values)
         return self.connection.context(input=values, page=page)
 
-    def policy(self, request: Request, values: Mapping[str, Any], *, idempotent: bool) -> Any:
+    def policy(
+        self, request: Request, values: Mapping[str, Any], *, idempotent: bool
+    ) -> CallPolicy:
         """How the connection sends ``request`` for this action."""
         save_to = values.get(SAVE_TO) if request.response == "bytes" else None
         return CallPolicy(
@@ -311,11 +316,11 @@ class _Call:
         if not isinstance(candidates, list):
             candidates = [candidates]
         for record in candidates:
-            if lookup.match.search({"record": record, "input": values}):
+            if truthy(lookup.match.search({"record": record, "input": values})):
                 return [record]
         return []
 
-    def shaped(self, response: Any) -> Any:
+    def shaped(self, response: Response) -> Any:
         """The body of ``response`` as output data: downloads become a description of the file."""
         if self.action.request.response != "bytes":
             return response.data
@@ -463,10 +468,15 @@ class _Source:
         self.planned: httpx.Request | None = None
         self.policy = call.policy(call.action.request, values, idempotent=call.action.idempotent)
 
-    def request(self, page: Mapping[str, Any]) -> httpx.Request:
-        """The action's request rendered with the paginator's ``page`` values."""
+    def request(
+        self, page: Mapping[str, Any], where: str = "query", values: Mapping[str, Any] | None = None
+    ) -> httpx.Request:
+        """The action's request with the paginator's parameters, rendered with ``page``."""
+        template = self.call.action.request
+        if values:
+            template = with_params(template, where, values)
         context = self.call.context(self.values, page)
-        return self.call.connection.build_request(self.call.action.request, context)
+        return self.call.connection.build_request(template, context)
 
     async def fetch(self, request: httpx.Request) -> Page:
         """Send one page request; a dry run records it and stops instead."""

@@ -41,7 +41,16 @@ from .recipe import (
     StopStep,
 )
 from .schema_errors import schema_problems
-from .shapes import Shape, ShapeError, compatible, json_type, list_shape, object_shape, words
+from .shapes import (
+    Shape,
+    ShapeError,
+    compatible,
+    did_you_mean,
+    json_type,
+    list_shape,
+    object_shape,
+    words,
+)
 from .spec import Action, PollTrigger, Spec
 
 ERROR_SHAPE = Shape.of(
@@ -279,12 +288,14 @@ class _Checker:
 
     def step(self, step: Step, scope: _Scope) -> Shape | None:
         """Check one step (not the steps it contains, but a loop's body); its output shape."""
-        if step.retry is not None and not isinstance(step, ActionStep | CallStep):
-            self.problem((*step.path, "retry"), "`retry` applies to action and recipe steps")
+        if step.retry is not None and not isinstance(step, ActionStep):
+            self.problem((*step.path, "retry"), "`retry` applies to action steps only")
         if isinstance(step, ActionStep):
             return self.action(step, scope)
         if isinstance(step, IfStep):
-            self.single(step.condition, (*step.path, "if"), scope, "an if condition")
+            self.single(
+                step.condition, (*step.path, "if"), scope, "{{ trigger.priority == 'high' }}"
+            )
             return None
         if isinstance(step, ForEachStep):
             return self.loop(step, scope)
@@ -380,13 +391,16 @@ class _Checker:
             self.problems.append(replace(found, message=f"{label}: {message}", path=shown))
 
     def loop(self, step: ForEachStep, scope: _Scope) -> Shape | None:
-        items = self.single(step.items, (*step.path, "for_each"), scope, "for_each")
+        items = self.single(step.items, (*step.path, "for_each"), scope, "{{ steps.search }}")
         item: Shape | None = None
-        if items is not None:
-            try:
-                item = items.item()
-            except ShapeError as exc:
-                self.problem((*step.path, "for_each"), f"for_each needs a list: {exc}")
+        kinds = None if items is None else items.types()
+        if items is not None and kinds is not None and "array" not in kinds:
+            self.problem(
+                (*step.path, "for_each"),
+                f"for_each needs a list, but {step.items.source.strip()!r} gives {words(kinds)}",
+            )
+        elif items is not None:
+            item = items.item()
         if step.item in scope.names:
             self.problem(
                 (*step.path, "as"),
@@ -423,13 +437,13 @@ class _Checker:
 
     # ------------------------------------------------------------ templates
 
-    def single(self, template: Template, path: KeyPath, scope: _Scope, what: str) -> Shape | None:
-        if not template.is_single:
-            self.problem(
-                path,
-                f"{what} is one {{{{ expression }}}}, e.g. "
-                "\"{{ trigger.priority == 'critical' }}\"",
-            )
+    def single(
+        self, template: Template, path: KeyPath, scope: _Scope, example: str
+    ) -> Shape | None:
+        """Check a template that must be one expression (an ``if``, a ``for_each``)."""
+        compiled = template.source == _written(self.document.data, path)
+        if compiled and not template.is_single:
+            self.problem(path, f'{path[-1]} takes one {{{{ expression }}}}, e.g. "{example}"')
         return self.template(template, path, scope)
 
     def value(self, value: CompiledValue, path: KeyPath, scope: _Scope) -> Shape | None:
@@ -454,7 +468,7 @@ class _Checker:
             allowed = sorted(scope.names)
             self.problem(
                 path,
-                f"{shown}: unknown name {root!r}{suggest(root, allowed)}; "
+                f"{shown}: unknown name {root!r}{did_you_mean(root, allowed)}; "
                 f"here an expression reads {', '.join(allowed)}",
             )
             return None
@@ -524,6 +538,13 @@ def _output_shape(spec: Spec, action: Action, step: ActionStep) -> Shape | None:
     if action.is_list:
         return list_shape(None if schema is None else Shape.of(schema, "", spec.objects), label)
     return None if schema is None else Shape.of(schema, label, spec.objects)
+
+
+def _written(data: Any, path: KeyPath) -> Any:
+    """The value at ``path`` as the document holds it."""
+    for part in path:
+        data = data[part]
+    return data
 
 
 def _is_cron(text: str) -> bool:

@@ -23,10 +23,12 @@ from rich.table import Table
 
 from . import __version__
 from .catalog import Catalog, suggest
+from .cli_run import jobs, run
+from .cli_call import call
 from .cli_sandbox import sandbox
 from .errors import ConfigurationError, HooklineError
 from .plugins import get_plugin_manager, plugin_infos
-from .reference import recipe_reference, spec_reference
+from .reference import connector_reference, recipe_reference, spec_reference
 from .validate import validate_file
 
 
@@ -230,11 +232,15 @@ def docs(app: App, output: Path) -> None:
 
 def generated_docs(catalog: Catalog) -> dict[str, str]:
     """Every generated document, by its path below docs/."""
-    return {
+    docs = {
         "spec-reference.md": spec_reference(catalog),
         "recipe-reference.md": recipe_reference(),
         "cli.md": cli_reference(),
     }
+    for name, connector in sorted(catalog.connectors.items()):
+        if connector.plugin.startswith("hookline."):
+            docs[f"connectors/{name}.md"] = connector_reference(connector.spec)
+    return docs
 
 
 def cli_reference() -> str:
@@ -268,4 +274,7 @@ def schema(kind: str) -> None:
     click.echo(str(files("hookline.schemas").joinpath(f"{kind}-v1.json")))
 
 
+main.add_command(call)
 main.add_command(sandbox)
+main.add_command(run)
+main.add_command(jobs)

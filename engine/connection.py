@@ -48,10 +48,10 @@ _BODIES = ("json", "form", "multipart", "body")
 _LOGOUT = CallPolicy(action="logout", retry=RetryPolicy(attempts=1), response="bytes")
 
 
-def _version() -> str:
-    from . import __version__
+def _user_agent() -> str:
+    from . import __version__  # late: the package itself may import this module
 
-    return __version__
+    return f"hookline/{__version__}"
 
 
 class Connection:
@@ -82,6 +82,7 @@ class Connection:
         protect_logging(self.redactor)
         self.values: Mapping[str, Any] = self._validated(values)
         self.session: dict[str, Any] = {}
+        self._user_agent = _user_agent()
         self.base_url = self._base_url()
         self._check_transport_security()
         auths = [auth.bind(self) for auth in spec.connection.auth]
@@ -272,7 +273,7 @@ class Connection:
     ) -> httpx.Headers:
         headers = httpx.Headers(
             {
-                "user-agent": f"hookline/{_version()}",
+                "user-agent": self._user_agent,
                 "accept": "application/json" if request.response == "json" else "*/*",
             }
         )

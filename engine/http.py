@@ -348,6 +348,11 @@ class _DeadlineStream(httpx.AsyncByteStream):
 # ---------------------------------------------------------------- sending
 
 
+def _answer_lost(exc: httpx.TransportError) -> bool:
+    """Whether the request may have reached the platform before the exchange failed."""
+    return isinstance(exc, _LOST_ANSWER) and not isinstance(exc, _NOTHING_SENT)
+
+
 def _auth_request_failed(exc: httpx.TransportError) -> bool:
     """Whether the exchange that failed was an auth type's (safe to repeat), not the call's."""
     try:
@@ -415,7 +420,7 @@ class Sender:
                 safe = policy.idempotent or _auth_request_failed(exc)
                 failure = self._transport_failure(exc, safe, context)
                 delay = None
-                if isinstance(exc, _NOTHING_SENT) or (safe and isinstance(exc, _LOST_ANSWER)):
+                if isinstance(exc, _NOTHING_SENT) or (safe and _answer_lost(exc)):
                     delay = self._delay(attempt, policy.retry, started, None)
                 if delay is None:
                     raise failure from None
@@ -474,7 +479,7 @@ class Sender:
         exc: httpx.TransportError, safe: bool, context: ErrorContext
     ) -> ActionError:
         detail = str(exc) or type(exc).__name__
-        if isinstance(exc, _LOST_ANSWER) and not safe:
+        if _answer_lost(exc) and not safe:
             return context.error(
                 OutcomeUnknownError,
                 f"{context.where} was sent but its answer was lost ({detail}); it is not "
@@ -529,28 +534,26 @@ class Sender:
             response.status_code == 301 and method == "POST"
         ):
             method = "GET"
-        stream = None if method != request.method else request.stream
+        content = request.read() if method == request.method else None
         if carries_credentials and origin(url) == self.origin:
             headers = httpx.Headers(request.headers)
-            headers.pop("host", None)
         else:
             carries_credentials = False
             url = self._without_secrets(url)
             headers = httpx.Headers(
                 {k: v for k, v in request.headers.items() if k.lower() in _REDIRECT_SAFE_HEADERS}
             )
-            if stream is not None and self.redactor.reveals(
-                request.read().decode("utf-8", "replace")
-            ):
+            if content and self.redactor.reveals(content.decode("utf-8", "replace")):
                 raise context.error(
                     UnsafeRequestError,
                     f"{context.where} redirected to another origin with a body that holds a "
                     "credential; refusing to send it there",
                 )
-        if stream is None:
-            for name in ("content-length", "content-type", "transfer-encoding"):
-                headers.pop(name, None)
-        redirected = httpx.Request(method, url, headers=headers, stream=stream)
+        for name in ("host", "content-length", "transfer-encoding"):
+            headers.pop(name, None)
+        if not content:
+            headers.pop("content-type", None)
+        redirected = httpx.Request(method, url, headers=headers, content=content or None)
         redirected.extensions = dict(request.extensions)
         logger.debug("following a redirect to %s", self.redactor.redact(str(url)))
         return redirected, carries_credentials

@@ -6,11 +6,11 @@ block, whose ``pages`` method is an async iterator of ``Page`` objects. Pages ar
 as the caller asks for them, so memory stays flat however many records a list holds.
 
 A paginator never sends anything itself. It asks a ``PageSource`` (provided by
-``hookline.actions``) for the action's request rendered with the paginator's values in the
-context as ``page``, sets its own parameters on that request, and hands it back to the source
-to send, which goes through the connection's auth, rate limit and retries. Where the total is
-known after the first page, ``offset`` and ``page`` can keep ``concurrency`` requests in flight;
-pages still come out in order.
+``hookline.actions``) for the action's request with the paginator's parameters set in its query
+or body (``with_params``) and its values in the context as ``page``, and hands that request back
+to the source, which sends it through the connection's auth, rate limit and retries. Where the
+total is known after the first page, ``offset`` and ``page`` can keep ``concurrency`` requests
+in flight; pages still come out in order.
 
 Links a platform gives for the next page (``next_url``, ``link_header``) must stay on the
 origin of the first request: a link to another scheme, host or port is refused with
@@ -24,17 +24,17 @@ import asyncio
 import re
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Protocol, Self
-from urllib.parse import parse_qsl, urlencode
 
 import httpx
-import orjson
 
 from .compiler import Compiler
 from .errors import ConfigurationError, InvalidResponseError, UnsafeRequestError
-from .expressions import Expression
+from .expressions import CompiledValue, Expression
 from .hookspecs import hookimpl
+from .spec import Request
 
 # ---------------------------------------------------------------- what a paginator works with
 
@@ -55,8 +55,13 @@ class PageSource(Protocol):
     label: str
     """Names the action in messages, e.g. ``argus.search_cases``."""
 
-    def request(self, page: Mapping[str, Any]) -> httpx.Request:
-        """The action's request, rendered with ``page`` in the context under the name ``page``."""
+    def request(
+        self, page: Mapping[str, Any], where: str = "query", values: Mapping[str, Any] | None = None
+    ) -> httpx.Request:
+        """The action's request with ``values`` set (``with_params``), rendered with ``page``.
+
+        ``page`` is in the template context under the name ``page``.
+        """
         ...
 
     async def fetch(self, request: httpx.Request) -> Page:
@@ -113,66 +118,51 @@ def _schema(
 # ---------------------------------------------------------------- helpers
 
 
-def set_params(request: httpx.Request, where: str, values: Mapping[str, Any]) -> httpx.Request:
-    """``request`` with ``values`` set in its query string or its JSON or form body.
+def with_params(request: Request, where: str, values: Mapping[str, Any]) -> Request:
+    """``request`` with ``values`` set in its query, or in its JSON object or form body.
 
     A dotted name in a body (``pagination.offset``) sets a nested member, creating the objects
-    on the way. Setting a query parameter replaces any value the template gave it.
+    on the way. A value set here replaces any the template gave the same parameter. Merging
+    into the template (rather than into a rendered request) keeps a page to one rendering.
     """
     if where == "query":
-        request.url = request.url.copy_merge_params(dict(values))
-        return request
-    content_type = request.headers.get("content-type", "")
-    content = request.content
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        form = dict(parse_qsl(content.decode("utf-8"), keep_blank_values=True))
-        form.update({name: str(value) for name, value in values.items()})
-        body = urlencode(form).encode("ascii")
-    else:
-        document = orjson.loads(content) if content else {}
-        if not isinstance(document, dict):
-            raise ConfigurationError(
-                "paginate 'in: body' needs a request whose body is a JSON object or a form"
-            )
-        for name, value in values.items():
-            _set_dotted(document, name, value)
-        body = orjson.dumps(document)
-        content_type = "application/json"
-    headers = request.headers.copy()
-    headers.pop("content-length", None)
-    headers["content-type"] = content_type
-    return httpx.Request(
-        request.method, request.url, headers=headers, content=body, extensions=request.extensions
-    )
+        return replace(request, query=_merged(request.query, values, dotted=False))
+    if request.form is not None:
+        return replace(request, form=_merged(request.form, values, dotted=False))
+    if request.json is not None and not isinstance(request.json.value, dict):
+        raise ConfigurationError(
+            "paginate 'in: body' needs a request whose json is written out as an object"
+        )
+    return replace(request, json=_merged(request.json, values, dotted=True))
 
 
-def _set_dotted(document: dict[str, Any], name: str, value: Any) -> None:
-    *parents, last = name.split(".")
-    node = document
-    for key in parents:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {}
-        node = child
-    node[last] = value
+def _merged(
+    value: CompiledValue | None, values: Mapping[str, Any], *, dotted: bool
+) -> CompiledValue:
+    tree: dict[str, Any] = dict(value.value) if value is not None else {}
+    for name, item in values.items():
+        *parents, last = name.split(".") if dotted else [name]
+        node = tree
+        for key in parents:
+            child = node.get(key)
+            node[key] = node = dict(child) if isinstance(child, dict) else {}
+        node[last] = item
+    return CompiledValue(tree)
 
 
 def _count(value: Any, expression: Expression, source: PageSource) -> int | None:
-    """A total read from a page: a number or digit string; negative or null means unknown."""
+    """A total read from a page: a number or digit text; null, empty or negative is unknown."""
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    number = None
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        with suppress(ValueError, OverflowError):
+            number = int(value)
+    if number is None:
         raise InvalidResponseError(
             f"{source.label}: paginate expression {expression.source!r} gave {value!r}; "
             "expected a number"
         )
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidResponseError(
-            f"{source.label}: paginate expression {expression.source!r} gave {value!r}; "
-            "expected a number"
-        ) from None
     return number if number >= 0 else None
 
 
@@ -262,8 +252,7 @@ class OffsetPaginator:
 
     def _request(self, source: PageSource, offset: int) -> httpx.Request:
         values = {self.offset_param: offset, self.limit_param: self.page_size}
-        request = source.request({"offset": offset, "limit": self.page_size})
-        return set_params(request, self.where, values)
+        return source.request({"offset": offset, "limit": self.page_size}, self.where, values)
 
     async def pages(
         self, source: PageSource, *, max_records: int | None = None
@@ -353,8 +342,7 @@ class PagePaginator:
 
     def _request(self, source: PageSource, number: int) -> httpx.Request:
         values = {self.page_param: number, self.size_param: self.page_size}
-        request = source.request({"number": number, "size": self.page_size})
-        return set_params(request, self.where, values)
+        return source.request({"number": number, "size": self.page_size}, self.where, values)
 
     def _last(self, page: Page, source: PageSource, limit: int | None) -> int | None:
         """The number of the last page to read, when the first page tells it."""
@@ -458,8 +446,7 @@ class CursorPaginator:
             values[self.cursor_param] = token
         if self.limit_param and self.page_size:
             values[self.limit_param] = self.page_size
-        request = source.request({"cursor": token, "size": self.page_size})
-        return set_params(request, self.where, values) if values else request
+        return source.request({"cursor": token, "size": self.page_size}, self.where, values)
 
     async def pages(
         self, source: PageSource, *, max_records: int | None = None

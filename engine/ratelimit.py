@@ -6,7 +6,7 @@ what the platform said about its budget afterwards. Connections whose budget key
 share one budget, however many recipes and tasks use them.
 
 The budget is a bucket of ``requests`` tokens in which a spent token comes back ``per``
-seconds later (plus a small guard), so at most ``requests`` requests start in any window of
+seconds later (plus a guard), so at most ``requests`` requests start in any window of
 ``per`` seconds: a plain refilling bucket would allow twice that across a window boundary,
 and a platform such as PlanRadar punishes one overshoot with a five-minute lockout. The
 guard absorbs network jitter between the moment a slot is granted and the moment the
@@ -33,7 +33,10 @@ from typing import Protocol
 import httpx
 
 GUARD = 0.05
-"""The fraction of a window added before a spent token returns."""
+"""The fraction of a window added before a spent token returns..."""
+
+GUARD_MIN = 0.1
+"""...and at least this many seconds: network jitter does not shrink with the window."""
 
 COOLDOWN = 1.0
 """Seconds a budget without a declared window pauses after a 429 without ``Retry-After``."""
@@ -62,6 +65,11 @@ class Feedback:
     def is_empty(self) -> bool:
         """True when the response said nothing about the budget."""
         return not self.refused and self.retry_after is None and self.remaining is None
+
+
+def window(budget: Budget) -> float:
+    """Seconds after which a spent token returns: the budget's window plus the guard."""
+    return budget.per + max(budget.per * GUARD, GUARD_MIN)
 
 
 class RateLimiter(Protocol):
@@ -114,7 +122,7 @@ class InProcessRateLimiter:
                 start = max(start, bucket.last + bucket.spacing)
             if budget is not None:
                 if len(bucket.grants) >= budget.requests:
-                    start = max(start, bucket.grants[0] + budget.per * (1 + GUARD))
+                    start = max(start, bucket.grants[0] + window(budget))
                 bucket.grants.append(start)
                 while len(bucket.grants) > budget.requests:
                     bucket.grants.popleft()

@@ -21,6 +21,7 @@ from typing import Any
 
 from .catalog import Catalog, base_schema
 from .compiler import Compiler
+from .connections import Connections
 from .errors import RecipeError
 from .expressions import CompiledValue, Template
 from .loader import Document, KeyPath, load_document
@@ -59,6 +60,11 @@ class ManualTrigger:
 
     inputs_schema: Mapping[str, Any]
     path: KeyPath
+
+    @property
+    def event(self) -> str:
+        """What starts the recipe, as job history and progress name it."""
+        return "manual"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +197,11 @@ class Recipe:
     callees: tuple[Recipe, ...] = field(default=(), repr=False)
 
     @property
+    def path(self) -> str:
+        """The recipe file's absolute path, as job history keeps it (for reruns)."""
+        return str(Path(self.file).resolve())
+
+    @property
     def is_manual(self) -> bool:
         """True for a recipe run by hand (or called by another)."""
         return isinstance(self.trigger, ManualTrigger)
@@ -212,16 +223,18 @@ def load_recipe(
     catalog: Catalog,
     *,
     env: Mapping[str, str] = os.environ,
-    connections: Mapping[str, str] | None = None,
+    connections: Connections | None = None,
 ) -> Recipe:
     """Load, compile and statically check the recipe at ``path`` and every recipe it calls.
 
     ``env`` is the environment the recipe will run in (``env.NAME`` must be set there);
-    ``connections`` maps each entry of the connections file to its connector, so that a
-    connection given by name is checked like one written in place. Raises ``RecipeError``
-    with every located problem.
+    ``connections`` is the connections file, so that a connection given by name is checked
+    like one written in place. Raises ``RecipeError`` with every located problem.
     """
-    return _Loader(catalog, env, connections or {}).load(Path(path), ())
+    named = {} if connections is None else connections.entries
+    return _Loader(catalog, env, {name: entry.connector for name, entry in named.items()}).load(
+        Path(path), ()
+    )
 
 
 class _Loader:
@@ -381,10 +394,11 @@ class _Builder:
         )
 
     def callee(self, path: KeyPath, target: str) -> Recipe:
-        file = (Path(self.document.file).parent / target).resolve()
+        file = Path(self.document.file).parent / target
+        key = file.resolve()
         where = (*path, "recipe")
-        if file in self.calling:
-            chain = " → ".join(p.name for p in (*self.calling[self.calling.index(file) :], file))
+        if key in self.calling:
+            chain = " → ".join(p.name for p in (*self.calling[self.calling.index(key) :], key))
             return self._broken(
                 where, f"the recipe calls itself ({chain}); a recipe cannot recurse"
             )

@@ -33,6 +33,7 @@ class _Finding:
     message: str = ""
     key: bool = False
     missing: str | None = None
+    suggests: str | None = None
 
 
 def schema_problems(
@@ -93,7 +94,7 @@ class _Explainer:
         if kind in ("additionalProperties", "unevaluatedProperties"):
             allowed = [name for name in self._property_names(error.schema) if name not in instance]
             unknown = [
-                _Finding((*path, name), _unknown_key(name, allowed), key=True)
+                _unknown_key((*path, name), allowed)
                 for name in _unexpected_keys(error)
             ]
             return unknown or [_Finding(path, error.message)]
@@ -184,6 +185,9 @@ class _Explainer:
 
 
 def _located(document: Document, findings: list[_Finding]) -> list[Problem]:
+    # A misspelt required key is one mistake: the unknown key's suggestion says it all.
+    misspelt = {(f.path[:-1], f.suggests) for f in findings if f.suggests}
+    findings = [f for f in findings if (f.path, f.missing) not in misspelt]
     grouped: dict[tuple[KeyPath, bool], tuple[list[str], list[str]]] = {}
     for finding in findings:
         messages, missing = grouped.setdefault((finding.path, finding.key), ([], []))
@@ -222,11 +226,14 @@ def _unexpected_keys(error: Any) -> list[str]:
     return [key for key in keys if isinstance(key, str)]
 
 
-def _unknown_key(name: str, allowed: list[str]) -> str:
+def _unknown_key(path: KeyPath, allowed: list[str]) -> _Finding:
+    """An unknown key, located at the key, with the allowed key it most likely misspells."""
+    name = str(path[-1])
     close = difflib.get_close_matches(name, allowed, n=1)
     if close:
-        return f"unknown key '{name}' (did you mean '{close[0]}'?)"
-    return f"unknown key '{name}'"
+        message = f"unknown key '{name}' (did you mean '{close[0]}'?)"
+        return _Finding(path, message, key=True, suggests=close[0])
+    return _Finding(path, f"unknown key '{name}'", key=True)
 
 
 def _root_type(errors: list[Any]) -> Any:

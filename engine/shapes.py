@@ -14,11 +14,10 @@ any branch declares it); ``allOf`` members are merged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from .catalog import suggest
 
 _DEPTH = 32
 _WORDS = {
@@ -105,7 +104,7 @@ class Shape:
         if declared:
             fields = ", ".join(sorted(declared))
             raise ShapeError(
-                f"{self.label} has no field {name!r}{suggest(name, declared)}; "
+                f"{self.label} has no field {name!r}{did_you_mean(name, declared)}; "
                 f"its fields are {fields}"
             )
         raise ShapeError(f"{self.label} is {_describe(kinds)}, which has no field {name!r}")
@@ -259,6 +258,12 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
     if "properties" in a and "properties" in b:
         merged["properties"] = {**a["properties"], **b["properties"]}
     return merged
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or ''."""
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _describe(kinds: set[str]) -> str:

@@ -274,7 +274,7 @@ def build_spec(compiler: Compiler, builders: Builders) -> Spec:
     """Build a Spec from a schema-valid document; problems are recorded on ``compiler``."""
     data = compiler.document.data
     defaults = data.get("defaults", {})
-    default_errors = _error_rules(compiler.at("defaults"), defaults.get("errors", []))
+    default_errors = _error_rules(compiler.at("defaults", "errors"), defaults.get("errors", []))
     connection = _connection(compiler.at("connection"), builders)
     base_retry = _retry(defaults.get("retry"), connection.retry)
     actions = {

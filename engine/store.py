@@ -185,14 +185,15 @@ class SqlStore:
     ) -> list[JobRecord]:
         """Queue a job per event not seen before and save the cursor, in one transaction.
 
-        Returns the jobs created; an event whose key already has a job is skipped.
+        Returns the jobs created; an event whose key already has a job is skipped. The jobs'
+        creation times are a microsecond apart, so that they run in the events' order.
         """
         now = time.time()
 
         def work(cur: _Cursor) -> list[JobRecord]:
             created = []
-            for key, event in events:
-                job = _new_job(recipe, recipe_file, key, event, now)
+            for index, (key, event) in enumerate(events):
+                job = _new_job(recipe, recipe_file, key, event, now + index * 1e-6)
                 if _insert_job(cur, job):
                     created.append(job)
             cur.execute(
@@ -290,6 +291,33 @@ class SqlStore:
             return [_job(row) for row in cur.fetchall()]
 
         result: list[JobRecord] = await self._run(work)
+        return result
+
+    async def queued_jobs(self, recipe: str) -> list[JobRecord]:
+        """A recipe's jobs that were queued and never started, oldest first.
+
+        After a crash between queueing a poll's events and running them, these are what the
+        next run picks up, so an event is never lost.
+        """
+
+        def work(cur: _Cursor) -> list[JobRecord]:
+            cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE recipe = ? AND status = 'queued' "
+                        "ORDER BY created_at, id", (recipe,))  # fmt: skip
+            return [_job(row) for row in cur.fetchall()]
+
+        result: list[JobRecord] = await self._run(work)
+        return result
+
+    async def event_job(self, recipe: str, event_key: str) -> JobRecord | None:
+        """The job a recipe made for an event key, without its steps, or None."""
+
+        def work(cur: _Cursor) -> JobRecord | None:
+            cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE recipe = ? AND event_key = ?",
+                        (recipe, event_key))  # fmt: skip
+            row = cur.fetchone()
+            return None if row is None else _job(row)
+
+        result: JobRecord | None = await self._run(work)
         return result
 
     async def close(self) -> None:

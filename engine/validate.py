@@ -1,13 +1,19 @@
-"""``hookline validate``: tell a spec from a recipe by its first key, then check it fully."""
+"""``hookline validate``: tell a spec from a recipe by its first key, then check it fully.
+
+A recipe gets every static check ``hookline run`` makes before it sends anything, against the
+process environment and the connections file (``$HOOKLINE_CONNECTIONS`` or the default).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from .catalog import Catalog, base_schema
-from .errors import InvalidDocumentError, RecipeError
+from .catalog import Catalog
+from .connections import load_connections
+from .errors import InvalidDocumentError
 from .loader import load_document
-from .schema_errors import schema_problems
+from .recipe import load_recipe
 
 
 def validate_file(path: Path, catalog: Catalog) -> str:
@@ -18,9 +24,7 @@ def validate_file(path: Path, catalog: Catalog) -> str:
         catalog.load_spec(path)
         return "spec"
     if isinstance(data, dict) and "recipe" in data:
-        problems = schema_problems(document, base_schema("recipe-v1"))
-        if problems:
-            raise RecipeError(problems)
+        load_recipe(path, catalog, env=os.environ, connections=load_connections(catalog))
         return "recipe"
     raise InvalidDocumentError(
         [

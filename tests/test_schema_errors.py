@@ -199,8 +199,8 @@ def test_one_of_failing_on_type_everywhere_names_every_allowed_type() -> None:
 def test_independent_errors_are_all_reported_in_line_order() -> None:
     text = "version: abc\ntitel: x\nactions: {a: {request: {method: PSOT}}}\nname: Argus\n"
 
+    # the misspelt 'titel' is reported once, not also as a missing 'title'
     assert problems(text) == [
-        "specs/argus.yaml:1:1: missing required key 'title'",
         "specs/argus.yaml:1:10: version: expected an integer, got a string ('abc')",
         "specs/argus.yaml:2:1: unknown key 'titel' (did you mean 'title'?)",
         "specs/argus.yaml:3:33: actions.a.request.method:"

@@ -73,8 +73,14 @@ def test_job_history_keeps_steps_in_order_and_reruns_replace_them(store: SqlStor
     job = run(store.create_job("r", "r.yaml", "manual-1", {"x": 1}))
     assert job is not None
     run(store.start_job(job.id))
-    run(store.record_step(job.id, StepRecord("steps[0]", 0, "succeeded", "a", "c.x", {"i": 1}, {"o": 2})))
-    failed = StepRecord("steps[1]", 1, "failed", "b", "c.y", {}, None, {"kind": "server", "message": "boom"})
+    run(
+        store.record_step(
+            job.id, StepRecord("steps[0]", 0, "succeeded", "a", "c.x", {"i": 1}, {"o": 2})
+        )
+    )
+    failed = StepRecord(
+        "steps[1]", 1, "failed", "b", "c.y", {}, None, {"kind": "server", "message": "boom"}
+    )
     run(store.record_step(job.id, failed))
     run(store.finish_job(job.id, "failed", error={"step": "b", "message": "boom"}))
 
@@ -86,7 +92,11 @@ def test_job_history_keeps_steps_in_order_and_reruns_replace_them(store: SqlStor
     assert stored.steps[1].error == {"kind": "server", "message": "boom"}
 
     run(store.start_job(job.id))
-    run(store.record_step(job.id, StepRecord("steps[1]", 1, "succeeded", "b", "c.y", {}, {"ok": True}, attempts=2)))
+    run(
+        store.record_step(
+            job.id, StepRecord("steps[1]", 1, "succeeded", "b", "c.y", {}, {"ok": True}, attempts=2)
+        )
+    )
     run(store.finish_job(job.id, "succeeded", outputs={"done": True}))
     rerun = run(store.get_job(job.id))
     assert rerun is not None
@@ -96,13 +106,19 @@ def test_job_history_keeps_steps_in_order_and_reruns_replace_them(store: SqlStor
 
 
 def test_list_jobs_filters_by_recipe_and_failure(store: SqlStore) -> None:
-    for recipe, key, status in [("a", "1", "succeeded"), ("a", "2", "failed"), ("b", "1", "failed")]:
+    for recipe, key, status in [
+        ("a", "1", "succeeded"),
+        ("a", "2", "failed"),
+        ("b", "1", "failed"),
+    ]:
         job = run(store.create_job(recipe, f"{recipe}.yaml", key, {}))
         assert job is not None
         run(store.finish_job(job.id, status))
     assert len(run(store.list_jobs())) == 3
     assert {j.event_key for j in run(store.list_jobs(recipe="a"))} == {"1", "2"}
-    assert [(j.recipe, j.status) for j in run(store.list_jobs(recipe="a", failed=True))] == [("a", "failed")]
+    assert [(j.recipe, j.status) for j in run(store.list_jobs(recipe="a", failed=True))] == [
+        ("a", "failed")
+    ]
     assert len(run(store.list_jobs(limit=1))) == 1
 
 
@@ -129,3 +145,18 @@ def test_sqlite_store_is_created_with_its_folder(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "deep" / "state.db"), get_plugin_manager(entry_points=False))
     assert (tmp_path / "deep" / "state.db").exists()
     run(store.close())
+
+
+def test_queued_jobs_are_the_ones_never_started_in_event_order(store: SqlStore) -> None:
+    created = run(store.commit_poll("r", "r.yaml", "t", 3, [("3", {}), ("1", {}), ("2", {})]))
+    run(store.start_job(created[1].id))
+    assert [job.event_key for job in run(store.queued_jobs("r"))] == ["3", "2"]
+    assert run(store.queued_jobs("other")) == []
+
+
+def test_event_job_finds_the_job_of_an_event_key(store: SqlStore) -> None:
+    job = run(store.create_job("r", "r.yaml", "k", {"id": 1}))
+    assert job is not None
+    found = run(store.event_job("r", "k"))
+    assert found is not None and found.id == job.id and found.event == {"id": 1}
+    assert run(store.event_job("r", "other")) is None

@@ -8,13 +8,14 @@ witness for what reads should return and what writes changed.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
-
 from hookline.actions import call_action, iter_records
 from hookline.catalog import Catalog
 from hookline.connection import Connection
@@ -22,6 +23,7 @@ from hookline.connectors.pcr360.sandbox.data import (
     EXPIRED_KEY,
     READ_ONLY_KEY,
     SERVICE_DESK_KEY,
+    sd_number,
 )
 from hookline.errors import (
     AuthenticationError,
@@ -29,6 +31,11 @@ from hookline.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from hookline.pool import ConnectionPool
+from hookline.recipe import load_recipe
+from hookline.store import open_sqlite
+from hookline.triggers import PollResult, poll
+from jsonschema import Draft202012Validator
 
 SEEDED_ITEMS = 36
 FIRST_ITEM = 10001
@@ -67,20 +74,20 @@ def _rows(s: Any, sql: str, *params: Any) -> list[dict[str, Any]]:
 
 def test_every_example_matches_its_input_and_output_schemas(catalog: Catalog) -> None:
     spec = catalog.spec("pcr360")
-    blocks = [*spec.actions.values(), *spec.triggers.values()]
-    for block in blocks:
-        assert block.examples, f"{block.name} has no example"
-        if getattr(block, "is_list", False):
-            output_schema, many = block.output.schema, True
-        elif hasattr(block, "output"):
-            output_schema, many = block.output.schema, False
-        else:
-            output_schema, many = block.output_schema, False
-        inputs = Draft202012Validator(spec.schema_with_objects(block.input_schema))
+    cases = [
+        (a.name, a.input_schema, a.output.schema, a.is_list, a.examples)
+        for a in spec.actions.values()
+    ] + [
+        (t.name, t.input_schema, t.output_schema, False, t.examples) for t in spec.triggers.values()
+    ]
+    for name, input_schema, output_schema, is_list, examples in cases:
+        assert examples, f"{name} has no example"
+        assert output_schema is not None, f"{name} has no output schema"
+        inputs = Draft202012Validator(spec.schema_with_objects(input_schema))
         outputs = Draft202012Validator(spec.schema_with_objects(output_schema))
-        for example in block.examples:
+        for example in examples:
             inputs.validate(dict(example.input))
-            for record in example.output if many else [example.output]:
+            for record in example.output if is_list else [example.output]:
                 outputs.validate(record)
 
 
@@ -106,8 +113,8 @@ def test_sql_query_stops_at_max_records(pcr: Any) -> None:
 
 
 def test_sql_query_names_columns_as_the_statement_does(pcr: Any) -> None:
-    records = pcr.call("sql_query", {"sql": "SELECT recid, NULL AS nothing FROM LOCATIONS"})
-    assert records[0] == {"recid": "101", "nothing": None}
+    records = pcr.call("sql_query", {"sql": "SELECT RECID AS recid, NULL AS blank FROM LOCATIONS"})
+    assert records[0] == {"recid": "101", "blank": None}
     assert len(records) == 8
 
 
@@ -149,23 +156,24 @@ def test_list_service_desk_pages_past_the_typed_read_limit(pcr: Any) -> None:
 
 
 def test_get_service_desk_by_recid_and_by_number(pcr: Any) -> None:
-    by_recid = pcr.call("get_service_desk", {"recid": FIRST_ITEM + 4})
+    by_recid = pcr.call("get_service_desk", {"item": FIRST_ITEM + 4})
     row = _rows(pcr, "SELECT * FROM SERVICE_DESK WHERE RECID = ?", FIRST_ITEM + 4)[0]
     assert {k: by_recid[k] for k in row} == row
     urgency = _rows(pcr, "SELECT CODE FROM LISTS WHERE RECID = ?", row["URGENCY_LISTS_RECID"])
     assert by_recid["URGENCY"] == urgency[0]["CODE"]
     assert by_recid["LOCATIONS_PATH"].startswith("Main Campus > ")
-    assert pcr.call("get_service_desk", {"sd_number": row["SD_NUMBER"]}) == by_recid
+    assert pcr.call("get_service_desk", {"item": row["SD_NUMBER"]}) == by_recid
+    assert pcr.call("get_service_desk", {"item": row["RECID"]}) == by_recid  # RECID as text
 
 
 def test_get_service_desk_of_an_unknown_item_is_not_found(pcr: Any) -> None:
     with pytest.raises(NotFoundError, match="No service-desk item"):
-        pcr.call("get_service_desk", {"recid": 99999})
+        pcr.call("get_service_desk", {"item": 99999})
 
 
-def test_get_service_desk_refuses_a_malformed_number_before_sending(pcr: Any) -> None:
-    with pytest.raises(InvalidRequestError, match="sd_number"):
-        pcr.call("get_service_desk", {"sd_number": "IN-1' OR '1'='1"})
+def test_get_service_desk_refuses_a_malformed_item_before_sending(pcr: Any) -> None:
+    with pytest.raises(InvalidRequestError, match="input 'item'"):
+        pcr.call("get_service_desk", {"item": "IN-1' OR '1'='1"})
 
 
 # ---------------------------------------------------------------- service desk writes
@@ -177,7 +185,7 @@ def test_create_service_desk_writes_an_incident(pcr: Any) -> None:
         {
             "type": "IN",
             "description": "No dial tone on extension 7868",
-            "requestor": 212,
+            "requestor": "212",
             "urgency": "HIGH",
             "location": 103,
             "due_date": "2026-12-05",
@@ -202,7 +210,7 @@ def test_update_service_desk_changes_only_the_given_fields(pcr: Any) -> None:
     kind = "IN" if before["SD_TYPE"] == "Incident" else "SO"
     updated = pcr.call(
         "update_service_desk",
-        {"type": kind, "sd_number": before["SD_NUMBER"], "status": "Hold", "owner": "Network"},
+        {"item": before["SD_NUMBER"], "type": kind, "status": "Hold", "owner": "Network"},
     )
     assert updated == {"recid": FIRST_ITEM, "sd_number": before["SD_NUMBER"]}
     after = pcr.state.service_desk(FIRST_ITEM)
@@ -213,7 +221,14 @@ def test_update_service_desk_changes_only_the_given_fields(pcr: Any) -> None:
 
 def test_update_service_desk_of_an_unknown_item_is_an_invalid_request(pcr: Any) -> None:
     with pytest.raises(InvalidRequestError, match="No service desk item with recid '99999'"):
-        pcr.call("update_service_desk", {"type": "IN", "recid": 99999, "status": "Complete"})
+        pcr.call("update_service_desk", {"item": 99999, "type": "IN", "status": "Complete"})
+
+
+def test_update_service_desk_without_an_item_is_refused_rather_than_creating_one(pcr: Any) -> None:
+    with pytest.raises(InvalidRequestError, match="input 'item' is required"):
+        pcr.call("update_service_desk", {"type": "IN", "description": "Changed"})
+    count = pcr.state.db.fetch("SELECT COUNT(*) AS N FROM SERVICE_DESK")[0]["N"]
+    assert count == SEEDED_ITEMS
 
 
 # ---------------------------------------------------------------- services and equipment
@@ -246,9 +261,7 @@ def test_list_equipment_filters_by_status(pcr: Any) -> None:
 
 def test_a_read_only_key_cannot_create_and_gets_a_typed_permission_error(pcr: Any) -> None:
     with pytest.raises(PermissionDeniedError) as error:
-        pcr.call(
-            "create_service_desk", {"type": "IN", "description": "x"}, api_key=READ_ONLY_KEY
-        )
+        pcr.call("create_service_desk", {"type": "IN", "description": "x"}, api_key=READ_ONLY_KEY)
     assert error.value.status == 403
     assert error.value.platform_message == "The API key lacks Write permission for Service Desk"
     assert READ_ONLY_KEY not in str(error.value)  # the key in the path is redacted
@@ -284,7 +297,7 @@ def test_a_connection_logs_in_once_and_logs_out_when_it_closes(pcr: Any) -> None
     async def two_calls(conn: Connection) -> None:
         await call_action(conn, "list_services")
         seen.append(len(pcr.state.sessions))
-        await call_action(conn, "get_service_desk", {"recid": FIRST_ITEM})
+        await call_action(conn, "get_service_desk", {"item": FIRST_ITEM})
         seen.append(len(pcr.state.sessions))
 
     pcr.session(two_calls)
@@ -300,7 +313,7 @@ def test_a_timed_out_session_is_renewed_by_logging_in_again(served: Any) -> None
         await call_action(conn, "list_services")
         tokens.append(conn.session["token"])
         clock.advance(901)  # past AUTH_SESSION_ACTIVITY_SECONDS: the platform ends it (401)
-        found = await call_action(conn, "get_service_desk", {"recid": FIRST_ITEM})
+        found = await call_action(conn, "get_service_desk", {"item": FIRST_ITEM})
         tokens.append(conn.session["token"])
         return [found]
 
@@ -312,32 +325,130 @@ def test_a_timed_out_session_is_renewed_by_logging_in_again(served: Any) -> None
 
 
 def test_a_revoked_token_is_renewed_by_logging_in_again(pcr: Any) -> None:
-    async def revoke_between_calls(conn: Connection) -> str:
+    tokens: list[str] = []
+
+    async def revoke_between_calls(conn: Connection) -> None:
         await call_action(conn, "list_services")
-        assert pcr.state.revoke_token(conn.session["token"])
-        created = await call_action(
-            conn, "update_service_desk", {"type": "IN", "recid": FIRST_ITEM, "owner": "NOC"}
-        )
-        assert created["recid"] == FIRST_ITEM
-        return str(conn.session["token"])
+        tokens.append(conn.session["token"])
+        assert pcr.state.revoke_token(tokens[0])  # an admin deletes it on the Tokens tab
+        change = {"item": str(FIRST_ITEM), "type": "IN", "owner": "NOC"}
+        await call_action(conn, "update_service_desk", change)
+        tokens.append(conn.session["token"])
 
     pcr.session(revoke_between_calls)
+    assert tokens[0] != tokens[1]
     assert pcr.state.service_desk(FIRST_ITEM)["OWNER"] == "NOC"
 
 
 def test_a_token_past_its_jwt_expiry_is_renewed_before_it_is_sent(served: Any) -> None:
-    # The platform's clock runs a lifetime behind: every token it issues carries an exp that
-    # has already passed, so the connection must log in again before each call.
+    # The platform's clock runs a session lifetime behind, so every token it issues carries an
+    # exp that has already passed while its session is still live: only the JWT's exp, which
+    # the spec names as the session's lifetime, can make the connection log in again.
     clock = Clock(time.time() - 600)
-    counts: list[int] = []
-
-    async def two_calls(conn: Connection) -> None:
-        for _ in range(2):
-            await call_action(conn, "list_services")
-            counts.append(len(served_state.sessions))
-
     with served("pcr360", seed=1, clock=clock, session_lifetime_seconds=600) as s:
-        served_state = s.state
+        counts: list[int] = []
+
+        async def two_calls(conn: Connection) -> None:
+            for _ in range(2):
+                await call_action(conn, "list_services")
+                counts.append(len(s.state.sessions))
+
         s.session(two_calls)
         assert counts == [1, 2]
-        assert len(s.state.sessions) == 1  # the last one was logged out
+        assert len(s.state.sessions) == 1  # the first is left to expire; the last logged out
+
+
+# ---------------------------------------------------------------- new_service_desk_record
+
+
+RECIPE = """\
+recipe: pcr-new-items
+connections:
+  pcr:
+    connector: pcr360
+    base_url: "{{{{ env.PCR_URL }}}}"
+    api_key: "{{{{ env.PCR_KEY }}}}"
+    username: "{{{{ env.PCR_USER }}}}"
+    password: "{{{{ env.PCR_PASSWORD }}}}"
+trigger:
+  event: pcr.new_service_desk_record
+  every: 5m
+  with: {with_block}
+steps:
+  - set: {{number: "{{{{ trigger.SD_NUMBER }}}}", urgency: "{{{{ trigger.URGENCY }}}}"}}
+"""
+
+
+def _poller(
+    s: Any, catalog: Catalog, folder: Path, with_block: str
+) -> Callable[[], Awaitable[PollResult]]:
+    """``poll()``: one poll cycle of a recipe on the trigger, against sandbox ``s``."""
+    env = {
+        "PCR_URL": s.values["base_url"],
+        "PCR_KEY": s.values["api_key"],
+        "PCR_USER": s.values["username"],
+        "PCR_PASSWORD": s.values["password"],
+    }
+    path = folder / "recipe.yaml"
+    path.write_text(RECIPE.format(with_block=with_block), encoding="utf-8")
+    recipe = load_recipe(path, catalog, env=env)
+
+    async def cycle() -> PollResult:
+        store = open_sqlite(str(folder / "state.db"))  # kept between cycles: the cursor
+        try:
+            async with ConnectionPool(catalog, env=env) as pool:
+                pool.open(recipe)
+                return await poll(recipe, pool, store)
+        finally:
+            await store.close()
+
+    return cycle
+
+
+def test_new_service_desk_record_yields_each_new_item_once(
+    pcr: Any, catalog: Catalog, tmp_path: Path
+) -> None:
+    cycle = _poller(pcr, catalog, tmp_path, "{}")
+
+    first = asyncio.run(cycle())
+    assert first.records == SEEDED_ITEMS  # the first poll starts after RECID 0
+    assert first.cursor == FIRST_ITEM + SEEDED_ITEMS - 1
+    jobs = sorted(first.jobs, key=lambda job: int(job.event_key))
+    assert [job.event_key for job in jobs] == [str(FIRST_ITEM + n) for n in range(SEEDED_ITEMS)]
+    event = jobs[0].event
+    assert event["SD_NUMBER"] == "IN-010001"
+    assert event["URGENCY"] in ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+    assert event["LOCATIONS_PATH"].startswith("Main Campus > ")
+
+    created = pcr.call("create_service_desk", {"type": "SO", "description": "New data port"})
+    second = asyncio.run(cycle())
+    assert second.records == 1
+    assert second.cursor == created["recid"]
+    assert len(second.jobs) == SEEDED_ITEMS + 1  # the first cycle's jobs, none of them twice
+    new = [job for job in second.jobs if job.event_key == str(created["recid"])]
+    assert new[0].event["SD_NUMBER"] == created["sd_number"]
+    assert new[0].event["DESCRIPTION"] == "New data port"
+    assert pcr.state.sessions == {}  # each cycle's connection logged out
+
+
+def test_new_service_desk_record_starts_after_the_given_recid_and_pages(
+    pcr: Any, catalog: Catalog, tmp_path: Path
+) -> None:
+    for n in range(84):  # 120 items: the first poll after 10010 reads two SQL pages of 100
+        row = {
+            "SD_TYPE": "Incident",
+            "DESCRIPTION": f"Imported {n}",
+            "SD_STATUS": "Pending",
+            "CREATED_DATE": "2026-06-01 09:00:00",
+            "MODIFIED_DATE": "2026-06-01 09:00:00",
+        }
+        pcr.state.db.insert_numbered("SERVICE_DESK", row, "SD_NUMBER", partial(sd_number, "IN"))
+    cycle = _poller(pcr, catalog, tmp_path, "{after_recid: 10010}")
+
+    result = asyncio.run(cycle())
+    assert result.records == 110
+    jobs = sorted(result.jobs, key=lambda job: int(job.event_key))
+    assert [job.event_key for job in jobs] == [str(n) for n in range(10011, 10121)]
+    assert result.cursor == 10120
+    assert jobs[-1].event["DESCRIPTION"] == "Imported 83"
+    assert jobs[-1].event["URGENCY"] is None  # none set: the LEFT JOIN keeps the item

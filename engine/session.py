@@ -1,0 +1,478 @@
+"""The ``session`` auth type: log in, keep what the answer says, renew, log out.
+
+A login request's answer gives values (a token, a tenant id) captured by JMESPath and
+applied to each request as headers, cookies or query parameters (``session.*``). A session
+is renewed before its lifetime ends (a fixed number, a field such as ``expires_in``, or a
+JWT's ``exp``) and once, reactively, when an answer carries a declared status (401 by
+default; 403 where a platform uses it) or matches a body predicate (some APIs report an
+expired session inside a 200), after which the request is repeated once. Concurrent requests
+share one login. An optional second step (MFA) may use the first answer as ``login.*`` and a
+code from a connection field or from ``totp(secret)`` (RFC 6238); an optional logout request
+is sent when the connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+import httpx
+import orjson
+
+from .auth import EXPRESSION, TEMPLATE, AuthTarget, copy_request
+from .errors import (
+    AuthenticationError,
+    ExpressionError,
+    InvalidResponseError,
+    RateLimitedError,
+    ServerError,
+)
+from .expressions import CompiledValue, Expression
+from .http import AUTH_REQUEST, ErrorContext, decode_json, error_for, platform_message, truthy
+from .spec import Request, _request
+
+if TYPE_CHECKING:
+    from .compiler import Compiler
+
+logger = logging.getLogger(__name__)
+
+_REQUEST = {"$ref": "#/$defs/request"}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAuth:
+    """A login whose answer's values authenticate the following requests."""
+
+    login: Request
+    capture: Mapping[str, Expression]
+    public: frozenset[str]
+    headers: CompiledValue | None
+    cookies: CompiledValue | None
+    query: CompiledValue | None
+    lifetime: float | None
+    lifetime_field: Expression | None
+    lifetime_jwt: Expression | None
+    renew_before: float
+    renew_statuses: frozenset[int]
+    renew_when: Expression | None
+    mfa: Request | None
+    mfa_when: Expression | None
+    logout: Request | None
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["type", "login", "capture", "apply"],
+        "description": "A login request whose answer's values (captured by JMESPath) "
+        "authenticate the following requests; renewed before it expires and once after a "
+        "refusal, with an optional second step (MFA) and logout",
+        "properties": {
+            "type": {"const": "session", "description": "A login request, then its token"},
+            "login": {**_REQUEST, "description": "The login request (context: connection)"},
+            "capture": {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": EXPRESSION,
+                "description": "Values to keep from the login answer, each a JMESPath "
+                "expression; available as session.NAME. A login answer without one fails",
+            },
+            "public": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Captured values that are not secrets (ids), so not redacted",
+            },
+            "apply": {
+                "type": "object",
+                "additionalProperties": False,
+                "minProperties": 1,
+                "description": "How the session authenticates each request: headers, cookies "
+                "and query, each a mapping of names to templates (context: session)",
+                "properties": {
+                    "headers": {
+                        "type": "object",
+                        "additionalProperties": TEMPLATE,
+                        "description": "Headers, e.g. Authorization: 'Bearer {{ session.token }}'",
+                    },
+                    "cookies": {
+                        "type": "object",
+                        "additionalProperties": TEMPLATE,
+                        "description": "Cookies, e.g. token: '{{ session.cookie }}'",
+                    },
+                    "query": {
+                        "type": "object",
+                        "additionalProperties": TEMPLATE,
+                        "description": "Query parameters",
+                    },
+                },
+            },
+            "lifetime": {
+                "description": "How long a login lasts: seconds; {field: EXPRESSION} giving "
+                "seconds from the answer (expires_in); or {jwt: EXPRESSION} giving a JWT whose "
+                "exp claim ends it. Without one, the session is renewed on refusal only",
+                "oneOf": [
+                    {"type": "number", "exclusiveMinimum": 0, "description": "Seconds"},
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["field"],
+                        "properties": {
+                            "field": {
+                                **EXPRESSION,
+                                "description": "Seconds, from the login answer (e.g. expires_in)",
+                            }
+                        },
+                        "description": "A field of the login answer giving seconds",
+                    },
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["jwt"],
+                        "properties": {
+                            "jwt": {
+                                **EXPRESSION,
+                                "description": "A JWT in the login answer (e.g. token)",
+                            }
+                        },
+                        "description": "A JWT of the login answer; its exp claim ends the session",
+                    },
+                ],
+            },
+            "renew_before": {
+                "type": "number",
+                "minimum": 0,
+                "description": "Log in again this many seconds before the lifetime ends "
+                "(default 60, at most half the lifetime)",
+            },
+            "renew_on": {
+                "type": "object",
+                "additionalProperties": False,
+                "description": "Answers that mean the session ended, to log in again and repeat "
+                "the request once: status (a list, default [401]) and when (a predicate on the "
+                "body, for APIs that report an expired session inside a 200)",
+                "properties": {
+                    "status": {
+                        "type": "array",
+                        "items": {"type": "integer", "minimum": 400, "maximum": 499},
+                        "minItems": 1,
+                        "description": "Statuses (default [401])",
+                    },
+                    "when": {
+                        **EXPRESSION,
+                        "description": "A predicate on any answer's body (for APIs that report "
+                        "an expired session inside a 200)",
+                    },
+                },
+            },
+            "mfa": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["request"],
+                "description": "A second login step (MFA): request (context: connection, and "
+                "login, the first answer) and when (a predicate on the first answer; default "
+                "always). The code comes from a field or from totp(connection.SECRET)",
+                "properties": {
+                    "when": {
+                        **EXPRESSION,
+                        "description": "A predicate on the first answer; the step runs only "
+                        "where it holds (default: always)",
+                    },
+                    "request": {
+                        **_REQUEST,
+                        "description": "The request, e.g. json: {code: '{{ login.code }}', "
+                        "token: '{{ totp(connection.totp_secret) }}'}",
+                    },
+                },
+            },
+            "logout": {**_REQUEST, "description": "Sent when the connection closes"},
+        },
+    }
+
+    @classmethod
+    def from_spec(cls, c: Compiler) -> Self:
+        """Compile the requests and expressions; a second session in one connection is a problem."""
+        _check_single_session(c)
+        lifetime = c.get("lifetime")
+        renew = c.get("renew_on", default={})
+        return cls(
+            login=_request(c.at("login")),
+            capture={name: _expression(c, "capture", name) for name in c.get("capture")},
+            public=frozenset(c.get("public", default=[])),
+            headers=c.value("apply", "headers"),
+            cookies=c.value("apply", "cookies"),
+            query=c.value("apply", "query"),
+            lifetime=float(lifetime) if isinstance(lifetime, int | float) else None,
+            lifetime_field=c.expression("lifetime", "field"),
+            lifetime_jwt=c.expression("lifetime", "jwt"),
+            renew_before=float(c.get("renew_before", default=60)),
+            renew_statuses=frozenset(renew.get("status", [401])),
+            renew_when=c.expression("renew_on", "when"),
+            mfa=_request(c.at("mfa", "request")) if c.get("mfa") else None,
+            mfa_when=c.expression("mfa", "when"),
+            logout=_request(c.at("logout")) if c.get("logout") else None,
+        )
+
+    def bind(self, target: AuthTarget) -> Session:
+        """A session for one connection, not logged in yet."""
+        return Session(self, target)
+
+
+def _expression(c: Compiler, *path: str) -> Expression:
+    expression = c.expression(*path)
+    assert expression is not None  # the schema requires it
+    return expression
+
+
+def _check_single_session(c: Compiler) -> None:
+    auths = c.root("connection", "auth").get()
+    if not isinstance(auths, list) or not c.base or not isinstance(c.base[-1], int):
+        return
+    index = c.base[-1]
+    if any(isinstance(a, dict) and a.get("type") == "session" for a in auths[:index]):
+        c.problem(["type"], "a connection has at most one session auth; merge the two logins")
+
+
+class Session(httpx.Auth):
+    """One connection's login state; its auth flow logs in, renews and repeats as declared.
+
+    Logins are single-flight: the first request that finds the session missing or stale logs
+    in under a lock while the others wait and then use its result. A rejected answer triggers
+    a new login only if the credentials it carried are still the current ones, so a burst of
+    401s costs one login, not one each.
+    """
+
+    def __init__(self, spec: SessionAuth, target: AuthTarget) -> None:
+        self.spec = spec
+        self.target = target
+        self.generation = 0
+        self.logged_in = False
+        self.renew_at: float | None = None
+        self._lock: asyncio.Lock | None = None
+
+    def _stale(self, rejected: int | None) -> bool:
+        if not self.logged_in or rejected == self.generation:
+            return True
+        return self.renew_at is not None and time.monotonic() >= self.renew_at
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """Log in if needed, send with the session, and once more after a rejection."""
+        rejected: int | None = None
+        while True:
+            if self._stale(rejected):
+                if self._lock is None:
+                    self._lock = asyncio.Lock()
+                async with self._lock:
+                    if self._stale(rejected):
+                        login = self._mark(
+                            self.target.build_request(self.spec.login, self.target.context())
+                        )
+                        context = self._context(login, "login")
+                        body = self._accept((yield login), context, "login")
+                        if self.spec.mfa is not None and (
+                            self.spec.mfa_when is None or truthy(self.spec.mfa_when.search(body))
+                        ):
+                            step = self._mark(
+                                self.target.build_request(
+                                    self.spec.mfa, self.target.context(login=body)
+                                )
+                            )
+                            context = self._context(step, "login")
+                            body = self._accept((yield step), context, "second login step")
+                        self._establish(body, context)
+            used = self.generation
+            response = yield self.authorize(request)
+            if rejected is not None or not self._rejects(response):
+                return
+            logger.info(
+                "%s: the session was refused (%d); logging in again",
+                self.target.name,
+                response.status_code,
+            )
+            rejected = used
+
+    def authorize(self, request: httpx.Request) -> httpx.Request:
+        """A copy of ``request`` carrying the session's headers, cookies and query."""
+        authorized = copy_request(request)
+        context = self.target.context()
+        if self.spec.headers is not None:
+            for name, value in self.spec.headers.render(context).items():
+                if value is not None:
+                    authorized.headers[name] = str(value)
+        if self.spec.cookies is not None:
+            pairs = [
+                f"{k}={v}" for k, v in self.spec.cookies.render(context).items() if v is not None
+            ]
+            existing = authorized.headers.get("cookie")
+            authorized.headers["cookie"] = "; ".join([existing, *pairs] if existing else pairs)
+        if self.spec.query is not None:
+            for name, value in self.spec.query.render(context).items():
+                if value is not None:
+                    authorized.url = authorized.url.copy_set_param(name, str(value))
+        return authorized
+
+    def logout_request(self) -> httpx.Request | None:
+        """The logout request, carrying the session; None when there is nothing to end."""
+        if self.spec.logout is None or not self.logged_in:
+            return None
+        request = self.target.build_request(self.spec.logout, self.target.context())
+        return self._mark(self.authorize(request), "logout")
+
+    def forget(self) -> None:
+        """Drop the session (after logout): the next request logs in again."""
+        self.logged_in = False
+        self.renew_at = None
+        self.target.session.clear()
+
+    @staticmethod
+    def _mark(request: httpx.Request, role: str = "login") -> httpx.Request:
+        request.extensions = {**request.extensions, AUTH_REQUEST: role}
+        return request
+
+    def _context(self, request: httpx.Request, action: str) -> ErrorContext:
+        return ErrorContext(
+            connector=self.target.spec.name,
+            action=action,
+            method=request.method,
+            url=self.target.redactor.redact(str(request.url)),
+            redactor=self.target.redactor,
+        )
+
+    def _accept(self, response: httpx.Response, context: ErrorContext, step: str) -> Any:
+        """The body of a successful login answer; a refusal is an ``AuthenticationError``."""
+        status = response.status_code
+        if status >= 300:
+            data = _quiet_json(response.content, context) or response.text
+            error = error_for(response, data, (), context)
+            if isinstance(error, RateLimitedError | ServerError):
+                raise error
+            message = platform_message(data)
+            raise context.error(
+                AuthenticationError,
+                f"{context.where}: the {step} was refused ({status} {response.reason_phrase})"
+                + (f": {message}" if message else "")
+                + "; check the connection's credentials",
+                status=status,
+                platform_message=message,
+            )
+        return (
+            decode_json(response.content, context=context, status=status)
+            if response.content
+            else None
+        )
+
+    def _establish(self, body: Any, context: ErrorContext) -> None:
+        """Keep the captured values and schedule the renewal."""
+        captured = {name: expression.search(body) for name, expression in self.spec.capture.items()}
+        missing = [name for name, value in captured.items() if value is None]
+        if missing:
+            message = platform_message(body)
+            raise context.error(
+                AuthenticationError,
+                f"{context.where}: the login answer has no "
+                + ", ".join(f"{name} (`{self.spec.capture[name].source}`)" for name in missing)
+                + (f" ({message})" if message else "")
+                + "; check the connection's credentials",
+                platform_message=message,
+            )
+        for name, value in captured.items():
+            if name not in self.spec.public:
+                self.target.redactor.add(value)
+        self.target.session.clear()
+        self.target.session.update(captured)
+        lifetime = self._lifetime(body)
+        self.generation += 1
+        self.logged_in = True
+        self.renew_at = None
+        if lifetime is not None:
+            margin = min(self.spec.renew_before, lifetime / 2)
+            self.renew_at = time.monotonic() + lifetime - margin
+
+    def _lifetime(self, body: Any) -> float | None:
+        if self.spec.lifetime is not None:
+            return self.spec.lifetime
+        if self.spec.lifetime_field is not None:
+            value = self.spec.lifetime_field.search(body)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+                return float(value)
+            logger.warning(
+                "%s: the login answer gives no lifetime; renewing on refusal only", self.target.name
+            )
+        if self.spec.lifetime_jwt is not None:
+            expires = jwt_expiry(self.spec.lifetime_jwt.search(body))
+            if expires is not None:
+                return max(0.0, expires - time.time())
+            logger.warning(
+                "%s: the login token has no readable exp; renewing on refusal only",
+                self.target.name,
+            )
+        return None
+
+    def _rejects(self, response: httpx.Response) -> bool:
+        if response.status_code in self.spec.renew_statuses:
+            return True
+        if self.spec.renew_when is None or not response.content:
+            return False
+        context = self._context(response.request, "request")
+        return truthy(self.spec.renew_when.search(_quiet_json(response.content, context)))
+
+
+def _quiet_json(content: bytes, context: ErrorContext) -> Any:
+    try:
+        return decode_json(content, context=context) if content else None
+    except InvalidResponseError:
+        return None
+
+
+def jwt_expiry(token: Any) -> float | None:
+    """The ``exp`` claim (Unix seconds) of a JWT, read without verifying it; None if unreadable.
+
+    The token came from the platform over the connection's own channel; its signature is
+    the platform's business, the expiry is all hookline needs.
+    """
+    if not isinstance(token, str) or token.count(".") != 2:
+        return None
+    payload = token.split(".")[1]
+    try:
+        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    expires = claims.get("exp") if isinstance(claims, dict) else None
+    if isinstance(expires, int | float) and not isinstance(expires, bool):
+        return float(expires)
+    return None
+
+
+# ---------------------------------------------------------------- TOTP
+
+
+def totp_code(secret: str, *, at: float | None = None, digits: int = 6, period: int = 30) -> str:
+    """The RFC 6238 time-based one-time password (HMAC-SHA1) for a base32 ``secret``.
+
+    ``secret`` is the text authenticator apps take (case and spaces ignored, padding
+    optional); ``at`` is a Unix time (default now).
+    """
+    cleaned = secret.replace(" ", "").upper()
+    try:
+        key = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    except (binascii.Error, ValueError):
+        raise ExpressionError("totp(): the secret is not base32 text") from None
+    counter = int((time.time() if at is None else at) // period)
+    mac = hmac.new(key, counter.to_bytes(8, "big"), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    code = (int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF) % 10**digits
+    return str(code).zfill(digits)
+
+
+def totp(secret: str, digits: float = 6) -> str:
+    if digits not in (6, 7, 8):
+        raise ExpressionError("totp(): digits must be 6, 7 or 8")
+    return totp_code(secret, digits=int(digits))

@@ -1,0 +1,208 @@
+"""Rate budgets: the bucket's arithmetic, platform feedback, and the limit held on the wire."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from hookline.catalog import Catalog
+from hookline.connection import CallPolicy, Connection
+from hookline.errors import RateLimitedError
+from hookline.ratelimit import (
+    Budget,
+    Feedback,
+    InProcessRateLimiter,
+    feedback_of,
+    retry_after,
+    window,
+)
+from hookline.sandbox import running
+from hookline.spec import RetryPolicy
+
+from tests.servers import EchoState, Reply, demo_spec, echo_app, make_request
+
+pytestmark = pytest.mark.anyio
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_a_full_bucket_waits_for_the_oldest_token_to_return(clock: Clock) -> None:
+    limiter = InProcessRateLimiter(clock)
+    budget = Budget(requests=3, per=10)
+    assert [limiter.reserve("k", budget) for _ in range(3)] == [0, 0, 0]
+    assert limiter.reserve("k", budget) == pytest.approx(window(budget))
+    clock.now += 4
+    assert limiter.reserve("k", budget) == pytest.approx(window(budget) - 4)
+    assert window(budget) == pytest.approx(10.5)
+    assert window(Budget(5, 0.5)) == pytest.approx(0.6)
+
+
+def test_budgets_are_separate_per_key(clock: Clock) -> None:
+    limiter = InProcessRateLimiter(clock)
+    budget = Budget(requests=1, per=10)
+    assert limiter.reserve("a", budget) == 0
+    assert limiter.reserve("b", budget) == 0
+    assert limiter.reserve("a", budget) > 0
+
+
+async def test_a_refusal_pauses_the_bucket_and_resumes_it_evenly(clock: Clock) -> None:
+    limiter = InProcessRateLimiter(clock)
+    budget = Budget(requests=4, per=8)
+    await limiter.feedback("k", budget, Feedback(refused=True, retry_after=5))
+    assert limiter.reserve("k", budget) == pytest.approx(5)
+    assert limiter.reserve("k", budget) == pytest.approx(5 + 8 / 4)
+
+
+async def test_a_refusal_without_retry_after_pauses_a_whole_window(clock: Clock) -> None:
+    limiter = InProcessRateLimiter(clock)
+    await limiter.feedback("k", Budget(2, 30), Feedback(refused=True))
+    assert limiter.reserve("k", Budget(2, 30)) == pytest.approx(30)
+
+
+async def test_remaining_and_reset_spread_the_requests(clock: Clock) -> None:
+    limiter = InProcessRateLimiter(clock)
+    await limiter.feedback("k", None, Feedback(remaining=4, reset=8))
+    delays = [limiter.reserve("k", None) for _ in range(3)]
+    assert delays == pytest.approx([0, 2, 4])
+    await limiter.feedback("k", None, Feedback(remaining=0, reset=20))
+    assert limiter.reserve("k", None) == pytest.approx(20)
+
+
+def test_retry_after_in_seconds_and_as_an_http_date() -> None:
+    assert retry_after({"retry-after": "7"}) == 7
+    assert retry_after({"retry-after": " 1.5 "}) == 1.5
+    date = email.utils.formatdate(1_000_030, usegmt=True)
+    assert retry_after({"retry-after": date}, now=1_000_000) == pytest.approx(30)
+    assert retry_after({"retry-after": date}, now=2_000_000) == 0
+    assert retry_after({"retry-after": "soon"}) is None
+    assert retry_after({}) is None
+
+
+def test_feedback_of_rate_limit_headers() -> None:
+    headers = httpx.Headers({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "12"})
+    assert feedback_of(200, headers) == Feedback(remaining=3, reset=12)
+    assert feedback_of(429, httpx.Headers({"Retry-After": "2"})) == Feedback(True, 2.0)
+    assert feedback_of(200, httpx.Headers({"X-RateLimit-Remaining": "many"})).is_empty
+
+
+# ---------------------------------------------------------------- on the wire
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[tuple[str, EchoState]]:
+    app = echo_app()
+    with running(app) as url:
+        yield url, app.state.echo
+
+
+@pytest.fixture
+def server(echo: tuple[str, EchoState]) -> tuple[str, EchoState]:
+    echo[1].reset()
+    return echo
+
+
+def most_in_a_window(times: list[float], window: float) -> int:
+    ordered = sorted(times)
+    return max(sum(1 for t in ordered if start <= t < start + window) for start in ordered)
+
+
+def connect(catalog: Catalog, url: str, limiter: InProcessRateLimiter, **values: Any) -> Connection:
+    spec = demo_spec(catalog, rate_limit={"requests": 5, "per": 0.5})
+    return Connection(
+        spec, {"url": url, **values}, expressions=catalog.expressions, limiter=limiter
+    )
+
+
+async def ping(connection: Connection) -> None:
+    template = make_request(connection.expressions, "GET", "/ping")
+    await connection.send(
+        connection.build_request(template, connection.context()), policy=CallPolicy()
+    )
+
+
+async def test_the_limit_holds_under_twenty_concurrent_callers(
+    catalog: Catalog, server: tuple[str, EchoState]
+) -> None:
+    url, state = server
+    async with connect(catalog, url, InProcessRateLimiter()) as connection:
+        await asyncio.gather(*(ping(connection) for _ in range(20)))
+    assert len(state.seen) == 20
+    assert most_in_a_window([s.at for s in state.seen], 0.5) == 5
+
+
+async def test_connections_with_the_same_credentials_share_a_budget(
+    catalog: Catalog, server: tuple[str, EchoState]
+) -> None:
+    url, state = server
+    limiter = InProcessRateLimiter()
+    async with (
+        connect(catalog, url, limiter, password="same") as first,
+        connect(catalog, url, limiter, password="same") as second,
+    ):
+        await asyncio.gather(*(ping(c) for c in [first, second] * 6))
+    assert most_in_a_window([s.at for s in state.seen], 0.5) == 5
+
+
+async def test_logins_count_against_the_budget(
+    catalog: Catalog, server: tuple[str, EchoState]
+) -> None:
+    url, state = server
+    auth = {
+        "type": "session",
+        "login": {"method": "POST", "path": "/login"},
+        "capture": {"token": "method"},
+        "apply": {"headers": {"X-Session": "{{ session.token }}"}},
+    }
+    spec = demo_spec(catalog, auth=auth, rate_limit={"requests": 2, "per": 0.4})
+    async with Connection(
+        spec, {"url": url}, expressions=catalog.expressions, limiter=InProcessRateLimiter()
+    ) as connection:
+        await asyncio.gather(*(ping(connection) for _ in range(3)))
+    assert [s.method for s in state.seen].count("POST") == 1
+    assert len(state.seen) == 4
+    assert most_in_a_window([s.at for s in state.seen], 0.4) == 2
+
+
+class RecordingLimiter(InProcessRateLimiter):
+    """Remembers the keys it was told about."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: list[tuple[str, Feedback]] = []
+
+    async def feedback(self, key: str, budget: Budget | None, feedback: Feedback) -> None:
+        self.told.append((key, feedback))
+        await super().feedback(key, budget, feedback)
+
+
+async def test_a_429_slows_the_shared_bucket(
+    catalog: Catalog, server: tuple[str, EchoState]
+) -> None:
+    url, state = server
+    limiter = RecordingLimiter()
+    state.replies.append(Reply(429, headers={"Retry-After": "30"}))
+    async with connect(catalog, url, limiter) as connection:
+        template = make_request(catalog.expressions, "GET", "/ping")
+        request = connection.build_request(template, connection.context())
+        with pytest.raises(RateLimitedError):
+            await connection.send(request, policy=CallPolicy(retry=RetryPolicy(attempts=1)))
+    [(key, feedback)] = limiter.told
+    assert feedback == Feedback(refused=True, retry_after=30)
+    assert limiter.reserve(key, Budget(5, 0.5)) > 25

@@ -1,0 +1,309 @@
+"""``hookline run`` and ``hookline jobs`` through click, against the tracker over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from hookline.catalog import Catalog
+from hookline.cli_run import jobs, run
+from hookline.sandbox import running
+from hookline.store import open_store
+
+from tests.recipe_kit import TOKEN, TrackerState, json_lines, tracker_app, tracker_catalog, write
+
+CONNECTION = """\
+connections:
+  tracker:
+    connector: tracker
+    base_url: "{{ env.TRACKER_URL }}"
+    token: "{{ env.TRACKER_TOKEN }}"
+"""
+MANUAL = (
+    "recipe: note\n"
+    + CONNECTION
+    + """\
+trigger:
+  manual:
+    inputs:
+      id: {type: integer, description: The ticket}
+      text: {type: string, description: What to say}
+    required: [id, text]
+steps:
+  - id: note
+    action: tracker.add_comment
+    with: {id: "{{ inputs.id }}", text: "{{ inputs.text }}"}
+outputs:
+  comment: "{{ steps.note.id }}"
+"""
+)
+POLL = (
+    "recipe: watch\n"
+    + CONNECTION
+    + """\
+trigger: {event: tracker.new_ticket, every: 5m}
+steps:
+  - action: tracker.add_comment
+    with: {id: "{{ trigger.id }}", text: "seen {{ trigger.title }}"}
+"""
+)
+WEBHOOK = (
+    "recipe: hook\n"
+    + CONNECTION
+    + """\
+trigger: {event: tracker.ticket_event}
+steps:
+  - action: tracker.add_comment
+    with: {id: "{{ trigger.id }}", text: "changed {{ trigger.title }}"}
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    return tracker_catalog(tmp_path_factory.mktemp("specs"))
+
+
+@pytest.fixture
+def tracker() -> Iterator[TrackerState]:
+    state = TrackerState()
+    state.add_ticket("First", "high")
+    state.add_ticket("Second")
+    with running(tracker_app(state)) as url:
+        state.url = url
+        yield state
+
+
+class Cli:
+    """Invokes the commands as the ``hookline`` group would, with the tracker catalog."""
+
+    def __init__(self, catalog: Catalog, folder: Path, url: str) -> None:
+        self.app = SimpleNamespace(pm=catalog.pm, catalog=catalog)  # what hookline.cli.App offers
+        self.folder = folder
+        self.state = str(folder / "state.db")
+        self.env = {"TRACKER_URL": url, "TRACKER_TOKEN": TOKEN, "HOOKLINE_CONNECTIONS": ""}
+
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(run, [*args, "--state", self.state], obj=self.app, env=self.env)
+
+    def jobs(self, *args: str) -> Result:
+        return CliRunner().invoke(jobs, ["--state", self.state, *args], obj=self.app, env=self.env)
+
+    def recipe(self, text: str, name: str = "recipe.yaml") -> str:
+        return str(write(self.folder, name, text))
+
+
+@pytest.fixture
+def cli(catalog: Catalog, tmp_path: Path, tracker: TrackerState) -> Cli:
+    return Cli(catalog, tmp_path, tracker.url)
+
+
+def events(result: Result) -> list[dict[str, Any]]:
+    return list(json_lines(result.stdout))
+
+
+def of_kind(result: Result, kind: str) -> list[dict[str, Any]]:
+    return [line for line in events(result) if line["event"] == kind]
+
+
+# ---------------------------------------------------------------- run
+
+
+def test_a_manual_recipe_runs_once_and_exits_0(cli: Cli, tracker: TrackerState) -> None:
+    result = cli.run(cli.recipe(MANUAL), "--input", "id=2", "--input", "text=12")
+    assert result.exit_code == 0, result.output
+    assert tracker.comments == [{"id": 1, "ticket_id": 2, "text": "12"}]
+    kinds = [line["event"] for line in events(result)]
+    assert kinds == ["run", "job_started", "step", "job_finished", "summary"]
+    finished = of_kind(result, "job_finished")[0]
+    assert finished["status"] == "succeeded" and finished["outputs"] == {"comment": 1}
+    assert of_kind(result, "summary")[0] == {
+        "event": "summary",
+        "jobs": 1,
+        "succeeded": 1,
+        "exit_code": 0,
+    }
+
+
+def test_a_failed_job_exits_1_and_names_the_failed_step(cli: Cli, tracker: TrackerState) -> None:
+    tracker.fail["/tickets/2/comments"] = 1
+    result = cli.run(cli.recipe(MANUAL), "-i", "id=2", "-i", "text=hi")
+    assert result.exit_code == 1
+    finished = of_kind(result, "job_finished")[0]
+    assert finished["status"] == "failed"
+    assert finished["error"]["step"] == "steps[0]" and finished["error"]["step_id"] == "note"
+    assert of_kind(result, "summary")[0]["exit_code"] == 1
+
+
+def test_an_invalid_recipe_exits_2_with_located_problems_and_sends_nothing(
+    cli: Cli, tracker: TrackerState
+) -> None:
+    broken = MANUAL.replace("inputs.text", "inputs.txt").replace("add_comment", "add_coment")
+    result = cli.run(cli.recipe(broken, "broken.yaml"), "-i", "id=2", "-i", "text=hi")
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert any(
+        line.endswith(
+            "steps[0].action: connector 'tracker' has no action 'add_coment' "
+            "(did you mean 'add_comment'?)"
+        )
+        for line in lines
+    ), result.stderr
+    assert all(line.startswith(f"{cli.folder}/broken.yaml:") for line in lines)
+    assert tracker.requests == []
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (["id=two", "text=hi"], "input 'id': 'two' is not of type 'integer'"),
+        (["id=2"], "input 'text' is required"),
+        (["id=2", "text=hi", "txt=x"], "unknown input 'txt' (inputs: id, text)"),
+        (["id"], "--input 'id' is not KEY=VALUE"),
+    ],
+)
+def test_invalid_inputs_exit_2(cli: Cli, inputs: list[str], message: str) -> None:
+    args = [arg for value in inputs for arg in ("-i", value)]
+    result = cli.run(cli.recipe(MANUAL), *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_a_poll_recipe_runs_only_what_is_new_on_the_next_run(
+    cli: Cli, tracker: TrackerState
+) -> None:
+    path = cli.recipe(POLL)
+    first = cli.run(path)
+    assert first.exit_code == 0, first.output
+    assert of_kind(first, "poll")[0] == {"event": "poll", "records": 2, "jobs": 2, "cursor": 2}
+    assert [c["text"] for c in tracker.comments] == ["seen First", "seen Second"]
+
+    again = cli.run(path)
+    assert of_kind(again, "poll")[0]["jobs"] == 0 and len(tracker.comments) == 2
+    assert "GET /tickets" in tracker.requests[-1]
+
+    tracker.add_ticket("Third")
+    third = cli.run(path)
+    assert of_kind(third, "poll")[0] == {"event": "poll", "records": 1, "jobs": 1, "cursor": 3}
+    assert tracker.comments[-1]["text"] == "seen Third"
+
+
+def test_an_event_file_runs_one_job_once(cli: Cli, tracker: TrackerState) -> None:
+    event = write(cli.folder, "event.json", json.dumps({"ticket": tracker.tickets[0]}))
+    path = cli.recipe(WEBHOOK)
+    result = cli.run(path, "--event", str(event))
+    assert result.exit_code == 0, result.output
+    assert tracker.comments[0]["text"] == "changed First"
+
+    again = cli.run(path, "--event", str(event))
+    assert again.exit_code == 0
+    note = of_kind(again, "note")[0]
+    assert "already has job" in note["message"] and note["status"] == "succeeded"
+    assert len(tracker.comments) == 1
+
+
+def test_a_webhook_recipe_needs_an_event(cli: Cli) -> None:
+    result = cli.run(cli.recipe(WEBHOOK))
+    assert result.exit_code == 2
+    assert "runs on webhook events" in result.stderr and "--event FILE" in result.stderr
+
+
+def test_dry_run_prints_the_plan_and_sends_and_records_nothing(
+    cli: Cli, tracker: TrackerState
+) -> None:
+    result = cli.run(cli.recipe(POLL), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert tracker.requests == []
+    note = of_kind(result, "note")[0]
+    assert note["method"] == "GET" and note["url"].endswith("/tickets?since=0")
+    step = of_kind(result, "step")[0]
+    assert step["input"] == {"id": 1, "text": "seen First"}
+    assert step["output"] == {"id": 7, "text": "hello"}
+    assert step["requests"][0]["method"] == "POST"
+    assert TOKEN not in result.stdout
+    listing = cli.jobs("--json")
+    assert listing.exit_code == 0 and listing.stdout == ""
+
+
+def test_a_named_connection_comes_from_the_connections_file(
+    cli: Cli, tracker: TrackerState
+) -> None:
+    connections = write(
+        cli.folder,
+        "connections.yaml",
+        f"demo:\n  connector: tracker\n  base_url: {tracker.url}\n  token: {TOKEN}\n",
+    )
+    connections.chmod(0o600)
+    recipe = MANUAL.replace(CONNECTION, "connections:\n  tracker: demo\n")
+    result = cli.run(
+        cli.recipe(recipe), "-i", "id=1", "-i", "text=x", "--connections", str(connections)
+    )
+    assert result.exit_code == 0, result.output
+    assert tracker.comments[0]["text"] == "x"
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def test_jobs_lists_shows_and_reruns_a_failed_job(cli: Cli, tracker: TrackerState) -> None:
+    tracker.fail["/tickets/2/comments"] = 1
+    assert cli.run(cli.recipe(MANUAL), "-i", "id=2", "-i", "text=hi").exit_code == 1
+    cli.run(
+        cli.recipe(MANUAL.replace("recipe: note", "recipe: other"), "other.yaml"),
+        "-i",
+        "id=1",
+        "-i",
+        "text=ok",
+    )
+
+    listed = list(json_lines(cli.jobs("--json").stdout))
+    assert [job["recipe"] for job in listed] == ["other", "note"]
+    failed = list(json_lines(cli.jobs("--failed", "--json").stdout))
+    assert [job["status"] for job in failed] == ["failed"]
+    job_id = failed[0]["id"]
+
+    shown = cli.jobs("show", job_id[:8], "--json")
+    assert shown.exit_code == 0, shown.output
+    detail = json.loads(shown.stdout)
+    assert detail["error"]["step"] == "steps[0]"
+    assert detail["steps"][0]["input"] == {"id": 2, "text": "hi"}
+    assert detail["steps"][0]["error"]["status"] == 409
+
+    rerun = cli.jobs("rerun", job_id[:8], "--json")
+    assert rerun.exit_code == 0, rerun.output
+    assert of_kind(rerun, "job_finished")[0]["status"] == "succeeded"
+    assert [c["text"] for c in tracker.comments] == ["ok", "hi"]
+    assert json.loads(cli.jobs("show", job_id, "--json").stdout)["status"] == "succeeded"
+
+    nothing = cli.jobs("rerun", job_id)
+    assert nothing.exit_code == 2 and "nothing to rerun" in nothing.stderr
+
+
+def test_rerun_of_an_unknown_outcome_needs_resend(cli: Cli, catalog: Catalog) -> None:
+    path = cli.recipe(MANUAL)
+
+    async def seed() -> str:
+        store = open_store(cli.state, catalog.pm)
+        job = await store.create_job("note", path, "k", {"id": 1, "text": "x"})
+        assert job is not None
+        error = {"kind": "outcome_unknown", "message": "lost", "step": "steps[0]"}
+        await store.finish_job(job.id, "outcome_unknown", error=error)
+        await store.close()
+        return job.id
+
+    job_id = asyncio.run(seed())
+    refused = cli.jobs("rerun", job_id)
+    assert refused.exit_code == 2
+    assert "outcome of steps[0] is unknown" in refused.stderr and "--resend" in refused.stderr
+    assert cli.jobs("rerun", job_id, "--resend", "--json").exit_code == 0
+
+
+def test_an_unknown_job_id_exits_2(cli: Cli) -> None:
+    result = cli.jobs("show", "nope")
+    assert result.exit_code == 2 and "no job 'nope'" in result.stderr
