@@ -96,6 +96,7 @@ class _Scope:
     vars: frozenset[str] = frozenset()
 
     def with_name(self, name: str, shape: Shape | None) -> _Scope:
+        """This scope with one more root name."""
         return replace(self, names={**self.names, name: shape})
 
 
@@ -120,9 +121,11 @@ class _Checker:
         self.declared: dict[str, _Declared] = {}
 
     def problem(self, path: KeyPath, message: str, *, key: bool = False) -> None:
+        """Record a problem at ``path`` of the recipe."""
         self.problems.append(self.document.problem(path, message, key=key))
 
     def run(self) -> list[Problem]:
+        """Check the whole recipe; every problem found."""
         recipe = self.recipe
         for connection in recipe.connections.values():
             self.connection(connection)
@@ -144,6 +147,7 @@ class _Checker:
     # ------------------------------------------------------------ connections and trigger
 
     def connection(self, connection: Any) -> None:
+        """Check one connection: its connector, fields and templates."""
         path = connection.path
         if connection.connector is None:
             if connection.named is None:
@@ -175,6 +179,7 @@ class _Checker:
             self.value(value, (*path, key), _Scope({"env": None}))
 
     def trigger(self) -> Shape | None:
+        """Check the trigger; the shape of its event (None when unknown)."""
         trigger = self.recipe.trigger
         if isinstance(trigger, ManualTrigger):
             return self.manual(trigger)
@@ -218,6 +223,7 @@ class _Checker:
         )
 
     def manual(self, trigger: ManualTrigger) -> Shape:
+        """Check declared inputs; their shape is the event's."""
         for name, schema in trigger.inputs_schema["properties"].items():
             try:
                 Draft202012Validator.check_schema(schema)
@@ -236,6 +242,7 @@ class _Checker:
         return Shape.of(trigger.inputs_schema, "the recipe's input")
 
     def spec_of(self, connection: str, path: KeyPath) -> Spec | None:
+        """The spec of a connection the recipe names, or None (reported once)."""
         if connection in self.specs:
             return self.specs[connection]
         if connection not in self.recipe.connections:
@@ -270,6 +277,7 @@ class _Checker:
                 self.declare(step.steps, step)
 
     def steps(self, steps: Iterable[Step], scope: _Scope) -> _Scope:
+        """Check steps in order; the scope after them."""
         for step in steps:
             output = self.step(step, scope)
             if step.recover:
@@ -313,6 +321,7 @@ class _Checker:
         return self.call(step, scope)
 
     def action(self, step: ActionStep, scope: _Scope) -> Shape | None:
+        """Check an action step; the shape of its output."""
         spec = self.spec_of(step.connection, (*step.path, "action"))
         action = None if spec is None else spec.actions.get(step.action)
         if spec is None or action is None:
@@ -391,6 +400,7 @@ class _Checker:
             self.problems.append(replace(found, message=f"{label}: {message}", path=shown))
 
     def loop(self, step: ForEachStep, scope: _Scope) -> Shape | None:
+        """Check a for_each and its body; the shape of its output."""
         items = self.single(step.items, (*step.path, "for_each"), scope, "{{ steps.search }}")
         item: Shape | None = None
         kinds = None if items is None else items.types()
@@ -413,6 +423,7 @@ class _Checker:
         return list_shape(object_shape(inner, f"{label}[]"), label)
 
     def call(self, step: CallStep, scope: _Scope) -> Shape | None:
+        """Check a recipe step against the called recipe; the shape of its outputs."""
         callee = step.recipe
         for path, template in step.input.templates():
             self.template(template, (*step.path, "with", *path), scope)
@@ -460,6 +471,7 @@ class _Checker:
         return shapes[0] if plain and len(shapes) == 1 else None
 
     def reference(self, ref: tuple[str | int, ...], path: KeyPath, scope: _Scope) -> Shape | None:
+        """Check one data reference; the shape of what it reads."""
         if not ref or not isinstance(ref[0], str):
             return None
         root, rest = ref[0], ref[1:]
@@ -497,6 +509,7 @@ class _Checker:
     def follow(
         self, shape: Shape | None, rest: tuple[str | int, ...], shown: str, path: KeyPath
     ) -> Shape | None:
+        """The shape at ``rest`` below ``shape``; a problem where the schema has no such path."""
         if shape is None:
             return None
         try:
@@ -506,6 +519,7 @@ class _Checker:
             return None
 
     def unseen_step(self, name: str, path: KeyPath, scope: _Scope) -> str:
+        """Why step ``name`` cannot be read here, as a sentence."""
         declared = self.declared.get(name)
         if declared is None:
             return f"no step has the id {name!r}{suggest(name, scope.steps)}"

@@ -83,6 +83,7 @@ def _exits(function: Callable[..., int]) -> Callable[..., None]:
 
     @wraps(function)
     def run(*args: Any, **kwargs: Any) -> None:
+        """Run the command and exit with its code."""
         try:
             code = function(*args, **kwargs)
         except (InvalidDocumentError, ConfigurationError) as exc:
@@ -337,6 +338,7 @@ def _listing(
     app: Any, recipe: str | None, failed: bool, limit: int, state: str | None, as_json: bool
 ) -> int:
     async def fetch(store: SqlStore) -> list[JobRecord]:
+        """The jobs asked for."""
         return await store.list_jobs(recipe=recipe, failed=failed, limit=limit)
 
     found = _with_store(app, state, fetch)
@@ -381,6 +383,7 @@ def show(ctx: click.Context, job_id: str, state: str | None, as_json: bool) -> i
     state = state or ctx.meta.get("hookline.state")
 
     async def fetch(store: SqlStore) -> JobRecord:
+        """The job asked for."""
         return await _find(store, job_id)
 
     job = _with_store(ctx.obj, state, fetch)
@@ -447,6 +450,7 @@ def rerun(
     reporter = _reporter(as_json)
 
     async def again(store: SqlStore) -> int:
+        """Check the job may run again, then run it with the recipe as it is now."""
         job = await _find(store, job_id)
         if job.status in ("succeeded", "skipped"):
             raise ConfigurationError(f"job {job.id} {job.status}; there is nothing to rerun")
@@ -480,6 +484,7 @@ def rerun(
 
 def _with_store(app: Any, state: str | None, work: Callable[[SqlStore], Awaitable[T]]) -> T:
     async def go() -> T:
+        """Run ``work`` with the store open, and close it."""
         store = open_store(state, app.pm)
         try:
             return await work(store)

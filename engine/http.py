@@ -585,12 +585,13 @@ class Sender:
             await response.aclose()
         headers = httpx.Headers(response.headers)
         headers.pop("content-encoding", None)  # the content below is already decoded
-        logger.debug(
-            "%s %s -> %d",
-            request.method,
-            self.redactor.redact(str(request.url)),
-            response.status_code,
-        )
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d",
+                request.method,
+                self.redactor.redact(str(request.url)),
+                response.status_code,
+            )
         return httpx.Response(
             response.status_code,
             headers=headers,

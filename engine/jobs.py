@@ -115,12 +115,14 @@ class _Frame:
     own: dict[str, Any] = field(default_factory=dict)
 
     def path_of(self, step: Step) -> str:
+        """The record path of ``step`` in this frame."""
         relative = format_path(step.path[len(self.base) :])
         if not self.prefix:
             return relative
         return self.prefix + (relative if relative.startswith("[") else f".{relative}")
 
     def set_output(self, step: Step, output: Any) -> None:
+        """Make ``output`` readable as ``steps.ID`` (and part of a loop item's output)."""
         if step.id is not None:
             self.context["steps"][step.id] = output
             self.own[step.id] = output
@@ -183,6 +185,7 @@ class _Job:
         self.seq = itertools.count(max((s.seq for s in job.steps), default=-1) + 1)
 
     async def run(self) -> JobOutcome:
+        """Run the job to its end, record the outcome, and return it."""
         runner, job = self.runner, self.job
         store = runner.store
         if store is not None:
@@ -212,6 +215,7 @@ class _Job:
         return outcome
 
     def stopped(self, stop: _Stopped, frame: _Frame) -> JobOutcome:
+        """The outcome of a job a ``stop`` step ended."""
         error = None
         if stop.status != "succeeded":
             error = {"kind": "stopped", "message": stop.message, "step": stop.step}
@@ -219,6 +223,7 @@ class _Job:
         return JobOutcome(self.job.id, stop.status, error, outputs)
 
     async def finish(self, outcome: JobOutcome) -> None:
+        """Store the outcome (redacted) and tell the observer."""
         store = self.runner.store
         redacted = JobOutcome(
             outcome.job_id,
@@ -233,6 +238,7 @@ class _Job:
         self.runner.observer.job_finished(self.job, redacted)
 
     def frame(self, recipe: Recipe, event: Any, inputs: Any, prefix: str = "") -> _Frame:
+        """A fresh frame for ``recipe`` on ``event``: a job's, or a called recipe's."""
         context = {
             "trigger": event,
             "inputs": inputs,
@@ -250,9 +256,11 @@ class _Job:
         return self.outputs(frame)
 
     def outputs(self, frame: _Frame) -> dict[str, Any]:
+        """The recipe's outputs rendered in ``frame``."""
         return {name: v.render(frame.context) for name, v in frame.recipe.outputs.items()}
 
     async def run_steps(self, steps: Sequence[Step], frame: _Frame) -> None:
+        """Run ``steps`` in order."""
         for step in steps:
             await self.run_step(step, frame)
 
@@ -359,6 +367,7 @@ class _Job:
         error: Mapping[str, Any] | None = None,
         status: str | None = None,
     ) -> None:
+        """Store one step's record (redacted) and tell the observer."""
         redact = self.runner.pool.redact
         record = StepRecord(
             path=trace.path,
@@ -397,6 +406,7 @@ class _Job:
         pending = iter(enumerate(items))
 
         async def worker() -> None:
+            """Run items until none is left or one has failed."""
             for index, item in pending:
                 if failures:
                     return

@@ -6,6 +6,10 @@ with ``{{ env.NAME }}`` rendered. Every connection of a recipe and of the recipe
 opened up front, which sends nothing but validates every value, so a bad connection fails the
 run before any job starts, and every secret is known before any step's input is recorded:
 ``redact`` applies every connection's redactor to what job history stores.
+
+A connector that a plugin answers in-process (``register_transports``, e.g. the ``file``
+connector) gets its connections' requests through the plugin's transport instead of the
+network.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from .catalog import Catalog
 from .connection import Connection
 from .connections import Connections
 from .errors import ConfigurationError
+from .plugins import collect_named
 from .recipe import Recipe, RecipeConnection
 
 
@@ -30,6 +35,7 @@ class ConnectionPool:
         self.catalog = catalog
         self.env = dict(env)
         self.named = connections.entries if connections is not None else {}
+        self.transports = collect_named(catalog.pm, "register_transports", "transport")
         self._open: dict[tuple[str, str], Connection] = {}
 
     def open(self, recipe: Recipe) -> None:
@@ -68,7 +74,14 @@ class ConnectionPool:
         values.update({key: value.render(context) for key, value in connection.values.items()})
         assert connection.connector is not None  # the static checks refuse a recipe without it
         spec = self.catalog.spec(connection.connector)
-        return Connection(spec, values, expressions=self.catalog.expressions, name=connection.name)
+        local = self.transports.get(spec.name)
+        return Connection(
+            spec,
+            values,
+            expressions=self.catalog.expressions,
+            name=connection.name,
+            transport=None if local is None else local(values),
+        )
 
     async def close(self) -> None:
         """Close every connection (logging out of sessions)."""

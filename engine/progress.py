@@ -210,11 +210,14 @@ class TerminalReporter(Reporter):
         if not self.outcomes:
             self.console.print(f"{self.title}: no jobs to run ({seconds:.1f}s)")
             return code
-        table = summary_table(self.outcomes)
         counts = ", ".join(f"{n} {status}" for status, n in sorted(self.counts().items()))
-        self.console.print(
-            Group(table, Text(f"{len(self.outcomes)} jobs: {counts} ({seconds:.1f}s)"))
-        )
+        total = len(self.outcomes)
+        lines: list[Any] = [summary_table(self.outcomes)]
+        lines.append(Text(f"{total} job{'' if total == 1 else 's'}: {counts} ({seconds:.1f}s)"))
+        if total == 1 and self.outcomes[0].outputs:
+            outputs = orjson.dumps(self.outcomes[0].outputs, default=str).decode()
+            lines.append(Text(f"outputs: {outputs}"))
+        self.console.print(Group(*lines))
         return code
 
 

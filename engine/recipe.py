@@ -247,6 +247,7 @@ class _Loader:
         self.loaded: dict[Path, Recipe] = {}
 
     def load(self, path: Path, calling: tuple[Path, ...]) -> Recipe:
+        """Load ``path`` (called from the recipes ``calling``), or the copy loaded before."""
         from .checks import check_recipe  # the checks read this module's model
 
         key = path.resolve()
@@ -282,9 +283,11 @@ class _Builder:
 
     @property
     def document(self) -> Document:
+        """The document being built."""
         return self.compiler.document
 
     def recipe(self) -> Recipe:
+        """The whole recipe."""
         data = self.document.data
         c = self.compiler
         return Recipe(
@@ -304,6 +307,7 @@ class _Builder:
         )
 
     def connection(self, name: str, block: Any) -> RecipeConnection:
+        """One entry of ``connections``: a name, or a mapping with values."""
         path: KeyPath = ("connections", name)
         if isinstance(block, str):
             return RecipeConnection(name, self.loader.named.get(block), block, {}, path)
@@ -317,6 +321,7 @@ class _Builder:
         return RecipeConnection(name, connector, named, values, path)
 
     def trigger(self, block: Mapping[str, Any]) -> RecipeTrigger:
+        """The manual trigger, or the event a connection's trigger gives."""
         path: KeyPath = ("trigger",)
         if "event" not in block:
             manual = block.get("manual", {})
@@ -340,10 +345,12 @@ class _Builder:
         )
 
     def steps(self, path: KeyPath) -> tuple[Step, ...]:
+        """The list of steps at ``path`` (absent: none)."""
         blocks = self.compiler.get(*path, default=[])
         return tuple(self.step((*path, index), block) for index, block in enumerate(blocks))
 
     def step(self, path: KeyPath, block: Mapping[str, Any]) -> Step:
+        """One step, of the kind its key names."""
         c = self.compiler
         retry = block.get("retry")
         on_error = block.get("on_error", "stop")
@@ -394,6 +401,7 @@ class _Builder:
         )
 
     def callee(self, path: KeyPath, target: str) -> Recipe:
+        """The recipe a step calls, loaded and checked; a stand-in when it cannot be."""
         file = Path(self.document.file).parent / target
         key = file.resolve()
         where = (*path, "recipe")

@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .catalog import Catalog, base_schema
+from .catalog import OBJECT_REF, Catalog, base_schema
 from .spec import Spec
 
 REF = "#/$defs/"
@@ -39,6 +39,9 @@ def _type_of(schema: Mapping[str, Any]) -> str:
 
 
 def _link(ref: str) -> str:
+    if ref.startswith(OBJECT_REF):
+        name = ref.removeprefix(OBJECT_REF)
+        return f"[{name}](#object-{name.replace('_', '-')})"
     name = ref.removeprefix(REF)
     return f"[{name}](#{name.replace('_', '-')})"
 
@@ -167,6 +170,14 @@ def connector_reference(spec: Spec) -> str:
         lines += ["## Triggers", ""]
         for trigger in spec.triggers.values():
             lines += _member(spec, trigger, f"{trigger.type} trigger")
+    if spec.objects:
+        lines += ["## Objects", ""]
+        for name, schema in spec.objects.items():
+            lines += [f"### Object `{name}`", ""]
+            if isinstance(schema, Mapping):
+                if schema.get("description"):
+                    lines += [_cell(schema["description"]), ""]
+                lines += [*_table(schema), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

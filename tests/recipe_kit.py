@@ -14,13 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hookline.catalog import Catalog
-from hookline.hookspecs import hookimpl
-from hookline.plugins import get_plugin_manager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from hookline.actions import Plan
+from hookline.catalog import Catalog
+from hookline.hookspecs import hookimpl
+from hookline.jobs import JobOutcome, JobRunner, Observer, new_event_key
+from hookline.plugins import get_plugin_manager
+from hookline.pool import ConnectionPool
+from hookline.recipe import ManualTrigger, load_recipe
+from hookline.store import JobRecord, StepRecord, open_store
+from hookline.triggers import manual_inputs
 
 TOKEN = "s3cr3t-tracker-token"
 
@@ -238,14 +245,14 @@ class TrackerPlugin:
 
 
 def tracker_catalog(folder: Path) -> Catalog:
-    """The built-in building blocks and the tracker, without the built-in connectors.
+    """The built-in building blocks, the tracker and the file connector.
 
-    The built-in connectors are left out so that these tests depend on nothing but the
+    The platform connectors are left out so that these tests depend on nothing but the
     tracker.
     """
-    pm = get_plugin_manager(["hookline.jobs"], entry_points=False)
+    pm = get_plugin_manager(["hookline.jobs", "hookline.connectors.file"], entry_points=False)
     for name, _ in list(pm.list_name_plugin()):
-        if name.startswith("hookline.connectors."):
+        if name.startswith("hookline.connectors.") and name != "hookline.connectors.file":
             pm.unregister(name=name)
     pm.register(TrackerPlugin(folder), name="tracker")
     return Catalog(pm)
@@ -258,13 +265,83 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-def connection_values(url: str) -> dict[str, Any]:
-    """Tracker connection values for a server at ``url``."""
-    return {"base_url": url, "token": TOKEN}
-
-
 def json_lines(text: str) -> Iterator[dict[str, Any]]:
     """The JSON objects of a JSON-lines output."""
     for line in text.splitlines():
         if line.strip():
             yield json.loads(line)
+
+
+HEAD = """\
+recipe: {name}
+connections:
+  tracker:
+    connector: tracker
+    base_url: "{{{{ env.TRACKER_URL }}}}"
+    token: "{{{{ env.TRACKER_TOKEN }}}}"
+"""
+MANUAL = "trigger: {manual: {inputs: {title: {type: string, default: hello}}}}\n"
+
+
+class Harness:
+    """Loads a recipe written in a test and runs jobs of it, as the CLI does."""
+
+    def __init__(self, catalog: Catalog, folder: Path, url: str) -> None:
+        self.catalog = catalog
+        self.folder = folder
+        self.env = {"TRACKER_URL": url, "TRACKER_TOKEN": TOKEN}
+        self.state_url = str(folder / "state.db")
+
+    def recipe(self, body: str, name: str = "r", *, manual: bool = True) -> Path:
+        """Write a recipe with the tracker connection (and a manual trigger, unless told)."""
+        return write(
+            self.folder, f"{name}.yaml", HEAD.format(name=name) + (MANUAL if manual else "") + body
+        )
+
+    def run(
+        self, path: Path, event: Any = None, *, observer: Observer | None = None
+    ) -> tuple[JobOutcome, JobRecord]:
+        """Run a new job of a manual recipe with ``event`` as its inputs."""
+        return asyncio.run(self._run(path, {} if event is None else event, None, observer))
+
+    def rerun(self, path: Path, job_id: str) -> tuple[JobOutcome, JobRecord]:
+        """Run a stored job again."""
+        return asyncio.run(self._run(path, None, job_id, None))
+
+    async def _run(
+        self, path: Path, event: Any, job_id: str | None, observer: Observer | None
+    ) -> tuple[JobOutcome, JobRecord]:
+        recipe = load_recipe(path, self.catalog, env=self.env)
+        store = open_store(self.state_url, self.catalog.pm)
+        try:
+            async with ConnectionPool(self.catalog, env=self.env) as pool:
+                pool.open(recipe)
+                dry_run = isinstance(observer, Planned)
+                runner = JobRunner(
+                    recipe, pool, store, env=self.env, dry_run=dry_run, observer=observer
+                )
+                if job_id is None:
+                    assert isinstance(recipe.trigger, ManualTrigger)
+                    inputs = manual_inputs(recipe.trigger, event)
+                    job = await store.create_job(recipe.name, str(path), new_event_key(), inputs)
+                else:
+                    job = await store.get_job(job_id)
+                assert job is not None
+                outcome = await runner.run_job(job)
+            stored = await store.get_job(job.id)
+            assert stored is not None
+            return outcome, stored
+        finally:
+            await store.close()
+
+
+class Planned(Observer):
+    """Collects the steps of a dry run, which job history does not keep."""
+
+    def __init__(self) -> None:
+        self.steps: list[StepRecord] = []
+        self.plans: list[Plan | None] = []
+
+    def step_finished(self, job_id: str, step: StepRecord, plan: Plan | None) -> None:
+        self.steps.append(step)
+        self.plans.append(plan)

@@ -24,15 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
 from hookline import spec as model
 from hookline.catalog import Catalog
 from hookline.expressions import CompiledValue, Expressions
 from hookline.session import totp_code
 from hookline.spec import Spec
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 USERNAME = "ada@example.com"
 PASSWORD = "pa ss/w:rd+%2F"

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+
 from hookline.catalog import Catalog
 from hookline.connection import CallPolicy, Connection
 from hookline.errors import AuthenticationError, PermissionDeniedError, SpecError
@@ -15,8 +17,6 @@ from hookline.ratelimit import InProcessRateLimiter
 from hookline.sandbox import running
 from hookline.session import jwt_expiry, totp_code
 from hookline.spec import RetryPolicy, Spec
-from starlette.applications import Starlette
-
 from tests.servers import (
     API_KEY,
     PASSWORD,

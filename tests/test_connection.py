@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+
 from hookline.catalog import Catalog
 from hookline.connection import CallPolicy, Connection
 from hookline.errors import ConfigurationError, InvalidRequestError, UnsafeRequestError
 from hookline.sandbox import running
-
 from tests.servers import EchoState, demo_spec, echo_app, make_request
 
 pytestmark = pytest.mark.anyio

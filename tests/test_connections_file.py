@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from hookline.catalog import Catalog, suggest
 from hookline.connections import (
     DEFAULT_PATH,
@@ -21,7 +22,6 @@ from hookline.connections import (
 from hookline.errors import ConfigurationError, RecipeError
 from hookline.expressions import Expressions
 from hookline.spec import Spec
-
 from tests.servers import demo_spec
 
 SECRET = "s3cr3t-from-the-environment"

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from hookline.catalog import Catalog
 from hookline.connection import CallPolicy, Connection
 from hookline.errors import (
@@ -32,7 +33,6 @@ from hookline.ratelimit import InProcessRateLimiter
 from hookline.redaction import Redactor
 from hookline.sandbox import running
 from hookline.spec import ErrorRule, RetryPolicy
-
 from tests.servers import EchoState, Reply, demo_spec, echo_app, make_request
 
 pytestmark = pytest.mark.anyio

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hookline.actions import Plan
+
 from hookline.catalog import Catalog
-from hookline.jobs import JobOutcome, JobRunner, Observer, new_event_key
 from hookline.plugins import collect_named
-from hookline.pool import ConnectionPool
-from hookline.recipe import ManualTrigger, load_recipe
 from hookline.sandbox import running
-from hookline.store import JobRecord, StepRecord, open_store
-from hookline.triggers import manual_inputs
-
-from tests.recipe_kit import TOKEN, TrackerState, tracker_app, tracker_catalog, write
-
-HEAD = """\
-recipe: {name}
-connections:
-  tracker:
-    connector: tracker
-    base_url: "{{{{ env.TRACKER_URL }}}}"
-    token: "{{{{ env.TRACKER_TOKEN }}}}"
-"""
-MANUAL = "trigger: {manual: {inputs: {title: {type: string, default: hello}}}}\n"
+from hookline.store import JobRecord
+from tests.recipe_kit import (
+    TOKEN,
+    Harness,
+    Planned,
+    TrackerState,
+    tracker_app,
+    tracker_catalog,
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,69 +34,6 @@ def tracker() -> Iterator[tuple[TrackerState, str]]:
     state.add_ticket("Second")
     with running(tracker_app(state)) as url:
         yield state, url
-
-
-class Harness:
-    """Loads a recipe written in a test and runs jobs of it, as the CLI does."""
-
-    def __init__(self, catalog: Catalog, folder: Path, url: str) -> None:
-        self.catalog = catalog
-        self.folder = folder
-        self.env = {"TRACKER_URL": url, "TRACKER_TOKEN": TOKEN}
-        self.state_url = str(folder / "state.db")
-
-    def recipe(self, body: str, name: str = "r", *, manual: bool = True) -> Path:
-        return write(
-            self.folder, f"{name}.yaml", HEAD.format(name=name) + (MANUAL if manual else "") + body
-        )
-
-    def run(
-        self, path: Path, event: Any = None, *, observer: Observer | None = None
-    ) -> tuple[JobOutcome, JobRecord]:
-        """Run a new job of a manual recipe with ``event`` as its inputs."""
-        return asyncio.run(self._run(path, {} if event is None else event, None, observer))
-
-    def rerun(self, path: Path, job_id: str) -> tuple[JobOutcome, JobRecord]:
-        """Run a stored job again."""
-        return asyncio.run(self._run(path, None, job_id, None))
-
-    async def _run(
-        self, path: Path, event: Any, job_id: str | None, observer: Observer | None
-    ) -> tuple[JobOutcome, JobRecord]:
-        recipe = load_recipe(path, self.catalog, env=self.env)
-        store = open_store(self.state_url, self.catalog.pm)
-        try:
-            async with ConnectionPool(self.catalog, env=self.env) as pool:
-                pool.open(recipe)
-                dry_run = isinstance(observer, Planned)
-                runner = JobRunner(
-                    recipe, pool, store, env=self.env, dry_run=dry_run, observer=observer
-                )
-                if job_id is None:
-                    assert isinstance(recipe.trigger, ManualTrigger)
-                    inputs = manual_inputs(recipe.trigger, event)
-                    job = await store.create_job(recipe.name, str(path), new_event_key(), inputs)
-                else:
-                    job = await store.get_job(job_id)
-                assert job is not None
-                outcome = await runner.run_job(job)
-            stored = await store.get_job(job.id)
-            assert stored is not None
-            return outcome, stored
-        finally:
-            await store.close()
-
-
-class Planned(Observer):
-    """Collects the steps of a dry run, which job history does not keep."""
-
-    def __init__(self) -> None:
-        self.steps: list[StepRecord] = []
-        self.plans: list[Plan | None] = []
-
-    def step_finished(self, job_id: str, step: StepRecord, plan: Plan | None) -> None:
-        self.steps.append(step)
-        self.plans.append(plan)
 
 
 @pytest.fixture

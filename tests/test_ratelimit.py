@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from hookline.catalog import Catalog
 from hookline.connection import CallPolicy, Connection
 from hookline.errors import RateLimitedError
@@ -22,7 +23,6 @@ from hookline.ratelimit import (
 )
 from hookline.sandbox import running
 from hookline.spec import RetryPolicy
-
 from tests.servers import EchoState, Reply, demo_spec, echo_app, make_request
 
 pytestmark = pytest.mark.anyio
@@ -186,6 +186,11 @@ class RecordingLimiter(InProcessRateLimiter):
     def __init__(self) -> None:
         super().__init__()
         self.told: list[tuple[str, Feedback]] = []
+        self.keys: list[str] = []
+
+    async def acquire(self, key: str, budget: Budget | None) -> None:
+        self.keys.append(key)
+        await super().acquire(key, budget)
 
     async def feedback(self, key: str, budget: Budget | None, feedback: Feedback) -> None:
         self.told.append((key, feedback))
@@ -206,3 +211,23 @@ async def test_a_429_slows_the_shared_bucket(
     [(key, feedback)] = limiter.told
     assert feedback == Feedback(refused=True, retry_after=30)
     assert limiter.reserve(key, Budget(5, 0.5)) > 25
+
+
+@pytest.mark.parametrize(("key", "shared"), [(None, False), ("{{ connection.username }}", True)])
+async def test_the_budget_key_names_who_owns_the_budget(
+    catalog: Catalog, server: tuple[str, EchoState], key: str | None, shared: bool
+) -> None:
+    url, _ = server
+    limiter = RecordingLimiter()
+    rate: dict[str, Any] = {"requests": 5, "per": 0.5}
+    if key is not None:
+        rate["key"] = key
+    spec = demo_spec(catalog, rate_limit=rate)
+    for password in ("first-token", "second-token"):
+        values = {"url": url, "username": "account", "password": password}
+        async with Connection(
+            spec, values, expressions=catalog.expressions, limiter=limiter
+        ) as connection:
+            await ping(connection)
+    assert (limiter.keys[0] == limiter.keys[1]) is shared
+    assert all("token" not in k and "account" not in k for k in limiter.keys)

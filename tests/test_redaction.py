@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from urllib.parse import quote, quote_plus
 
 import pytest
+
 from hookline.catalog import Catalog
 from hookline.connection import CallPolicy, Connection
 from hookline.errors import NotFoundError
 from hookline.ratelimit import InProcessRateLimiter
 from hookline.redaction import Redactor, protect_logging
 from hookline.sandbox import running
-
 from tests.servers import (
     API_KEY,
     PASSWORD,

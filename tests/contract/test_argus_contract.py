@@ -15,7 +15,7 @@ import asyncio
 import base64
 import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +74,12 @@ def _customer_case(s: Any) -> Record:
     """An open, role-based nordlys case that kari.nordmann neither reported nor owns."""
     return _first(
         s,
-        lambda c: c["customerID"] == NORDLYS
-        and c["accessMode"] == "roleBased"
-        and c["reporterID"] != KARI
-        and c["status"] != "closed",
+        lambda c: (
+            c["customerID"] == NORDLYS
+            and c["accessMode"] == "roleBased"
+            and c["reporterID"] != KARI
+            and c["status"] != "closed"
+        ),
     )
 
 
@@ -251,7 +253,7 @@ def test_create_case_names_the_field_the_platform_refuses(ar: Any) -> None:
 
 
 def test_create_case_checks_its_input_before_sending(ar: Any) -> None:
-    with pytest.raises(InvalidRequestError, match="'type' is a required property|input 'type'"):
+    with pytest.raises(InvalidRequestError, match="input 'type' is required"):
         ar.call("create_case", {"service": "support", "subject": "x", "description": "y"})
 
 
@@ -400,7 +402,12 @@ def test_move_case_moves_to_another_service_and_drops_the_category(ar: Any) -> N
     assert "category:" in (error.value.platform_message or "")
     moved = ar.call(
         "move_case",
-        {"id": case["id"], "service": "support", "type": "securityIncident", "unset_category": True},
+        {
+            "id": case["id"],
+            "service": "support",
+            "type": "securityIncident",
+            "unset_category": True,
+        },
     )
     assert moved["service"]["shortName"] == "support" and moved["category"] is None
     assert (case["serviceID"], case["categoryID"]) == (6, None)
@@ -412,7 +419,9 @@ def test_moving_needs_the_move_case_privilege(ar: Any) -> None:
     case = _first(ar, lambda c: c["customerID"] == NORDLYS)
     with pytest.raises(PermissionDeniedError, match="moveCase privilege"):
         ar.call(
-            "move_case", {"id": case["id"], "customer": "fjordline"}, api_key=DEMO_KEYS["soc_analyst"]
+            "move_case",
+            {"id": case["id"], "customer": "fjordline"},
+            api_key=DEMO_KEYS["soc_analyst"],
         )
     assert case["customerID"] == NORDLYS
 
@@ -440,9 +449,11 @@ def test_search_cases_ors_repeated_values_and_ands_filters(ar: Any) -> None:
     )
     expected = _visible(
         ar,
-        lambda c: c["customerID"] == NORDLYS
-        and c["status"] in ("pendingSoc", "workingSoc")
-        and c["priority"] == "high",
+        lambda c: (
+            c["customerID"] == NORDLYS
+            and c["status"] in ("pendingSoc", "workingSoc")
+            and c["priority"] == "high"
+        ),
     )
     assert expected and [case["id"] for case in found] == expected
 
@@ -541,7 +552,8 @@ def test_a_customer_user_finds_only_what_they_may_read(ar: Any) -> None:
 
 
 def _ms(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC).timestamp()) * 1000
+    """Epoch milliseconds of an ISO 8601 time in UTC."""
+    return int(datetime.fromisoformat(iso).timestamp() * 1000)
 
 
 # ---------------------------------------------------------------- advanced search
@@ -558,9 +570,11 @@ def test_advanced_search_combines_sub_criteria_and_exclusions(ar: Any) -> None:
     )
     expected = _visible(
         ar,
-        lambda c: c["customerID"] == NORDLYS
-        and (c["priority"] == "critical" or c["type"] == "change")
-        and c["status"] != "closed",
+        lambda c: (
+            c["customerID"] == NORDLYS
+            and (c["priority"] == "critical" or c["type"] == "change")
+            and c["status"] != "closed"
+        ),
     )
     assert expected and [c["id"] for c in found] == expected
 
@@ -578,9 +592,11 @@ def test_advanced_search_required_and_nested_sub_criteria(ar: Any) -> None:
     )
     expected = _visible(
         ar,
-        lambda c: c["serviceID"] in (2, 6)
-        and c["priority"] in ("high", "critical")
-        and c["status"] != "closed",
+        lambda c: (
+            c["serviceID"] in (2, 6)
+            and c["priority"] in ("high", "critical")
+            and c["status"] != "closed"
+        ),
     )
     assert expected and [c["id"] for c in found] == expected
 
@@ -591,9 +607,7 @@ def test_advanced_search_by_user_group_and_field(ar: Any) -> None:
         {"user_id": "nordlys-responders", "user_field_strategy": ["reporter", "assignedUser"]},
     )
     members = {201, 203}
-    expected = _visible(
-        ar, lambda c: c["reporterID"] in members or c["assignedUserID"] in members
-    )
+    expected = _visible(ar, lambda c: c["reporterID"] in members or c["assignedUserID"] in members)
     assert expected and [c["id"] for c in found] == expected
 
 
@@ -612,9 +626,11 @@ def test_advanced_search_keywords_and_time_range(ar: Any) -> None:
     low = _ms("2024-06-01T00:00:00Z")
     expected = _visible(
         ar,
-        lambda c: any(w in c["subject"].lower() for w in ("phishing", "credential"))
-        and c["createdTimestamp"] >= low
-        and (c["closedTimestamp"] or 0) >= low,
+        lambda c: (
+            any(w in c["subject"].lower() for w in ("phishing", "credential"))
+            and c["createdTimestamp"] >= low
+            and (c["closedTimestamp"] or 0) >= low
+        ),
     )
     assert expected and [c["id"] for c in found] == expected
 
@@ -692,7 +708,12 @@ def test_attachments_upload_from_a_path_and_from_bytes_and_download(
     report.write_bytes(b"host=srv-db01\nverdict=clean\n")
     from_path = ar.call(
         "upload_attachment",
-        {"id": case["id"], "name": "report.txt", "content": f"@{report}", "mime_type": "text/plain"},
+        {
+            "id": case["id"],
+            "name": "report.txt",
+            "content": f"@{report}",
+            "mime_type": "text/plain",
+        },
     )
     pcap = bytes(range(256))
     from_bytes = ar.call(
@@ -704,9 +725,7 @@ def test_attachments_upload_from_a_path_and_from_bytes_and_download(
     assert stored[from_path["id"]] == report.read_bytes() and stored[from_bytes["id"]] == pcap
     listed = ar.call("list_attachments", {"id": case["id"]})
     assert {a["id"] for a in listed} >= {from_path["id"], from_bytes["id"]}
-    content = ar.call(
-        "download_attachment", {"id": case["id"], "attachment_id": from_bytes["id"]}
-    )
+    content = ar.call("download_attachment", {"id": case["id"], "attachment_id": from_bytes["id"]})
     assert base64.b64decode(content["content"]) == pcap
     assert content["content_type"] == "application/octet-stream" and content["size"] == 256
     target = tmp_path / "saved" / "report.txt"
@@ -815,7 +834,12 @@ def test_services_and_categories(ar: Any) -> None:
     assert firewall["id"] == 61
     assert firewall["bindings"] == [
         {
-            "service": {"id": 6, "name": "Support", "shortName": "support", "localizedName": "Support"},
+            "service": {
+                "id": 6,
+                "name": "Support",
+                "shortName": "support",
+                "localizedName": "Support",
+            },
             "caseTypes": ["operationalIncident"],
         }
     ]

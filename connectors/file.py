@@ -1,0 +1,193 @@
+"""The ``file`` connector: JSON, CSV and text files in a local folder, as recipe actions.
+
+Recipes export to files and import from them (a tenant's clients to JSON, its users to CSV),
+but the expression language cannot touch files, by design. This plugin gives those
+operations the shape of any other connector: ``specs/file.yaml`` declares the actions, their
+inputs, outputs and examples, so static checks, dry runs and job history treat them like the
+rest; and ``register_transports`` answers the connector's requests in-process, with a small
+ASGI app over the connection's folder, so nothing goes over the network.
+
+Every path is relative to the folder and must stay inside it (an absolute path, ``..``
+climbing out, or a link pointing outside is refused). Files are written to a temporary name
+and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hookline.hookspecs import hookimpl
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _Refused(Exception):
+    """A request the folder cannot satisfy; ``status`` is 400 or 404."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+@hookimpl
+def register_connectors() -> Sequence[Path]:
+    """The connector's spec."""
+    return [Path(str(files("hookline.specs").joinpath("file.yaml")))]
+
+
+@hookimpl
+def register_transports() -> Mapping[str, Callable[[Mapping[str, Any]], httpx.AsyncBaseTransport]]:
+    """Requests of the ``file`` connector are answered by the app over the folder."""
+    return {"file": transport}
+
+
+def transport(values: Mapping[str, Any]) -> httpx.AsyncBaseTransport:
+    """The in-process transport of a connection with these values."""
+    return httpx.ASGITransport(app=create_app(Path(str(values.get("folder") or "."))))
+
+
+def create_app(folder: Path) -> Starlette:
+    """The file operations over ``folder``, one POST route per action of the spec."""
+    root = folder.expanduser()
+
+    def route(name: str, work: Callable[[Path, dict[str, Any]], Any]) -> Route:
+        """A POST route running ``work`` on the path the body names."""
+
+        async def endpoint(request: Request) -> JSONResponse:
+            """Answer one request; a refusal becomes a 400 or 404 with an error."""
+            try:
+                body = await request.json()
+                if not isinstance(body, dict):
+                    raise _Refused(400, "the request body is not an object")
+                target = _inside(root, body.get("path"))
+                result = await asyncio.to_thread(work, target, body)
+            except _Refused as refused:
+                return JSONResponse({"error": str(refused)}, status_code=refused.status)
+            except ValueError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            return JSONResponse(result)
+
+        return Route(f"/{name}", endpoint, methods=["POST"])
+
+    def written(target: Path, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """What a write action returns."""
+        path = target.relative_to(root.resolve()).as_posix()
+        return {"path": path, "size": target.stat().st_size, **(extra or {})}
+
+    def write_json(target: Path, body: dict[str, Any]) -> Any:
+        """Write ``data`` as JSON."""
+        indent = body.get("indent") or None
+        _write(target, json.dumps(body.get("data"), indent=indent, ensure_ascii=False) + "\n")
+        return written(target)
+
+    def write_text(target: Path, body: dict[str, Any]) -> Any:
+        """Write ``text``."""
+        _write(target, str(body.get("text", "")))
+        return written(target)
+
+    def write_csv(target: Path, body: dict[str, Any]) -> Any:
+        """Write ``rows`` as CSV."""
+        rows = body.get("rows") or []
+        _write(target, _csv(rows, body.get("columns"), bool(body.get("formulas"))))
+        return written(target, {"rows": len(rows)})
+
+    def read_json(target: Path, body: dict[str, Any]) -> Any:
+        """The file's JSON data."""
+        try:
+            return {"data": json.loads(_read(target))}
+        except json.JSONDecodeError as exc:
+            raise _Refused(400, f"{body['path']} is not JSON: {exc}") from None
+
+    def read_csv(target: Path, body: dict[str, Any]) -> Any:
+        """The file's rows."""
+        return {"rows": list(csv.DictReader(io.StringIO(_read(target), newline="")))}
+
+    def read_text(target: Path, body: dict[str, Any]) -> Any:
+        """The file's text."""
+        return {"text": _read(target)}
+
+    operations: dict[str, Callable[[Path, dict[str, Any]], Any]] = {
+        "write_json": write_json,
+        "write_text": write_text,
+        "write_csv": write_csv,
+        "read_json": read_json,
+        "read_csv": read_csv,
+        "read_text": read_text,
+    }
+    return Starlette(routes=[route(name, work) for name, work in operations.items()])
+
+
+def _inside(root: Path, path: Any) -> Path:
+    """``path`` under ``root``, or a refusal if it names anything outside it."""
+    if not isinstance(path, str) or not path:
+        raise _Refused(400, "a path is required")
+    if Path(path).is_absolute():
+        raise _Refused(400, f"{path!r} is absolute; give a path relative to the folder")
+    base = root.resolve()
+    target = (base / path).resolve()
+    if target != base and base not in target.parents:
+        raise _Refused(400, f"{path!r} leads outside the folder")
+    return target
+
+
+def _read(target: Path) -> str:
+    try:
+        return target.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _Refused(404, f"no file {target.name!r} in the folder") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _Refused(400, f"cannot read {target.name!r}: {exc}") from None
+
+
+def _write(target: Path, text: str) -> None:
+    temporary: str | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except OSError as exc:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+        raise _Refused(400, f"cannot write {target.name!r}: {exc.strerror or exc}") from None
+
+
+def _csv(rows: list[Any], columns: list[str] | None, formulas: bool) -> str:
+    if not all(isinstance(row, dict) for row in rows):
+        raise _Refused(400, "every row must be an object")
+    names = columns or list(dict.fromkeys(key for row in rows for key in row))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    for row in rows:
+        writer.writerow([_cell(row.get(name), formulas) for name in names])
+    return out.getvalue()
+
+
+def _cell(value: Any, formulas: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = str(value)
+    if not formulas and isinstance(value, str) and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
