@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 from hookline.hookspecs import hookimpl
 from hookline.sandbox import Sandbox
@@ -24,9 +24,9 @@ class BuiltinConnector:
     title: str
 
     @hookimpl
-    def register_connectors(self) -> Sequence[Path]:
+    def register_connectors(self) -> Sequence[Traversable]:
         """The platform's spec file, shipped in ``hookline.specs``."""
-        return [Path(str(files("hookline.specs").joinpath(f"{self.name}.yaml")))]
+        return [files("hookline.specs").joinpath(f"{self.name}.yaml")]
 
     @hookimpl
     def register_sandboxes(self) -> Sequence[Sandbox]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -105,8 +106,11 @@ class Catalog:
     def connectors(self) -> dict[str, Connector]:
         """Every registered connector by name; a spec that fails to load raises ``SpecError``."""
         found: dict[str, Connector] = {}
-        for plugin, path in flatten(collect(self.pm, "register_connectors")):
-            spec = self.load_spec(Path(path))
+        for plugin, source in flatten(collect(self.pm, "register_connectors")):
+            if isinstance(source, str | os.PathLike):
+                spec = self.load_spec(Path(source))
+            else:  # an importlib.resources Traversable, e.g. inside a zipped package
+                spec = self.load_spec(Path(str(source)), text=source.read_text(encoding="utf-8"))
             if spec.name in found:
                 raise PluginError(
                     f"connector {spec.name!r} is registered by both plugin "

@@ -27,7 +27,8 @@ from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, un
 
 from .catalog import Catalog, suggest
 from .errors import ConfigurationError, Problem
-from .expressions import CompiledValue, Expression, Template
+from .expressions import CompiledValue, Template
+from .inputs import is_plain, type_mismatch, written_problems
 from .loader import Document, KeyPath, format_path
 from .recipe import (
     ActionStep,
@@ -36,15 +37,14 @@ from .recipe import (
     IfStep,
     ManualTrigger,
     Recipe,
+    RecipeConnection,
     SetStep,
     Step,
     StopStep,
 )
-from .schema_errors import schema_problems
 from .shapes import (
     Shape,
     ShapeError,
-    compatible,
     did_you_mean,
     json_type,
     list_shape,
@@ -76,7 +76,6 @@ DOWNLOAD = {
     "additionalProperties": False,
 }
 """The output of a download action (``hookline.actions``): the file saved, or its content."""
-_PLAIN_NODES = frozenset({"field", "subexpression", "index_expression", "index"})
 _CRON_FIELD = re.compile(r"(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*")
 
 
@@ -109,6 +108,8 @@ class _Declared:
 
 
 class _Checker:
+    """One recipe's checks, with the problems found so far and the step ids it declares."""
+
     def __init__(
         self, recipe: Recipe, document: Document, catalog: Catalog, env: Mapping[str, str]
     ) -> None:
@@ -146,7 +147,7 @@ class _Checker:
 
     # ------------------------------------------------------------ connections and trigger
 
-    def connection(self, connection: Any) -> None:
+    def connection(self, connection: RecipeConnection) -> None:
         """Check one connection: its connector, fields and templates."""
         path = connection.path
         if connection.connector is None:
@@ -352,17 +353,13 @@ class _Checker:
         properties = schema.get("properties", {})
         for key_path, template in input.templates():
             shape = self.template(template, (*path, "with", *key_path), scope)
-            if len(key_path) != 1 or key_path[0] not in properties:
-                continue
-            expected = Shape.of(properties[key_path[0]], "", spec.objects).types()
-            actual = _template_types(template, shape)
-            if expected is not None and actual is not None and not compatible(actual, expected):
-                self.problem(
-                    (*path, "with", *key_path),
-                    f"input {key_path[0]!r} of {label} "
-                    f"expects {words(expected)}, but {template.source.strip()!r} "
-                    f"gives {words(actual)}",
-                )
+            if len(key_path) == 1 and key_path[0] in properties:
+                expected = Shape.of(properties[key_path[0]], "", spec.objects)
+                mismatch = type_mismatch(template, shape, expected)
+                if mismatch:
+                    self.problem(
+                        (*path, "with", *key_path), f"input {key_path[0]!r} of {label} {mismatch}"
+                    )
 
     def inputs(
         self,
@@ -374,30 +371,10 @@ class _Checker:
         *,
         satisfied: bool = False,
     ) -> None:
-        """Schema-check the written (not templated) parts of a ``with`` or connection block.
-
-        ``satisfied`` drops the required names (a named connection supplies them).
-        """
-        data = value if isinstance(value, Mapping) else {}
-        properties = dict(schema.get("properties", {}))
-        for key, item in data.items():
-            if key in properties and _holds_template(item):
-                properties[key] = True
-        required = [
-            name
-            for name in schema.get("required", [])
-            if not satisfied
-            and not (isinstance(properties.get(name), Mapping) and "default" in properties[name])
-        ]
-        relaxed = {**schema, "properties": properties, "required": required}
-        for found in schema_problems(_subdocument(self.document, where, data), relaxed):
-            message = found.message.replace("unknown key", f"unknown {noun}", 1)
-            message = message.replace("missing required key", f"missing required {noun}", 1)
-            inner = found.path
-            shown = format_path(where) + (
-                inner if inner.startswith("[") or not inner else f".{inner}"
-            )
-            self.problems.append(replace(found, message=f"{label}: {message}", path=shown))
+        """Record the problems of the written parts of a ``with`` or connection block."""
+        self.problems += written_problems(
+            self.document, where, value, schema, f"{label}: ", noun, satisfied=satisfied
+        )
 
     def loop(self, step: ForEachStep, scope: _Scope) -> Shape | None:
         """Check a for_each and its body; the shape of its output."""
@@ -467,7 +444,7 @@ class _Checker:
     def template(self, template: Template, path: KeyPath, scope: _Scope) -> Shape | None:
         """Check every reference; the shape of the template's value when it is a plain path."""
         shapes = [self.reference(ref, path, scope) for ref in template.references()]
-        plain = template.is_single and _is_plain(template.expressions[0])
+        plain = template.is_single and is_plain(template.expressions[0])
         return shapes[0] if plain and len(shapes) == 1 else None
 
     def reference(self, ref: tuple[str | int, ...], path: KeyPath, scope: _Scope) -> Shape | None:
@@ -568,46 +545,6 @@ def _is_cron(text: str) -> bool:
 
 def _relabel(shape: Shape | None, label: str) -> Shape | None:
     return None if shape is None else replace(shape, label=label)
-
-
-def _subdocument(document: Document, base: KeyPath, data: Any) -> Document:
-    """A document of the value at ``base``, with positions relative to it."""
-    size = len(base)
-    values = {p[size:]: pos for p, pos in document.value_positions.items() if p[:size] == base}
-    keys = {p[size:]: pos for p, pos in document.key_positions.items() if p[:size] == base}
-    if () not in values:
-        values[()] = document.locate(base) or (0, 0)
-    return Document(data, document.file, values, keys)
-
-
-def _holds_template(value: Any) -> bool:
-    if isinstance(value, Template):
-        return True
-    if isinstance(value, Mapping):
-        return any(_holds_template(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_template(v) for v in value)
-    return False
-
-
-def _is_plain(expression: Expression) -> bool:
-    """A path of fields and indexes (``trigger.tags[0].key``), whose value's shape is known."""
-    stack = [expression.parsed.parsed]
-    while stack:
-        node = stack.pop()
-        if node["type"] not in _PLAIN_NODES:
-            return False
-        stack.extend(child for child in node["children"] if isinstance(child, dict))
-    return True
-
-
-def _template_types(template: Template, shape: Shape | None) -> frozenset[str] | None:
-    if not template.is_single:
-        return frozenset({"string"})
-    node = template.expressions[0].parsed.parsed
-    if node["type"] == "literal":
-        return frozenset({json_type(node["value"])})
-    return None if shape is None else shape.types()
 
 
 def _show(ref: tuple[str | int, ...]) -> str:

@@ -23,8 +23,9 @@ from rich.table import Table
 
 from . import __version__
 from .catalog import Catalog, suggest
-from .cli_run import jobs, run
 from .cli_call import call
+from .cli_jobs import jobs
+from .cli_run import run
 from .cli_sandbox import sandbox
 from .errors import ConfigurationError, HooklineError
 from .plugins import get_plugin_manager, plugin_infos
@@ -255,7 +256,8 @@ def cli_reference() -> str:
         "exits 2.",
         "",
     ]
-    with click.Context(main, info_name="hookline", terminal_width=88, max_content_width=88) as ctx:
+    settings = {**main.context_settings, "terminal_width": 88, "max_content_width": 88}
+    with click.Context(main, info_name="hookline", **settings) as ctx:
         lines += ["## hookline", "", "```text", main.get_help(ctx), "```", ""]
         for name in main.list_commands(ctx):
             command = main.get_command(ctx, name)

@@ -1,4 +1,4 @@
-"""``hookline run`` and ``hookline jobs``: run a recipe once, and read or rerun job history.
+"""``hookline run``: run a recipe once; and the options ``hookline jobs`` shares with it.
 
 ``run`` checks the recipe statically first (nothing is sent for a recipe with a problem),
 opens its connections, and then: runs a manual recipe once with ``--input`` values, runs one
@@ -7,26 +7,22 @@ poll cycle of a poll recipe and a job per new event, or runs one job on the even
 2 for invalid input (the recipe, an option, an input, a connection).
 
 Job history lives in the state store: ``--state`` takes a SQLite path or URL, or a
-PostgreSQL URL; the default is ``.hookline/state.db``.
+PostgreSQL URL; the default is ``.hookline/state.db``. Errors are turned into exit codes here
+(``exits``), not by the ``hookline`` group, because invalid input exits 2 rather than 1.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import orjson
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from .catalog import Catalog
 from .connections import load_connections
@@ -36,23 +32,22 @@ from .plugins import collect_named
 from .pool import ConnectionPool
 from .progress import JsonLinesReporter, Reporter, TerminalReporter
 from .recipe import ManualTrigger, Recipe, load_recipe
-from .spec import PollTrigger
 from .store import DEFAULT_STATE, JobRecord, SqlStore, open_store
 from .triggers import (
     event_for,
-    first_request,
+    example_event,
+    first_poll,
     given_event,
     manual_inputs,
     poll,
-    spec_trigger,
-    with_defaults,
 )
 
 INVALID_INPUT = 2
 T = TypeVar("T")
 
 
-def _state_option(function: Callable[..., Any]) -> Callable[..., Any]:
+def state_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--state URL`` option."""
     return click.option(
         "--state",
         metavar="URL",
@@ -62,7 +57,8 @@ def _state_option(function: Callable[..., Any]) -> Callable[..., Any]:
     )(function)
 
 
-def _connections_option(function: Callable[..., Any]) -> Callable[..., Any]:
+def connections_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--connections FILE`` option."""
     return click.option(
         "--connections",
         "connections_file",
@@ -72,13 +68,14 @@ def _connections_option(function: Callable[..., Any]) -> Callable[..., Any]:
     )(function)
 
 
-def _json_option(function: Callable[..., Any]) -> Callable[..., Any]:
+def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--json`` flag."""
     return click.option(
         "--json", "as_json", is_flag=True, help="Write JSON lines (the default off a terminal)."
     )(function)
 
 
-def _exits(function: Callable[..., int]) -> Callable[..., None]:
+def exits(function: Callable[..., int]) -> Callable[..., None]:
     """Turn hookline errors into a message and exit code: 2 for invalid input, else 1."""
 
     @wraps(function)
@@ -102,7 +99,8 @@ def _error(exc: HooklineError) -> None:
     click.echo(text if "\n" in text else f"error: {text}", err=True)
 
 
-def _reporter(as_json: bool) -> Reporter:
+def reporter_for(as_json: bool) -> Reporter:
+    """JSON lines with ``--json`` or off a terminal, else the live display."""
     if as_json or not sys.stdout.isatty():
         return JsonLinesReporter()
     return TerminalReporter()
@@ -129,17 +127,17 @@ def _reporter(as_json: bool) -> Reporter:
     help="Run one job on this trigger event (a JSON file): a webhook's body, a polled "
     "record, or a manual recipe's inputs.",
 )
-@_state_option
-@_connections_option
+@state_option
+@connections_option
 @click.option(
     "--dry-run",
     is_flag=True,
     help="Render every step with the actions' example outputs standing in; send nothing, "
     "record nothing, print the plan.",
 )
-@_json_option
+@json_option
 @click.pass_obj
-@_exits
+@exits
 def run(
     app: Any,
     recipe_file: Path,
@@ -160,7 +158,7 @@ def run(
     connections = load_connections(catalog, connections_file, environ=env)
     recipe = load_recipe(recipe_file, catalog, env=env, connections=connections)
     payload = _payload(recipe, inputs, event_file)
-    reporter = _reporter(as_json)
+    reporter = reporter_for(as_json)
     pool = ConnectionPool(catalog, env=env, connections=connections)
     return asyncio.run(_run(recipe, pool, catalog, payload, state, dry_run, reporter))
 
@@ -262,12 +260,6 @@ async def _jobs(
             )
             return []
         return [job]
-    _, found, _ = spec_trigger(recipe, pool)
-    if not isinstance(found, PollTrigger):
-        raise ConfigurationError(
-            f"{recipe.name!r} runs on webhook events, which the platform sends; run one "
-            "with --event FILE"
-        )
     result = await poll(recipe, pool, store)
     reporter.polled(result.records, len(result.jobs), result.cursor)
     return result.jobs
@@ -282,24 +274,11 @@ def _dry_run_event(
         if found is None:
             reporter.note("the event does not pass the trigger's filter; no job")
         return found
-    event_trigger, trigger, connection = spec_trigger(recipe, pool)
-    if isinstance(trigger, PollTrigger):
-        inputs = with_defaults(trigger.input_schema, event_trigger.input.render({"env": pool.env}))
-        initial = trigger.cursor_initial
-        cursor = None if initial is None else initial.render(connection.context(input=inputs))
-        request = first_request(
-            connection, trigger, connection.context(input=inputs, cursor=cursor)
-        )
-        url = connection.redactor.redact(str(request.url))
-        reporter.note(
-            f"a first poll would send {request.method} {url}", method=request.method, url=url
-        )
-    if not trigger.examples:
-        raise ConfigurationError(
-            f"{trigger.name} has no example event to stand in; give one with --event FILE"
-        )
-    example = trigger.examples[0].output
-    return "example", example
+    request = first_poll(recipe, pool)
+    if request is not None:
+        method, url = request
+        reporter.note(f"a first poll would send {method} {url}", method=method, url=url)
+    return example_event(recipe, pool)
 
 
 def _executor(catalog: Catalog) -> Any:
@@ -307,260 +286,3 @@ def _executor(catalog: Catalog) -> Any:
     if "inline" not in executors:
         raise ConfigurationError("no executor named 'inline' is registered (hookline.jobs)")
     return executors["inline"]()
-
-
-# ---------------------------------------------------------------- hookline jobs
-
-
-@click.group("jobs", invoke_without_command=True)
-@click.option("--recipe", metavar="NAME", help="Only this recipe's jobs.")
-@click.option("--failed", is_flag=True, help="Only failed jobs (outcome unknown included).")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@_state_option
-@_json_option
-@click.pass_context
-def jobs(
-    ctx: click.Context,
-    recipe: str | None,
-    failed: bool,
-    limit: int,
-    state: str | None,
-    as_json: bool,
-) -> None:
-    """List recent jobs (newest first); `jobs show ID` and `jobs rerun ID` for one job."""
-    ctx.meta["hookline.state"] = state
-    if ctx.invoked_subcommand is None:
-        _listing(ctx.obj, recipe, failed, limit, state, as_json)
-
-
-@_exits
-def _listing(
-    app: Any, recipe: str | None, failed: bool, limit: int, state: str | None, as_json: bool
-) -> int:
-    async def fetch(store: SqlStore) -> list[JobRecord]:
-        """The jobs asked for."""
-        return await store.list_jobs(recipe=recipe, failed=failed, limit=limit)
-
-    found = _with_store(app, state, fetch)
-    if as_json or not sys.stdout.isatty():
-        for job in found:
-            click.echo(json.dumps(_job_data(job), default=str))
-        return 0
-    table = Table(
-        "job",
-        "recipe",
-        "status",
-        "created",
-        "seconds",
-        "failed step",
-        "error",
-        box=None,
-        show_edge=False,
-    )
-    for job in found:
-        error = job.error or {}
-        table.add_row(
-            job.id[:12],
-            job.recipe,
-            _status(job.status),
-            _time(job.created_at),
-            _duration(job),
-            str(error.get("step") or ""),
-            _short(str(error.get("message") or "")),
-        )
-    Console().print(table if found else "no jobs")
-    return 0
-
-
-@jobs.command("show")
-@click.argument("job_id", metavar="ID")
-@_state_option
-@_json_option
-@click.pass_context
-@_exits
-def show(ctx: click.Context, job_id: str, state: str | None, as_json: bool) -> int:
-    """Show one job (an id or its first characters): event, status, every step."""
-    state = state or ctx.meta.get("hookline.state")
-
-    async def fetch(store: SqlStore) -> JobRecord:
-        """The job asked for."""
-        return await _find(store, job_id)
-
-    job = _with_store(ctx.obj, state, fetch)
-    if as_json or not sys.stdout.isatty():
-        data = _job_data(job)
-        data["steps"] = [_step_data(step) for step in job.steps]
-        click.echo(json.dumps(data, indent=2, default=str))
-        return 0
-    console = Console()
-    console.print(Text(f"job {job.id}", style="bold"), _status(job.status))
-    console.print(f"recipe {job.recipe} ({job.recipe_file})", highlight=False)
-    console.print(f"event {job.event_key}: {json.dumps(job.event, default=str)}", highlight=False)
-    console.print(f"created {_time(job.created_at)}, ran {_duration(job)}s", highlight=False)
-    if job.error:
-        console.print(
-            f"error at {job.error.get('step')}: {job.error.get('message')}",
-            style="red",
-            highlight=False,
-        )
-    if job.outputs is not None:
-        console.print(f"outputs {json.dumps(job.outputs, default=str)}", highlight=False)
-    table = Table(
-        "step", "id", "action", "status", "tries", "seconds", "error", box=None, show_edge=False
-    )
-    for step in job.steps:
-        table.add_row(
-            step.path,
-            step.step_id or "",
-            step.action or "",
-            _status(step.status),
-            str(step.attempts),
-            _step_seconds(step),
-            _short(str((step.error or {}).get("message") or "")),
-        )
-    console.print(table)
-    return 0
-
-
-@jobs.command("rerun")
-@click.argument("job_id", metavar="ID")
-@_state_option
-@_connections_option
-@click.option(
-    "--resend",
-    is_flag=True,
-    help="Rerun a job whose outcome is unknown, sending its unknown step again (check the "
-    "platform first: it may have applied it).",
-)
-@_json_option
-@click.pass_context
-@_exits
-def rerun(
-    ctx: click.Context,
-    job_id: str,
-    state: str | None,
-    connections_file: Path | None,
-    resend: bool,
-    as_json: bool,
-) -> int:
-    """Run a failed job again, from its failed step, reusing earlier steps' outputs."""
-    state = state or ctx.meta.get("hookline.state")
-    catalog: Catalog = ctx.obj.catalog
-    env = dict(os.environ)
-    reporter = _reporter(as_json)
-
-    async def again(store: SqlStore) -> int:
-        """Check the job may run again, then run it with the recipe as it is now."""
-        job = await _find(store, job_id)
-        if job.status in ("succeeded", "skipped"):
-            raise ConfigurationError(f"job {job.id} {job.status}; there is nothing to rerun")
-        if job.status == "outcome_unknown" and not resend:
-            raise ConfigurationError(
-                f"job {job.id} stopped because the outcome of {_failed_step(job)} is unknown: "
-                "the platform may have applied it. Check there; then rerun with --resend to "
-                "send it again, or leave the job as it is"
-            )
-        connections = load_connections(catalog, connections_file, environ=env)
-        recipe = load_recipe(Path(job.recipe_file), catalog, env=env, connections=connections)
-        if recipe.name != job.recipe:
-            raise ConfigurationError(
-                f"{job.recipe_file} is now recipe {recipe.name!r}, not {job.recipe!r}"
-            )
-        async with ConnectionPool(catalog, env=env, connections=connections) as pool:
-            pool.open(recipe)
-            runner = JobRunner(recipe, pool, store, env=env, observer=reporter)
-            reporter.start(recipe.name, f"rerun of {job.id[:12]}", dry_run=False)
-            try:
-                await runner.run_job(job)
-            finally:
-                code = reporter.finish()
-        return code
-
-    return _with_store(ctx.obj, state, again)
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _with_store(app: Any, state: str | None, work: Callable[[SqlStore], Awaitable[T]]) -> T:
-    async def go() -> T:
-        """Run ``work`` with the store open, and close it."""
-        store = open_store(state, app.pm)
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
-
-
-async def _find(store: SqlStore, job_id: str) -> JobRecord:
-    ids = await store.find_job(job_id)
-    if not ids:
-        raise ConfigurationError(f"no job {job_id!r} in the state store")
-    if len(ids) > 1 and job_id not in ids:
-        raise ConfigurationError(f"{job_id!r} names several jobs: {', '.join(ids)}")
-    job = await store.get_job(job_id if job_id in ids else ids[0])
-    assert job is not None
-    return job
-
-
-def _failed_step(job: JobRecord) -> str:
-    return str((job.error or {}).get("step") or "a step")
-
-
-def _job_data(job: JobRecord) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "recipe": job.recipe,
-        "recipe_file": job.recipe_file,
-        "event_key": job.event_key,
-        "event": job.event,
-        "status": job.status,
-        "error": job.error,
-        "outputs": job.outputs,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-    }
-
-
-def _step_data(step: Any) -> dict[str, Any]:
-    return {
-        "path": step.path,
-        "id": step.step_id,
-        "action": step.action,
-        "status": step.status,
-        "attempts": step.attempts,
-        "input": step.input,
-        "output": step.output,
-        "error": step.error,
-        "started_at": step.started_at,
-        "finished_at": step.finished_at,
-    }
-
-
-def _status(status: str) -> Text:
-    style = {"succeeded": "green", "failed": "red", "outcome_unknown": "red"}.get(status, "yellow")
-    return Text(status, style=style)
-
-
-def _time(stamp: float | None) -> str:
-    return "" if stamp is None else datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _duration(job: JobRecord) -> str:
-    if job.started_at is None or job.finished_at is None:
-        return ""
-    return f"{job.finished_at - job.started_at:.2f}"
-
-
-def _step_seconds(step: Any) -> str:
-    if step.started_at is None or step.finished_at is None:
-        return ""
-    return f"{step.finished_at - step.started_at:.2f}"
-
-
-def _short(text: str, limit: int = 100) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

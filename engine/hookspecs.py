@@ -13,6 +13,7 @@ entry point group ``hookline`` or named with ``--plugin module.path``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +31,11 @@ hookimpl = pluggy.HookimplMarker("hookline")
 
 
 @hookspec
-def register_connectors() -> Sequence[Path]:  # type: ignore[empty-body]
-    """Return the paths of connector spec files (YAML) this plugin provides.
+def register_connectors() -> Sequence[Path | Traversable]:  # type: ignore[empty-body]
+    """Return the connector spec files (YAML) this plugin provides.
+
+    Each is a path, or a ``Traversable`` from ``importlib.resources.files(...)`` (which also
+    works when the plugin is installed zipped).
 
     Called once when the connector catalogue is built. Each file is loaded, validated against
     the spec schema and compiled; a connector name registered twice is an error naming both

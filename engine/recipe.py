@@ -22,7 +22,7 @@ from typing import Any
 from .catalog import Catalog, base_schema
 from .compiler import Compiler
 from .connections import Connections
-from .errors import RecipeError
+from .errors import Problem, RecipeError
 from .expressions import CompiledValue, Template
 from .loader import Document, KeyPath, load_document
 from .schema_errors import schema_problems
@@ -267,7 +267,7 @@ class _Loader:
         return recipe
 
 
-def _order(problem: Any) -> tuple[str, int, int, str]:
+def _order(problem: Problem) -> tuple[str, int, int, str]:
     return (problem.file or "", problem.line or 0, problem.column or 0, problem.message)
 
 
@@ -279,7 +279,7 @@ class _Builder:
         self.loader = loader
         self.calling = calling
         self.callees: list[Recipe] = []
-        self.callee_problems: list[Any] = []
+        self.callee_problems: list[Problem] = []
 
     @property
     def document(self) -> Document:
@@ -416,18 +416,18 @@ class _Builder:
             recipe = self.loader.load(file, self.calling)
         except RecipeError as exc:
             self.callee_problems.extend(exc.problems)
-            return _placeholder(str(file))
+            return _placeholder()
         self.callees.append(recipe)
         return recipe
 
     def _broken(self, path: KeyPath, message: str) -> Recipe:
         self.compiler.problem(path, message)
-        return _placeholder(str(path))
+        return _placeholder()
 
 
-def _placeholder(file: str) -> Recipe:
+def _placeholder() -> Recipe:
     """A stand-in for a callee that failed to load; its problems are reported instead."""
-    return Recipe("", "", "", file, {}, ManualTrigger({}, ()), {}, (), {})
+    return Recipe("", "", "", "", {}, ManualTrigger({}, ()), {}, (), {})
 
 
 def _value(c: Compiler, *path: str | int) -> CompiledValue:

@@ -152,6 +152,7 @@ class RedactingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message in place; always keep the record."""
         redactors = list(_live)
         if not redactors:
             return True

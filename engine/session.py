@@ -473,6 +473,7 @@ def totp_code(secret: str, *, at: float | None = None, digits: int = 6, period: 
 
 
 def totp(secret: str, digits: float = 6) -> str:
+    """The expression function ``totp(secret, digits?)``: the current RFC 6238 code."""
     if digits not in (6, 7, 8):
         raise ExpressionError("totp(): digits must be 6, 7 or 8")
     return totp_code(secret, digits=int(digits))

@@ -95,9 +95,16 @@ async def poll(
     *,
     on_record: Callable[[int], None] | None = None,
 ) -> PollResult:
-    """Run one poll cycle and queue a job per new event; return the jobs to run."""
+    """Run one poll cycle and queue a job per new event; return the jobs to run.
+
+    A webhook recipe cannot be polled: ``ConfigurationError``.
+    """
     trigger, found, connection = spec_trigger(recipe, pool)
-    assert isinstance(found, PollTrigger)
+    if not isinstance(found, PollTrigger):
+        raise ConfigurationError(
+            f"{recipe.name!r} runs on webhook events, which the platform sends; run one "
+            "with --event FILE"
+        )
     inputs = with_defaults(found.input_schema, trigger.input.render({"env": pool.env}))
     cursor = await store.get_cursor(recipe.name, trigger.event)
     if cursor is None and found.cursor_initial is not None:
@@ -134,11 +141,30 @@ async def trigger_records(
                 yield record
 
 
-def first_request(
-    connection: Connection, trigger: PollTrigger, context: Mapping[str, Any]
-) -> httpx.Request:
-    """The poll's request as a dry run shows it (without the paginator's parameters)."""
-    return _TriggerSource(connection, trigger, context).request({})
+def first_poll(recipe: Recipe, pool: ConnectionPool) -> tuple[str, str] | None:
+    """The method and (redacted) URL a first poll would send, for a dry run; None for webhooks.
+
+    The cursor is the trigger's initial one, and the paginator's parameters are not shown.
+    """
+    trigger, found, connection = spec_trigger(recipe, pool)
+    if not isinstance(found, PollTrigger):
+        return None
+    inputs = with_defaults(found.input_schema, trigger.input.render({"env": pool.env}))
+    initial = found.cursor_initial
+    cursor = None if initial is None else initial.render(connection.context(input=inputs))
+    context = connection.context(input=inputs, cursor=cursor)
+    request = _TriggerSource(connection, found, context).request({})
+    return request.method, connection.redactor.redact(str(request.url))
+
+
+def example_event(recipe: Recipe, pool: ConnectionPool) -> tuple[str, Any]:
+    """The trigger's first example event, standing in for a real one in a dry run."""
+    _, found, _ = spec_trigger(recipe, pool)
+    if not found.examples:
+        raise ConfigurationError(
+            f"{found.name} has no example event to stand in; give one with --event FILE"
+        )
+    return "example", found.examples[0].output
 
 
 class _TriggerSource:

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+
 from hookline.catalog import Catalog
-from hookline.cli_run import jobs, run
+from hookline.cli_jobs import jobs
+from hookline.cli_run import run
 from hookline.sandbox import running
 from hookline.store import open_store
-
 from tests.recipe_kit import TOKEN, TrackerState, json_lines, tracker_app, tracker_catalog, write
 
 CONNECTION = """\

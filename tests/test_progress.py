@@ -1,0 +1,55 @@
+"""What `hookline run` shows on a terminal: the summary names each failed step and its error."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from hookline.jobs import JobOutcome
+from hookline.progress import TerminalReporter, exit_code
+from hookline.store import JobRecord, StepRecord
+
+
+def job(job_id: str) -> JobRecord:
+    return JobRecord(job_id, "r", "/r.yaml", "k", {}, "queued", 0.0)
+
+
+def test_the_summary_names_the_failed_step_and_its_error() -> None:
+    out = io.StringIO()
+    reporter = TerminalReporter(Console(file=out, width=120, color_system=None))
+    reporter.start("watch", "tracker.new_ticket", dry_run=False)
+    reporter.polled(3, 2, 7)
+    for job_id, outcome in [
+        ("aaaaaaaaaaaaaaaa", JobOutcome("aaaaaaaaaaaaaaaa", "succeeded")),
+        (
+            "bbbbbbbbbbbbbbbb",
+            JobOutcome(
+                "bbbbbbbbbbbbbbbb",
+                "failed",
+                {
+                    "kind": "server",
+                    "message": "tracker.touch: the server failed",
+                    "step": "steps[1]",
+                },
+            ),
+        ),
+    ]:
+        reporter.job_started(job(job_id))
+        reporter.step_finished(job_id, StepRecord("steps[0]", 0, "succeeded"), None)
+        reporter.job_finished(job(job_id), outcome)
+    assert reporter.finish() == 1
+    text = out.getvalue()
+    assert "bbbbbbbbbbbb  failed     steps[1]     tracker.touch: the server failed" in text
+    assert "aaaaaaaaaaaa  succeeded" in text
+    assert "2 jobs: 1 failed, 1 succeeded" in text
+
+
+def test_one_job_shows_its_outputs_and_skipped_jobs_exit_0() -> None:
+    out = io.StringIO()
+    reporter = TerminalReporter(Console(file=out, width=120, color_system=None))
+    reporter.start("note", "manual", dry_run=False)
+    reporter.job_finished(job("c"), JobOutcome("c", "skipped", None, {"comment": 4}))
+    assert reporter.finish() == 0
+    assert 'outputs: {"comment":4}' in out.getvalue()
+    assert exit_code([JobOutcome("d", "outcome_unknown")]) == 1
