@@ -2,13 +2,15 @@
 
 Run by hand, never by the test suite (it needs nginx: ``apt-get install -y nginx-light``)::
 
-    .venv/bin/python bench/paginate.py               # the full run, about three minutes
-    .venv/bin/python bench/paginate.py --quick       # 20,000 records, one round, no 1M run
+    .venv/bin/python bench/paginate.py             # the full run, about seven minutes
+    .venv/bin/python bench/paginate.py --quick     # 20,000 records, one round, no 1M run
 
 Pre-built pages of about 1 KB records are served by nginx on 127.0.0.1, so the server costs
 almost nothing and the clients are what is measured. Each variant runs in a subprocess of its
-own; its peak RSS comes from ``os.wait4``. Variants, all reading with offset/limit until the
-total in ``meta.total``:
+own; its peak RSS comes from ``os.wait4``. Each table row is the fastest of several interleaved
+rounds (the machine may be shared: compare ratios within one run), with the CPU time the client
+spent, which other load on the machine disturbs less than the wall clock. Variants, all reading
+with offset/limit until the total in ``meta.total``:
 
 - ``httpx-async``: a hand-written ``httpx.AsyncClient`` loop with ``response.json()``
   (the baseline every ratio is against);
@@ -40,7 +42,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -335,18 +337,17 @@ def worker(variant: str, url: str, size: int, concurrency: int) -> None:
     """
     import httpx  # noqa: F401  (imported before timing, as hookline's modules are)
 
+    read = hookline_api(url, size, concurrency) if variant == "hookline-api" else None
+    start, cpu = time.perf_counter(), time.process_time()
     if variant == "httpx-async":
-        start = time.perf_counter()
         count = asyncio.run(httpx_async(url, size))
     elif variant == "httpx-sync":
-        start = time.perf_counter()
         count = httpx_sync(url, size)
     else:
-        read = hookline_api(url, size, concurrency)
-        start = time.perf_counter()
+        assert read is not None
         count = asyncio.run(read())
-    seconds = time.perf_counter() - start
-    print(json.dumps({"records": count, "seconds": seconds}))
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    print(json.dumps({"records": count, "seconds": seconds, "cpu": cpu}))
 
 
 # ---------------------------------------------------------------- the runs (parent side)
@@ -360,6 +361,7 @@ class Result:
     records: int
     seconds: float
     peak_rss_mib: float
+    cpu: float
 
     @property
     def rate(self) -> float:
@@ -367,13 +369,14 @@ class Result:
         return self.records / self.seconds
 
 
-def wait_rusage(process: subprocess.Popen[bytes], deadline: float) -> tuple[int, float]:
-    """Wait for ``process`` (killing it past ``deadline``); its exit status and peak RSS."""
+def wait_rusage(process: subprocess.Popen[bytes], deadline: float) -> tuple[int, float, float]:
+    """Wait for ``process`` (killing it past ``deadline``); exit status, peak RSS, CPU time."""
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             process.returncode = os.waitstatus_to_exitcode(status)
-            return process.returncode, usage.ru_maxrss / 1024
+            cpu = usage.ru_utime + usage.ru_stime
+            return process.returncode, usage.ru_maxrss / 1024, cpu
         if time.monotonic() > deadline:
             process.kill()
         time.sleep(0.01)
@@ -385,12 +388,12 @@ def run_worker(variant: str, url: str, size: int, concurrency: int, expected: in
     process = subprocess.Popen(command, stdout=subprocess.PIPE)
     assert process.stdout is not None
     output = process.stdout.read()
-    status, rss = wait_rusage(process, time.monotonic() + SUBPROCESS_TIMEOUT)
+    status, rss, _ = wait_rusage(process, time.monotonic() + SUBPROCESS_TIMEOUT)
     if status != 0:
         raise SystemExit(f"{variant} failed with exit status {status}")
     report = json.loads(output)
     check(variant, report["records"], expected)
-    return Result(variant, report["records"], report["seconds"], rss)
+    return Result(variant, report["records"], report["seconds"], rss, report["cpu"])
 
 
 def run_cli(root: Path, url: str, size: int, expected: int, *, dry_run: bool = False) -> Result:
@@ -420,14 +423,14 @@ def run_cli(root: Path, url: str, size: int, expected: int, *, dry_run: bool = F
     lines = 0
     while chunk := process.stdout.read(1 << 20):
         lines += chunk.count(b"\n")
-    status, rss = wait_rusage(process, time.monotonic() + SUBPROCESS_TIMEOUT)
+    status, rss, cpu = wait_rusage(process, time.monotonic() + SUBPROCESS_TIMEOUT)
     seconds = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"hookline call failed with exit status {status}")
     if dry_run:
-        return Result("hookline-cli start-up", 0, seconds, rss)
+        return Result("hookline-cli start-up", 0, seconds, rss, cpu)
     check("hookline-cli", lines, expected)
-    return Result("hookline-cli", lines, seconds, rss)
+    return Result("hookline-cli", lines, seconds, rss, cpu)
 
 
 WIRING = """
@@ -468,9 +471,7 @@ def check(variant: str, records: int, expected: int) -> None:
 def best(results: list[Result]) -> Result:
     """The fastest of several runs of one variant, with the highest peak RSS seen."""
     fastest = min(results, key=lambda r: r.seconds)
-    return Result(
-        fastest.variant, fastest.records, fastest.seconds, max(r.peak_rss_mib for r in results)
-    )
+    return replace(fastest, peak_rss_mib=max(r.peak_rss_mib for r in results))
 
 
 def table(title: str, results: list[Result], baseline: str) -> str:
@@ -479,14 +480,14 @@ def table(title: str, results: list[Result], baseline: str) -> str:
     lines = [
         f"#### {title}",
         "",
-        f"| variant | records | seconds | records/s | vs {baseline} | peak RSS MiB "
+        f"| variant | records | seconds | records/s | vs {baseline} | CPU s | peak RSS MiB "
         f"| RSS vs {baseline} |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r.variant} | {r.records:,} | {r.seconds:.2f} | {r.rate:,.0f} | "
-            f"{r.rate / base.rate:.2f}x | {r.peak_rss_mib:.0f} | "
+            f"{r.rate / base.rate:.2f}x | {r.cpu:.2f} | {r.peak_rss_mib:.0f} | "
             f"{r.peak_rss_mib / base.peak_rss_mib:.2f}x |"
         )
     return "\n".join(lines)
@@ -545,11 +546,11 @@ def read_scenario(
     results = [best(r) for r in runs.values()]
     cli = results[-1]
     results.append(
-        Result(
-            "hookline-cli, less start-up",
-            cli.records,
-            cli.seconds - startup.seconds,
-            cli.peak_rss_mib,
+        replace(
+            cli,
+            variant="hookline-cli, less start-up",
+            seconds=cli.seconds - startup.seconds,
+            cpu=cli.cpu - startup.cpu,
         )
     )
     print(table(f"{total:,} records, page size {size}", results, "httpx-async"))
@@ -621,18 +622,8 @@ def main(arguments: argparse.Namespace) -> None:
                 sequential = run_worker("hookline-api", url, 100, 1, delayed)
                 concurrent = run_worker("hookline-api", url, 100, 4, delayed)
             results = [
-                Result(
-                    "hookline-api, concurrency 1",
-                    delayed,
-                    sequential.seconds,
-                    sequential.peak_rss_mib,
-                ),
-                Result(
-                    "hookline-api, concurrency 4",
-                    delayed,
-                    concurrent.seconds,
-                    concurrent.peak_rss_mib,
-                ),
+                replace(sequential, variant="hookline-api, concurrency 1"),
+                replace(concurrent, variant="hookline-api, concurrency 4"),
             ]
             print(
                 table(
@@ -656,7 +647,7 @@ def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=100_000, help="records per list")
     parser.add_argument("--sizes", default="100,1000", help="page sizes, comma-separated")
-    parser.add_argument("--rounds", type=int, default=3, help="runs per variant; the best counts")
+    parser.add_argument("--rounds", type=int, default=5, help="runs per variant; the best counts")
     parser.add_argument(
         "--delayed-records",
         type=int,

@@ -18,9 +18,9 @@ session); the login request goes through the static ones listed before the sessi
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 from urllib.parse import quote
 
 import httpx
@@ -28,8 +28,9 @@ import httpx
 from .errors import ConfigurationError, UnsafeRequestError
 from .expressions import CompiledValue, ExpressionFunction
 from .hookspecs import hookimpl
-from .http import AUTH_REQUEST
+from .http import AUTH_REQUEST, Flow
 from .redaction import Redactor
+from .tokens import totp
 
 if TYPE_CHECKING:
     from .compiler import Compiler
@@ -325,13 +326,40 @@ def _present(c: Compiler, *path: str) -> CompiledValue:
 # ---------------------------------------------------------------- the chain
 
 
+@runtime_checkable
+class LoginAuth(Protocol):
+    """An auth flow with a login of its own (a session): what a connection asks of it.
+
+    ``needs_login`` says whether the next request would log in (or renew) first; it is called
+    before every request that reads ``session``, so it must be cheap. ``login_flow`` yields
+    only the login's requests, marked with the ``AUTH_REQUEST`` extension, sharing the auth
+    flow's single flight. ``logout_request`` and ``forget`` end the session on close.
+    """
+
+    def needs_login(self) -> bool:
+        """Whether the session must be logged in or renewed before the next request."""
+        ...
+
+    def login_flow(self) -> Flow:
+        """Log in (or renew) now unless another request already did; no other request."""
+        ...
+
+    def logout_request(self) -> httpx.Request | None:
+        """The logout request, carrying the session; None when there is nothing to end."""
+        ...
+
+    def forget(self) -> None:
+        """Drop the session: the next request logs in again."""
+        ...
+
+
 class AuthChain(httpx.Auth):
     """Several auth types in order; at most one of them has a flow of its own (a session).
 
     Static credentials listed before the flow's auth go on every request, its login
     included; those after it only on the requests it sends with its own credentials. A flow
-    marks its login requests with the ``AUTH_REQUEST`` extension set to ``login``, and may
-    offer ``logout_request()`` and ``forget()`` for the connection's close.
+    marks its login requests with the ``AUTH_REQUEST`` extension set to ``login``; a flow
+    that is a ``LoginAuth`` can also log in ahead of a request and end its session on close.
     """
 
     def __init__(self, auths: Sequence[httpx.Auth]) -> None:
@@ -342,6 +370,7 @@ class AuthChain(httpx.Auth):
             )
         split = flows[0] if flows else len(auths)
         self.flow = auths[split] if flows else None
+        self.login = self.flow if isinstance(self.flow, LoginAuth) else None
         self.before = [a for a in auths[:split] if isinstance(a, StaticAuth)]
         self.after = [a for a in auths[split + 1 :] if isinstance(a, StaticAuth)]
 
@@ -351,37 +380,48 @@ class AuthChain(httpx.Auth):
             auth.apply(prepared)
         return prepared
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        """Apply the static credentials around the flow's requests."""
+    def async_auth_flow(self, request: httpx.Request) -> Flow:
+        """The flow's requests for ``request`` (or ``request`` alone), with static credentials."""
         if self.flow is None:
-            yield self._static(request, login=False)
-            return
-        flow = self.flow.async_auth_flow(request)
+            return self._applied(_alone(request))
+        return self._applied(self.flow.async_auth_flow(request))
+
+    def needs_login(self) -> bool:
+        """Whether the flow would log in (or renew) before the next request."""
+        return self.login is not None and self.login.needs_login()
+
+    def login_flow(self) -> Flow:
+        """The flow's login alone, with static credentials; only after ``needs_login()``."""
+        assert self.login is not None  # needs_login() is false without one
+        return self._applied(self.login.login_flow())
+
+    async def _applied(self, flow: Flow) -> Flow:
+        """``flow`` with the static credentials applied around each of its requests."""
         try:
             outgoing = await flow.__anext__()
             while True:
                 login = outgoing.extensions.get(AUTH_REQUEST) == "login"
                 response = yield self._static(outgoing, login=login)
-                try:
-                    outgoing = await flow.asend(response)
-                except StopAsyncIteration:
-                    return
+                outgoing = await flow.asend(response)
+        except StopAsyncIteration:
+            return
         finally:
             await flow.aclose()
 
     def logout_request(self) -> httpx.Request | None:
         """The flow's logout request with every static credential, or None."""
-        logout = getattr(self.flow, "logout_request", None)
-        request = logout() if logout is not None else None
+        request = self.login.logout_request() if self.login is not None else None
         return None if request is None else self._static(request, login=False)
 
     def forget(self) -> None:
         """Drop the flow's login state, if it keeps any (after its logout)."""
-        forget = getattr(self.flow, "forget", None)
-        if forget is not None:
-            forget()
+        if self.login is not None:
+            self.login.forget()
+
+
+async def _alone(request: httpx.Request) -> Flow:
+    """The flow of an auth with nothing to add: the request itself."""
+    yield request
 
 
 @hookimpl
@@ -402,8 +442,6 @@ def register_auth_types() -> dict[str, Any]:
 @hookimpl
 def register_functions() -> list[ExpressionFunction]:
     """``totp(secret, digits?)``: the current one-time code for an MFA login step."""
-    from .session import totp
-
     return [
         ExpressionFunction(
             "totp",

@@ -16,6 +16,7 @@ with the error's exit code.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -157,12 +158,14 @@ async def _run(
                 connection, action, values, dry_run=dry_run, max_records=max_records
             )
             document = result.to_dict() if isinstance(result, Plan) else result
-            out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+            out.write(
+                orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+            )
             return
-        dumps = orjson.dumps
+        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
         try:
             async for record in iter_records(connection, action, values, max_records=max_records):
-                out.write(dumps(record) + b"\n")
+                out.write(dumps(record, option=newline))
             out.flush()
-        except BrokenPipeError:  # the reader (``| head``) has had enough
-            return
+        except BrokenPipeError:  # the reader (``| head``) has had enough: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())

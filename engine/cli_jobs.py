@@ -23,11 +23,18 @@ from rich.table import Table
 from rich.text import Text
 
 from .catalog import Catalog
-from .cli_run import connections_option, exits, json_option, reporter_for, state_option
+from .cli_run import (
+    connections_option,
+    exits,
+    json_option,
+    reported,
+    reporter_for,
+    state_option,
+)
 from .connections import load_connections
 from .errors import ConfigurationError
 from .jobs import JobRunner
-from .pool import ConnectionPool
+from .pool import ConnectionPool, registered_transports
 from .recipe import load_recipe
 from .store import JobRecord, SqlStore, open_store
 
@@ -188,15 +195,13 @@ def rerun(
             raise ConfigurationError(
                 f"{job.recipe_file} is now recipe {recipe.name!r}, not {job.recipe!r}"
             )
-        async with ConnectionPool(catalog, env=env, connections=connections) as pool:
+        async with ConnectionPool(
+            catalog, env=env, connections=connections, transports=registered_transports(catalog.pm)
+        ) as pool:
             pool.open(recipe)
             runner = JobRunner(recipe, pool, store, env=env, observer=reporter)
             reporter.start(recipe.name, f"rerun of {job.id[:12]}", dry_run=False)
-            try:
-                await runner.run_job(job)
-            finally:
-                code = reporter.finish()
-        return code
+            return await reported(reporter, runner.run_job(job))
 
     return _with_store(ctx.obj, state, again)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,16 +29,15 @@ from .connections import load_connections
 from .errors import ConfigurationError, HooklineError, InvalidDocumentError
 from .jobs import DRY_RUN_ID, JobRunner, new_event_key
 from .plugins import collect_named
-from .pool import ConnectionPool
+from .pool import ConnectionPool, registered_transports
 from .progress import JsonLinesReporter, Reporter, TerminalReporter
-from .recipe import ManualTrigger, Recipe, load_recipe
+from .recipe import ManualTrigger, Recipe, load_recipe, manual_inputs
 from .store import DEFAULT_STATE, JobRecord, SqlStore, open_store
 from .triggers import (
     event_for,
     example_event,
     first_poll,
     given_event,
-    manual_inputs,
     poll,
 )
 
@@ -159,7 +158,9 @@ def run(
     recipe = load_recipe(recipe_file, catalog, env=env, connections=connections)
     payload = _payload(recipe, inputs, event_file)
     reporter = reporter_for(as_json)
-    pool = ConnectionPool(catalog, env=env, connections=connections)
+    pool = ConnectionPool(
+        catalog, env=env, connections=connections, transports=registered_transports(catalog.pm)
+    )
     return asyncio.run(_run(recipe, pool, catalog, payload, state, dry_run, reporter))
 
 
@@ -210,33 +211,47 @@ async def _run(
 ) -> int:
     async with pool:
         pool.open(recipe)
-        trigger = recipe.trigger.event
         if dry_run:
             runner = JobRunner(recipe, pool, None, env=pool.env, dry_run=True, observer=reporter)
-            reporter.start(recipe.name, trigger, dry_run=True)
-            try:
-                event = _dry_run_event(recipe, pool, payload, reporter)
-                if event is not None:
-                    job = JobRecord(
-                        DRY_RUN_ID, recipe.name, recipe.path, event[0], event[1], "queued", 0.0
-                    )
-                    await runner.run_job(job)
-            finally:
-                code = reporter.finish()
-            return code
+            reporter.start(recipe.name, recipe.trigger.event, dry_run=True)
+            return await reported(reporter, _dry_run(recipe, pool, payload, runner, reporter))
         executor = _executor(catalog)
         store = open_store(state, catalog.pm)
         try:
             runner = JobRunner(recipe, pool, store, env=pool.env, observer=reporter)
-            reporter.start(recipe.name, trigger, dry_run=False)
-            try:
-                jobs = await _jobs(recipe, pool, store, payload, reporter)
-                await executor.run(runner, jobs)
-            finally:
-                code = reporter.finish()
-            return code
+            reporter.start(recipe.name, recipe.trigger.event, dry_run=False)
+
+            async def work() -> None:
+                await executor.run(runner, await _jobs(recipe, pool, store, payload, reporter))
+
+            return await reported(reporter, work())
         finally:
             await store.close()
+
+
+async def reported(reporter: Reporter, work: Awaitable[object]) -> int:
+    """Run ``work``, then show the summary; return the exit code.
+
+    An error that ends the run early (a poll the platform refused) is told by ``abort``
+    instead of a summary, and raised.
+    """
+    try:
+        await work
+    except BaseException as exc:
+        reporter.abort(exc)
+        raise
+    return reporter.finish()
+
+
+async def _dry_run(
+    recipe: Recipe, pool: ConnectionPool, payload: Any, runner: JobRunner, reporter: Reporter
+) -> None:
+    event = _dry_run_event(recipe, pool, payload, reporter)
+    if event is not None:
+        key, data = event
+        await runner.run_job(
+            JobRecord(DRY_RUN_ID, recipe.name, recipe.path, key, data, "queued", 0.0)
+        )
 
 
 async def _jobs(
@@ -260,7 +275,7 @@ async def _jobs(
             )
             return []
         return [job]
-    result = await poll(recipe, pool, store)
+    result = await poll(recipe, pool, store, on_record=reporter.reading)
     reporter.polled(result.records, len(result.jobs), result.cursor)
     return result.jobs
 

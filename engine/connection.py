@@ -7,6 +7,12 @@ of the connection's rate budget before every request (logins too) and bounds eve
 by the total deadline. ``build_request`` renders a spec request template; ``send`` sends it
 through ``hookline.http.Sender`` (auth, redirects, size cap, retries, typed errors).
 
+A template may read ``session.*`` (PlexTrac's paths hold ``{{ session.tenant_id }}``, captured
+at login), but a request is rendered before it is sent, so before its auth flow would log in.
+A caller therefore awaits ``ready()`` before rendering a request that ``reads_session``; a dry
+run renders with ``context(dry_run=True)`` instead, which shows ``<session.NAME>`` and never
+logs in.
+
 A rendered path can never leave the base URL: each expression inside a path template is
 rendered on its own and percent-encoded whole (``/`` included), so a value such as ``../x``,
 ``@evil.host`` or ``%2F`` stays one segment on the configured host.
@@ -20,7 +26,8 @@ import hashlib
 import ipaddress
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,26 +39,43 @@ import orjson
 from .auth import AuthChain, NoneAuth
 from .errors import ConfigurationError, HooklineError, InvalidRequestError, UnsafeRequestError
 from .expressions import CompiledValue, Expressions, Template, compact_json
-from .http import CallPolicy, DeadlineTransport, ErrorContext, Response, Sender, origin
+from .http import CallPolicy, DeadlineTransport, Sender, origin
 from .loader import Document
 from .ratelimit import Budget, RateLimitedTransport, RateLimiter, default_limiter
 from .redaction import Redactor, protect_logging
+from .responses import ErrorContext, Response
 from .schema_errors import schema_problems
 from .spec import Part, Request, RetryPolicy, Spec
 
-__all__ = ["CallPolicy", "Connection", "Response"]
+__all__ = ["CallPolicy", "Connection", "ConnectionCheck", "Response"]
 
 logger = logging.getLogger(__name__)
 
 _ABSOLUTE = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)")
 _BODIES = ("json", "form", "multipart", "body")
 _LOGOUT = CallPolicy(action="logout", retry=RetryPolicy(attempts=1), response="bytes")
+_SESSION_READERS_KEPT = 1024
+_session_readers: dict[int, tuple[Request, bool]] = {}
 
 
 def _user_agent() -> str:
     from . import __version__  # late: the package itself may import this module
 
     return f"hookline/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionCheck:
+    """A passed connection test: the action that ran and, for a list, the records it read."""
+
+    connection: str
+    connector: str
+    action: str
+    records: int | None
+
+    def __str__(self) -> str:
+        read = "" if self.records is None else f", {self.records} record(s) read"
+        return f"{self.connector} connection {self.connection!r} works ({self.action}{read})"
 
 
 class Connection:
@@ -109,6 +133,8 @@ class Connection:
             ),
             follow_redirects=False,
         )
+        self._login = CallPolicy(action="login", retry=settings.retry, response="bytes")
+        self._headers_read_session = _reads(settings.headers, "session")
         self._sender = Sender(
             self.client,
             auth=self.auth,
@@ -188,9 +214,21 @@ class Connection:
 
     # ------------------------------------------------------------ rendering
 
-    def context(self, **names: Any) -> dict[str, Any]:
-        """The template context: ``connection`` (values), ``session`` (captured), ``names``."""
-        return {"connection": self.values, "session": self.session, **names}
+    def context(self, *, dry_run: bool = False, **names: Any) -> dict[str, Any]:
+        """The template context: ``connection`` (values), ``session`` (captured), ``names``.
+
+        With ``dry_run``, ``session.NAME`` renders as ``<session.NAME>``: a dry run never logs
+        in, and shows no captured value.
+        """
+        session = _SessionPlaceholders() if dry_run else self.session
+        return {"connection": self.values, "session": session, **names}
+
+    def reads_session(self, request: Request) -> bool:
+        """Whether rendering ``request`` reads ``session``, so ``ready()`` must come first.
+
+        Its templates are looked at once and remembered (the connection's headers count too).
+        """
+        return self._headers_read_session or _reads_session(request)
 
     def build_request(self, request: Request, context: Mapping[str, Any]) -> httpx.Request:
         """Render ``request`` against ``context`` into an HTTP request on the base URL.
@@ -290,6 +328,17 @@ class Connection:
 
     # ------------------------------------------------------------ sending
 
+    async def ready(self) -> None:
+        """Log in now if the session has no values or they are due for renewal; else nothing.
+
+        Cheap when there is nothing to do, so it may precede every request that reads
+        ``session``. The login is the auth flow's own (single flight: concurrent callers and
+        requests share one; a refresh where the spec declares one), sent with the
+        connection's retry policy; a refusal is an ``AuthenticationError``.
+        """
+        if self.auth is not None and self.auth.needs_login():
+            await self._sender.run_flow(self.auth.login_flow, self._login)
+
     async def send(self, request: httpx.Request, *, policy: CallPolicy) -> Response:
         """Send ``request`` with auth, rate limit, retries, deadline and size cap.
 
@@ -298,6 +347,28 @@ class Connection:
         request whose answer was lost, ``UnsafeRequestError`` for a request off the origin.
         """
         return await self._sender.send(request, policy)
+
+    async def test(self) -> ConnectionCheck:
+        """Run the spec's ``connection.test`` action: whether the connection works, in short.
+
+        A list action reads one record at most. Its failure is raised as it is (an
+        ``AuthenticationError`` for refused credentials, ...); a spec without a test is a
+        ``ConfigurationError``.
+        """
+        from .actions import call_action  # late: actions builds on this module
+
+        settings = self.spec.connection
+        if settings.test_action is None:
+            raise ConfigurationError(
+                f"connector {self.spec.name!r} declares no connection test; its spec can name "
+                "one with connection.test: {action: NAME}"
+            )
+        await self.ready()
+        output = await call_action(self, settings.test_action, settings.test_input, max_records=1)
+        is_list = self.spec.actions[settings.test_action].is_list
+        return ConnectionCheck(
+            self.name, self.spec.name, settings.test_action, len(output) if is_list else None
+        )
 
     async def close(self) -> None:
         """Log out (where the session declares a logout) and close the client; idempotent."""
@@ -340,6 +411,48 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class _SessionPlaceholders(dict[str, Any]):
+    """``session`` in a dry run: every ``session.NAME`` reads as the text ``<session.NAME>``.
+
+    JMESPath reads an object's fields with ``get``, so this is the one method that matters.
+    """
+
+    def get(self, key: str, default: Any = None, /) -> Any:
+        return f"<session.{key}>"
+
+
+def _reads(value: Template | CompiledValue | None, name: str) -> bool:
+    """Whether rendering ``value`` reads the context name ``name`` (or the whole context)."""
+    if value is None:
+        return False
+    templates: Iterator[Template] = (
+        iter([value]) if isinstance(value, Template) else (t for _, t in value.templates())
+    )
+    return any(path[:1] in ((name,), ()) for t in templates for path in t.references())
+
+
+def _reads_session(request: Request) -> bool:
+    """Whether ``request``'s templates read ``session``; remembered per request template."""
+    known = _session_readers.get(id(request))
+    if known is not None and known[0] is request:
+        return known[1]
+    values: list[Template | CompiledValue | None] = [
+        request.path,
+        request.query,
+        request.headers,
+        request.json,
+        request.form,
+        request.body,
+    ]
+    for part in (request.multipart or {}).values():
+        values += [part.value, part.file, part.filename, part.content_type]
+    reads = any(_reads(value, "session") for value in values)
+    if len(_session_readers) >= _SESSION_READERS_KEPT:  # templates made per call come and go
+        _session_readers.clear()
+    _session_readers[id(request)] = (request, reads)
+    return reads
 
 
 def _segment(value: Any, source: str, errors: ErrorContext) -> str:

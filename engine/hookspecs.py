@@ -43,6 +43,17 @@ def register_connectors() -> Sequence[Path | Traversable]:  # type: ignore[empty
     """
 
 
+@hookspec
+def register_transports() -> Mapping[str, Any]:  # type: ignore[empty-body]
+    """Return ``{connector name: transport factory}`` for connectors answered in-process.
+
+    Every connection of such a connector sends its requests through
+    ``factory(values) -> httpx.AsyncBaseTransport`` instead of the network (the built-in
+    ``file`` connector reads and writes local files this way). Auth, rate limits, retries,
+    error tables and redaction apply as to any connector.
+    """
+
+
 # ---------------------------------------------------------------- runtime building blocks
 
 

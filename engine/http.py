@@ -1,25 +1,27 @@
-"""Sending one request and reading its answer, within bounds, with retries and typed errors.
+"""Sending one request within bounds, with its auth flow, redirects and retries.
 
 ``Sender`` is the stack under ``Connection.send``, one small layer each::
 
     send        retries: backoff with full jitter, Retry-After, bounded attempts and time
-    _attempt    the auth flow (httpx.Auth): logins and renewals are requests like others
+    _drive      the auth flow (httpx.Auth): logins and renewals are requests like others
     _exchange   redirects, only where the spec allows them, credentials never leaving the origin
     _fetch      one HTTP exchange: the body read under a size cap (or streamed to a file)
 
 and the client's transport stack below it: ``RateLimitedTransport`` (waits for a slot) →
 ``DeadlineTransport`` (a total deadline on each exchange, body included, so a server that
 drips one byte a second cannot hang a job; httpx's own timeouts are per phase) → httpx.
+What an answer means (its JSON, the typed error) is ``hookline.responses``' business.
 
 The auth flow is driven here rather than by httpx so that every response it sees (login,
 renewal, the real one) has already been read under the size cap and the deadline, and so that
-a redirect is re-authenticated only on the connection's own origin.
+a redirect is re-authenticated only on the connection's own origin. ``run_flow`` drives a flow
+that sends only its own requests (a login ahead of a call) with the same retries.
 
 Which failures are retried: connect errors and pool timeouts always (nothing was sent);
-read errors, lost connections and 502/503/504 only for idempotent requests; 429 for every
-method (the platform refused it) unless the retry policy says ``on_rate_limit: false``. A
-non-idempotent request whose answer was lost raises ``OutcomeUnknownError``: the platform may
-have applied it, and repeating it could apply it twice.
+read errors, lost connections and 502/503/504 only for idempotent requests and auth requests;
+429 for every method (the platform refused it) unless the retry policy says
+``on_rate_limit: false``. A non-idempotent request whose answer was lost raises
+``OutcomeUnknownError``: the platform may have applied it, and repeating it could apply it twice.
 """
 
 from __future__ import annotations
@@ -30,22 +32,17 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import httpx
-import orjson
 
 from .errors import (
     ActionError,
-    AuthenticationError,
-    InvalidRequestError,
     InvalidResponseError,
-    NotFoundError,
     OutcomeUnknownError,
-    PermissionDeniedError,
     RateLimitedError,
     ServerError,
     TransportError,
@@ -53,15 +50,14 @@ from .errors import (
 )
 from .ratelimit import retry_after
 from .redaction import Redactor
+from .responses import ErrorContext, Response, decode_json, error_for, lenient_json
+from .responses import truthy as truthy  # where hookline.actions still imports it from
 from .spec import ErrorRule, RetryPolicy
 
 logger = logging.getLogger(__name__)
 
 AUTH_REQUEST = "hookline.auth_request"
-"""Request extension marking a request an auth type made (login, second step, logout)."""
-
-MAX_DEPTH = 254
-"""The deepest nesting accepted in JSON answers: the most orjson can write back."""
+"""Request extension marking a request an auth type made: its role (login, refresh, logout)."""
 
 MAX_REDIRECTS = 10
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -72,29 +68,12 @@ _LOST_ANSWER = (
     httpx.TimeoutException,
     httpx.RemoteProtocolError,
 )
-_SNIPPET = 100
 _REDIRECT_SAFE_HEADERS = frozenset({"accept", "accept-language", "user-agent", "content-type"})
 
-KINDS: Mapping[str, type[ActionError]] = {
-    "authentication": AuthenticationError,
-    "permission": PermissionDeniedError,
-    "not_found": NotFoundError,
-    "invalid_request": InvalidRequestError,
-    "rate_limited": RateLimitedError,
-    "server": ServerError,
-    "invalid_response": InvalidResponseError,
-    "error": ActionError,
-}
-"""Error table kinds and the exceptions they raise."""
+Flow = AsyncGenerator[httpx.Request, httpx.Response]
+"""An auth flow: it yields the requests to send and is sent each one's answer."""
 
-_BY_STATUS: Mapping[int, type[ActionError]] = {
-    400: InvalidRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    422: InvalidRequestError,
-    429: RateLimitedError,
-}
+_Attempt = Callable[[], Awaitable[httpx.Response | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,174 +90,6 @@ class CallPolicy:
     idempotent: bool = False
     response: str = "json"
     save_to: Path | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A successful answer: ``data`` is parsed JSON, text or bytes; ``url`` is redacted."""
-
-    status: int
-    headers: httpx.Headers
-    url: str
-    data: Any
-    content_type: str | None
-    path: Path | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorContext:
-    """Which call an error is about; every text that reaches an error passes ``redactor``."""
-
-    connector: str | None = None
-    action: str | None = None
-    method: str | None = None
-    url: str | None = None
-    redactor: Redactor = field(default_factory=Redactor)
-
-    @property
-    def where(self) -> str:
-        """``argus.get_case: GET https://…`` — the call, as messages name it."""
-        label = ".".join(part for part in (self.connector, self.action) if part)
-        request = " ".join(part for part in (self.method, self.url) if part)
-        return ": ".join(part for part in (label, request) if part)
-
-    def error(
-        self, cls: type[ActionError], message: str, *, status: int | None = None, **extra: Any
-    ) -> ActionError:
-        """An ``ActionError`` of ``cls`` with this call's context and a redacted message."""
-        redact = self.redactor.redact
-        platform = extra.pop("platform_message", None)
-        return cls(
-            redact(message),
-            connector=self.connector,
-            action=self.action,
-            method=self.method,
-            url=self.url,
-            status=status,
-            platform_message=None if platform is None else redact(platform),
-            **extra,
-        )
-
-
-# ---------------------------------------------------------------- JSON
-
-
-def decode_json(content: bytes, *, context: ErrorContext, status: int | None = None) -> Any:
-    """Parse a JSON answer; anything hostile or broken is an ``InvalidResponseError``.
-
-    Refused: invalid JSON, NaN and Infinity, lone surrogates, numbers beyond a double's range
-    (a 5,000-digit number), and nesting deeper than ``MAX_DEPTH`` (which later code could not
-    write back or walk without exhausting the stack). The message holds a short, redacted
-    snippet of the body, never the parser's raw exception.
-    """
-    try:
-        value = orjson.loads(content)
-    except orjson.JSONDecodeError as exc:
-        raise context.error(
-            InvalidResponseError,
-            f"{context.where} answered with invalid JSON ({exc.msg} at line {exc.lineno} "
-            f"column {exc.colno}): {snippet(content, context.redactor)}",
-            status=status,
-        ) from None
-    if len(content) > 2 * MAX_DEPTH:  # shallower text cannot nest that deep
-        try:
-            orjson.dumps(value)
-        except TypeError:  # orjson's own recursion limit, checked at C speed
-            raise context.error(
-                InvalidResponseError,
-                f"{context.where} answered with JSON nested more than {MAX_DEPTH} levels "
-                f"deep: {snippet(content, context.redactor)}",
-                status=status,
-            ) from None
-    return value
-
-
-def snippet(content: bytes, redactor: Redactor) -> str:
-    """The start of a body as one short, redacted, quoted line."""
-    text = redactor.redact(content[:4096].decode("utf-8", "replace"))
-    short = text[:_SNIPPET] + ("..." if len(text) > _SNIPPET or len(content) > 4096 else "")
-    return repr(short)
-
-
-# ---------------------------------------------------------------- errors
-
-
-def error_for(
-    response: httpx.Response, data: Any, rules: tuple[ErrorRule, ...], context: ErrorContext
-) -> ActionError | None:
-    """The error a response means: the first matching rule of the table, else by status.
-
-    A rule without ``when`` applies to error statuses (400 and above) only; a rule with
-    ``when`` applies wherever its predicate on the body holds, so a 200 can be an error.
-    """
-    status = response.status_code
-    for rule in rules:
-        if not rule.matches_status(status):
-            continue
-        if rule.when is None and status < 400:
-            continue
-        if rule.when is not None and not truthy(rule.when.search(data)):
-            continue
-        return _error(KINDS[rule.kind], response, data, context, rule)
-    if status < 400:
-        return None
-    cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else ActionError)
-    return _error(cls, response, data, context, None)
-
-
-def _error(
-    cls: type[ActionError],
-    response: httpx.Response,
-    data: Any,
-    context: ErrorContext,
-    rule: ErrorRule | None,
-) -> ActionError:
-    status = response.status_code
-    message = rule.message.search(data) if rule and rule.message else platform_message(data)
-    platform = None if message is None else str(message)[:300]
-    text = f"{context.where} answered {status} {response.reason_phrase}".rstrip()
-    if platform:
-        text += f": {platform}"
-    extra: dict[str, Any] = {}
-    if cls is PermissionDeniedError:
-        refused = rule.field.search(data) if rule and rule.field else None
-        extra["field"] = None if refused is None else str(refused)
-        if refused is not None:
-            text += f" (field {refused})"
-    elif cls is RateLimitedError:
-        extra["retry_after"] = retry_after(response.headers)
-        if extra["retry_after"] is not None:
-            text += f"; the platform asks to wait {extra['retry_after']:g} s"
-    elif cls is AuthenticationError:
-        text += "; check the connection's credentials"
-    return context.error(cls, text, status=status, platform_message=platform, **extra)
-
-
-def platform_message(data: Any) -> str | None:
-    """The message a platform most likely put in an error body, without a spec's help."""
-    if isinstance(data, str):
-        line = data.strip().split("\n", 1)[0]
-        return line[:200] or None
-    if not isinstance(data, dict):
-        return None
-    for key in ("message", "error_description", "error", "detail", "title", "msg"):
-        value = data.get(key)
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, dict) and isinstance(value.get("message"), str):
-            return str(value["message"])
-    messages = data.get("messages")
-    if isinstance(messages, list) and messages and isinstance(messages[0], dict):
-        first = messages[0].get("message")
-        return first if isinstance(first, str) else None
-    return None
-
-
-def truthy(value: Any) -> bool:
-    """JMESPath truth: null, false and empty text, lists and objects are false; 0 is true."""
-    if value is None or value is False:
-        return False
-    return not (isinstance(value, str | list | dict) and not value)
 
 
 # ---------------------------------------------------------------- the deadline
@@ -410,18 +221,43 @@ class Sender:
                 f"{context.where} is not on the connection's origin "
                 f"{self.origin[0]}://{self.origin[1]}:{self.origin[2]}; refusing to send it",
             )
+        auth = self.auth if authenticate else None
+        attempt: _Attempt
+        if auth is None:
+            attempt = partial(self._exchange, request, policy.save_to)
+        else:
+            attempt = partial(self._drive, partial(auth.async_auth_flow, request), policy.save_to)
+        response = await self._retrying(attempt, policy, context)
+        assert response is not None  # a request's flow ends with the request's own answer
+        return self._result(response, policy, context)
+
+    async def run_flow(self, flow: Callable[[], Flow], policy: CallPolicy) -> None:
+        """Drive an auth flow that sends only its own requests, with the retries of ``send``.
+
+        ``flow`` makes a fresh flow for each try. Its requests' answers are its to judge: a
+        refusal is the exception it raises.
+        """
+        context = ErrorContext(
+            connector=self.connector, action=policy.action, redactor=self.redactor
+        )
+        await self._retrying(partial(self._drive, flow, None), policy, context)
+
+    async def _retrying(
+        self, attempt: _Attempt, policy: CallPolicy, context: ErrorContext
+    ) -> httpx.Response | None:
+        """The answer of the first try that is not worth repeating, or the error of the last."""
         started = time.monotonic()
-        attempt = 0
+        tries = 0
         while True:
-            attempt += 1
+            tries += 1
             try:
-                response = await self._attempt(request, policy.save_to, authenticate)
+                response = await attempt()
             except httpx.TransportError as exc:
                 safe = policy.idempotent or _auth_request_failed(exc)
                 failure = self._transport_failure(exc, safe, context)
                 delay = None
                 if isinstance(exc, _NOTHING_SENT) or (safe and _answer_lost(exc)):
-                    delay = self._delay(attempt, policy.retry, started, None)
+                    delay = self._delay(tries, policy.retry, started, None)
                 if delay is None:
                     raise failure from None
                 reason = f"failed ({type(exc).__name__})"
@@ -429,26 +265,25 @@ class Sender:
                 wait = exc.retry_after if isinstance(exc, RateLimitedError) else None
                 delay = None
                 if self._retryable(exc.status, policy, login=True):
-                    delay = self._delay(attempt, policy.retry, started, wait)
+                    delay = self._delay(tries, policy.retry, started, wait)
                 if delay is None:
                     raise
                 reason = f"login answered {exc.status}"
             else:
-                status = response.status_code
-                delay = None
-                if self._retryable(status, policy, login=False):
-                    delay = self._delay(
-                        attempt, policy.retry, started, retry_after(response.headers)
-                    )
+                if response is None or not self._retryable(
+                    response.status_code, policy, login=False
+                ):
+                    return response
+                delay = self._delay(tries, policy.retry, started, retry_after(response.headers))
                 if delay is None:
-                    return self._result(response, policy, context)
-                reason = f"answered {status}"
+                    return response
+                reason = f"answered {response.status_code}"
             logger.info(
                 "%s %s; retrying in %.2f s (attempt %d of %d)",
                 context.where,
                 reason,
                 delay,
-                attempt + 1,
+                tries + 1,
                 policy.retry.attempts,
             )
             await asyncio.sleep(delay)
@@ -462,13 +297,11 @@ class Sender:
         return login or policy.idempotent
 
     @staticmethod
-    def _delay(
-        attempt: int, retry: RetryPolicy, started: float, wait: float | None
-    ) -> float | None:
+    def _delay(tries: int, retry: RetryPolicy, started: float, wait: float | None) -> float | None:
         """Seconds before the next try, or None when no try is left within the bounds."""
-        if attempt >= retry.attempts or (wait is not None and wait > retry.max_delay):
+        if tries >= retry.attempts or (wait is not None and wait > retry.max_delay):
             return None
-        ceiling = min(retry.max_delay, retry.backoff * 2 ** (attempt - 1))
+        ceiling = min(retry.max_delay, retry.backoff * 2 ** (tries - 1))
         delay = max(random.uniform(0, ceiling), wait or 0.0)
         if time.monotonic() - started + delay > retry.total:
             return None
@@ -488,21 +321,19 @@ class Sender:
             )
         return context.error(TransportError, f"{context.where} failed: {detail}")
 
-    async def _attempt(
-        self, request: httpx.Request, save_to: Path | None, authenticate: bool
-    ) -> httpx.Response:
-        """One try: the auth flow's requests in turn; the last response is the answer."""
-        if self.auth is None or not authenticate:
-            return await self._exchange(request, save_to)
-        flow = self.auth.async_auth_flow(request)
+    async def _drive(
+        self, make_flow: Callable[[], Flow], save_to: Path | None
+    ) -> httpx.Response | None:
+        """One try: the flow's requests in turn; the last answer, or None if it sent none."""
+        flow = make_flow()
+        response = None
         try:
             outgoing = await flow.__anext__()
             while True:
                 response = await self._exchange(outgoing, save_to)
-                try:
-                    outgoing = await flow.asend(response)
-                except StopAsyncIteration:
-                    return response
+                outgoing = await flow.asend(response)
+        except StopAsyncIteration:
+            return response
         finally:
             await flow.aclose()
 
@@ -649,7 +480,7 @@ class Sender:
             )
         content = response.content
         if status >= 400:
-            data = self._lenient(content, response, context)
+            data = lenient_json(response, context)
         elif policy.save_to is not None:
             data = None
         elif policy.response == "json":
@@ -669,13 +500,3 @@ class Sender:
             content_type=response.headers.get("content-type"),
             path=policy.save_to,
         )
-
-    @staticmethod
-    def _lenient(content: bytes, response: httpx.Response, context: ErrorContext) -> Any:
-        """An error body: parsed JSON where it is JSON, else its text."""
-        if not content:
-            return None
-        try:
-            return decode_json(content, context=context)
-        except InvalidResponseError:
-            return response.text

@@ -45,10 +45,12 @@ from .recipe import (
     CallStep,
     ForEachStep,
     IfStep,
+    ManualTrigger,
     Recipe,
     SetStep,
     Step,
     StopStep,
+    manual_inputs,
 )
 from .store import JobRecord, SqlStore, StepRecord
 
@@ -432,7 +434,9 @@ class _Job:
 
     async def call(self, step: CallStep, frame: _Frame, trace: _Trace) -> Any:
         """Run a called recipe as this step; its outputs are the output."""
-        inputs = trace.input
+        trigger = step.recipe.trigger
+        assert isinstance(trigger, ManualTrigger)  # the static checks refuse any other
+        inputs = manual_inputs(trigger, trace.input)
         callee = self.frame(step.recipe, inputs, inputs, f"{trace.path}.recipe")
         try:
             return await self.run_recipe(callee)

@@ -30,6 +30,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hookline.pagination",
     "hookline.webhooks",
     "hookline.store",
+    "hookline.jobs",
+    "hookline.connectors.file",
     "hookline.connectors.argus",
     "hookline.connectors.pcr360",
     "hookline.connectors.plextrac",

@@ -42,6 +42,9 @@ class Reporter(Observer):
     def start(self, recipe: str, trigger: str, *, dry_run: bool) -> None:
         """The run begins."""
 
+    def reading(self, records: int) -> None:
+        """A poll has read ``records`` so far."""
+
     def polled(self, records: int, jobs: int, cursor: Any) -> None:
         """A poll cycle read ``records`` and left ``jobs`` to run."""
 
@@ -59,6 +62,9 @@ class Reporter(Observer):
     def finish(self) -> int:
         """Show the summary; return the exit code."""
         return exit_code(self.outcomes)
+
+    def abort(self, error: BaseException) -> None:
+        """The run ends early with ``error`` (shown by the caller); no summary follows."""
 
     def counts(self) -> dict[str, int]:
         """Jobs by status."""
@@ -131,6 +137,10 @@ class JsonLinesReporter(Reporter):
             outputs=outcome.outputs,
         )
 
+    def abort(self, error: BaseException) -> None:
+        """An ``error`` line instead of the summary."""
+        self.emit("error", message=str(error) or type(error).__name__)
+
     def finish(self) -> int:
         """The summary line."""
         code = exit_code(self.outcomes)
@@ -159,6 +169,12 @@ class TerminalReporter(Reporter):
         self.dry_run = dry_run
         self.live.start()
         self.refresh()
+
+    def reading(self, records: int) -> None:
+        """Count the records as they arrive (redrawn every hundred)."""
+        self.records = records
+        if records % 100 == 0:
+            self.refresh()
 
     def polled(self, records: int, jobs: int, cursor: Any) -> None:
         """A poll cycle ended."""
@@ -201,6 +217,10 @@ class TerminalReporter(Reporter):
         if self.current:
             parts.append(self.current)
         self.live.update(Text.from_markup("   ".join(parts)), refresh=True)
+
+    def abort(self, error: BaseException) -> None:
+        """Stop the live display; the error is printed by the caller."""
+        self.live.stop()
 
     def finish(self) -> int:
         """Stop the live display and print the summary table."""

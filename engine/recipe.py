@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+
 from .catalog import Catalog, base_schema
 from .compiler import Compiler
 from .connections import Connections
-from .errors import Problem, RecipeError
+from .errors import ConfigurationError, Problem, RecipeError
 from .expressions import CompiledValue, Template
 from .loader import Document, KeyPath, load_document
 from .schema_errors import schema_problems
@@ -216,6 +218,39 @@ class Recipe:
                 found[recipe.file] = recipe
                 pending.extend(recipe.callees)
         return list(found.values())
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def manual_inputs(trigger: ManualTrigger, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs with declared defaults applied; ``ConfigurationError`` names every problem."""
+    properties: Mapping[str, Any] = trigger.inputs_schema["properties"]
+    values = with_defaults(trigger.inputs_schema, given)
+    problems = []
+    for error in Draft202012Validator(trigger.inputs_schema).iter_errors(values):
+        where = ".".join(str(part) for part in error.absolute_path)
+        if error.validator == "required":
+            missing = [name for name in error.validator_value if name not in values]
+            problems += [f"input {name!r} is required" for name in missing]
+        elif error.validator == "additionalProperties":
+            known = ", ".join(sorted(properties)) or "none"
+            unknown = sorted(set(values) - set(properties))
+            problems += [f"unknown input {name!r} (inputs: {known})" for name in unknown]
+        else:
+            problems.append(f"input {where!r}: {error.message}")
+    if problems:
+        raise ConfigurationError("; ".join(problems))
+    return values
+
+
+def with_defaults(schema: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """``given`` with the ``default`` of each input of ``schema`` it leaves out."""
+    values = dict(given)
+    for name, prop in schema.get("properties", {}).items():
+        if name not in values and isinstance(prop, Mapping) and "default" in prop:
+            values[name] = prop["default"]
+    return values
 
 
 def load_recipe(

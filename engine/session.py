@@ -3,41 +3,35 @@
 A login request's answer gives values (a token, a tenant id) captured by JMESPath and
 applied to each request as headers, cookies or query parameters (``session.*``). A session
 is renewed before its lifetime ends (a fixed number, a field such as ``expires_in``, or a
-JWT's ``exp``) and once, reactively, when an answer carries a declared status (401 by
-default; 403 where a platform uses it) or matches a body predicate (some APIs report an
-expired session inside a 200), after which the request is repeated once. Concurrent requests
-share one login. An optional second step (MFA) may use the first answer as ``login.*`` and a
-code from a connection field or from ``totp(secret)`` (RFC 6238); an optional logout request
-is sent when the connection closes.
+JWT's ``exp``): by a refresh request where the spec declares one (PlexTrac's
+``PUT /api/v1/token/refresh``; a login there counts against ten a minute and repeats MFA),
+else by logging in again. A refused refresh, a session already expired, and a refused request
+log in again. A request is refused when its answer carries a declared status (401 by default;
+403 where a platform uses it) or matches a body predicate (some APIs report an expired
+session inside a 200); it is then repeated once. Concurrent requests share one login. An
+optional second step (MFA) may use the first answer as ``login.*`` and a code from a
+connection field or from ``totp(secret)`` (RFC 6238); an optional logout request is sent when
+the connection closes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
-import hmac
 import logging
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import httpx
-import orjson
 
 from .auth import EXPRESSION, TEMPLATE, AuthTarget, copy_request
-from .errors import (
-    AuthenticationError,
-    ExpressionError,
-    InvalidResponseError,
-    RateLimitedError,
-    ServerError,
-)
+from .errors import ActionError, AuthenticationError, RateLimitedError, ServerError
 from .expressions import CompiledValue, Expression
-from .http import AUTH_REQUEST, ErrorContext, decode_json, error_for, platform_message, truthy
-from .spec import Request, _request
+from .http import AUTH_REQUEST, Flow
+from .responses import ErrorContext, decode_json, error_for, lenient_json, platform_message, truthy
+from .spec import Request, compile_request
+from .tokens import jwt_expiry
 
 if TYPE_CHECKING:
     from .compiler import Compiler
@@ -45,6 +39,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _REQUEST = {"$ref": "#/$defs/request"}
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    """A request that renews a valid session, and what to keep from its answer."""
+
+    request: Request
+    capture: Mapping[str, Expression]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class SessionAuth:
     renew_when: Expression | None
     mfa: Request | None
     mfa_when: Expression | None
+    refresh: Refresh | None
     logout: Request | None
 
     schema: ClassVar[dict[str, Any]] = {
@@ -72,8 +75,9 @@ class SessionAuth:
         "additionalProperties": False,
         "required": ["type", "login", "capture", "apply"],
         "description": "A login request whose answer's values (captured by JMESPath) "
-        "authenticate the following requests; renewed before it expires and once after a "
-        "refusal, with an optional second step (MFA) and logout",
+        "authenticate the following requests; renewed before it expires (by a refresh "
+        "request, where one is declared) and once after a refusal, with an optional second "
+        "step (MFA) and logout",
         "properties": {
             "type": {"const": "session", "description": "A login request, then its token"},
             "login": {**_REQUEST, "description": "The login request (context: connection)"},
@@ -191,8 +195,34 @@ class SessionAuth:
                     },
                 },
             },
+            "refresh": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["request"],
+                "description": "A request that renews a session while it is still valid, used "
+                "instead of a new login when its lifetime nears its end (a login may count "
+                "against a limit, and repeat MFA). It carries the session as apply says. A "
+                "refused refresh, a session already expired, or a refused request log in "
+                "again. Needs lifetime",
+                "properties": {
+                    "request": {
+                        **_REQUEST,
+                        "description": "The request (context: connection, session), e.g. "
+                        "method: PUT, path: /api/v1/token/refresh",
+                    },
+                    "capture": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "additionalProperties": EXPRESSION,
+                        "description": "Values to keep from its answer, each a JMESPath "
+                        "expression (default: the login's capture); values it does not "
+                        "capture keep their login value",
+                    },
+                },
+            },
             "logout": {**_REQUEST, "description": "Sent when the connection closes"},
         },
+        "dependentRequired": {"refresh": ["lifetime"]},
     }
 
     @classmethod
@@ -201,9 +231,16 @@ class SessionAuth:
         _check_single_session(c)
         lifetime = c.get("lifetime")
         renew = c.get("renew_on", default={})
+        capture = _captures(c, "capture")
+        refresh = None
+        if c.get("refresh"):
+            refresh = Refresh(
+                compile_request(c.at("refresh", "request")),
+                _captures(c, "refresh", "capture") if c.get("refresh", "capture") else capture,
+            )
         return cls(
-            login=_request(c.at("login")),
-            capture={name: _expression(c, "capture", name) for name in c.get("capture")},
+            login=compile_request(c.at("login")),
+            capture=capture,
             public=frozenset(c.get("public", default=[])),
             headers=c.value("apply", "headers"),
             cookies=c.value("apply", "cookies"),
@@ -214,9 +251,10 @@ class SessionAuth:
             renew_before=float(c.get("renew_before", default=60)),
             renew_statuses=frozenset(renew.get("status", [401])),
             renew_when=c.expression("renew_on", "when"),
-            mfa=_request(c.at("mfa", "request")) if c.get("mfa") else None,
+            mfa=compile_request(c.at("mfa", "request")) if c.get("mfa") else None,
             mfa_when=c.expression("mfa", "when"),
-            logout=_request(c.at("logout")) if c.get("logout") else None,
+            refresh=refresh,
+            logout=compile_request(c.at("logout")) if c.get("logout") else None,
         )
 
     def bind(self, target: AuthTarget) -> Session:
@@ -224,10 +262,14 @@ class SessionAuth:
         return Session(self, target)
 
 
-def _expression(c: Compiler, *path: str) -> Expression:
-    expression = c.expression(*path)
-    assert expression is not None  # the schema requires it
-    return expression
+def _captures(c: Compiler, *path: str) -> dict[str, Expression]:
+    """The ``{name: JMESPath}`` mapping at ``path``, compiled."""
+    captures = {}
+    for name in c.get(*path):
+        expression = c.expression(*path, name)
+        assert expression is not None  # the schema requires it
+        captures[name] = expression
+    return captures
 
 
 def _check_single_session(c: Compiler) -> None:
@@ -242,10 +284,10 @@ def _check_single_session(c: Compiler) -> None:
 class Session(httpx.Auth):
     """One connection's login state; its auth flow logs in, renews and repeats as declared.
 
-    Logins are single-flight: the first request that finds the session missing or stale logs
-    in under a lock while the others wait and then use its result. A rejected answer triggers
-    a new login only if the credentials it carried are still the current ones, so a burst of
-    401s costs one login, not one each.
+    Renewals are single-flight: the first request that finds the session missing or stale
+    renews it under a lock while the others wait and then use its result. A rejected answer
+    triggers a new login only if the credentials it carried are still the current ones, so a
+    burst of 401s costs one login, not one each. ``generation`` counts the sessions so far.
     """
 
     def __init__(self, spec: SessionAuth, target: AuthTarget) -> None:
@@ -254,40 +296,76 @@ class Session(httpx.Auth):
         self.generation = 0
         self.logged_in = False
         self.renew_at: float | None = None
+        self.expires_at: float | None = None
         self._lock: asyncio.Lock | None = None
+
+    def needs_login(self) -> bool:
+        """Whether the next request would log in or renew first: no session, or one due."""
+        return self._stale(None)
 
     def _stale(self, rejected: int | None) -> bool:
         if not self.logged_in or rejected == self.generation:
             return True
         return self.renew_at is not None and time.monotonic() >= self.renew_at
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    def _refreshable(self, rejected: int | None) -> bool:
+        """Whether a refresh may renew the session: declared, not refused, not yet expired."""
+        return (
+            self.spec.refresh is not None
+            and self.logged_in
+            and rejected != self.generation
+            and self.expires_at is not None
+            and time.monotonic() < self.expires_at
+        )
+
+    def login_flow(self) -> Flow:
+        """Log in, or refresh, now unless another request already did; nothing else is sent."""
+        return self._renewal(None)
+
+    async def _renewal(self, rejected: int | None) -> Flow:
+        """The requests that renew the session, unless it was renewed while this one waited.
+
+        ``rejected`` is the generation of a session the platform refused, which only a new
+        login replaces; a session merely due is refreshed where the spec allows it.
+        """
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if not self._stale(rejected):
+                return
+            if self._refreshable(rejected):
+                assert self.spec.refresh is not None
+                template = self.spec.refresh.request
+                request = self.target.build_request(template, self.target.context())
+                if self._refreshed((yield self._mark(self.authorize(request), "refresh"))):
+                    return
+            login = self._mark(self.target.build_request(self.spec.login, self.target.context()))
+            context = self._context(login, "login")
+            body = self._accept((yield login), context, "login")
+            if self.spec.mfa is not None and (
+                self.spec.mfa_when is None or truthy(self.spec.mfa_when.search(body))
+            ):
+                step = self._mark(
+                    self.target.build_request(self.spec.mfa, self.target.context(login=body))
+                )
+                context = self._context(step, "login")
+                body = self._accept((yield step), context, "second login step")
+            self._establish(body, context, refresh=False)
+
+    async def async_auth_flow(self, request: httpx.Request) -> Flow:
         """Log in if needed, send with the session, and once more after a rejection."""
         rejected: int | None = None
         while True:
             if self._stale(rejected):
-                if self._lock is None:
-                    self._lock = asyncio.Lock()
-                async with self._lock:
-                    if self._stale(rejected):
-                        login = self._mark(
-                            self.target.build_request(self.spec.login, self.target.context())
-                        )
-                        context = self._context(login, "login")
-                        body = self._accept((yield login), context, "login")
-                        if self.spec.mfa is not None and (
-                            self.spec.mfa_when is None or truthy(self.spec.mfa_when.search(body))
-                        ):
-                            step = self._mark(
-                                self.target.build_request(
-                                    self.spec.mfa, self.target.context(login=body)
-                                )
-                            )
-                            context = self._context(step, "login")
-                            body = self._accept((yield step), context, "second login step")
-                        self._establish(body, context)
+                renewal = self._renewal(rejected)
+                try:
+                    outgoing = await renewal.__anext__()
+                    while True:
+                        outgoing = await renewal.asend((yield outgoing))
+                except StopAsyncIteration:
+                    pass
+                finally:
+                    await renewal.aclose()
             used = self.generation
             response = yield self.authorize(request)
             if rejected is not None or not self._rejects(response):
@@ -329,7 +407,7 @@ class Session(httpx.Auth):
     def forget(self) -> None:
         """Drop the session (after logout): the next request logs in again."""
         self.logged_in = False
-        self.renew_at = None
+        self.renew_at = self.expires_at = None
         self.target.session.clear()
 
     @staticmethod
@@ -350,7 +428,7 @@ class Session(httpx.Auth):
         """The body of a successful login answer; a refusal is an ``AuthenticationError``."""
         status = response.status_code
         if status >= 300:
-            data = _quiet_json(response.content, context) or response.text
+            data = lenient_json(response, context)
             error = error_for(response, data, (), context)
             if isinstance(error, RateLimitedError | ServerError):
                 raise error
@@ -369,16 +447,30 @@ class Session(httpx.Auth):
             else None
         )
 
-    def _establish(self, body: Any, context: ErrorContext) -> None:
-        """Keep the captured values and schedule the renewal."""
-        captured = {name: expression.search(body) for name, expression in self.spec.capture.items()}
+    def _refreshed(self, response: httpx.Response) -> bool:
+        """Whether the refresh's answer renewed the session; if not, say why and log in."""
+        context = self._context(response.request, "refresh")
+        try:
+            self._establish(self._accept(response, context, "refresh"), context, refresh=True)
+        except ActionError as exc:
+            logger.warning("%s: logging in again, as %s", self.target.name, exc)
+            return False
+        return True
+
+    def _establish(self, body: Any, context: ErrorContext, *, refresh: bool) -> None:
+        """Keep the captured values and schedule the renewal.
+
+        A refresh's values replace those it captures again and keep the others.
+        """
+        capture = self.spec.refresh.capture if refresh and self.spec.refresh else self.spec.capture
+        captured = {name: expression.search(body) for name, expression in capture.items()}
         missing = [name for name, value in captured.items() if value is None]
         if missing:
             message = platform_message(body)
             raise context.error(
                 AuthenticationError,
-                f"{context.where}: the login answer has no "
-                + ", ".join(f"{name} (`{self.spec.capture[name].source}`)" for name in missing)
+                f"{context.where}: the {'refresh' if refresh else 'login'} answer has no "
+                + ", ".join(f"{name} (`{capture[name].source}`)" for name in missing)
                 + (f" ({message})" if message else "")
                 + "; check the connection's credentials",
                 platform_message=message,
@@ -386,15 +478,16 @@ class Session(httpx.Auth):
         for name, value in captured.items():
             if name not in self.spec.public:
                 self.target.redactor.add(value)
-        self.target.session.clear()
+        if not refresh:
+            self.target.session.clear()
         self.target.session.update(captured)
         lifetime = self._lifetime(body)
         self.generation += 1
         self.logged_in = True
-        self.renew_at = None
+        self.renew_at = self.expires_at = None
         if lifetime is not None:
-            margin = min(self.spec.renew_before, lifetime / 2)
-            self.renew_at = time.monotonic() + lifetime - margin
+            self.expires_at = time.monotonic() + lifetime
+            self.renew_at = self.expires_at - min(self.spec.renew_before, lifetime / 2)
 
     def _lifetime(self, body: Any) -> float | None:
         if self.spec.lifetime is not None:
@@ -422,58 +515,4 @@ class Session(httpx.Auth):
         if self.spec.renew_when is None or not response.content:
             return False
         context = self._context(response.request, "request")
-        return truthy(self.spec.renew_when.search(_quiet_json(response.content, context)))
-
-
-def _quiet_json(content: bytes, context: ErrorContext) -> Any:
-    try:
-        return decode_json(content, context=context) if content else None
-    except InvalidResponseError:
-        return None
-
-
-def jwt_expiry(token: Any) -> float | None:
-    """The ``exp`` claim (Unix seconds) of a JWT, read without verifying it; None if unreadable.
-
-    The token came from the platform over the connection's own channel; its signature is
-    the platform's business, the expiry is all hookline needs.
-    """
-    if not isinstance(token, str) or token.count(".") != 2:
-        return None
-    payload = token.split(".")[1]
-    try:
-        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (binascii.Error, ValueError):
-        return None
-    expires = claims.get("exp") if isinstance(claims, dict) else None
-    if isinstance(expires, int | float) and not isinstance(expires, bool):
-        return float(expires)
-    return None
-
-
-# ---------------------------------------------------------------- TOTP
-
-
-def totp_code(secret: str, *, at: float | None = None, digits: int = 6, period: int = 30) -> str:
-    """The RFC 6238 time-based one-time password (HMAC-SHA1) for a base32 ``secret``.
-
-    ``secret`` is the text authenticator apps take (case and spaces ignored, padding
-    optional); ``at`` is a Unix time (default now).
-    """
-    cleaned = secret.replace(" ", "").upper()
-    try:
-        key = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
-    except (binascii.Error, ValueError):
-        raise ExpressionError("totp(): the secret is not base32 text") from None
-    counter = int((time.time() if at is None else at) // period)
-    mac = hmac.new(key, counter.to_bytes(8, "big"), hashlib.sha1).digest()
-    offset = mac[-1] & 0x0F
-    code = (int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF) % 10**digits
-    return str(code).zfill(digits)
-
-
-def totp(secret: str, digits: float = 6) -> str:
-    """The expression function ``totp(secret, digits?)``: the current RFC 6238 code."""
-    if digits not in (6, 7, 8):
-        raise ExpressionError("totp(): digits must be 6, 7 or 8")
-    return totp_code(secret, digits=int(digits))
+        return truthy(self.spec.renew_when.search(lenient_json(response, context)))

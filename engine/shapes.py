@@ -52,7 +52,7 @@ class Shape:
         return cls(_inline(schema, objects or {}, 0), label)
 
     def alternatives(self) -> list[Mapping[str, Any]]:
-        """The schemas a value may match, with refs followed and ``allOf`` merged.
+        """The schemas a value may match: ``oneOf``/``anyOf`` branches, ``allOf`` merged.
 
         An empty list means the schema allows anything (``true``, ``{}``) or cannot be read.
         """
@@ -191,11 +191,12 @@ def _types(schema: Mapping[str, Any]) -> frozenset[str] | None:
         return frozenset({"array"})
     if "const" in schema or "enum" in schema:
         values = [schema["const"]] if "const" in schema else list(schema["enum"])
-        return frozenset(_json_type(value) for value in values)
+        return frozenset(json_type(value) for value in values)
     return None
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON type name of a plain value."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -207,11 +208,6 @@ def _json_type(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "array" if isinstance(value, list) else "object"
-
-
-def json_type(value: Any) -> str:
-    """The JSON type name of a plain value."""
-    return _json_type(value)
 
 
 def _alternatives(schema: Any, depth: int) -> Iterator[dict[str, Any]]:

@@ -9,13 +9,15 @@ spec fails in ``hookline validate``, not in the middle of a recipe.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from .compiler import Compiler
 from .expressions import CompiledValue, Expression, Template
 
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE"})
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,50 +272,6 @@ class Spec:
 # ------------------------------------------------------------------------------- building
 
 
-def build_spec(compiler: Compiler, builders: Builders) -> Spec:
-    """Build a Spec from a schema-valid document; problems are recorded on ``compiler``."""
-    data = compiler.document.data
-    defaults = data.get("defaults", {})
-    default_errors = _error_rules(compiler.at("defaults", "errors"), defaults.get("errors", []))
-    connection = _connection(compiler.at("connection"), builders)
-    base_retry = _retry(defaults.get("retry"), connection.retry)
-    actions = {
-        name: _action(
-            compiler.at("actions", name),
-            name,
-            block,
-            default_errors,
-            base_retry,
-            defaults.get("paginate"),
-            builders,
-        )
-        for name, block in data.get("actions", {}).items()
-    }
-    triggers = {
-        name: _trigger(
-            compiler.at("triggers", name),
-            name,
-            block,
-            default_errors,
-            base_retry,
-            defaults.get("paginate"),
-            builders,
-        )
-        for name, block in data.get("triggers", {}).items()
-    }
-    return Spec(
-        name=data["name"],
-        title=data["title"],
-        description=data.get("description", ""),
-        connection=connection,
-        actions=actions,
-        triggers=triggers,
-        objects=data.get("objects", {}),
-        file=compiler.document.file,
-        docs_url=data.get("docs_url"),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Builders:
     """The registered builders a spec's typed blocks are made with, by type name."""
@@ -321,6 +279,79 @@ class Builders:
     auth_types: Mapping[str, Any]
     paginators: Mapping[str, Any]
     verifiers: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What every action and trigger of one spec starts from: the defaults and the builders."""
+
+    errors: tuple[ErrorRule, ...]
+    retry: RetryPolicy
+    paginate: bool
+    builders: Builders
+
+
+def build_spec(compiler: Compiler, builders: Builders) -> Spec:
+    """Build a Spec from a schema-valid document; problems are recorded on ``compiler``."""
+    data = compiler.document.data
+    defaults = data.get("defaults", {})
+    connection = _connection(compiler.at("connection"), builders)
+    shared = _Shared(
+        errors=_error_rules(compiler.at("defaults", "errors")),
+        retry=_retry(defaults.get("retry"), connection.retry),
+        paginate="paginate" in defaults,
+        builders=builders,
+    )
+    return Spec(
+        name=data["name"],
+        title=data["title"],
+        description=data.get("description", ""),
+        connection=connection,
+        actions={
+            name: _action(compiler.at("actions", name), name, shared)
+            for name in data.get("actions", {})
+        },
+        triggers={
+            name: _trigger(compiler.at("triggers", name), name, shared)
+            for name in data.get("triggers", {})
+        },
+        objects=data.get("objects", {}),
+        file=compiler.document.file,
+        docs_url=data.get("docs_url"),
+    )
+
+
+def compile_request(c: Compiler) -> Request:
+    """Compile the request block at ``c`` (actions, triggers, lookups, auth types' requests)."""
+    block = c.get()
+    parts = block.get("multipart")
+    return Request(
+        method=block["method"],
+        path=c.template("path"),
+        query=c.value("query"),
+        headers=c.value("headers"),
+        json=c.value("json"),
+        omit_nulls=block.get("omit_nulls", False),
+        form=c.value("form"),
+        multipart=None if parts is None else {n: _part(c.at("multipart", n)) for n in parts},
+        body=c.value("body"),
+        body_base64=block.get("body_base64", False),
+        response=block.get("response", "json"),
+    )
+
+
+def _part(c: Compiler) -> Part:
+    """A multipart part: a template written alone is its text value."""
+    block = c.get()
+    if not isinstance(block, dict):
+        return Part(c.value(), None, False, None, None)
+    return Part(
+        value=c.value("value"),
+        file=c.value("file"),
+        base64=bool(block.get("base64", False)),
+        filename=c.value("filename"),
+        content_type=c.value("content_type"),
+    )
 
 
 def _connection(c: Compiler, builders: Builders) -> ConnectionSpec:
@@ -347,7 +378,7 @@ def _connection(c: Compiler, builders: Builders) -> ConnectionSpec:
     test = block.get("test", {})
     return ConnectionSpec(
         fields=fields,
-        base_url=_required(c.value("base_url")),
+        base_url=_present(c.value("base_url")),
         auth=auths,
         headers=c.value("headers"),
         rate_limit=RateLimit(rate["requests"], float(rate["per"]), c.value("rate_limit", "key"))
@@ -363,31 +394,24 @@ def _connection(c: Compiler, builders: Builders) -> ConnectionSpec:
 
 
 def _typed(c: Compiler, table: Mapping[str, Any]) -> Any:
+    """The block at ``c`` built by the registered builder its ``type`` names."""
     return table[c.get("type")].from_spec(c)
 
 
-def _required(value: CompiledValue | None) -> CompiledValue:
+def _present(value: _T | None) -> _T:
     assert value is not None  # the schema requires it
     return value
 
 
 def _retry(block: Mapping[str, Any] | None, base: RetryPolicy) -> RetryPolicy:
-    if not block:
-        return base
-    values = {
-        "attempts": base.attempts,
-        "backoff": base.backoff,
-        "max_delay": base.max_delay,
-        "total": base.total,
-        "on_rate_limit": base.on_rate_limit,
-        **block,
-    }
-    return RetryPolicy(**values)
+    """``base`` with the settings ``block`` gives."""
+    return replace(base, **block) if block else base
 
 
-def _error_rules(c: Compiler, rules: list[Mapping[str, Any]]) -> tuple[ErrorRule, ...]:
+def _error_rules(c: Compiler) -> tuple[ErrorRule, ...]:
+    """The error table at ``c`` (a list of rules, or absent)."""
     built = []
-    for i, rule in enumerate(rules):
+    for i, rule in enumerate(c.get(default=[])):
         status = rule.get("status")
         statuses: frozenset[int] = frozenset()
         status_class = None
@@ -410,37 +434,6 @@ def _error_rules(c: Compiler, rules: list[Mapping[str, Any]]) -> tuple[ErrorRule
     return tuple(built)
 
 
-def _request(c: Compiler) -> Request:
-    block = c.get()
-    parts = None
-    if "multipart" in block:
-        parts = {}
-        for name, part in block["multipart"].items():
-            if isinstance(part, dict):
-                parts[name] = Part(
-                    value=c.value("multipart", name, "value"),
-                    file=c.value("multipart", name, "file"),
-                    base64=bool(part.get("base64", False)),
-                    filename=c.value("multipart", name, "filename"),
-                    content_type=c.value("multipart", name, "content_type"),
-                )
-            else:
-                parts[name] = Part(c.value("multipart", name), None, False, None, None)
-    return Request(
-        method=block["method"],
-        path=c.template("path"),
-        query=c.value("query"),
-        headers=c.value("headers"),
-        json=c.value("json"),
-        omit_nulls=block.get("omit_nulls", False),
-        form=c.value("form"),
-        multipart=parts,
-        body=c.value("body"),
-        body_base64=block.get("body_base64", False),
-        response=block.get("response", "json"),
-    )
-
-
 def _input_schema(block: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
@@ -457,32 +450,24 @@ def _examples(block: Mapping[str, Any]) -> tuple[Example, ...]:
     )
 
 
-def _paginator(
-    c: Compiler, block: Mapping[str, Any], is_list: bool, has_default: bool, builders: Builders
-) -> Any:
-    if "paginate" in block:
-        return _typed(c.at("paginate"), builders.paginators)
-    if is_list and has_default:
-        return _typed(c.root("defaults", "paginate"), builders.paginators)
+def _paginator(c: Compiler, is_list: bool, shared: _Shared) -> Any:
+    """The block's own paginator; a list without one takes the spec's default, if any."""
+    paginators = shared.builders.paginators
+    if c.get("paginate") is not None:
+        return _typed(c.at("paginate"), paginators)
+    if is_list and shared.paginate:
+        return _typed(c.root("defaults", "paginate"), paginators)
     return None
 
 
-def _action(
-    c: Compiler,
-    name: str,
-    block: Mapping[str, Any],
-    default_errors: tuple[ErrorRule, ...],
-    base_retry: RetryPolicy,
-    default_paginate: Mapping[str, Any] | None,
-    builders: Builders,
-) -> Action:
-    request = _request(c.at("request"))
-    output_block = block.get("output", {})
-    lookup_block = block.get("lookup")
+def _action(c: Compiler, name: str, shared: _Shared) -> Action:
+    block = c.get()
+    request = compile_request(c.at("request"))
+    output = block.get("output", {})
     lookup = None
-    if lookup_block:
+    if "lookup" in block:
         lookup = Lookup(
-            request=_request(c.at("lookup", "request")),
+            request=compile_request(c.at("lookup", "request")),
             match=c.expression("lookup", "match") or c.expressions.compile_expression("`true`"),
             records=c.expression("lookup", "records"),
         )
@@ -495,29 +480,20 @@ def _action(
         output=Output(
             select=c.expression("output", "select"),
             records=c.expression("output", "records"),
-            schema=output_block.get("schema"),
-            strict=output_block.get("strict", True),
+            schema=output.get("schema"),
+            strict=output.get("strict", True),
         ),
-        errors=_error_rules(c.at("errors"), block.get("errors", [])) + default_errors,
-        retry=_retry(block.get("retry"), base_retry),
+        errors=_error_rules(c.at("errors")) + shared.errors,
+        retry=_retry(block.get("retry"), shared.retry),
         idempotent=block.get("idempotent", request.method in IDEMPOTENT_METHODS),
-        paginator=_paginator(
-            c, block, "records" in output_block, default_paginate is not None, builders
-        ),
+        paginator=_paginator(c, "records" in output, shared),
         lookup=lookup,
         examples=_examples(block),
     )
 
 
-def _trigger(
-    c: Compiler,
-    name: str,
-    block: Mapping[str, Any],
-    default_errors: tuple[ErrorRule, ...],
-    base_retry: RetryPolicy,
-    default_paginate: Mapping[str, Any] | None,
-    builders: Builders,
-) -> Trigger:
+def _trigger(c: Compiler, name: str, shared: _Shared) -> Trigger:
+    block = c.get()
     common = {
         "name": name,
         "title": block["title"],
@@ -528,28 +504,24 @@ def _trigger(
         "examples": _examples(block),
     }
     if block["type"] == "webhook":
+        verifiers = shared.builders.verifiers
         return WebhookTrigger(
             id=_present(c.expression("id")),
-            verifier=_typed(c.at("verify"), builders.verifiers) if "verify" in block else None,
+            verifier=_typed(c.at("verify"), verifiers) if "verify" in block else None,
             filter=c.expression("filter"),
             **common,
         )
     return PollTrigger(
-        request=_request(c.at("request")),
+        request=compile_request(c.at("request")),
         records=_present(c.expression("records")),
         id=_present(c.expression("id")),
-        errors=_error_rules(c.at("errors"), block.get("errors", [])) + default_errors,
-        retry=base_retry,
-        paginator=_paginator(c, block, True, default_paginate is not None, builders),
+        errors=_error_rules(c.at("errors")) + shared.errors,
+        retry=shared.retry,
+        paginator=_paginator(c, True, shared),
         cursor_value=c.expression("cursor", "value"),
         cursor_initial=c.value("cursor", "initial"),
         **common,
     )
-
-
-def _present(expression: Expression | None) -> Expression:
-    assert expression is not None  # the schema requires it
-    return expression
 
 
 def iter_schemas(data: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], Any]]:

@@ -245,7 +245,8 @@ class SqlStore:
             "seq = excluded.seq, step_id = excluded.step_id, action = excluded.action, "
             "status = excluded.status, input = excluded.input, output = excluded.output, "
             "error = excluded.error, started_at = excluded.started_at, "
-            "finished_at = excluded.finished_at, attempts = excluded.attempts", values))  # fmt: skip
+            "finished_at = excluded.finished_at, attempts = excluded.attempts",
+            values))  # fmt: skip
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         """A job with its steps in the order they first ran, or None."""

@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
 from .connection import CallPolicy, Connection
 from .errors import ConfigurationError, InvalidResponseError
 from .jobs import new_event_key, truthy
 from .pagination import Page, with_params
 from .pool import ConnectionPool
-from .recipe import EventTrigger, ManualTrigger, Recipe
+from .recipe import EventTrigger, ManualTrigger, Recipe, manual_inputs, with_defaults
 from .spec import PollTrigger, Trigger, WebhookTrigger
 from .store import JobRecord, SqlStore
 
@@ -42,39 +41,6 @@ class PollResult:
     records: int
     jobs: list[JobRecord]
     cursor: Any
-
-
-# ---------------------------------------------------------------- manual
-
-
-def manual_inputs(trigger: ManualTrigger, given: Mapping[str, Any]) -> dict[str, Any]:
-    """The inputs with declared defaults applied; ``ConfigurationError`` names every problem."""
-    properties: Mapping[str, Any] = trigger.inputs_schema["properties"]
-    values = with_defaults(trigger.inputs_schema, given)
-    problems = []
-    for error in Draft202012Validator(trigger.inputs_schema).iter_errors(values):
-        where = ".".join(str(part) for part in error.absolute_path)
-        if error.validator == "required":
-            missing = [name for name in error.validator_value if name not in values]
-            problems += [f"input {name!r} is required" for name in missing]
-        elif error.validator == "additionalProperties":
-            known = ", ".join(sorted(properties)) or "none"
-            unknown = sorted(set(values) - set(properties))
-            problems += [f"unknown input {name!r} (inputs: {known})" for name in unknown]
-        else:
-            problems.append(f"input {where!r}: {error.message}")
-    if problems:
-        raise ConfigurationError("; ".join(problems))
-    return values
-
-
-def with_defaults(schema: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
-    """``given`` with the ``default`` of each input of ``schema`` it leaves out."""
-    values = dict(given)
-    for name, prop in schema.get("properties", {}).items():
-        if name not in values and isinstance(prop, Mapping) and "default" in prop:
-            values[name] = prop["default"]
-    return values
 
 
 # ---------------------------------------------------------------- poll
@@ -105,13 +71,10 @@ async def poll(
             f"{recipe.name!r} runs on webhook events, which the platform sends; run one "
             "with --event FILE"
         )
-    inputs = with_defaults(found.input_schema, trigger.input.render({"env": pool.env}))
-    cursor = await store.get_cursor(recipe.name, trigger.event)
-    if cursor is None and found.cursor_initial is not None:
-        cursor = found.cursor_initial.render(connection.context(input=inputs))
-    context = connection.context(input=inputs, cursor=cursor)
+    saved = await store.get_cursor(recipe.name, trigger.event)
+    context = _poll_context(trigger, found, connection, pool.env, saved)
     events: dict[str, Any] = {}
-    greatest = cursor
+    greatest = context["cursor"]
     count = 0
     async with aclosing(trigger_records(connection, found, context)) as records:
         async for record in records:
@@ -149,10 +112,7 @@ def first_poll(recipe: Recipe, pool: ConnectionPool) -> tuple[str, str] | None:
     trigger, found, connection = spec_trigger(recipe, pool)
     if not isinstance(found, PollTrigger):
         return None
-    inputs = with_defaults(found.input_schema, trigger.input.render({"env": pool.env}))
-    initial = found.cursor_initial
-    cursor = None if initial is None else initial.render(connection.context(input=inputs))
-    context = connection.context(input=inputs, cursor=cursor)
+    context = _poll_context(trigger, found, connection, pool.env, None)
     request = _TriggerSource(connection, found, context).request({})
     return request.method, connection.redactor.redact(str(request.url))
 
@@ -260,6 +220,23 @@ async def given_event(
     if created is not None:
         return created, True
     return await store.event_job(recipe.name, key), False
+
+
+def _poll_context(
+    trigger: EventTrigger,
+    found: PollTrigger,
+    connection: Connection,
+    env: Mapping[str, str],
+    cursor: Any,
+) -> dict[str, Any]:
+    """The poll request's context: the trigger's inputs (defaults applied) and the cursor.
+
+    Before the first poll (``cursor`` None) the cursor is the spec's ``cursor.initial``.
+    """
+    inputs = with_defaults(found.input_schema, trigger.input.render({"env": env}))
+    if cursor is None and found.cursor_initial is not None:
+        cursor = found.cursor_initial.render(connection.context(input=inputs))
+    return connection.context(input=inputs, cursor=cursor)
 
 
 def _greater(current: Any, value: Any) -> Any:

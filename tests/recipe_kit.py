@@ -24,10 +24,9 @@ from hookline.catalog import Catalog
 from hookline.hookspecs import hookimpl
 from hookline.jobs import JobOutcome, JobRunner, Observer, new_event_key
 from hookline.plugins import get_plugin_manager
-from hookline.pool import ConnectionPool
-from hookline.recipe import ManualTrigger, load_recipe
+from hookline.pool import ConnectionPool, registered_transports
+from hookline.recipe import ManualTrigger, load_recipe, manual_inputs
 from hookline.store import JobRecord, StepRecord, open_store
-from hookline.triggers import manual_inputs
 
 TOKEN = "s3cr3t-tracker-token"
 
@@ -314,7 +313,9 @@ class Harness:
         recipe = load_recipe(path, self.catalog, env=self.env)
         store = open_store(self.state_url, self.catalog.pm)
         try:
-            async with ConnectionPool(self.catalog, env=self.env) as pool:
+            async with ConnectionPool(
+                self.catalog, env=self.env, transports=registered_transports(self.catalog.pm)
+            ) as pool:
                 pool.open(recipe)
                 dry_run = isinstance(observer, Planned)
                 runner = JobRunner(

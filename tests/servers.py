@@ -32,7 +32,7 @@ from starlette.routing import Route
 from hookline import spec as model
 from hookline.catalog import Catalog
 from hookline.expressions import CompiledValue, Expressions
-from hookline.session import totp_code
+from hookline.tokens import totp_code
 from hookline.spec import Spec
 
 USERNAME = "ada@example.com"

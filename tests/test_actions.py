@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+
 from hookline.actions import OutputMismatchWarning, Plan, call_action, iter_records
 from hookline.catalog import Catalog
 from hookline.connection import Connection
@@ -21,7 +23,6 @@ from hookline.errors import (
 )
 from hookline.sandbox import running
 from hookline.spec import Spec
-from starlette.applications import Starlette
 
 from .servers import CreateState, EchoState, Reply, create_app, echo_app, file_content, files_app
 

@@ -15,7 +15,7 @@ from hookline.connection import CallPolicy, Connection
 from hookline.errors import AuthenticationError, PermissionDeniedError, SpecError
 from hookline.ratelimit import InProcessRateLimiter
 from hookline.sandbox import running
-from hookline.session import jwt_expiry, totp_code
+from hookline.tokens import jwt_expiry, totp_code
 from hookline.spec import RetryPolicy, Spec
 from tests.servers import (
     API_KEY,

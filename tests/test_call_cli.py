@@ -11,6 +11,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner, Result
+
 from hookline import hookimpl
 from hookline.catalog import Catalog
 from hookline.cli_call import call, parse_inputs

@@ -28,7 +28,7 @@ from hookline.errors import (
     TransportError,
     UnsafeRequestError,
 )
-from hookline.http import ErrorContext, decode_json
+from hookline.responses import ErrorContext, decode_json
 from hookline.ratelimit import InProcessRateLimiter
 from hookline.redaction import Redactor
 from hookline.sandbox import running

@@ -159,13 +159,16 @@ def test_a_called_recipe_runs_as_a_step_and_gives_its_outputs(
     state, _ = tracker
     harness.recipe(
         """\
-trigger: {manual: {inputs: {id: {type: integer}}, required: [id]}}
+trigger:
+  manual:
+    inputs: {id: {type: integer}, prefix: {type: string, default: "title is "}}
+    required: [id]
 steps:
   - id: ticket
     action: tracker.get_ticket
     with: {id: "{{ inputs.id }}"}
 outputs:
-  title: "{{ steps.ticket.title }}"
+  title: "{{ inputs.prefix }}{{ steps.ticket.title }}"
 """,
         name="lookup",
         manual=False,
@@ -176,12 +179,13 @@ steps:
     recipe: lookup.yaml
     with: {id: 2}
   - action: tracker.add_comment
-    with: {id: 2, text: "title is {{ steps.looked.title }}"}
+    with: {id: 2, text: "{{ steps.looked.title }}"}
 """)
     outcome, job = harness.run(path)
     assert outcome.status == "succeeded"
     assert state.comments[0]["text"] == "title is Second"
     assert steps_of(job)["steps[0].recipe.steps[0]"].output["title"] == "Second"
+    assert steps_of(job)["steps[0]"].output == {"title": "title is Second"}
 
 
 # ---------------------------------------------------------------- failures

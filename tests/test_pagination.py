@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from hookline.actions import call_action, iter_records
 from hookline.catalog import Catalog
 from hookline.connection import Connection

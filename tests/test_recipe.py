@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from hookline.catalog import Catalog
 from hookline.connections import load_connections
 from hookline.errors import RecipeError
@@ -21,7 +22,6 @@ from hookline.recipe import (
     load_recipe,
 )
 from hookline.validate import validate_file
-
 from tests.recipe_kit import tracker_catalog, write
 
 ENV = {"TRACKER_URL": "http://127.0.0.1:9", "TRACKER_TOKEN": "t"}

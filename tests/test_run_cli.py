@@ -308,3 +308,15 @@ def test_rerun_of_an_unknown_outcome_needs_resend(cli: Cli, catalog: Catalog) ->
 def test_an_unknown_job_id_exits_2(cli: Cli) -> None:
     result = cli.jobs("show", "nope")
     assert result.exit_code == 2 and "no job 'nope'" in result.stderr
+
+
+def test_a_poll_the_platform_refuses_ends_the_run_with_exit_1(
+    cli: Cli, tracker: TrackerState
+) -> None:
+    cli.env["TRACKER_TOKEN"] = "wrong"
+    result = cli.run(cli.recipe(POLL))
+    assert result.exit_code == 1
+    assert [line["event"] for line in events(result)] == ["run", "error"]
+    assert result.stderr.startswith("error: tracker.new_ticket: GET ")
+    assert "answered 401 Unauthorized: bad token" in result.stderr
+    assert "wrong" not in result.stdout + result.stderr
