@@ -53,8 +53,8 @@ from .errors import (
     InvalidResponseError,
     OutcomeUnknownError,
 )
-from .http import truthy
 from .pagination import Page, with_params
+from .responses import truthy
 from .spec import Action, Request
 
 SAVE_TO = "save_to"
@@ -250,12 +250,21 @@ class _Call:
     # ------------------------------------------------------------ requests
 
     def context(
-        self, values: Mapping[str, Any], page: Mapping[str, Any] | None = None
+        self,
+        values: Mapping[str, Any],
+        page: Mapping[str, Any] | None = None,
+        *,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
-        """The names a request template sees."""
+        """The names a request template sees; a dry run sees ``<session.NAME>`` placeholders."""
         if page is None:
-            return self.connection.context(input=values)
-        return self.connection.context(input=values, page=page)
+            return self.connection.context(dry_run=dry_run, input=values)
+        return self.connection.context(dry_run=dry_run, input=values, page=page)
+
+    async def ready(self, request: Request) -> None:
+        """Log the session in first where rendering ``request`` reads ``session.*``."""
+        if self.connection.reads_session(request):
+            await self.connection.ready()
 
     def policy(
         self, request: Request, values: Mapping[str, Any], *, idempotent: bool
@@ -281,6 +290,7 @@ class _Call:
         attempt = 0
         while True:
             attempt += 1
+            await self.ready(request)
             built = self.connection.build_request(request, self.context(values))
             try:
                 response = await self.connection.send(built, policy=policy)
@@ -297,6 +307,7 @@ class _Call:
         """The object a lost create made, as a one-item list, or an empty list."""
         lookup = self.action.lookup
         assert lookup is not None
+        await self.ready(lookup.request)
         built = self.connection.build_request(lookup.request, self.context(values))
         policy = self.policy(lookup.request, values, idempotent=True)
         try:
@@ -344,6 +355,7 @@ class _Call:
         self, values: Mapping[str, Any], max_records: int | None
     ) -> AsyncGenerator[Any, None]:
         """Every record of a list action, in order, up to ``max_records``."""
+        await self.ready(self.action.request)
         source = _Source(self, values)
         paginator = self.action.paginator
         limit = max_records
@@ -428,10 +440,12 @@ class _Call:
         if self.action.is_list:
             requests.append(self.render("first page", await self.first_page(values, max_records)))
         else:
-            built = self.connection.build_request(self.action.request, self.context(values))
+            context = self.context(values, dry_run=True)
+            built = self.connection.build_request(self.action.request, context)
             requests.append(self.render("request", built))
         if self.action.lookup is not None:
-            built = self.connection.build_request(self.action.lookup.request, self.context(values))
+            context = self.context(values, dry_run=True)
+            built = self.connection.build_request(self.action.lookup.request, context)
             requests.append(self.render("lookup, only after a lost answer", built))
         example = self.action.examples[0].output if self.action.examples else None
         return Plan(self.label, tuple(requests), example)
@@ -475,7 +489,7 @@ class _Source:
         template = self.call.action.request
         if values:
             template = with_params(template, where, values)
-        context = self.call.context(self.values, page)
+        context = self.call.context(self.values, page, dry_run=self.dry_run)
         return self.call.connection.build_request(template, context)
 
     async def fetch(self, request: httpx.Request) -> Page:

@@ -103,14 +103,27 @@ class Catalog:
         return spec
 
     @cached_property
+    def _sources(self) -> list[tuple[str, Any]]:
+        """``(plugin, spec file)`` for every registered spec file, built-ins first."""
+        return flatten(collect(self.pm, "register_connectors"))
+
+    def _load_source(self, index: int) -> Spec:
+        cache: dict[int, Spec] = self.__dict__.setdefault("_loaded", {})
+        if index not in cache:
+            source = self._sources[index][1]
+            if isinstance(source, str | os.PathLike):
+                cache[index] = self.load_spec(Path(source))
+            else:  # an importlib.resources Traversable, e.g. inside a zipped package
+                text = source.read_text(encoding="utf-8")
+                cache[index] = self.load_spec(Path(str(source)), text=text)
+        return cache[index]
+
+    @cached_property
     def connectors(self) -> dict[str, Connector]:
         """Every registered connector by name; a spec that fails to load raises ``SpecError``."""
         found: dict[str, Connector] = {}
-        for plugin, source in flatten(collect(self.pm, "register_connectors")):
-            if isinstance(source, str | os.PathLike):
-                spec = self.load_spec(Path(source))
-            else:  # an importlib.resources Traversable, e.g. inside a zipped package
-                spec = self.load_spec(Path(str(source)), text=source.read_text(encoding="utf-8"))
+        for index, (plugin, _) in enumerate(self._sources):
+            spec = self._load_source(index)
             if spec.name in found:
                 raise PluginError(
                     f"connector {spec.name!r} is registered by both plugin "
@@ -120,7 +133,16 @@ class Catalog:
         return found
 
     def spec(self, name: str) -> Spec:
-        """The compiled spec of connector ``name``; an unknown name suggests close ones."""
+        """The compiled spec of connector ``name``; an unknown name suggests close ones.
+
+        When exactly one registered file is called ``NAME.yaml`` and holds that connector,
+        only that file is loaded (a command that uses one connector starts fast); otherwise
+        every spec is loaded, which also detects two plugins registering one name.
+        """
+        if "connectors" not in self.__dict__:
+            named = [i for i, (_, source) in enumerate(self._sources) if _stem(source) == name]
+            if len(named) == 1 and self._load_source(named[0]).name == name:
+                return self._load_source(named[0])
         try:
             return self.connectors[name].spec
         except KeyError:
@@ -139,6 +161,10 @@ class Catalog:
                 )
             found[sandbox.name] = sandbox
         return found
+
+
+def _stem(source: Any) -> str:
+    return Path(str(getattr(source, "name", source))).stem
 
 
 def suggest(name: str, choices: Iterator[str] | Mapping[str, Any] | list[str]) -> str:

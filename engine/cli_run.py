@@ -7,7 +7,10 @@ poll cycle of a poll recipe and a job per new event, or runs one job on the even
 2 for invalid input (the recipe, an option, an input, a connection).
 
 Job history lives in the state store: ``--state`` takes a SQLite path or URL, or a
-PostgreSQL URL; the default is ``.hookline/state.db``. Errors are turned into exit codes here
+PostgreSQL URL; the default is ``.hookline/state.db``. ``--sandbox`` runs the recipe against
+fresh sandboxes served for the run (``hookline.sandboxed``), with a temporary state store
+unless ``--state`` is given, since a cursor saved against one sandbox means nothing to the
+next. Errors are turned into exit codes here
 (``exits``), not by the ``hookline`` group, because invalid input exits 2 rather than 1.
 """
 
@@ -16,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import ExitStack
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +37,7 @@ from .plugins import collect_named
 from .pool import ConnectionPool, registered_transports
 from .progress import JsonLinesReporter, Reporter, TerminalReporter
 from .recipe import ManualTrigger, Recipe, load_recipe, manual_inputs
+from .sandboxed import ServedSandbox, sandboxed, with_sandbox_connections
 from .store import DEFAULT_STATE, JobRecord, SqlStore, open_store
 from .triggers import (
     event_for,
@@ -134,6 +140,14 @@ def reporter_for(as_json: bool) -> Reporter:
     help="Render every step with the actions' example outputs standing in; send nothing, "
     "record nothing, print the plan.",
 )
+@click.option(
+    "--sandbox",
+    "in_sandboxes",
+    is_flag=True,
+    help="Serve a fresh sandbox for each connection of a connector that has one, on "
+    "loopback for this run only, and point the connection at it; keep job history in a "
+    "temporary store unless --state is given.",
+)
 @json_option
 @click.pass_obj
 @exits
@@ -145,6 +159,7 @@ def run(
     state: str | None,
     connections_file: Path | None,
     dry_run: bool,
+    in_sandboxes: bool,
     as_json: bool,
 ) -> int:
     """Run a recipe once: a manual recipe, one poll cycle, or one job on --event FILE.
@@ -155,12 +170,16 @@ def run(
     catalog: Catalog = app.catalog
     env = dict(os.environ)
     connections = load_connections(catalog, connections_file, environ=env)
+    if in_sandboxes:
+        connections = with_sandbox_connections(connections, catalog.sandboxes)
     recipe = load_recipe(recipe_file, catalog, env=env, connections=connections)
     payload = _payload(recipe, inputs, event_file)
     reporter = reporter_for(as_json)
     pool = ConnectionPool(
         catalog, env=env, connections=connections, transports=registered_transports(catalog.pm)
     )
+    if in_sandboxes:
+        return _run_in_sandboxes(recipe, pool, catalog, payload, state, dry_run, reporter)
     return asyncio.run(_run(recipe, pool, catalog, payload, state, dry_run, reporter))
 
 
@@ -200,7 +219,7 @@ def _pair(pair: str, trigger: ManualTrigger) -> tuple[str, Any]:
         return key, text
 
 
-async def _run(
+def _run_in_sandboxes(
     recipe: Recipe,
     pool: ConnectionPool,
     catalog: Catalog,
@@ -209,17 +228,47 @@ async def _run(
     dry_run: bool,
     reporter: Reporter,
 ) -> int:
+    """``_run`` with the recipe pointed at sandboxes served for the run, then stopped."""
+    with ExitStack() as stack:
+        pointed, served = stack.enter_context(sandboxed(recipe, catalog.sandboxes))
+        notes = [_served_note(each) for each in served]
+        if state is None and not dry_run:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="hookline-"))
+            state = str(Path(folder) / "state.db")
+            notes.append(("job history is kept for this run only; give --state to keep it", {}))
+        return asyncio.run(_run(pointed, pool, catalog, payload, state, dry_run, reporter, notes))
+
+
+def _served_note(served: ServedSandbox) -> tuple[str, dict[str, Any]]:
+    message = f"connection {served.connection!r}: {served.sandbox.title} sandbox at {served.url}"
+    return message, {
+        "connection": served.connection,
+        "sandbox": served.sandbox.name,
+        "url": served.url,
+    }
+
+
+async def _run(
+    recipe: Recipe,
+    pool: ConnectionPool,
+    catalog: Catalog,
+    payload: Any,
+    state: str | None,
+    dry_run: bool,
+    reporter: Reporter,
+    notes: Sequence[tuple[str, dict[str, Any]]] = (),
+) -> int:
     async with pool:
         pool.open(recipe)
         if dry_run:
             runner = JobRunner(recipe, pool, None, env=pool.env, dry_run=True, observer=reporter)
-            reporter.start(recipe.name, recipe.trigger.event, dry_run=True)
+            _start(reporter, recipe, notes, dry_run=True)
             return await reported(reporter, _dry_run(recipe, pool, payload, runner, reporter))
         executor = _executor(catalog)
         store = open_store(state, catalog.pm)
         try:
             runner = JobRunner(recipe, pool, store, env=pool.env, observer=reporter)
-            reporter.start(recipe.name, recipe.trigger.event, dry_run=False)
+            _start(reporter, recipe, notes, dry_run=False)
 
             async def work() -> None:
                 await executor.run(runner, await _jobs(recipe, pool, store, payload, reporter))
@@ -227,6 +276,18 @@ async def _run(
             return await reported(reporter, work())
         finally:
             await store.close()
+
+
+def _start(
+    reporter: Reporter,
+    recipe: Recipe,
+    notes: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    dry_run: bool,
+) -> None:
+    reporter.start(recipe.name, recipe.trigger.event, dry_run=dry_run)
+    for message, data in notes:
+        reporter.note(message, **data)
 
 
 async def reported(reporter: Reporter, work: Awaitable[object]) -> int:

@@ -61,9 +61,26 @@ def register_transports() -> Mapping[str, Any]:  # type: ignore[empty-body]
 def register_auth_types() -> Mapping[str, Any]:  # type: ignore[empty-body]
     """Return ``{type name: auth type}`` for the ``connection.auth.type`` values this plugin adds.
 
-    An auth type is a class with ``from_spec(config, compile)`` building it from the spec's
-    ``auth`` block at load time, and ``bind(connection)`` returning an ``httpx.Auth`` whose
-    ``async_auth_flow`` applies credentials (and logs in, for sessions) per request.
+    Called once when the catalogue is built. An auth type is a class with:
+
+    - ``schema``: a class attribute, the full JSON Schema of its ``auth`` block (``type`` a
+      ``const`` of its name, a ``description`` on every property; ``{"$ref":
+      "#/$defs/template"}`` and ``"#/$defs/expression"`` for templated values). It is
+      composed into the spec schema, so a spec's block is validated and located like any
+      other, and the spec reference documents it.
+    - ``from_spec(cls, c: hookline.Compiler)``: a classmethod building the frozen, compiled
+      object from the block at ``c`` (``c.get`` for raw values, ``c.value`` for templates,
+      ``c.expression`` for JMESPath, ``hookline.spec.compile_request(c.at(KEY))`` for a
+      request block, ``c.problem`` for a located problem). Called once at spec load.
+    - ``bind(connection)``: returns an ``httpx.Auth`` for one ``Connection`` (it reads
+      ``spec``, ``name``, ``base_url``, ``redactor``, ``session``, ``context()`` and
+      ``build_request()``). Its ``async_auth_flow`` applies the credentials to each request;
+      a flow that logs in yields its login requests first, marked with the
+      ``hookline.http.AUTH_REQUEST`` extension (``login``), and may be a
+      ``hookline.auth.LoginAuth`` (``needs_login``, ``login_flow``, ``logout_request``,
+      ``forget``) so that a connection can log in before rendering a request that reads
+      ``session`` and log out when it closes. Every secret it learns goes to
+      ``connection.redactor``.
     """
 
 
@@ -71,8 +88,21 @@ def register_auth_types() -> Mapping[str, Any]:  # type: ignore[empty-body]
 def register_paginators() -> Mapping[str, Any]:  # type: ignore[empty-body]
     """Return ``{type name: paginator}`` for the ``paginate.type`` values this plugin adds.
 
-    A paginator builds from the spec's ``paginate`` block at load time and, at run time, says
-    which request fetches the next page given the last response, or that there is none.
+    Called once when the catalogue is built. A paginator is a class with:
+
+    - ``schema``: a class attribute, the full JSON Schema of its ``paginate`` block (``type``
+      a ``const`` of its name, a ``description`` on every property), composed into the spec
+      schema and documented in the spec reference.
+    - ``from_spec(cls, c: hookline.Compiler)``: a classmethod building the frozen, compiled
+      object from the block at ``c``, once at spec load.
+    - ``max_records``: an attribute, the spec's bound on the records read (None: no bound).
+    - ``pages(source, *, max_records=None)``: an async iterator of
+      ``hookline.pagination.Page`` objects, fetched only as the caller asks for them. It
+      never sends anything itself: ``source`` (a ``hookline.pagination.PageSource``) renders
+      the action's request with the paginator's values (``source.request(page, where,
+      values)``) and sends it through the connection's auth, rate limit and retries
+      (``source.fetch(request)``); ``source.label`` names the action in messages. A link
+      the platform gives for the next page must stay on the first request's origin.
     """
 
 

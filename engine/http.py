@@ -51,7 +51,6 @@ from .errors import (
 from .ratelimit import retry_after
 from .redaction import Redactor
 from .responses import ErrorContext, Response, decode_json, error_for, lenient_json
-from .responses import truthy as truthy  # where hookline.actions still imports it from
 from .spec import ErrorRule, RetryPolicy
 
 logger = logging.getLogger(__name__)

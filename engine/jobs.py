@@ -52,6 +52,7 @@ from .recipe import (
     StopStep,
     manual_inputs,
 )
+from .responses import truthy
 from .store import JobRecord, SqlStore, StepRecord
 
 DRY_RUN_ID = "dry-run"
@@ -498,10 +499,3 @@ def _kind(step: Step) -> str:
         StopStep: "stop",
         CallStep: "recipe",
     }.get(type(step), "step")
-
-
-def truthy(value: Any) -> bool:
-    """JMESPath's truth: false, null, empty text, list and object are false (0 is true)."""
-    if value is None or value is False:
-        return False
-    return not (isinstance(value, str | list | dict) and not value)

@@ -26,10 +26,11 @@ import httpx
 
 from .connection import CallPolicy, Connection
 from .errors import ConfigurationError, InvalidResponseError
-from .jobs import new_event_key, truthy
+from .jobs import new_event_key
 from .pagination import Page, with_params
 from .pool import ConnectionPool
 from .recipe import EventTrigger, ManualTrigger, Recipe, manual_inputs, with_defaults
+from .responses import truthy
 from .spec import PollTrigger, Trigger, WebhookTrigger
 from .store import JobRecord, SqlStore
 
@@ -92,6 +93,8 @@ async def trigger_records(
     connection: Connection, trigger: PollTrigger, context: Mapping[str, Any]
 ) -> AsyncGenerator[Any, None]:
     """Every record a poll trigger's request finds, page after page, as the platform sends it."""
+    if connection.reads_session(trigger.request):
+        await connection.ready()
     source = _TriggerSource(connection, trigger, context)
     if trigger.paginator is None:
         page = await source.fetch(source.request({}))
@@ -112,7 +115,7 @@ def first_poll(recipe: Recipe, pool: ConnectionPool) -> tuple[str, str] | None:
     trigger, found, connection = spec_trigger(recipe, pool)
     if not isinstance(found, PollTrigger):
         return None
-    context = _poll_context(trigger, found, connection, pool.env, None)
+    context = _poll_context(trigger, found, connection, pool.env, None, dry_run=True)
     request = _TriggerSource(connection, found, context).request({})
     return request.method, connection.redactor.redact(str(request.url))
 
@@ -228,15 +231,18 @@ def _poll_context(
     connection: Connection,
     env: Mapping[str, str],
     cursor: Any,
+    *,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """The poll request's context: the trigger's inputs (defaults applied) and the cursor.
 
-    Before the first poll (``cursor`` None) the cursor is the spec's ``cursor.initial``.
+    Before the first poll (``cursor`` None) the cursor is the spec's ``cursor.initial``. A dry
+    run's context shows ``<session.NAME>`` placeholders.
     """
     inputs = with_defaults(found.input_schema, trigger.input.render({"env": env}))
     if cursor is None and found.cursor_initial is not None:
-        cursor = found.cursor_initial.render(connection.context(input=inputs))
-    return connection.context(input=inputs, cursor=cursor)
+        cursor = found.cursor_initial.render(connection.context(dry_run=dry_run, input=inputs))
+    return connection.context(dry_run=dry_run, input=inputs, cursor=cursor)
 
 
 def _greater(current: Any, value: Any) -> Any:

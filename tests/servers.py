@@ -4,8 +4,9 @@
   headers, body), records it with its arrival time, follows a script of canned replies
   when one is queued, and redirects on ``/redirect?to=URL&status=302``.
 - ``session_app``: a platform with logins: a JSON login with an optional MFA step
-  (TOTP), tokens that expire (plain or JWT), logout, and a PCR-360-like API with the key in
-  the path and a login by headers. It counts logins, second steps and logouts.
+  (TOTP), tokens that expire (plain or JWT), a token refresh, logout, and a PCR-360-like API
+  with the key in the path and a login by headers. It counts logins, second steps, refreshes
+  and logouts; ``SessionState.configure`` resets it, so one server can serve many tests.
 
 Serve them with ``hookline.sandbox.running(app)``; ``spec_from`` loads a spec text.
 """
@@ -31,9 +32,11 @@ from starlette.routing import Route
 
 from hookline import spec as model
 from hookline.catalog import Catalog
+from hookline.connection import CallPolicy, Connection
 from hookline.expressions import CompiledValue, Expressions
-from hookline.tokens import totp_code
+from hookline.ratelimit import InProcessRateLimiter
 from hookline.spec import Spec
+from hookline.tokens import totp_code
 
 USERNAME = "ada@example.com"
 PASSWORD = "pa ss/w:rd+%2F"
@@ -119,6 +122,24 @@ def make_request(
 
 def _compiled(expressions: Expressions, value: Any) -> CompiledValue | None:
     return None if value is None else expressions.compile_value(value)
+
+
+def open_connection(catalog: Catalog, spec: Spec, url: str, **values: Any) -> Connection:
+    """A connection to ``url`` with ``values``, on a rate limiter of its own."""
+    return Connection(
+        spec,
+        {"url": url, **values},
+        expressions=catalog.expressions,
+        limiter=InProcessRateLimiter(),
+    )
+
+
+async def fetch(connection: Connection, path: str = "/", method: str = "GET") -> Any:
+    """Send ``method path`` on ``connection`` (two tries at most); the answer's data."""
+    template = make_request(connection.expressions, method, path)
+    request = connection.build_request(template, connection.context())
+    policy = CallPolicy(retry=model.RetryPolicy(attempts=2, backoff=0.001))
+    return (await connection.send(request, policy=policy)).data
 
 
 # ---------------------------------------------------------------- echo
@@ -225,7 +246,7 @@ def _play(reply: Reply) -> Response:
 
 @dataclass
 class SessionState:
-    """Tokens and counters of the session server."""
+    """Tokens and counters of the session server; ``configure`` starts it afresh."""
 
     lifetime: float = 60.0
     jwt: bool = False
@@ -233,21 +254,29 @@ class SessionState:
     login_delay: float = 0.0
     expiry_in_body: bool = False
     refusal_status: int = 401
+    refresh_status: int = 200
     tokens: dict[str, float] = field(default_factory=dict)
     challenges: set[str] = field(default_factory=set)
     logins: int = 0
     mfa_steps: int = 0
+    refreshes: int = 0
     logouts: int = 0
     refused: int = 0
     unauthorized: int = 0
+
+    def configure(self, **options: Any) -> SessionState:
+        """Forget every token and count, and take ``options`` (the defaults otherwise)."""
+        fresh = SessionState(**options)
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(fresh, name))
+        return self
 
     def expire_all(self) -> None:
         """End every session on the server's side, as an admin or a timeout would."""
         self.tokens.clear()
 
-    def issue(self) -> dict[str, Any]:
-        """A new token and the login answer that carries it."""
-        self.logins += 1
+    def token(self) -> str:
+        """A new token, live for ``lifetime`` seconds (a JWT with ``exp`` when ``jwt``)."""
         expires = time.time() + self.lifetime
         if self.jwt:
             claims = json.dumps({"sub": USERNAME, "exp": expires}).encode()
@@ -256,6 +285,12 @@ class SessionState:
         else:
             token = secrets.token_hex(16)
         self.tokens[token] = expires
+        return token
+
+    def issue(self) -> dict[str, Any]:
+        """A login: a new token and the answer that carries it."""
+        self.logins += 1
+        token = self.token()
         return {"status": "success", "token": token, "expires_in": self.lifetime, "tenant_id": 7}
 
     def valid(self, token: str | None) -> bool:
@@ -263,26 +298,20 @@ class SessionState:
         return token is not None and self.tokens.get(token, 0) > time.time()
 
 
-def session_app(
-    *,
-    lifetime: float = 60.0,
-    jwt: bool = False,
-    mfa: bool = False,
-    login_delay: float = 0.0,
-    expiry_in_body: bool = False,
-    refusal_status: int = 401,
-) -> Starlette:
-    """A platform with logins.
+def session_app(**options: Any) -> Starlette:
+    """A platform with logins; ``options`` are ``SessionState``'s (``configure`` changes them).
 
     ``POST /api/login`` takes ``{"username", "password"}``; with ``mfa`` it answers
     ``{"mfa_enabled": true, "code": CHALLENGE}`` and ``POST /api/login/mfa`` takes
-    ``{"code": CHALLENGE, "token": TOTP}``. ``GET /api/things`` needs ``Authorization: Bearer
-    TOKEN`` (``refusal_status`` without a live one, or a 200 with ``{"status": "error"}``
-    when ``expiry_in_body``). ``POST /api/logout`` ends the session. Under ``/api/{key}/`` a
-    PCR-360-like API: ``login.json`` by headers, ``items.json`` and ``logout.json`` with
-    ``PCR-AUTH-TOKEN``.
+    ``{"code": CHALLENGE, "token": TOTP}``. ``GET /api/things`` and
+    ``GET /api/tenants/7/things`` need ``Authorization: Bearer TOKEN`` (``refusal_status``
+    without a live one, or a 200 with ``{"status": "error"}`` when ``expiry_in_body``).
+    ``PUT /api/token/refresh`` trades a live token for ``{"token", "expires_in"}`` (no tenant
+    id), or answers ``refresh_status`` when that is not 200. ``POST /api/logout`` ends the
+    session. Under ``/api/{key}/`` a PCR-360-like API: ``login.json`` by headers,
+    ``items.json`` and ``logout.json`` with ``PCR-AUTH-TOKEN``.
     """
-    state = SessionState(lifetime, jwt, mfa, login_delay, expiry_in_body, refusal_status)
+    state = SessionState(**options)
 
     async def login(request: Request) -> Response:
         body = await request.json()
@@ -316,7 +345,18 @@ def session_app(
             if state.expiry_in_body:
                 return JSONResponse({"status": "error", "message": "Session expired"})
             return JSONResponse({"message": "Token expired"}, state.refusal_status)
+        if request.path_params.get("tenant", "7") != "7":
+            return JSONResponse({"message": "No such tenant"}, 404)
         return JSONResponse({"status": "success", "items": [1, 2, 3]})
+
+    async def refresh(request: Request) -> Response:
+        state.refreshes += 1
+        if not state.valid(bearer(request)):
+            state.unauthorized += 1
+            return JSONResponse({"message": "Token expired"}, 401)
+        if state.refresh_status != 200:
+            return JSONResponse({"message": "Refresh refused"}, state.refresh_status)
+        return JSONResponse({"token": state.token(), "expires_in": state.lifetime})
 
     async def logout(request: Request) -> Response:
         token = bearer(request)
@@ -356,6 +396,8 @@ def session_app(
             Route("/api/login", login, methods=["POST"]),
             Route("/api/login/mfa", second_step, methods=["POST"]),
             Route("/api/things", things, methods=["GET"]),
+            Route("/api/tenants/{tenant}/things", things, methods=["GET"]),
+            Route("/api/token/refresh", refresh, methods=["PUT"]),
             Route("/api/logout", logout, methods=["POST"]),
             Route("/api/{key:path}/login.json", key_login, methods=["POST"]),
             Route("/api/{key:path}/items.json", key_items, methods=["GET"]),

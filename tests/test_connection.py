@@ -311,3 +311,104 @@ async def test_connection_headers_and_defaults_reach_the_server(
     assert headers["x-client"] == "hookline-ada"
     assert headers["user-agent"].startswith("hookline/")
     assert headers["accept"] == "application/json"
+
+
+# ---------------------------------------------------------------- sessions, dry runs, tests
+
+SESSION: dict[str, Any] = {
+    "type": "session",
+    "login": {"method": "POST", "path": "/login"},
+    "capture": {"token": "token", "tenant_id": "tenant_id"},
+    "apply": {"headers": {"Authorization": "Bearer {{ session.token }}"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("parts", "reads"),
+    [
+        ({"path": "/tenants/{{ session.tenant_id }}/users"}, True),
+        ({"query": {"tenant": "{{ session.tenant_id }}"}}, True),
+        ({"headers": {"X-Tenant": "t-{{ session.tenant_id }}"}}, True),
+        ({"json": {"owner": {"id": ["{{ session.tenant_id }}"]}}}, True),
+        ({"multipart": {"note": {"value": "{{ session.tenant_id }}"}}}, True),
+        ({"body": "{{ @ }}"}, True),
+        ({"path": "/users/{{ input.id }}", "json": {"at": "{{ connection.url }}"}}, False),
+        ({"query": {"tenant": "{{ input.session.tenant_id }}"}}, False),
+    ],
+    ids=["path", "query", "headers", "json", "multipart", "whole-context", "no", "nested-name"],
+)
+def test_reads_session_looks_at_every_template(
+    catalog: Catalog, parts: dict[str, Any], reads: bool
+) -> None:
+    connection = connect(catalog, "https://x.test")
+    path = parts.pop("path", "/users")
+    template = make_request(catalog.expressions, "POST", path, **parts)
+    assert connection.reads_session(template) is reads
+    assert connection.reads_session(template) is reads  # remembered, and still right
+
+
+def test_connection_headers_that_read_the_session_count_for_every_request(
+    catalog: Catalog,
+) -> None:
+    spec = demo_spec(catalog, headers={"X-Tenant": "{{ session.tenant_id }}"})
+    connection = Connection(spec, {"url": "https://x.test"}, expressions=catalog.expressions)
+    assert connection.reads_session(spec.actions["ping"].request)
+
+
+async def test_a_dry_run_context_shows_session_placeholders_and_logs_in_nowhere(
+    catalog: Catalog, server: tuple[str, EchoState]
+) -> None:
+    url, state = server
+    spec = demo_spec(catalog, auth=SESSION)
+    template = make_request(
+        catalog.expressions,
+        "GET",
+        "/tenants/{{ session.tenant_id }}/users",
+        headers={"X-Token": "{{ session.token }}"},
+    )
+    async with Connection(spec, {"url": url}, expressions=catalog.expressions) as connection:
+        request = connection.build_request(template, connection.context(dry_run=True))
+    assert request.url.raw_path == b"/tenants/%3Csession.tenant_id%3E/users"
+    assert request.headers["x-token"] == "<session.token>"
+    assert connection.context()["session"] == {}
+    assert state.seen == []
+
+
+async def test_ready_sends_nothing_without_a_session(
+    catalog: Catalog, server: tuple[str, EchoState]
+) -> None:
+    url, state = server
+    spec = demo_spec(catalog, auth={"type": "bearer", "token": "{{ connection.password }}"})
+    async with Connection(
+        spec, {"url": url, "password": SECRET}, expressions=catalog.expressions
+    ) as connection:
+        await connection.ready()
+    assert state.seen == []
+
+
+async def test_the_connection_test_runs_the_declared_action(
+    catalog: Catalog, server: tuple[str, EchoState]
+) -> None:
+    url, state = server
+    actions = {
+        "ping": {"title": "Ping", "request": {"method": "GET", "path": "/ping"}},
+        "list_query": {
+            "title": "The query, as records",
+            "request": {"method": "GET", "path": "/list", "query": {"q": ["a", "b", "c"]}},
+            "output": {"records": "query"},
+        },
+    }
+    for action, records in (("ping", None), ("list_query", 1)):
+        spec = demo_spec(catalog, actions=actions, test={"action": action})
+        async with Connection(spec, {"url": url}, expressions=catalog.expressions) as connection:
+            check = await connection.test()
+        assert (check.connection, check.action, check.records) == ("demo", action, records)
+    assert [seen.path for seen in state.seen] == ["/ping", "/list"]
+    assert str(check) == "demo connection 'demo' works (list_query, 1 record(s) read)"
+
+
+async def test_a_connection_test_needs_a_declared_action(catalog: Catalog) -> None:
+    connection = connect(catalog, "https://x.test")
+    with pytest.raises(ConfigurationError, match="no connection test"):
+        await connection.test()
+    await connection.close()
