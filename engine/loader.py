@@ -131,17 +131,25 @@ def load_document(
     """
     file = str(path)
     source = _read(path, file, text, max_bytes, error)
-    try:
-        loader = _Loader(source, max_nodes=max_nodes)
-    except yaml.reader.ReaderError as exc:
-        raise error([_reader_problem(exc, source, file)]) from None
-    try:
-        node = loader.get_single_node()
-        data = None if node is None else loader.build(node, ())
-    except yaml.MarkedYAMLError as exc:
-        raise error([_syntax_problem(exc, file)]) from None
-    finally:
-        loader.dispose()
+    fast = yaml.__with_libyaml__
+    while True:
+        try:
+            loader = (_FastLoader if fast else _Loader)(source, max_nodes=max_nodes)
+        except yaml.reader.ReaderError as exc:
+            raise error([_reader_problem(exc, source, file)]) from None
+        try:
+            node = loader.get_single_node()
+            data = None if node is None else loader.build(node, ())
+        except yaml.YAMLError as exc:
+            if fast and not isinstance(exc, _LimitError):
+                fast = False  # read it again for PyYAML's wording of the problem
+                continue
+            if isinstance(exc, yaml.MarkedYAMLError):
+                raise error([_syntax_problem(exc, file)]) from None
+            raise
+        finally:
+            loader.dispose()
+        break
     if loader.problems:
         problems = (
             Problem(message, file=file, line=line, column=column, path=format_path(key_path))
@@ -306,6 +314,36 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor(_TIMESTAMP, _Loader._timestamp_as_text)
 
 
+class _FastLoader(_Loader):
+    """The same loader reading events from libyaml's C parser.
+
+    Scanning and parsing are most of the time a large spec takes to load; composing stays in
+    Python so that every limit and check above holds. libyaml words its syntax errors
+    differently, so a document it refuses is read again by ``_Loader`` for the message.
+    """
+
+    def __init__(self, text: str, *, max_nodes: int) -> None:
+        super().__init__(text, max_nodes=max_nodes)
+        self._events: Any = yaml.cyaml.CParser(text)  # type: ignore[attr-defined]
+
+    def check_event(self, *choices: Any) -> bool:
+        """Whether the next event is one of ``choices`` (any, when none are given)."""
+        return bool(self._events.check_event(*choices))
+
+    def peek_event(self) -> Any:
+        """The next event, left in place."""
+        return self._events.peek_event()
+
+    def get_event(self) -> Any:
+        """The next event, taken."""
+        return self._events.get_event()
+
+    def dispose(self) -> None:
+        """Release the C parser."""
+        self._events.dispose()
+        super().dispose()
+
+
 def _position(mark: yaml.Mark) -> Position:
     return (mark.line + 1, mark.column + 1)
 
@@ -321,8 +359,12 @@ def _unsupported(tag: str) -> str:
     )
 
 
+class _LimitError(yaml.composer.ComposerError):
+    """A document over one of the loader's own limits (size, depth, alias expansion)."""
+
+
 def _limit(message: str, mark: yaml.Mark | None) -> yaml.MarkedYAMLError:
-    return yaml.composer.ComposerError(None, None, message, mark)
+    return _LimitError(None, None, message, mark)
 
 
 _TOKENS = {

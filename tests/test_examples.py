@@ -408,7 +408,8 @@ def test_every_example_is_listed_here_and_validates(served: Served) -> None:
 
 
 # Each example with one mistake of a kind the static checks catch: (recipe, the text
-# replaced, its replacement, the text on the line the problem is reported at, the message).
+# replaced, its replacement, the text that starts the line the problem is reported at (a
+# multi-line value's problem is reported where the value starts), the message).
 MISTAKES = [
     pytest.param(
         "argus-incident-to-plextrac",
@@ -480,7 +481,7 @@ MISTAKES = [
         "argus-incident-to-plextrac",
         'id: "{{ trigger.id }}"',
         'id: "{{ trigger.subject }}"',
-        'trigger.subject }}"',
+        '      id: "{{ trigger.subject',
         "steps[1].with.id: input 'id' of argus.add_comment expects an integer, "
         "but '{{ trigger.subject }}' gives text",
         id="computed-type",
@@ -498,7 +499,7 @@ MISTAKES = [
         "argus-incident-to-plextrac",
         "{{ steps.finding.flaw_id }} in report",
         "{{ step.finding.flaw_id }} in report",
-        "step.finding",
+        "comment: >-",
         "steps[1].with.comment: step.finding.flaw_id: unknown name 'step' (did you mean 'steps'?)",
         id="unknown-name",
     ),
@@ -506,7 +507,7 @@ MISTAKES = [
         "argus-incident-to-plextrac",
         "{{ steps.finding.flaw_id }} in report",
         "{{ steps.findings.flaw_id }} in report",
-        "steps.findings",
+        "comment: >-",
         "steps[1].with.comment: steps.findings.flaw_id: no step has the id 'findings' "
         "(did you mean 'finding'?)",
         id="unknown-step",
@@ -532,7 +533,7 @@ MISTAKES = [
         "argus-incident-to-plextrac",
         "in report {{ vars.report_id }}",
         "in report {{ vars.report }}",
-        "vars.report }}",
+        "comment: >-",
         "steps[1].with.comment: vars.report: no variable 'report' is set before this point",
         id="unset-variable",
     ),
@@ -573,7 +574,7 @@ MISTAKES = [
         "planradar-ticket-to-argus",
         "password: change-me",
         'password: "{{ env.PLANRADAR_WEBHOOK_PASSWORD }}"',
-        "env.PLANRADAR",
+        '    password: "{{ env',
         "trigger.with.password: env.PLANRADAR_WEBHOOK_PASSWORD: the environment variable "
         "'PLANRADAR_WEBHOOK_PASSWORD' is not set",
         id="unset-env",
