@@ -80,7 +80,7 @@ def _show_warning(
     click.echo(f"warning: {message}", err=True)
 
 
-@click.group(cls=HooklineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HooklineGroup)
 @click.version_option(__version__, prog_name="hookline")
 @click.option(
     "--plugin",
@@ -256,8 +256,9 @@ def cli_reference() -> str:
         "exits 2.",
         "",
     ]
-    settings = {**main.context_settings, "terminal_width": 88, "max_content_width": 88}
-    with click.Context(main, info_name="hookline", **settings) as ctx:
+    with click.Context(
+        main, info_name="hookline", terminal_width=88, max_content_width=88
+    ) as ctx:
         lines += ["## hookline", "", "```text", main.get_help(ctx), "```", ""]
         for name in main.list_commands(ctx):
             command = main.get_command(ctx, name)

@@ -10,8 +10,8 @@ Job history lives in the state store: ``--state`` takes a SQLite path or URL, or
 PostgreSQL URL; the default is ``.hookline/state.db``. ``--sandbox`` runs the recipe against
 fresh sandboxes served for the run (``hookline.sandboxed``), with a temporary state store
 unless ``--state`` is given, since a cursor saved against one sandbox means nothing to the
-next. Errors are turned into exit codes here
-(``exits``), not by the ``hookline`` group, because invalid input exits 2 rather than 1.
+next. Errors are turned into exit codes here (``exits``), not by the ``hookline`` group,
+because invalid input exits 2 rather than 1.
 """
 
 from __future__ import annotations

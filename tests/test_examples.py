@@ -20,6 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import click
 import httpx
 import pytest
 import yaml
@@ -78,9 +79,16 @@ def catalog() -> Catalog:
     return Catalog(get_plugin_manager(entry_points=False))
 
 
-def cli_app(catalog: Catalog) -> SimpleNamespace:
-    """What hookline.cli.App gives the commands."""
-    return SimpleNamespace(pm=catalog.pm, catalog=catalog)
+def invoke(
+    catalog: Catalog, command: click.Command, args: list[str], env: dict[str, str | None]
+) -> Result:
+    """Invoke ``command`` as the ``hookline`` group would, with ``catalog``.
+
+    The group's context settings are passed too: click keeps a command's help option from
+    its first use, and the generated CLI reference must see the group's.
+    """
+    app = SimpleNamespace(pm=catalog.pm, catalog=catalog)  # what hookline.cli.App offers
+    return CliRunner().invoke(command, args, obj=app, env=env)
 
 
 # ---------------------------------------------------------------- hookline run --sandbox
@@ -124,14 +132,12 @@ def created(catalog: Catalog, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 def sandboxed(catalog: Catalog, created: Created) -> Callable[..., Result]:
     """``hookline run ARGS --sandbox --json``; fails the test unless every job succeeded."""
 
-    def invoke(*args: str) -> Result:
-        result = CliRunner().invoke(
-            run, [*args, "--sandbox", "--json"], obj=cli_app(catalog), env=NO_ENV
-        )
+    def run_in_sandboxes(*args: str) -> Result:
+        result = invoke(catalog, run, [*args, "--sandbox", "--json"], NO_ENV)
         assert result.exit_code == 0, result.output
         return result
 
-    return invoke
+    return run_in_sandboxes
 
 
 def test_the_readme_demo_turns_each_incident_into_a_finding_and_a_comment(
@@ -232,10 +238,15 @@ def test_a_completed_assessment_is_reused_in_process_with_empty_notes_filled(
 
 
 def test_a_finding_embeds_the_uploaded_image(
-    sandboxed: Callable[..., Result], created: Created, monkeypatch: pytest.MonkeyPatch
+    sandboxed: Callable[..., Result],
+    created: Created,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
+    none = tmp_path / "connections.yaml"  # so that no connections file of the checkout is read
+    none.touch(mode=0o600)
     monkeypatch.chdir(RECIPES.parent)  # the example's default image path is relative to it
-    result = sandboxed(recipe("plextrac-finding-with-image"))
+    result = sandboxed(recipe("plextrac-finding-with-image"), "--connections", str(none))
     outputs = of_kind(result, "job_finished")[0]["outputs"]
     plextrac = created.state("plextrac")
     upload = plextrac.uploads[outputs["image"].removeprefix("uploads/")]
@@ -330,23 +341,25 @@ def test_the_tenant_users_are_written_to_a_csv_file(
     assert [row["email"] for row in rows] == sorted(users)
     assert list(rows[0]) == ["email", "name", "role", "disabled", "mfa", "last_login"]
     assert {row["email"]: row["role"] for row in rows} == {
-        email: user["role"] for email, user in users.items()
+        email: user["roles"][0] for email, user in users.items()
     }
+    demo = next(row for row in rows if row["email"] == "demo@example.com")
+    assert (demo["name"], demo["mfa"], demo["disabled"]) == ("Casey Morgan", "false", "false")
+    assert demo["last_login"].endswith("Z")  # epoch milliseconds written as ISO 8601
 
 
 def test_run_sandbox_keeps_no_history_unless_told_where(
     catalog: Catalog, created: Created, tmp_path: Path
 ) -> None:
-    app = cli_app(catalog)
     argv = [recipe("plextrac-reuse-assessment"), "--sandbox", "--json"]
-    first = CliRunner().invoke(run, argv, obj=app, env=NO_ENV)
+    first = invoke(catalog, run, argv, NO_ENV)
     assert first.exit_code == 0, first.output
     assert "job history is kept for this run only" in first.stdout
     assert not (tmp_path / ".hookline").exists()
 
-    kept = CliRunner().invoke(run, [*argv, "--state", "kept.db"], obj=app, env=NO_ENV)
+    kept = invoke(catalog, run, [*argv, "--state", "kept.db"], NO_ENV)
     assert kept.exit_code == 0, kept.output
-    listed = CliRunner().invoke(jobs, ["--state", "kept.db", "--json"], obj=app, env=NO_ENV)
+    listed = invoke(catalog, jobs, ["--state", "kept.db", "--json"], NO_ENV)
     assert [job["recipe"] for job in json_lines(listed.stdout)] == ["plextrac-reuse-assessment"]
     assert len(created.apps) == 2  # each run served its own fresh sandbox
 
@@ -603,9 +616,7 @@ def test_a_mistake_is_refused_where_it_is_before_any_request(
     args = [str(broken), "--connections", str(served.connections), "--state", "state.db"]
     if name == "planradar-ticket-to-argus":
         args += ["--event", str(PLANRADAR_EVENT)]
-    result = CliRunner().invoke(
-        run, args, obj=cli_app(catalog), env={**NO_ENV, "PLANRADAR_WEBHOOK_PASSWORD": None}
-    )
+    result = invoke(catalog, run, args, {**NO_ENV, "PLANRADAR_WEBHOOK_PASSWORD": None})
     assert result.exit_code == 2
     assert f"{broken}:{line}:" in result.stderr and message in result.stderr, result.stderr
     assert served.requests() == []
@@ -620,30 +631,26 @@ def test_a_job_failed_mid_way_keeps_earlier_outputs_and_completes_on_rerun(
         answer = api.get("/cases/v2/case/100466", headers={"Argus-API-Key": connection["api_key"]})
     event = tmp_path / "case.json"
     event.write_text(json.dumps(answer.json()["data"]))
-    app, env = cli_app(catalog), {**NO_ENV, "HOOKLINE_CONNECTIONS": str(served.connections)}
+    env = {**NO_ENV, "HOOKLINE_CONNECTIONS": str(served.connections)}
     state = ["--state", str(tmp_path / "state.db")]
 
     case = argus.cases.pop(100466)  # the comment step will find no case
     try:
-        failed = CliRunner().invoke(
-            run,
-            [recipe("argus-incident-to-plextrac"), "--event", str(event), *state, "--json"],
-            obj=app,
-            env=env,
-        )
+        args = [recipe("argus-incident-to-plextrac"), "--event", str(event), *state, "--json"]
+        failed = invoke(catalog, run, args, env)
     finally:
         argus.cases[100466] = case
     assert failed.exit_code == 1
     job = of_kind(failed, "job_finished")[0]
     assert job["error"]["step"] == "steps[1]" and job["error"]["kind"] == "not_found"
 
-    shown = CliRunner().invoke(jobs, [*state, "show", job["job"], "--json"], obj=app, env=env)
+    shown = invoke(catalog, jobs, [*state, "show", job["job"], "--json"], env)
     steps = json.loads(shown.stdout)["steps"]
     flaw_id = steps[0]["output"]["flaw_id"]
     assert steps[0]["status"] == "succeeded" and steps[1]["status"] == "failed"
     assert (500001, flaw_id) in plextrac.findings
 
-    rerun = CliRunner().invoke(jobs, [*state, "rerun", job["job"][:8], "--json"], obj=app, env=env)
+    rerun = invoke(catalog, jobs, [*state, "rerun", job["job"][:8], "--json"], env)
     assert rerun.exit_code == 0, rerun.output
     assert of_kind(rerun, "job_finished")[0]["outputs"] == {"finding": flaw_id}
     titled = [f for f in plextrac.findings.values() if f["title"].startswith("Argus case 100466:")]
