@@ -190,10 +190,19 @@ class _Call:
     # ------------------------------------------------------------ input
 
     def prepare(self, input: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The input with defaults applied and file contents encoded, validated."""
+        """The input with defaults applied and file contents encoded, validated.
+
+        An optional input given as null counts as not given (a recipe passing a field that
+        an object lacks), unless its schema accepts null.
+        """
         schema = self.input_schema()
         properties: Mapping[str, Any] = schema.get("properties", {})
-        values = dict(input or {})
+        required = set(schema.get("required", []))
+        values = {
+            name: value
+            for name, value in (input or {}).items()
+            if value is not None or name in required or _accepts_null(properties.get(name))
+        }
         for name, prop in properties.items():
             if name not in values and isinstance(prop, Mapping) and "default" in prop:
                 values[name] = prop["default"]
@@ -507,6 +516,13 @@ async def _one_page(source: _Source) -> AsyncGenerator[Page, None]:
 
 
 # ---------------------------------------------------------------- messages
+
+
+def _accepts_null(schema: Any) -> bool:
+    if not isinstance(schema, Mapping) or "type" not in schema:
+        return True
+    kinds = schema["type"]
+    return kinds == "null" or (isinstance(kinds, list) and "null" in kinds)
 
 
 def _field(path: Iterator[Any] | Any) -> str:

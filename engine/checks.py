@@ -443,7 +443,12 @@ class _Checker:
 
     def template(self, template: Template, path: KeyPath, scope: _Scope) -> Shape | None:
         """Check every reference; the shape of the template's value when it is a plain path."""
-        shapes = [self.reference(ref, path, scope) for ref in template.references()]
+        fallbacks = _env_with_fallback(template)
+        shapes = [
+            self.reference(ref, path, scope)
+            for ref in template.references()
+            if not (len(ref) == 2 and ref[0] == "env" and ref[1] in fallbacks)
+        ]
         plain = template.is_single and is_plain(template.expressions[0])
         return shapes[0] if plain and len(shapes) == 1 else None
 
@@ -545,6 +550,23 @@ def _is_cron(text: str) -> bool:
 
 def _relabel(shape: Shape | None, label: str) -> Shape | None:
     return None if shape is None else replace(shape, label=label)
+
+
+def _env_with_fallback(template: Template) -> set[str | int]:
+    """Variables read as ``env.NAME || fallback``: unset, they take the fallback."""
+    names: set[str | int] = set()
+    for expression in template.expressions:
+        stack = [expression.parsed.parsed]
+        while stack:
+            node = stack.pop()
+            children = [c for c in node.get("children", []) if isinstance(c, dict)]
+            stack.extend(children)
+            if node.get("type") == "or_expression" and children:
+                left = children[0]
+                fields = [c.get("value") for c in left.get("children", [])]
+                if left.get("type") == "subexpression" and fields[:1] == ["env"]:
+                    names.update(fields[1:2])
+    return names
 
 
 def _show(ref: tuple[str | int, ...]) -> str:

@@ -201,6 +201,19 @@ def _upper(text: str) -> str:
     return text.upper()
 
 
+def _where(items: list[Any] | None, key: str, value: Any) -> list[Any]:
+    return [
+        item
+        for item in items or ()
+        if isinstance(item, dict) and _equal(item.get(key), value)
+    ]
+
+
+def _equal(left: Any, right: Any) -> bool:
+    """JMESPath's ``==``: a boolean never equals a number, though Python says ``True == 1``."""
+    return isinstance(left, bool) == isinstance(right, bool) and left == right
+
+
 def _uuid() -> str:
     return str(uuid.uuid4())
 
@@ -282,6 +295,14 @@ _FUNCTIONS = (
         _default,
         (("any",), ("any",)),
         "The value, or the fallback when the value is null or empty text.",
+    ),
+    ExpressionFunction(
+        "where",
+        _where,
+        (("array", "null"), _TEXT, ("any",)),
+        "The items of the list that are objects whose key equals the value, in order; a "
+        "missing key reads as null, and a null list gives an empty list. Unlike a filter "
+        "expression, the value may come from anywhere in the context.",
     ),
     ExpressionFunction("lower", _lower, (_TEXT,), "The text in lower case."),
     ExpressionFunction("upper", _upper, (_TEXT,), "The text in upper case."),

@@ -223,6 +223,19 @@ def test_input_defaults_are_applied(
     assert json.loads(body) == {"subject": "Door", "service": "ops"}
 
 
+def test_an_optional_input_given_as_null_counts_as_not_given(
+    catalog: Catalog, spec: Spec, echoed: tuple[str, EchoState]
+) -> None:
+    url, _ = echoed
+    body = call(catalog, spec, url, "create_case", {"subject": "Door", "service": None})
+    assert json.loads(body) == {"subject": "Door", "service": "ops"}
+
+
+def test_a_required_input_given_as_null_is_refused(catalog: Catalog, spec: Spec) -> None:
+    with pytest.raises(InvalidRequestError, match="subject"):
+        call(catalog, spec, "http://127.0.0.1:9", "create_case", {"subject": None})
+
+
 # ---------------------------------------------------------------- output
 
 

@@ -86,6 +86,15 @@ def problems(catalog: Catalog, text: str, name: str = "r.yaml") -> list[str]:
     return [str(problem) for problem in info.value.problems]
 
 
+def test_an_unset_variable_with_a_fallback_is_not_an_error(catalog: Catalog) -> None:
+    text = VALID.replace(
+        'base_url: "{{ env.TRACKER_URL }}"',
+        "base_url: \"{{ env.TRACKER_HOST || 'http://127.0.0.1:9' }}\"",
+    )
+    assert text != VALID
+    load(catalog, text)
+
+
 def test_a_valid_recipe_compiles_into_the_model(catalog: Catalog) -> None:
     recipe = load(catalog, VALID)
     assert recipe.name == "r" and recipe.connections["tracker"].connector == "tracker"
