@@ -1,4 +1,4 @@
-"""hookline: declarative YAML connectors, recipes and a runner for security and operations platforms.
+"""hookline: declarative YAML connectors, recipes and a runner for security and operations.
 
 What plugin authors and embedders may import is re-exported here and listed in ``__all__``.
 """

@@ -256,9 +256,7 @@ def cli_reference() -> str:
         "exits 2.",
         "",
     ]
-    with click.Context(
-        main, info_name="hookline", terminal_width=88, max_content_width=88
-    ) as ctx:
+    with click.Context(main, info_name="hookline", terminal_width=88, max_content_width=88) as ctx:
         lines += ["## hookline", "", "```text", main.get_help(ctx), "```", ""]
         for name in main.list_commands(ctx):
             command = main.get_command(ctx, name)

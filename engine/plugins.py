@@ -47,7 +47,7 @@ class PluginLoadWarning(UserWarning):
 
 @dataclass(frozen=True, slots=True)
 class PluginInfo:
-    """A registered plugin: its name, the distribution that installed it, the hooks it implements."""
+    """A registered plugin: its name, its distribution, and the hooks it implements."""
 
     name: str
     distribution: str | None

@@ -93,10 +93,7 @@ class _Explainer:
             return [_Finding(path, missing=n) for n in error.validator_value if n not in instance]
         if kind in ("additionalProperties", "unevaluatedProperties"):
             allowed = [name for name in self._property_names(error.schema) if name not in instance]
-            unknown = [
-                _unknown_key((*path, name), allowed)
-                for name in _unexpected_keys(error)
-            ]
+            unknown = [_unknown_key((*path, name), allowed) for name in _unexpected_keys(error)]
             return unknown or [_Finding(path, error.message)]
         return [_Finding(path, _message(error))]
 

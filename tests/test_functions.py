@@ -26,6 +26,7 @@ CONTEXT: dict[str, Any] = {
     "zero": 0,
     "lone": "\ud800",
     "items": [1, "a", None, True, {"k": "v"}],
+    "rows": [{"id": 1, "n": 1}, {"id": 2, "n": True}, {"id": 3, "n": "1"}, "text", {"id": 4}],
 }
 
 
@@ -92,6 +93,15 @@ CASES: list[tuple[str, Any]] = [
     ("default(name, 'x')", "Ærlig / test?"),
     ("default(`false`, 'x')", False),
     ("default(`[]`, 'x')", []),
+    # where
+    ("where(rows, 'n', `1`)", [{"id": 1, "n": 1}]),
+    ("where(rows, 'n', `1.0`)", [{"id": 1, "n": 1}]),
+    ("where(rows, 'n', `true`)", [{"id": 2, "n": True}]),
+    ("where(rows, 'n', '1')", [{"id": 3, "n": "1"}]),
+    ("where(rows, 'n', nothing)", [{"id": 4}]),
+    ("where(rows, 'id', rows[0].id)", [{"id": 1, "n": 1}]),
+    ("where(rows, 'missing', 'x')", []),
+    ("where(nothing, 'n', `1`)", []),
     # text
     ("lower(name)", "ærlig / test?"),
     ("upper(name)", "ÆRLIG / TEST?"),
@@ -147,6 +157,8 @@ ERRORS: list[tuple[str, str]] = [
     ("to_int('1_000')", "is not an integer"),
     ("to_int(nothing)", "argument 1 must be string or number, not null"),
     ("lower(`1`)", "lower(): argument 1 must be string, not number"),
+    ("where(name, 'n', `1`)", "where(): argument 1 must be array or null, not string"),
+    ("where(rows, `1`, `1`)", "where(): argument 2 must be string, not number"),
 ]
 
 

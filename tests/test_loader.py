@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from hookline.errors import InvalidDocumentError, Problem, SpecError
 from hookline.loader import Document, format_path, load_document
 

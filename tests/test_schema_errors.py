@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from hookline.errors import SpecError
 from hookline.loader import Document, load_document
 from hookline.schema_errors import ensure_valid, schema_problems

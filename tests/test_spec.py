@@ -87,8 +87,7 @@ def test_valid_spec_compiles(catalog: Catalog) -> None:
         ),
         pytest.param(
             "      id: {type: integer, description: The item's id}",
-            "      id: {type: integer, description: The item's id}\n"
-            "      id: {type: string}",
+            "      id: {type: integer, description: The item's id}\n      id: {type: string}",
             "specs/demo.yaml:21:7: actions.get_item.input.id: duplicate key 'id'",
             id="duplicate-key",
         ),

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
+
 from hookline.actions import call_action, iter_records
 from hookline.catalog import Catalog
 from hookline.connection import Connection
@@ -35,7 +37,6 @@ from hookline.pool import ConnectionPool
 from hookline.recipe import load_recipe
 from hookline.store import open_sqlite
 from hookline.triggers import PollResult, poll
-from jsonschema import Draft202012Validator
 
 SEEDED_ITEMS = 36
 FIRST_ITEM = 10001

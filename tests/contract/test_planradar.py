@@ -22,6 +22,12 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from jsonschema import Draft202012Validator
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
 from hookline import ratelimit
 from hookline.actions import call_action
 from hookline.catalog import Catalog
@@ -47,11 +53,6 @@ from hookline.sandbox import running
 from hookline.spec import PollTrigger, WebhookTrigger
 from hookline.store import open_sqlite
 from hookline.triggers import PollResult, event_for, given_event, poll, spec_trigger
-from jsonschema import Draft202012Validator
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 DEFECT, TASK = "obk", "tyb"
 LEVEL_1, GROUND_FLOOR = "nyk", "qdm"

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.exceptions import StarletteDeprecationWarning
+
 from hookline.connectors.argus.sandbox import (
     DEMO_CREDENTIALS,
     DEMO_KEYS,
@@ -21,7 +23,6 @@ from hookline.connectors.argus.sandbox import (
 )
 from hookline.connectors.argus.sandbox.directory import BASE_TIME_MS
 from hookline.sandbox import running
-from starlette.exceptions import StarletteDeprecationWarning
 
 with warnings.catch_warnings():
     # starlette asks for the httpx2 package; the installed httpx works the same for tests.

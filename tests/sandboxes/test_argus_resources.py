@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from hookline.connectors.argus.sandbox import DEMO_KEYS, create_app
 from starlette.exceptions import StarletteDeprecationWarning
+
+from hookline.connectors.argus.sandbox import DEMO_KEYS, create_app
 
 with warnings.catch_warnings():
     # starlette asks for the httpx2 package; the installed httpx works the same for tests.

@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.exceptions import StarletteDeprecationWarning
+
 from hookline.connectors.argus.sandbox import DEMO_KEYS, create_app
 from hookline.connectors.argus.sandbox.access import access_level
-from starlette.exceptions import StarletteDeprecationWarning
 
 with warnings.catch_warnings():
     # starlette asks for the httpx2 package; the installed httpx works the same for tests.

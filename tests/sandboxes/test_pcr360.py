@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
+
 from hookline.connectors.pcr360.sandbox import (
     DEMO_CREDENTIALS,
     Pcr360State,

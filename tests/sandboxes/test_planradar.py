@@ -15,6 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.exceptions import StarletteDeprecationWarning
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
 from hookline.connectors.planradar.sandbox import DEMO_CREDENTIALS, create_app, demo_connection
 from hookline.connectors.planradar.sandbox.data import (
     CUSTOMER_ID,
@@ -24,11 +30,6 @@ from hookline.connectors.planradar.sandbox.data import (
 )
 from hookline.errors import ConfigurationError
 from hookline.sandbox import running
-from starlette.applications import Starlette
-from starlette.exceptions import StarletteDeprecationWarning
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 with warnings.catch_warnings():
     # starlette.testclient warns once, on import, that it prefers httpx2 over httpx.

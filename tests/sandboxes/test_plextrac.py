@@ -12,10 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.exceptions import StarletteDeprecationWarning
+
 from hookline.connectors.plextrac.sandbox import DEMO_CREDENTIALS, create_app, demo_connection
 from hookline.connectors.plextrac.sandbox.tokens import totp
 from hookline.sandbox import running
-from starlette.exceptions import StarletteDeprecationWarning
 
 with warnings.catch_warnings():
     # starlette asks for the httpx2 package; the installed httpx works the same for tests.

@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from hookline.connectors.plextrac.sandbox import create_app
 from starlette.exceptions import StarletteDeprecationWarning
+
+from hookline.connectors.plextrac.sandbox import create_app
 
 with warnings.catch_warnings():
     # starlette asks for the httpx2 package; the installed httpx works the same for tests.

@@ -18,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hookline.errors import ConfigurationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from hookline.errors import ConfigurationError
 
 from .access import Caller, authenticate, check_key, login, logout
 from .calls import ApiError, Call, Target, parse_target, read_params

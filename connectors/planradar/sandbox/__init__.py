@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from hookline.errors import ConfigurationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
+
+from hookline.errors import ConfigurationError
 
 from . import catalog, journals, media, tickets, webhooks
 from .access import ApiError, Handler, api_error_response, endpoint, http_error_response
