@@ -26,6 +26,9 @@ error propagates and the job records the outcome as unknown.
 Dry runs. ``call_action(..., dry_run=True)`` renders every request the call would begin with
 (the first page for a list, the lookup for a create that has one), secrets redacted, sends
 nothing, and returns a ``Plan`` whose ``output`` is the action's first example output.
+
+Composite actions (``calls:`` instead of ``request:``) are run by ``hookline.composite``, whose
+calls come back here, one ``call_action`` each; their output is selected and checked here.
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ async def call_action(
     values = call.prepare(input)
     if dry_run:
         return await call.plan(values, max_records)
+    if call.action.composite is not None:
+        return await call.composed(values)
     if call.action.is_list:
         async with aclosing(call.records(values, max_records)) as records:
             return [record async for record in records]
@@ -148,21 +153,27 @@ class Plan:
     """What a call would do: the requests it starts with, and an example of its output.
 
     Credentials that the connection's auth adds when a request is sent (headers, a login) are
-    not part of a plan; every secret in what is shown is replaced by ``***``.
+    not part of a plan; every secret in what is shown is replaced by ``***``. ``note`` says
+    what the requests leave out: a composite action's calls that need outputs a dry run
+    cannot have.
     """
 
     action: str
     requests: tuple[RenderedRequest, ...]
     output: Any
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for JSON output."""
-        return {
+        data = {
             "dry_run": True,
             "action": self.action,
             "requests": [request.to_dict() for request in self.requests],
             "output": self.output,
         }
+        if self.note:
+            data["note"] = self.note
+        return data
 
 
 class _Planned(Exception):
@@ -186,6 +197,13 @@ class _Call:
         self.connection = connection
         self.action: Action = action
         self.label = f"{spec.name}.{action_name}"
+
+    @property
+    def request(self) -> Request:
+        """The action's request; only an action that is not composite reaches for it."""
+        request = self.action.request
+        assert isinstance(request, Request), f"{self.label} is a composite action"
+        return request
 
     # ------------------------------------------------------------ input
 
@@ -293,7 +311,7 @@ class _Call:
 
     async def single(self, values: Mapping[str, Any]) -> Any:
         """Send the request; after a lost answer, look up (when the spec can) and maybe resend."""
-        request = self.action.request
+        request = self.request
         policy = self.policy(request, values, idempotent=self.action.idempotent)
         attempts = max(1, self.action.retry.attempts)
         attempt = 0
@@ -342,7 +360,7 @@ class _Call:
 
     def shaped(self, response: Response) -> Any:
         """The body of ``response`` as output data: downloads become a description of the file."""
-        if self.action.request.response != "bytes":
+        if self.request.response != "bytes":
             return response.data
         if response.path is not None:
             path = Path(response.path)
@@ -364,7 +382,7 @@ class _Call:
         self, values: Mapping[str, Any], max_records: int | None
     ) -> AsyncGenerator[Any, None]:
         """Every record of a list action, in order, up to ``max_records``."""
-        await self.ready(self.action.request)
+        await self.ready(self.request)
         source = _Source(self, values)
         paginator = self.action.paginator
         limit = max_records
@@ -408,6 +426,15 @@ class _Call:
             )
         return found
 
+    async def composed(self, values: Mapping[str, Any]) -> Any:
+        """Run a composite action's calls; ``select`` reads ``{input, calls}``."""
+        from .composite import run_calls  # late: composite builds on this module
+
+        calls = await run_calls(self.connection, self.action, values)
+        if self.action.output.select is None:
+            return self.output(calls, index=None)
+        return self.output({"input": values, "calls": calls}, index=None)
+
     # ------------------------------------------------------------ output
 
     def output(self, data: Any, *, index: int | None) -> Any:
@@ -445,18 +472,23 @@ class _Call:
 
     async def plan(self, values: Mapping[str, Any], max_records: int | None) -> Plan:
         """The requests this call would begin with, redacted, and its example output."""
+        example = self.action.examples[0].output if self.action.examples else None
+        if self.action.composite is not None:
+            from .composite import plan_calls  # late: composite builds on this module
+
+            planned, note = await plan_calls(self.connection, self.action, values)
+            return Plan(self.label, tuple(planned), example, note)
         requests = []
         if self.action.is_list:
             requests.append(self.render("first page", await self.first_page(values, max_records)))
         else:
             context = self.context(values, dry_run=True)
-            built = self.connection.build_request(self.action.request, context)
+            built = self.connection.build_request(self.request, context)
             requests.append(self.render("request", built))
         if self.action.lookup is not None:
             context = self.context(values, dry_run=True)
             built = self.connection.build_request(self.action.lookup.request, context)
             requests.append(self.render("lookup, only after a lost answer", built))
-        example = self.action.examples[0].output if self.action.examples else None
         return Plan(self.label, tuple(requests), example)
 
     async def first_page(self, values: Mapping[str, Any], max_records: int | None) -> httpx.Request:
@@ -489,13 +521,13 @@ class _Source:
         self.label = call.label
         self.dry_run = dry_run
         self.planned: httpx.Request | None = None
-        self.policy = call.policy(call.action.request, values, idempotent=call.action.idempotent)
+        self.policy = call.policy(call.request, values, idempotent=call.action.idempotent)
 
     def request(
         self, page: Mapping[str, Any], where: str = "query", values: Mapping[str, Any] | None = None
     ) -> httpx.Request:
         """The action's request with the paginator's parameters, rendered with ``page``."""
-        template = self.call.action.request
+        template = self.call.request
         if values:
             template = with_params(template, where, values)
         context = self.call.context(self.values, page, dry_run=self.dry_run)

@@ -22,12 +22,13 @@ from typing import Any
 import pluggy
 
 from .compiler import Compiler
+from .connection import Connection
 from .errors import ConfigurationError, PluginError, Problem, SpecError
 from .expressions import Expressions
-from .loader import Document, load_document
-from .schema_errors import schema_problems
+from .loader import Document, KeyPath, load_document
 from .plugins import collect, collect_named, flatten
 from .sandbox import Sandbox
+from .schema_errors import schema_problems
 from .spec import Builders, Spec, build_spec, iter_schemas
 
 OBJECT_REF = "#/objects/"
@@ -151,6 +152,29 @@ class Catalog:
             ) from None
 
     @cached_property
+    def transports(self) -> dict[str, Any]:
+        """``{connector: transport factory}`` for connectors answered in-process."""
+        return collect_named(self.pm, "register_transports", "transport")
+
+    def connect(
+        self, connector: str, values: Mapping[str, Any], *, name: str | None = None
+    ) -> Connection:
+        """A connection of ``connector`` with ``values`` (not yet opened: nothing is sent).
+
+        A connector a plugin answers in-process (``register_transports``) gets its transport;
+        the others go over the network.
+        """
+        spec = self.spec(connector)
+        local = self.transports.get(spec.name)
+        return Connection(
+            spec,
+            values,
+            expressions=self.expressions,
+            name=name,
+            transport=None if local is None else local(values),
+        )
+
+    @cached_property
     def sandboxes(self) -> dict[str, Sandbox]:
         """Every registered sandbox by the name of the connector it simulates."""
         found: dict[str, Sandbox] = {}
@@ -239,6 +263,125 @@ def cross_check(document: Document) -> list[Problem]:
                 f"unknown action {test!r}{suggest(test, actions)}",
             )
         )
+    return problems + _composite_problems(document)
+
+
+# ---------------------------------------------------------------- composite actions
+
+_BARE_NAMES = frozenset({"input", "calls"})
+"""The names every call's templates see; no loop item or call id may take them."""
+
+
+def _composite_problems(document: Document) -> list[Problem]:
+    """Calls that name unknown actions or inputs, ids that clash, and calls that loop back."""
+    actions = document.data.get("actions", {})
+    problems: list[Problem] = []
+    graph: dict[str, list[tuple[str, KeyPath]]] = {}
+    for name, block in actions.items():
+        if "calls" in block:
+            top = ("actions", name, "calls")
+            graph[name] = _walk_calls(document, block["calls"], top, None, problems)
+    for called, path in (edge for edges in graph.values() for edge in edges):
+        if called not in actions:
+            message = f"unknown action {called!r}{suggest(called, actions)}"
+            problems.append(document.problem(path, message))
+    problems += _cycles(document, graph)
+    return problems
+
+
+def _walk_calls(
+    document: Document,
+    calls: list[Any],
+    path: KeyPath,
+    outer: frozenset[str] | None,
+    problems: list[Problem],
+) -> list[tuple[str, KeyPath]]:
+    """The ``(action, path of its name)`` of every call below ``path``; problems on the way.
+
+    ``outer`` holds the bare names a loop's calls see from around them (None at the top,
+    where ids are read as ``calls.ID`` and hide nothing).
+    """
+    actions = document.data.get("actions", {})
+    ids = [call["id"] for call in calls]
+    found: list[tuple[str, KeyPath]] = []
+    for i, call in enumerate(calls):
+        at = (*path, i)
+        if call["id"] in ids[:i]:
+            message = f"call id {call['id']!r} is taken by an earlier call of this list"
+            problems.append(document.problem((*at, "id"), message))
+        elif outer is not None and call["id"] in outer:
+            problems.append(document.problem((*at, "id"), _hidden(call["id"])))
+        if "action" in call:
+            found.append((call["action"], (*at, "action")))
+            problems += _unknown_inputs(document, call, at, actions.get(call["action"]))
+            continue
+        around = _BARE_NAMES if outer is None else outer | set(ids)
+        if call["as"] in around:
+            problems.append(document.problem((*at, "as"), _hidden(call["as"])))
+        inside = around | {call["as"]}
+        found += _walk_calls(document, call["calls"], (*at, "calls"), inside, problems)
+    return found
+
+
+def _hidden(name: str) -> str:
+    return (
+        f"{name!r} is already a name in this loop's templates (input, calls, or an item or "
+        "call id of an enclosing for_each); give it a name of its own"
+    )
+
+
+def _unknown_inputs(
+    document: Document, call: Mapping[str, Any], at: KeyPath, target: Mapping[str, Any] | None
+) -> list[Problem]:
+    """Keys of a call's ``with`` mapping that the called action does not take, or lacks."""
+    given = call.get("with")
+    if target is None or not isinstance(given, dict):
+        return []
+    inputs = dict(target.get("input", {}))
+    if target.get("request", {}).get("response") == "bytes":
+        inputs["save_to"] = {}
+    problems = []
+    meant = set()  # a misspelt required input is one mistake, not two
+    for key in (key for key in given if key not in inputs):
+        close = difflib.get_close_matches(key, [n for n in inputs if n not in given], n=1)
+        meant.update(close)
+        hint = f" (did you mean {close[0]!r}?)" if close else suggest(key, inputs)
+        message = f"action {call['action']!r} has no input {key!r}{hint}"
+        problems.append(document.problem((*at, "with", key), message, key=True))
+    required = target.get("required", [])
+    missing = [name for name in required if name not in given and name not in meant]
+    if missing:
+        names = ", ".join(repr(name) for name in missing)
+        message = f"action {call['action']!r} requires input {names}, which `with` does not give"
+        problems.append(document.problem((*at, "with"), message))
+    return problems
+
+
+def _cycles(document: Document, graph: Mapping[str, list[tuple[str, KeyPath]]]) -> list[Problem]:
+    """One problem per call that leads back to a composite action already being called."""
+    problems: list[Problem] = []
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        trail.append(name)
+        for called, path in graph.get(name, []):
+            if called in trail:
+                loop = " → ".join([*trail[trail.index(called) :], called])
+                problems.append(
+                    document.problem(
+                        path,
+                        f"calling {called!r} here leads back to it ({loop}); a composite "
+                        "action cannot call itself, directly or through other actions",
+                    )
+                )
+            elif called in graph and called not in done:
+                visit(called, trail)
+        trail.pop()
+        done.add(name)
+
+    for name in graph:
+        if name not in done:
+            visit(name, [])
     return problems
 
 

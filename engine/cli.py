@@ -24,6 +24,7 @@ from rich.table import Table
 from . import __version__
 from .catalog import Catalog, suggest
 from .cli_call import call
+from .cli_connections import connections
 from .cli_jobs import jobs
 from .cli_run import run
 from .cli_sandbox import sandbox
@@ -276,6 +277,7 @@ def schema(kind: str) -> None:
 
 
 main.add_command(call)
+main.add_command(connections)
 main.add_command(sandbox)
 main.add_command(run)
 main.add_command(jobs)

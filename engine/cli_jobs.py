@@ -34,7 +34,7 @@ from .cli_run import (
 from .connections import load_connections
 from .errors import ConfigurationError
 from .jobs import JobRunner
-from .pool import ConnectionPool, registered_transports
+from .pool import ConnectionPool
 from .recipe import load_recipe
 from .store import JobRecord, SqlStore, open_store
 
@@ -195,9 +195,7 @@ def rerun(
             raise ConfigurationError(
                 f"{job.recipe_file} is now recipe {recipe.name!r}, not {job.recipe!r}"
             )
-        async with ConnectionPool(
-            catalog, env=env, connections=connections, transports=registered_transports(catalog.pm)
-        ) as pool:
+        async with ConnectionPool(catalog, env=env, connections=connections) as pool:
             pool.open(recipe)
             runner = JobRunner(recipe, pool, store, env=env, observer=reporter)
             reporter.start(recipe.name, f"rerun of {job.id[:12]}", dry_run=False)

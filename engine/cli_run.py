@@ -34,7 +34,7 @@ from .connections import load_connections
 from .errors import ConfigurationError, HooklineError, InvalidDocumentError
 from .jobs import DRY_RUN_ID, JobRunner, new_event_key
 from .plugins import collect_named
-from .pool import ConnectionPool, registered_transports
+from .pool import ConnectionPool
 from .progress import JsonLinesReporter, Reporter, TerminalReporter
 from .recipe import ManualTrigger, Recipe, load_recipe, manual_inputs
 from .sandboxed import ServedSandbox, sandboxed, with_sandbox_connections
@@ -175,9 +175,7 @@ def run(
     recipe = load_recipe(recipe_file, catalog, env=env, connections=connections)
     payload = _payload(recipe, inputs, event_file)
     reporter = reporter_for(as_json)
-    pool = ConnectionPool(
-        catalog, env=env, connections=connections, transports=registered_transports(catalog.pm)
-    )
+    pool = ConnectionPool(catalog, env=env, connections=connections)
     if in_sandboxes:
         return _run_in_sandboxes(recipe, pool, catalog, payload, state, dry_run, reporter)
     return asyncio.run(_run(recipe, pool, catalog, payload, state, dry_run, reporter))

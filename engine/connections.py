@@ -74,6 +74,12 @@ class SpecSource(Protocol):
         """The spec of connector ``name``; ``ConfigurationError`` when unknown."""
         ...
 
+    def connect(
+        self, connector: str, values: Mapping[str, Any], *, name: str | None = None
+    ) -> Connection:
+        """A connection of ``connector`` with ``values``, in-process transports applied."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class NamedConnection:
@@ -85,12 +91,7 @@ class NamedConnection:
 
     def open(self, source: SpecSource) -> Connection:
         """A ``Connection`` with these values (use it as an async context manager)."""
-        return Connection(
-            source.spec(self.connector),
-            self.values,
-            expressions=source.expressions,
-            name=self.name,
-        )
+        return source.connect(self.connector, self.values, name=self.name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,11 +202,7 @@ def _upper(text: str) -> str:
 
 
 def _where(items: list[Any] | None, key: str, value: Any) -> list[Any]:
-    return [
-        item
-        for item in items or ()
-        if isinstance(item, dict) and _equal(item.get(key), value)
-    ]
+    return [item for item in items or () if isinstance(item, dict) and _equal(item.get(key), value)]
 
 
 def _equal(left: Any, right: Any) -> bool:

@@ -8,40 +8,24 @@ run before any job starts, and every secret is known before any step's input is 
 ``redact`` applies every connection's redactor to what job history stores.
 
 A connector that a plugin answers in-process (``register_transports``, e.g. the ``file``
-connector) sends its requests through the plugin's transport instead of the network.
+connector) sends its requests through the plugin's transport (``Catalog.connect``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
-
-import httpx
-import pluggy
 
 from .catalog import Catalog
 from .connection import Connection
 from .connections import Connections
 from .errors import ConfigurationError
-from .plugins import collect_named
 from .recipe import Recipe, RecipeConnection
-
-Transport = Callable[[Mapping[str, Any]], httpx.AsyncBaseTransport]
-"""Makes the in-process transport of a connection from its values."""
-
-
-def registered_transports(pm: pluggy.PluginManager) -> dict[str, Transport]:
-    """The connectors plugins answer in-process, by name (``register_transports``)."""
-    return collect_named(pm, "register_transports", "transport")
 
 
 class ConnectionPool:
-    """Open connections by (recipe file, connection name); use as an async context manager.
-
-    ``transports`` maps a connector answered in-process to its transport factory
-    (``registered_transports``); other connectors go over the network.
-    """
+    """Open connections by (recipe file, connection name); use as an async context manager."""
 
     def __init__(
         self,
@@ -49,12 +33,10 @@ class ConnectionPool:
         *,
         env: Mapping[str, str],
         connections: Connections | None = None,
-        transports: Mapping[str, Transport] | None = None,
     ) -> None:
         self.catalog = catalog
         self.env = dict(env)
         self.named = connections.entries if connections is not None else {}
-        self.transports = dict(transports or {})
         self._open: dict[tuple[str, str], Connection] = {}
 
     def open(self, recipe: Recipe) -> None:
@@ -92,15 +74,7 @@ class ConnectionPool:
         context = {"env": self.env}
         values.update({key: value.render(context) for key, value in connection.values.items()})
         assert connection.connector is not None  # the static checks refuse a recipe without it
-        spec = self.catalog.spec(connection.connector)
-        local = self.transports.get(spec.name)
-        return Connection(
-            spec,
-            values,
-            expressions=self.catalog.expressions,
-            name=connection.name,
-            transport=None if local is None else local(values),
-        )
+        return self.catalog.connect(connection.connector, values, name=connection.name)
 
     async def close(self) -> None:
         """Close every connection (logging out of sessions)."""

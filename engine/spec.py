@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .compiler import Compiler
 from .expressions import CompiledValue, Expression, Template
@@ -145,14 +145,62 @@ class Example:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionCall:
+    """A call of another action of the same spec; ``input`` renders to that action's input.
+
+    ``condition``, when set and not true, skips the call (its output is null).
+    """
+
+    id: str
+    action: str
+    input: CompiledValue | None = None
+    condition: CompiledValue | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForEachCall:
+    """A loop: ``calls`` run once per item of the list ``items`` renders to, in order.
+
+    The item is named ``item`` in their templates; the output is one entry per item holding
+    the item and the nested calls' outputs by id.
+    """
+
+    id: str
+    items: CompiledValue
+    item: str
+    calls: tuple[Call, ...]
+    condition: CompiledValue | None = None
+
+
+Call = ActionCall | ForEachCall
+
+
+@dataclass(frozen=True, slots=True)
+class Composite:
+    """How a composite action runs: calls to other actions of its spec, one after another.
+
+    It stands where a request stands in an ``Action``. ``response`` answers what a request's
+    does, for code that asks how any action's output is read: a composite's output is data
+    selected from ``{input, calls}``, never a download.
+    """
+
+    calls: tuple[Call, ...]
+    response: ClassVar[str] = "json"
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
-    """One operation on a platform, compiled."""
+    """One operation on a platform, compiled.
+
+    ``request`` is how the action runs: one HTTP ``Request`` (read page after page by
+    ``paginator`` for a list), or a ``Composite`` of calls to other actions of the spec.
+    """
 
     name: str
     title: str
     description: str
     input_schema: Mapping[str, Any]
-    request: Request
+    request: Request | Composite
     output: Output
     errors: tuple[ErrorRule, ...]
     retry: RetryPolicy
@@ -165,6 +213,11 @@ class Action:
     def is_list(self) -> bool:
         """A list action yields records one by one, page after page."""
         return self.output.records is not None
+
+    @property
+    def composite(self) -> Composite | None:
+        """The calls of a composite action; None for an action that sends a request."""
+        return self.request if isinstance(self.request, Composite) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,7 +515,13 @@ def _paginator(c: Compiler, is_list: bool, shared: _Shared) -> Any:
 
 def _action(c: Compiler, name: str, shared: _Shared) -> Action:
     block = c.get()
-    request = compile_request(c.at("request"))
+    how: Request | Composite
+    if "calls" in block:
+        how = Composite(_calls(c.at("calls")))
+        idempotent = block.get("idempotent", False)
+    else:
+        how = compile_request(c.at("request"))
+        idempotent = block.get("idempotent", how.method in IDEMPOTENT_METHODS)
     output = block.get("output", {})
     lookup = None
     if "lookup" in block:
@@ -476,7 +535,7 @@ def _action(c: Compiler, name: str, shared: _Shared) -> Action:
         title=block["title"],
         description=block.get("description", ""),
         input_schema=_input_schema(block),
-        request=request,
+        request=how,
         output=Output(
             select=c.expression("output", "select"),
             records=c.expression("output", "records"),
@@ -485,10 +544,33 @@ def _action(c: Compiler, name: str, shared: _Shared) -> Action:
         ),
         errors=_error_rules(c.at("errors")) + shared.errors,
         retry=_retry(block.get("retry"), shared.retry),
-        idempotent=block.get("idempotent", request.method in IDEMPOTENT_METHODS),
+        idempotent=idempotent,
         paginator=_paginator(c, "records" in output, shared),
         lookup=lookup,
         examples=_examples(block),
+    )
+
+
+def _calls(c: Compiler) -> tuple[Call, ...]:
+    """The list of calls at ``c`` (a composite's, or a loop's)."""
+    return tuple(_call(c.at(i)) for i in range(len(c.get(default=[]))))
+
+
+def _call(c: Compiler) -> Call:
+    block = c.get()
+    if "for_each" in block:
+        return ForEachCall(
+            id=block["id"],
+            items=_present(c.value("for_each")),
+            item=block["as"],
+            calls=_calls(c.at("calls")),
+            condition=c.value("if"),
+        )
+    return ActionCall(
+        id=block["id"],
+        action=block["action"],
+        input=c.value("with"),
+        condition=c.value("if"),
     )
 
 

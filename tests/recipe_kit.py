@@ -24,7 +24,7 @@ from hookline.catalog import Catalog
 from hookline.hookspecs import hookimpl
 from hookline.jobs import JobOutcome, JobRunner, Observer, new_event_key
 from hookline.plugins import get_plugin_manager
-from hookline.pool import ConnectionPool, registered_transports
+from hookline.pool import ConnectionPool
 from hookline.recipe import ManualTrigger, load_recipe, manual_inputs
 from hookline.store import JobRecord, StepRecord, open_store
 
@@ -313,9 +313,7 @@ class Harness:
         recipe = load_recipe(path, self.catalog, env=self.env)
         store = open_store(self.state_url, self.catalog.pm)
         try:
-            async with ConnectionPool(
-                self.catalog, env=self.env, transports=registered_transports(self.catalog.pm)
-            ) as pool:
+            async with ConnectionPool(self.catalog, env=self.env) as pool:
                 pool.open(recipe)
                 dry_run = isinstance(observer, Planned)
                 runner = JobRunner(

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from hookline.catalog import Catalog, suggest
+from hookline.connection import Connection
 from hookline.connections import (
     DEFAULT_PATH,
     ConnectionsFileWarning,
@@ -41,6 +42,9 @@ class Specs:
             raise ConfigurationError(
                 f"unknown connector {name!r}{suggest(name, self.specs)}"
             ) from None
+
+    def connect(self, connector: str, values: Any, *, name: str | None = None) -> Connection:
+        return Connection(self.spec(connector), values, expressions=self.expressions, name=name)
 
 
 @pytest.fixture(scope="module")

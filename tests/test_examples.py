@@ -585,7 +585,7 @@ MISTAKES = [
     ),
     pytest.param(
         "planradar-ticket-to-argus",
-        "password: change-me",
+        "password: \"{{ env.PLANRADAR_WEBHOOK_PASSWORD || 'change-me' }}\"",
         'password: "{{ env.PLANRADAR_WEBHOOK_PASSWORD }}"',
         '    password: "{{ env',
         "trigger.with.password: env.PLANRADAR_WEBHOOK_PASSWORD: the environment variable "

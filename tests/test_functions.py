@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import hookline.functions
 import pluggy
 import pytest
+
+import hookline.functions
 from hookline import hookspecs
 from hookline.errors import ExpressionError
 from hookline.expressions import Expressions

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
+
 from hookline import ratelimit
 from hookline.actions import call_action, iter_records
 from hookline.catalog import Catalog
@@ -26,12 +28,12 @@ from hookline.errors import (
     ExpressionError,
     InvalidRequestError,
     NotFoundError,
+    OutcomeUnknownError,
     PermissionDeniedError,
     RateLimitedError,
 )
 from hookline.spec import PollTrigger
 from hookline.triggers import event_key, event_of, trigger_records
-from jsonschema import Draft202012Validator
 
 TENANT = 7
 CLIENT = 1001  # two reports, 20 findings, the seeded assessment
@@ -451,30 +453,132 @@ def test_create_client_assessment_reuses_a_completed_one(pt: Any) -> None:
 # ---------------------------------------------------------------- export and import
 
 
-def test_export_client_then_import_it_as_a_new_client(pt: Any) -> None:
-    source = pt.state.clients[CLIENT]
-    source["users"]["former.colleague@example.com"] = {"role": "STD_USER", "classificationId": None}
+_REPORT_FIELDS = (
+    "name", "status", "start_date", "end_date", "tags", "reviewers", "operators",
+    "includeEvidence", "custom_field", "exec_summary", "logistics",
+)  # fmt: skip
+_FINDING_FIELDS = (
+    "title", "severity", "description", "status", "subStatus", "visibility", "recommendations",
+    "references", "assignedTo", "tags", "source", "common_identifiers", "fields", "risk_score",
+    "affected_assets",
+)  # fmt: skip
 
-    async def export_and_import(conn: Connection) -> tuple[Any, Any]:
-        export = await call_action(conn, "export_client", {"client_id": CLIENT})
-        imported = await call_action(conn, "import_client", {"export": export})
-        return export, imported
 
-    export, imported = pt.session(export_and_import)
-    assert export == {"client": {**source, "role": "ADMIN"}}
-    new = pt.state.clients[imported["client_id"]]
-    assert imported["client_id"] != CLIENT
-    assert imported["users_rejected"] == ["former.colleague@example.com"]
-    for field in ("name", "poc", "poc_email", "description", "tags", "custom_field"):
-        assert new[field] == source[field], field
-    assert new["cuid"] != source["cuid"]
+def _content(record: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    return {field: record.get(field) for field in fields}
+
+
+def test_export_client_is_the_client_with_its_reports_and_findings(pt: Any) -> None:
+    export = pt.call("export_client", {"client_id": CLIENT})
+    assert export["client"] == {**pt.state.clients[CLIENT], "role": "ADMIN"}
+    reports = _reports_of(pt, CLIENT)
+    assert [r["id"] for r in export["reports"]] == [
+        r["id"] for r in sorted(reports, key=lambda r: r["name"].lower())
+    ]
+    assert [r["findings"] for r in export["reports"]] == [10, 10]
+    assert sorted(f["flaw_id"] for f in export["findings"]) == sorted(
+        f["flaw_id"] for f in _findings_of(pt, CLIENT)
+    )
+    for finding in export["findings"]:
+        stored = pt.state.findings[(finding["report_id"], finding["flaw_id"])]
+        assert _content(finding, _FINDING_FIELDS) == _content(stored, _FINDING_FIELDS)
+
+
+def test_an_export_imported_into_another_tenant_holds_every_report_and_finding(
+    served: Any,
+) -> None:
+    with (
+        served("plextrac", seed=1, auth_rate_limit=None) as source,
+        served("plextrac", seed=2, auth_rate_limit=None) as target,
+    ):
+        client = source.state.clients[CLIENT]
+        client["users"]["former.colleague@example.com"] = {"role": "STD_USER"}
+        export = source.call("export_client", {"client_id": CLIENT})
+        before = set(target.state.reports)
+        imported = target.call("import_client", {"export": export})
+
+        new = target.state.clients[imported["client_id"]]
+        for field in ("name", "poc", "poc_email", "description", "tags", "custom_field"):
+            assert new[field] == client[field], field
+        assert new["cuid"] != client["cuid"]
+        assert imported["users_rejected"] == ["former.colleague@example.com"]
+        assert "demo@example.com" in imported["users_assigned"]
+
+        made = [r for r in target.state.reports.values() if r["client_id"] == new["client_id"]]
+        assert {r["id"] for r in made}.isdisjoint(before)
+        assert [e["report_id"] for e in imported["reports"]] == [r["id"] for r in made]
+        assert len(made) == len(_reports_of(source, CLIENT)) == 2
+        for entry, report in zip(imported["reports"], made, strict=True):
+            original = source.state.reports[entry["exported_id"]]
+            assert _content(report, _REPORT_FIELDS) == _content(original, _REPORT_FIELDS)
+            copies = target.state.findings_of(report["id"])
+            originals = source.state.findings_of(original["id"])
+            assert len(copies) == len(originals) == 10
+            by_title = {f["title"]: _content(f, _FINDING_FIELDS) for f in originals}
+            assert {f["title"]: _content(f, _FINDING_FIELDS) for f in copies} == by_title
+            assert [f["flaw_id"] for f in entry["findings"]] == [f["flaw_id"] for f in copies]
+        assert len(_findings_of(target, new["client_id"])) == 20
+
+
+def test_import_client_into_an_existing_client(pt: Any) -> None:
+    export = pt.call("export_client", {"client_id": CLIENT})
+    clients = len(pt.state.clients)
+    reports = {r["id"] for r in _reports_of(pt, OTHER_CLIENT)}
+    findings = len(_findings_of(pt, OTHER_CLIENT))
+    imported = pt.call("import_client", {"export": export, "client_id": OTHER_CLIENT})
+    assert imported["client_id"] == OTHER_CLIENT
+    assert (imported["users_assigned"], imported["users_rejected"]) == ([], [])
+    assert len(pt.state.clients) == clients
+    made = [r for r in _reports_of(pt, OTHER_CLIENT) if r["id"] not in reports]
+    assert [r["name"] for r in made] == [r["name"] for r in export["reports"]]
+    assert len(_findings_of(pt, OTHER_CLIENT)) == findings + len(export["findings"])
 
 
 def test_import_client_can_rename(pt: Any) -> None:
-    export = {"client": {**pt.state.clients[CLIENT], "client_id": 1, "tenant_id": 99}}
+    client = {**pt.state.clients[CLIENT], "client_id": 1, "tenant_id": 99}
+    export = {"client": client, "reports": [], "findings": []}
     imported = pt.call("import_client", {"export": export, "name": "Karbo (copy)"})
     new = pt.state.clients[imported["client_id"]]
     assert (new["name"], new["tenant_id"]) == ("Karbo (copy)", TENANT)
+    assert imported["reports"] == []
+
+
+def test_an_import_that_fails_part_way_names_what_it_made(pt: Any) -> None:
+    export = pt.call("export_client", {"client_id": CLIENT})
+    report = export["reports"][0]["id"]
+    first = next(f for f in export["findings"] if f["report_id"] == report)
+    export["findings"].insert(0, {**first, "flaw_id": 1})  # the title twice: PlexTrac says 409
+    with pytest.raises(OutcomeUnknownError) as caught:
+        pt.call("import_client", {"export": export})
+    message = str(caught.value)
+    assert message.startswith(
+        "plextrac.import_client: call reports[0].findings[1].new_finding (create_finding): POST"
+    )
+    assert "answered 409" in message
+    assert "call reports[0].findings[0].new_finding and calls before it made changes" in message
+    assert isinstance(caught.value.__cause__, InvalidRequestError)
+    new = max(pt.state.clients)
+    assert len(_reports_of(pt, new)) == 1 and len(_findings_of(pt, new)) == 1
+
+
+def test_dry_runs_plan_the_calls_that_need_only_the_input(pt: Any) -> None:
+    async def plans(conn: Connection) -> tuple[Any, Any]:
+        export = await call_action(conn, "export_client", {"client_id": CLIENT}, dry_run=True)
+        example = conn.spec.actions["import_client"].examples[0].input
+        imported = await call_action(conn, "import_client", example, dry_run=True)
+        return export.to_dict(), imported.to_dict()
+
+    export, imported = pt.session(plans)
+    assert [(r["role"], r["method"]) for r in export["requests"]] == [
+        ("call client (get_client): request", "GET"),
+        ("call reports (list_reports): first page", "POST"),
+        ("call findings (list_findings): first page", "POST"),
+    ]
+    assert "note" not in export
+    assert [r["role"] for r in imported["requests"]] == ["call client (create_client): request"]
+    assert imported["requests"][0]["body"]["name"] == "Karbo Industries"
+    assert imported["note"].startswith("calls reports are not planned")
+    assert not pt.state.auth_requests  # a dry run does not even log in
 
 
 # ---------------------------------------------------------------- authentication

@@ -1,0 +1,56 @@
+"""``hookline connections``: listing hides secrets; testing logs in and runs the test action."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hookline.catalog import Catalog
+from hookline.cli import main
+from hookline.connections import write_connections
+from hookline.sandbox import running
+
+
+@pytest.fixture
+def connections_file(catalog: Catalog, tmp_path: Path) -> Iterator[Path]:
+    box = catalog.sandboxes["plextrac"]
+    with running(box.create_app(seed=1)) as url:
+        file = tmp_path / "connections.yaml"
+        values = box.connection(url)
+        write_connections(
+            file,
+            {
+                "plextrac": {"connector": "plextrac", **values},
+                "wrong": {"connector": "plextrac", **values, "password": "not-it"},
+            },
+        )
+        yield file
+
+
+def test_list_shows_each_connection_with_secrets_hidden(connections_file: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["connections", "list", "--connections", str(connections_file)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "plextrac" in result.output and "wrong" in result.output
+    assert "password=***" in result.output
+    assert "plextrac-demo" not in result.output and "not-it" not in result.output
+
+
+def test_a_working_connection_passes_its_test(connections_file: Path) -> None:
+    args = ["connections", "test", "plextrac", "--connections", str(connections_file)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "works (list_tenant_users" in result.output
+
+
+def test_refused_credentials_fail_the_test_cleanly(connections_file: Path) -> None:
+    args = ["connections", "test", "wrong", "--connections", str(connections_file)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "not-it" not in result.output
+    assert result.output.startswith("error: ")
