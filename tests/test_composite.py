@@ -553,9 +553,7 @@ outputs:
 """
 
 
-def test_a_recipe_reads_a_composite_output_by_its_schema(
-    catalog: Catalog, tmp_path: Path
-) -> None:
+def test_a_recipe_reads_a_composite_output_by_its_schema(catalog: Catalog, tmp_path: Path) -> None:
     path = tmp_path / "copy.yaml"
     path.write_text(RECIPE)
     assert load_recipe(path, catalog, env={}).steps[0].action == "export_client"

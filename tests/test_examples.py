@@ -184,7 +184,8 @@ def test_export_import_copies_every_client_report_and_finding_to_another_tenant(
         assert {r["id"] for r in entry["reports"]} == reports
         for report in entry["reports"]:
             held = {f["flaw_id"] for f in source.findings_of(report["id"])}
-            assert {f["flaw_id"] for f in report["findings"]} == held
+            linked = [f for f in entry["findings"] if f["report_id"] == report["id"]]
+            assert {f["flaw_id"] for f in linked} == held
 
     copies = [c for c in target.clients.values() if c["client_id"] not in source.clients]
     assert [c["name"] for c in copies] == [c["name"] for c in source.clients.values()]
@@ -536,10 +537,10 @@ MISTAKES = [
     pytest.param(
         "plextrac-export-import",
         'file: "{{ steps.saved.path }}"',
-        'file: "{{ steps.head.client.name }}"',
-        "steps.head",
-        "outputs.file: steps.head.client.name: step 'head' runs inside the for_each at "
-        "steps[1]; read it as steps.export[*].head",
+        'file: "{{ steps.document.client.name }}"',
+        "steps.document",
+        "outputs.file: steps.document.client.name: step 'document' runs inside the for_each "
+        "at steps[1]; read it as steps.export[*].document",
         id="step-inside-a-loop",
     ),
     pytest.param(
