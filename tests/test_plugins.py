@@ -1,0 +1,134 @@
+"""Plugins: built-ins through the same hooks, entry points, --plugin modules, failures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hookline.catalog import Catalog
+from hookline.cli import main
+from hookline.errors import PluginError
+from hookline.plugins import DEFAULT_PLUGINS, PluginLoadWarning, get_plugin_manager, plugin_infos
+
+SPEC = """\
+spec: hookline/v1
+name: acme
+title: Acme
+connection:
+  fields:
+    url: {type: string, description: Where Acme answers}
+  required: [url]
+  base_url: "{{ connection.url }}"
+actions:
+  ping:
+    title: Ping Acme
+    request: {method: GET, path: /ping}
+"""
+
+
+def write_plugin(
+    folder: Path, module: str, spec_name: str = "acme", function: str = "shout"
+) -> None:
+    """A plugin module registering one spec file and one expression function."""
+    (folder / f"{spec_name}.yaml").write_text(SPEC.replace("name: acme", f"name: {spec_name}"))
+    (folder / f"{module}.py").write_text(
+        textwrap.dedent(
+            f'''
+            """A test plugin."""
+            from pathlib import Path
+
+            from hookline import ExpressionFunction, hookimpl
+
+
+            @hookimpl
+            def register_connectors():
+                return [Path(__file__).parent / "{spec_name}.yaml"]
+
+
+            @hookimpl
+            def register_functions():
+                return [ExpressionFunction("{function}", str.upper, (("string",),), "Upper case")]
+            '''
+        )
+    )
+
+
+@pytest.fixture
+def plugin_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_built_ins_register_through_the_same_hooks() -> None:
+    pm = get_plugin_manager(entry_points=False)
+    infos = {info.name: info for info in plugin_infos(pm)}
+    assert set(DEFAULT_PLUGINS) <= set(infos)
+    assert "register_connectors" in infos["hookline.connectors.argus"].hooks
+    assert "register_auth_types" in infos["hookline.auth"].hooks
+    assert all(infos[name].distribution == "hookline" for name in DEFAULT_PLUGINS)
+
+
+def test_a_plugin_module_adds_a_connector_and_a_function(plugin_path: Path) -> None:
+    write_plugin(plugin_path, "acme_plugin")
+    catalog = Catalog(get_plugin_manager(["acme_plugin"], entry_points=False))
+    assert catalog.connectors["acme"].plugin == "acme_plugin"
+    assert catalog.expressions.compile("{{ shout('hi') }}").render({}) == "HI"
+
+
+def test_plugin_option_shows_the_connector_in_the_table(plugin_path: Path) -> None:
+    write_plugin(plugin_path, "acme_cli_plugin")
+    result = CliRunner().invoke(main, ["--plugin", "acme_cli_plugin", "connectors"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.strip().startswith("acme"))
+    assert "Acme" in row and "acme_cli_plugin" in row
+
+
+def test_a_plugin_that_fails_to_import_is_a_warning_not_a_crash(plugin_path: Path) -> None:
+    (plugin_path / "broken_plugin.py").write_text("raise RuntimeError('boom')\n")
+    with pytest.warns(PluginLoadWarning, match="'broken_plugin' failed to import.*boom"):
+        pm = get_plugin_manager(["broken_plugin"], entry_points=False)
+    assert Catalog(pm).spec("argus").name == "argus"
+
+
+@pytest.mark.filterwarnings("default::hookline.plugins.PluginLoadWarning")
+def test_a_missing_plugin_module_is_named_in_the_warning() -> None:
+    result = CliRunner().invoke(main, ["--plugin", "no_such_plugin_module", "connectors"])
+    assert result.exit_code == 0
+    assert "warning: plugin 'no_such_plugin_module' failed to import" in result.output
+    assert "argus" in result.output
+
+
+def test_two_plugins_with_one_connector_name_is_an_error_naming_both(plugin_path: Path) -> None:
+    write_plugin(plugin_path, "acme_one")
+    (plugin_path / "two").mkdir()
+    write_plugin(plugin_path / "two", "acme_two", function="whisper")
+    (plugin_path / "two" / "__init__.py").write_text('"""The second plugin."""\n')
+    pm = get_plugin_manager(["acme_one", "two.acme_two"], entry_points=False)
+    with pytest.raises(PluginError, match="'acme' is registered by both plugin 'acme_one' and"):
+        Catalog(pm).connectors  # noqa: B018
+
+
+def test_entry_points_of_group_hookline_are_loaded(tmp_path: Path) -> None:
+    write_plugin(tmp_path, "acme_entry", spec_name="acme_entry")
+    dist = tmp_path / "acme_entry-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-entry\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[hookline]\nacme = acme_entry\n")
+    code = (
+        "from hookline.catalog import Catalog; from hookline.plugins import get_plugin_manager;"
+        "c = Catalog(get_plugin_manager()); e = c.connectors['acme_entry'];"
+        "print(e.plugin, e.spec.title)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["acme", "Acme"]
