@@ -1,0 +1,5 @@
+"""``python -m hookline``: the same as the ``hookline`` command."""
+
+from .cli import main
+
+main()
