@@ -26,10 +26,12 @@ from .connection import Connection
 from .errors import ConfigurationError, PluginError, Problem, SpecError
 from .expressions import Expressions
 from .loader import Document, KeyPath, load_document
+from .pages import paginate_problems
 from .plugins import collect, collect_named, flatten
 from .sandbox import Sandbox
 from .schema_errors import schema_problems
-from .spec import Builders, Spec, build_spec, iter_schemas
+from .spec import Spec
+from .spec_build import Builders, build_spec, iter_schemas
 
 OBJECT_REF = "#/objects/"
 
@@ -263,7 +265,7 @@ def cross_check(document: Document) -> list[Problem]:
                 f"unknown action {test!r}{suggest(test, actions)}",
             )
         )
-    return problems + _composite_problems(document)
+    return problems + _composite_problems(document) + paginate_problems(document)
 
 
 # ---------------------------------------------------------------- composite actions

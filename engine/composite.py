@@ -42,9 +42,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from .actions import RenderedRequest, call_action
+from .actions import call_action
 from .connection import Connection
 from .errors import HooklineError, InvalidRequestError, OutcomeUnknownError
+from .plans import RenderedRequest
 from .rendering import reads
 from .responses import truthy
 from .spec import Action, ActionCall, Call, Composite, ForEachCall

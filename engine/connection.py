@@ -106,13 +106,14 @@ class Connection:
             if settings.rate_limit
             else None
         )
+        stack = RateLimitedTransport(
+            DeadlineTransport(transport or httpx.AsyncHTTPTransport(), timeouts.total),
+            limiter=limiter or default_limiter(),
+            key=self._budget_key(),
+            budget=budget,
+        )
         self.client = httpx.AsyncClient(
-            transport=RateLimitedTransport(
-                DeadlineTransport(transport or httpx.AsyncHTTPTransport(), timeouts.total),
-                limiter=limiter or default_limiter(),
-                key=self._budget_key(),
-                budget=budget,
-            ),
+            transport=stack,
             timeout=httpx.Timeout(
                 connect=timeouts.connect,
                 read=timeouts.read,
@@ -128,6 +129,7 @@ class Connection:
         )
         self._sender = Sender(
             self.client,
+            transport=stack,
             auth=self.auth,
             base_url=self.base_url,
             redactor=self.redactor,
@@ -221,14 +223,17 @@ class Connection:
         """
         return self._headers_read_session or reads_session(request)
 
-    def build_request(self, request: Request, context: Mapping[str, Any]) -> httpx.Request:
+    def build_request(
+        self, request: Request, context: Mapping[str, Any], *, action: str | None = None
+    ) -> httpx.Request:
         """Render ``request`` against ``context`` into an HTTP request on the base URL.
 
         Path values are percent-encoded whole; a path that would be absolute or leave the
         base URL is an ``UnsafeRequestError``; input that cannot form a request (an empty
-        path value, an unreadable file, bad base64) is an ``InvalidRequestError``.
+        path value, an unreadable file, bad base64) is an ``InvalidRequestError``. Errors
+        name the connector and ``action``, the action or trigger the request is for.
         """
-        return self._renderer.render(request, context)
+        return self._renderer.render(request, context, action=action)
 
     # ------------------------------------------------------------ sending
 

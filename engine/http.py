@@ -171,6 +171,14 @@ def _auth_request_failed(exc: httpx.TransportError) -> bool:
         return False
 
 
+def _attach(exc: httpx.RequestError, request: httpx.Request) -> None:
+    """Give ``exc`` the request it is about where it has none, as httpx's client would."""
+    try:
+        exc.request  # noqa: B018  (raises RuntimeError when the exception has no request)
+    except RuntimeError:
+        exc.request = request
+
+
 def origin(url: httpx.URL) -> tuple[str, str, int]:
     """Scheme, host and port (the default one filled in): what must not change."""
     port = url.port or (443 if url.scheme == "https" else 80)
@@ -178,12 +186,18 @@ def origin(url: httpx.URL) -> tuple[str, str, int]:
 
 
 class Sender:
-    """Sends a connection's requests: auth flow, redirects, size cap, retries, errors."""
+    """Sends a connection's requests: auth flow, redirects, size cap, retries, errors.
+
+    Requests go straight to ``transport`` (the client's own) with the client's timeouts and
+    event hooks. The client's own auth, redirect and cookie handling would only repeat what
+    this class does (its cookie jar is never sent), at a cost on every request.
+    """
 
     def __init__(
         self,
         client: httpx.AsyncClient,
         *,
+        transport: httpx.AsyncBaseTransport,
         auth: httpx.Auth | None,
         base_url: httpx.URL,
         redactor: Redactor,
@@ -192,6 +206,8 @@ class Sender:
         follow_redirects: bool,
     ) -> None:
         self.client = client
+        self.transport = transport
+        self.timeout = client.timeout.as_dict()
         self.auth = auth
         self.origin = origin(base_url)
         self.redactor = redactor
@@ -399,22 +415,36 @@ class Sender:
 
     async def _fetch(self, request: httpx.Request, save_to: Path | None) -> httpx.Response:
         """One exchange; the answer's body read under the size cap (or saved to a file)."""
-        response = await self.client.send(request, stream=True)
+        if "timeout" not in request.extensions:
+            request.extensions = {**request.extensions, "timeout": self.timeout}
+        hooks = self.client.event_hooks
         try:
-            self._check_declared_size(response)
-            if (
-                save_to is not None
-                and response.is_success
-                and AUTH_REQUEST not in request.extensions
-            ):
-                await self._save(response, save_to)
-                content = b""
-            else:
-                content = b"".join([chunk async for chunk in self._capped(response)])
-        finally:
-            await response.aclose()
-        headers = httpx.Headers(response.headers)
-        headers.pop("content-encoding", None)  # the content below is already decoded
+            for hook in hooks["request"]:
+                await hook(request)
+            response = await self.transport.handle_async_request(request)
+            response.request = request
+            try:
+                for hook in hooks["response"]:
+                    await hook(response)
+                self._check_declared_size(response)
+                if (
+                    save_to is not None
+                    and response.is_success
+                    and AUTH_REQUEST not in request.extensions
+                ):
+                    await self._save(response, save_to)
+                    content = b""
+                else:
+                    content = b"".join([chunk async for chunk in self._capped(response)])
+            finally:
+                await response.aclose()
+        except httpx.RequestError as exc:
+            _attach(exc, request)
+            raise
+        headers = response.headers
+        if "content-encoding" in headers:
+            headers = httpx.Headers(headers)
+            headers.pop("content-encoding")  # the content below is already decoded
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %d",
@@ -436,8 +466,12 @@ class Sender:
             raise self._too_large(response.request)
 
     async def _capped(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        """The body's chunks, decoded, until they pass the size cap."""
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        # httpx's decoders are needed only for an encoded body; the others are read as sent
+        encoded = "content-encoding" in response.headers
         size = 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.aiter_bytes() if encoded else response.stream:
             size += len(chunk)
             if size > self.max_response_bytes:
                 raise self._too_large(response.request)

@@ -1,81 +1,35 @@
-"""Paginators: how a list action reads its records page after page.
+"""The built-in paginators: how a list action reads its records page after page.
 
-Each paginator is a builder registered through ``register_paginators`` (the built-ins below use
-the same hook a third party would): a frozen object built once from the spec's ``paginate``
-block, whose ``pages`` method is an async iterator of ``Page`` objects. Pages are fetched only
-as the caller asks for them, so memory stays flat however many records a list holds.
+Each paginator is a builder registered through ``register_paginators`` (the built-ins use the
+same hook a third party would): a frozen object built once from the spec's ``paginate``
+block, whose ``pages`` method is an async iterator of ``hookline.pages.Page`` objects. Pages
+are fetched only as the caller asks for them, so memory stays flat however many records a list
+holds; what a paginator reads through is ``hookline.pages.PageSource``.
 
-A paginator never sends anything itself. It asks a ``PageSource`` (provided by
-``hookline.actions``) for the action's request with the paginator's parameters set in its query
-or body (``with_params``) and its values in the context as ``page``, and hands that request back
-to the source, which sends it through the connection's auth, rate limit and retries. Where the
-total is known after the first page, ``offset`` and ``page`` can keep ``concurrency`` requests
-in flight; pages still come out in order.
-
-Links a platform gives for the next page (``next_url``, ``link_header``) must stay on the
-origin of the first request: a link to another scheme, host or port is refused with
-``UnsafeRequestError``, so a hostile or confused server cannot make hookline send the
-connection's credentials elsewhere.
+Here are the paginators that count: ``offset`` and ``page`` (where the total is known after
+the first page they can keep ``concurrency`` requests in flight; pages still come out in
+order) and ``cursor``, which sends back the token each page gives. Those that follow the
+platform's next-page links, ``next_url`` and ``link_header``, are ``hookline.link_pagination``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import suppress
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Protocol, Self
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
 
 import httpx
 
 from .compiler import Compiler
-from .errors import ConfigurationError, InvalidResponseError, UnsafeRequestError
-from .expressions import CompiledValue, Expression
+from .errors import InvalidResponseError
+from .expressions import Expression
 from .hookspecs import hookimpl
-from .spec import Request
+from .link_pagination import LinkHeaderPaginator, NextUrlPaginator
+from .pages import Page, PageSource, block_schema
 
-# ---------------------------------------------------------------- what a paginator works with
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One fetched page: the request that got it, the response body and headers, its records."""
-
-    request: httpx.Request
-    data: Any
-    headers: Mapping[str, str]
-    records: list[Any]
-
-
-class PageSource(Protocol):
-    """What a paginator reads pages through (``hookline.actions`` provides one per call)."""
-
-    label: str
-    """Names the action in messages, e.g. ``argus.search_cases``."""
-
-    def request(
-        self, page: Mapping[str, Any], where: str = "query", values: Mapping[str, Any] | None = None
-    ) -> httpx.Request:
-        """The action's request with ``values`` set (``with_params``), rendered with ``page``.
-
-        ``page`` is in the template context under the name ``page``.
-        """
-        ...
-
-    async def fetch(self, request: httpx.Request) -> Page:
-        """Send one page request through the connection; its body, headers and records."""
-        ...
-
-
-# ---------------------------------------------------------------- schema pieces
-
-_MAX_RECORDS = {
-    "type": "integer",
-    "minimum": 1,
-    "description": "Read at most this many records (a call may ask for fewer or more)",
-}
 _CONCURRENCY = {
     "type": "integer",
     "minimum": 1,
@@ -99,57 +53,6 @@ def _param(default: str, what: str) -> dict[str, Any]:
     }
 
 
-def _schema(
-    kind: str, description: str, properties: dict[str, Any], required: Iterable[str] = ()
-) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "description": description,
-        "additionalProperties": False,
-        "required": ["type", *required],
-        "properties": {
-            "type": {"const": kind, "description": description},
-            **properties,
-            "max_records": _MAX_RECORDS,
-        },
-    }
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def with_params(request: Request, where: str, values: Mapping[str, Any]) -> Request:
-    """``request`` with ``values`` set in its query, or in its JSON object or form body.
-
-    A dotted name in a body (``pagination.offset``) sets a nested member, creating the objects
-    on the way. A value set here replaces any the template gave the same parameter. Merging
-    into the template (rather than into a rendered request) keeps a page to one rendering.
-    """
-    if where == "query":
-        return replace(request, query=_merged(request.query, values, dotted=False))
-    if request.form is not None:
-        return replace(request, form=_merged(request.form, values, dotted=False))
-    if request.json is not None and not isinstance(request.json.value, dict):
-        raise ConfigurationError(
-            "paginate 'in: body' needs a request whose json is written out as an object"
-        )
-    return replace(request, json=_merged(request.json, values, dotted=True))
-
-
-def _merged(
-    value: CompiledValue | None, values: Mapping[str, Any], *, dotted: bool
-) -> CompiledValue:
-    tree: dict[str, Any] = dict(value.value) if value is not None else {}
-    for name, item in values.items():
-        *parents, last = name.split(".") if dotted else [name]
-        node = tree
-        for key in parents:
-            child = node.get(key)
-            node[key] = node = dict(child) if isinstance(child, dict) else {}
-        node[last] = item
-    return CompiledValue(tree)
-
-
 def _count(value: Any, expression: Expression, source: PageSource) -> int | None:
     """A total read from a page: a number or digit text; null, empty or negative is unknown."""
     if value is None or value == "":
@@ -164,10 +67,6 @@ def _count(value: Any, expression: Expression, source: PageSource) -> int | None
             "expected a number"
         )
     return number if number >= 0 else None
-
-
-def _limited(max_records: int | None, default: int | None) -> int | None:
-    return max_records if max_records is not None else default
 
 
 async def _ordered(
@@ -219,7 +118,7 @@ class OffsetPaginator:
     concurrency: int = 1
     max_records: int | None = None
 
-    schema: ClassVar[dict[str, Any]] = _schema(
+    schema: ClassVar[dict[str, Any]] = block_schema(
         "offset",
         "Offset and limit parameters; stops at the total or at a short page",
         {
@@ -258,7 +157,7 @@ class OffsetPaginator:
         self, source: PageSource, *, max_records: int | None = None
     ) -> AsyncGenerator[Page, None]:
         """The pages in order, up to ``max_records`` records (default: the spec's)."""
-        limit = _limited(max_records, self.max_records)
+        limit = self.max_records if max_records is None else max_records
         page = await source.fetch(self._request(source, 0))
         yield page
         offset = step = len(page.records)
@@ -298,7 +197,7 @@ class PagePaginator:
     concurrency: int = 1
     max_records: int | None = None
 
-    schema: ClassVar[dict[str, Any]] = _schema(
+    schema: ClassVar[dict[str, Any]] = block_schema(
         "page",
         "A page number and a page size; stops at the total or at a short page",
         {
@@ -363,7 +262,7 @@ class PagePaginator:
         self, source: PageSource, *, max_records: int | None = None
     ) -> AsyncGenerator[Page, None]:
         """The pages in order, up to ``max_records`` records (default: the spec's)."""
-        limit = _limited(max_records, self.max_records)
+        limit = self.max_records if max_records is None else max_records
         number = self.start
         page = await source.fetch(self._request(source, number))
         yield page
@@ -384,7 +283,7 @@ class PagePaginator:
             read += len(page.records)
 
 
-# ---------------------------------------------------------------- cursor, next URL, Link
+# ---------------------------------------------------------------- cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,7 +301,7 @@ class CursorPaginator:
     page_size: int | None = None
     max_records: int | None = None
 
-    schema: ClassVar[dict[str, Any]] = _schema(
+    schema: ClassVar[dict[str, Any]] = block_schema(
         "cursor",
         "A next-page token from each page, sent back with the next request",
         {
@@ -452,7 +351,7 @@ class CursorPaginator:
         self, source: PageSource, *, max_records: int | None = None
     ) -> AsyncGenerator[Page, None]:
         """The pages in order, up to ``max_records`` records (default: the spec's)."""
-        limit = _limited(max_records, self.max_records)
+        limit = self.max_records if max_records is None else max_records
         token: Any = None
         read = 0
         while True:
@@ -470,169 +369,6 @@ class CursorPaginator:
                     "reading stopped rather than loop"
                 )
             token = following
-
-
-def _follow(
-    first: httpx.Request, page: Page, link: str, source: PageSource, seen: set[str]
-) -> httpx.Request:
-    """The request for the page at ``link``: ``first`` with its URL replaced, if on its origin."""
-    try:
-        url = page.request.url.join(link)
-    except httpx.InvalidURL:
-        raise InvalidResponseError(
-            f"{source.label}: the next-page link is not a valid URL"
-        ) from None
-    if _origin(url) != _origin(first.url) or url.userinfo:
-        raise UnsafeRequestError(
-            f"{source.label}: the next-page link points to {_shown_origin(url)}, outside the "
-            f"connection's origin {_shown_origin(first.url)}; it was not followed",
-            url=_shown_origin(url),
-        )
-    if str(url) in seen:
-        raise InvalidResponseError(
-            f"{source.label}: the next-page link repeats an earlier page; reading stopped "
-            "rather than loop"
-        )
-    seen.add(str(url))
-    return httpx.Request(
-        first.method,
-        url,
-        headers=first.headers.copy(),
-        content=first.content,
-        extensions=first.extensions,
-    )
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    default = {"http": 80, "https": 443}.get(url.scheme)
-    return (url.scheme, url.host.lower(), url.port or default)
-
-
-def _shown_origin(url: httpx.URL) -> str:
-    scheme, host, port = _origin(url)
-    return f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
-
-
-async def _follow_pages(
-    source: PageSource, limit: int | None, next_link: Callable[[Page], Any]
-) -> AsyncGenerator[Page, None]:
-    """Pages from the action's request, then from each link ``next_link`` finds in a page."""
-    first = source.request({})
-    pristine = httpx.Request(
-        first.method,
-        first.url,
-        headers=first.headers.copy(),
-        content=first.content,
-        extensions=first.extensions,
-    )
-    seen = {str(first.url)}
-    page = await source.fetch(first)
-    read = 0
-    while True:
-        yield page
-        read += len(page.records)
-        link = next_link(page)
-        if not link or not page.records or (limit is not None and read >= limit):
-            return
-        page = await source.fetch(_follow(pristine, page, str(link), source, seen))
-
-
-@dataclass(frozen=True, slots=True)
-class NextUrlPaginator:
-    """The next page's URL in the body, absolute or relative to the page's own URL.
-
-    The link must stay on the origin of the first request (``UnsafeRequestError`` otherwise);
-    reading stops when a page gives no link or holds no records.
-    """
-
-    next: Expression
-    max_records: int | None = None
-
-    schema: ClassVar[dict[str, Any]] = _schema(
-        "next_url",
-        "The next page's URL from each page's body; it must stay on the connection's origin",
-        {
-            "next": {
-                "type": "string",
-                "minLength": 1,
-                "description": "A JMESPath expression giving the next page's URL from a page",
-            },
-        },
-        required=["next"],
-    )
-
-    @classmethod
-    def from_spec(cls, c: Compiler) -> Self:
-        """Build from a ``paginate: {type: next_url}`` block."""
-        expression = c.expression("next")
-        assert expression is not None  # the schema requires it
-        return cls(next=expression, max_records=c.get("max_records"))
-
-    def pages(
-        self, source: PageSource, *, max_records: int | None = None
-    ) -> AsyncGenerator[Page, None]:
-        """The pages in order, up to ``max_records`` records (default: the spec's)."""
-        limit = _limited(max_records, self.max_records)
-        return _follow_pages(source, limit, lambda page: self.next.search(page.data))
-
-
-_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,=]+\s*(?:=\s*(?:\"[^\"]*\"|[^;,]*))?)*)")
-_LINK_PARAM = re.compile(r";\s*([^;,=\s]+)\s*(?:=\s*(?:\"([^\"]*)\"|([^;,\s]*)))?")
-
-
-def link_targets(header: str, rel: str) -> list[str]:
-    """The targets of an RFC 8288 ``Link`` header whose ``rel`` includes ``rel``."""
-    found = []
-    for match in _LINK.finditer(header):
-        for param in _LINK_PARAM.finditer(match.group(2)):
-            name, quoted, bare = param.groups()
-            values = (quoted if quoted is not None else bare or "").lower().split()
-            if name.lower() == "rel" and rel.lower() in values:
-                found.append(match.group(1).strip())
-                break
-    return found
-
-
-@dataclass(frozen=True, slots=True)
-class LinkHeaderPaginator:
-    """RFC 8288 ``Link: <...>; rel="next"`` response headers (GitHub style).
-
-    The link must stay on the origin of the first request (``UnsafeRequestError`` otherwise);
-    reading stops when a page has no such link or holds no records.
-    """
-
-    rel: str = "next"
-    max_records: int | None = None
-
-    schema: ClassVar[dict[str, Any]] = _schema(
-        "link_header",
-        "The next page's URL from the Link response header; it must stay on the connection's "
-        "origin",
-        {
-            "rel": {
-                "type": "string",
-                "minLength": 1,
-                "description": "The relation of the next page's link (default next)",
-            }
-        },
-    )
-
-    @classmethod
-    def from_spec(cls, c: Compiler) -> Self:
-        """Build from a ``paginate: {type: link_header}`` block."""
-        return cls(rel=c.get("rel", default="next"), max_records=c.get("max_records"))
-
-    def pages(
-        self, source: PageSource, *, max_records: int | None = None
-    ) -> AsyncGenerator[Page, None]:
-        """The pages in order, up to ``max_records`` records (default: the spec's)."""
-        limit = _limited(max_records, self.max_records)
-
-        def next_link(page: Page) -> str | None:
-            links = link_targets(page.headers.get("link", ""), self.rel)
-            return links[0] if links else None
-
-        return _follow_pages(source, limit, next_link)
 
 
 @hookimpl

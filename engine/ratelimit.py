@@ -42,6 +42,7 @@ COOLDOWN = 1.0
 """Seconds a budget without a declared window pauses after a 429 without ``Retry-After``."""
 
 _EPOCH_THRESHOLD = 1_000_000_000  # a reset value above this is a Unix time, not a delay
+_SIGNALS = frozenset({"retry-after", "x-ratelimit-remaining", "x-ratelimit-reset"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,9 +229,11 @@ class RateLimitedTransport(httpx.AsyncBaseTransport):
         """Wait for a slot, send, and learn from the status and headers."""
         await self.limiter.acquire(self.key, self.budget)
         response = await self.inner.handle_async_request(request)
-        feedback = feedback_of(response.status_code, response.headers)
-        if not feedback.is_empty:
-            await self.limiter.feedback(self.key, self.budget, feedback)
+        status, headers = response.status_code, response.headers
+        if status == 429 or not _SIGNALS.isdisjoint(headers.keys()):  # most answers say nothing
+            feedback = feedback_of(status, headers)
+            if not feedback.is_empty:
+                await self.limiter.feedback(self.key, self.budget, feedback)
         return response
 
     async def aclose(self) -> None:

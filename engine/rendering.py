@@ -24,7 +24,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from .errors import InvalidRequestError, UnsafeRequestError
+from .errors import ActionError, InvalidRequestError, UnsafeRequestError
 from .expressions import CompiledValue, Template, compact_json
 from .http import origin
 from .redaction import Redactor
@@ -38,6 +38,18 @@ _session_readers: dict[int, tuple[Request, bool]] = {}
 
 
 @dataclass(frozen=True, slots=True)
+class _Refusals:
+    """Makes the errors of one rendering, each message led by the connector and action."""
+
+    context: ErrorContext
+
+    def error(self, cls: type[ActionError], message: str) -> ActionError:
+        """An ``ActionError`` of ``cls`` for this request: ``argus.get_case: MESSAGE``."""
+        label = ".".join(part for part in (self.context.connector, self.context.action) if part)
+        return self.context.error(cls, f"{label}: {message}" if label else message)
+
+
+@dataclass(frozen=True, slots=True)
 class RequestRenderer:
     """Renders request templates for one connection: its base URL, headers and secrets."""
 
@@ -47,16 +59,25 @@ class RequestRenderer:
     user_agent: str
     redactor: Redactor
 
-    def render(self, request: Request, context: Mapping[str, Any]) -> httpx.Request:
+    def render(
+        self, request: Request, context: Mapping[str, Any], *, action: str | None = None
+    ) -> httpx.Request:
         """Render ``request`` against ``context`` into an HTTP request on the base URL.
 
         Path values are percent-encoded whole; a path that would be absolute or leave the
         base URL is an ``UnsafeRequestError``; input that cannot form a request (an empty
-        path value, an unreadable file, bad base64) is an ``InvalidRequestError``.
+        path value, an unreadable file, bad base64) is an ``InvalidRequestError``. Errors
+        name the connector and ``action`` (the action or trigger the request is for; a login
+        has none): ``argus.get_case: the path value {{ input.id }} is empty``.
         """
         data = context if isinstance(context, dict) else dict(context)
-        errors = ErrorContext(
-            connector=self.connector, method=request.method, redactor=self.redactor
+        errors = _Refusals(
+            ErrorContext(
+                connector=self.connector,
+                action=action,
+                method=request.method,
+                redactor=self.redactor,
+            )
         )
         url = self._url(request.path, data, errors)
         headers = self._headers(request, data, errors)
@@ -93,7 +114,7 @@ class RequestRenderer:
             files=files or None,
         )
 
-    def _url(self, path: Template, context: dict[str, Any], errors: ErrorContext) -> httpx.URL:
+    def _url(self, path: Template, context: dict[str, Any], errors: _Refusals) -> httpx.URL:
         rendered = "".join(
             part if isinstance(part, str) else _segment(part.search(context), part.source, errors)
             for part in path.parts
@@ -124,7 +145,7 @@ class RequestRenderer:
         return url
 
     def _headers(
-        self, request: Request, context: dict[str, Any], errors: ErrorContext
+        self, request: Request, context: dict[str, Any], errors: _Refusals
     ) -> httpx.Headers:
         headers = httpx.Headers(
             {
@@ -176,7 +197,7 @@ def reads_session(request: Request) -> bool:
     return found
 
 
-def _segment(value: Any, source: str, errors: ErrorContext) -> str:
+def _segment(value: Any, source: str, errors: _Refusals) -> str:
     """One rendered path value, percent-encoded whole so that it stays one segment."""
     text = _text(value, f"the path value {{{{ {source} }}}}", errors)
     if not text:
@@ -194,7 +215,7 @@ def _segment(value: Any, source: str, errors: ErrorContext) -> str:
         ) from None
 
 
-def _text(value: Any, what: str, errors: ErrorContext) -> str:
+def _text(value: Any, what: str, errors: _Refusals) -> str:
     """A scalar as request text: true/false, numbers as JSON, null as empty."""
     if value is None:
         return ""
@@ -216,7 +237,7 @@ def _rendered_mapping(value: CompiledValue | None, context: dict[str, Any]) -> d
     return rendered if isinstance(rendered, dict) else {}
 
 
-def _params(rendered: Any, errors: ErrorContext) -> list[tuple[str, str]]:
+def _params(rendered: Any, errors: _Refusals) -> list[tuple[str, str]]:
     """Query pairs: a list value repeats its parameter, a null value is left out."""
     if not isinstance(rendered, dict):
         return []
@@ -236,21 +257,21 @@ def _omit_nulls(value: Any) -> Any:
     return value
 
 
-def _json_body(value: Any, omit_nulls: bool, errors: ErrorContext) -> bytes:
+def _json_body(value: Any, omit_nulls: bool, errors: _Refusals) -> bytes:
     try:
         return orjson.dumps(_omit_nulls(value) if omit_nulls else value)
     except TypeError as exc:
         raise errors.error(InvalidRequestError, f"the JSON body cannot be written: {exc}") from None
 
 
-def _raw_body(value: Any, is_base64: bool, errors: ErrorContext) -> bytes:
+def _raw_body(value: Any, is_base64: bool, errors: _Refusals) -> bytes:
     text = _text(value, "the body", errors)
     if is_base64:
         return _decode_base64(text, "the body", errors)
     return text.encode("utf-8")
 
 
-def _decode_base64(text: str, what: str, errors: ErrorContext) -> bytes:
+def _decode_base64(text: str, what: str, errors: _Refusals) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -258,7 +279,7 @@ def _decode_base64(text: str, what: str, errors: ErrorContext) -> bytes:
 
 
 def _part(
-    name: str, part: Part, context: dict[str, Any], omit_nulls: bool, errors: ErrorContext
+    name: str, part: Part, context: dict[str, Any], omit_nulls: bool, errors: _Refusals
 ) -> tuple[str | None, bytes, str | None] | None:
     """A multipart part: (file name or None, content, content type or None); None to omit."""
     what = f"multipart part {name!r}"

@@ -27,7 +27,7 @@ import httpx
 from .connection import CallPolicy, Connection
 from .errors import ConfigurationError, InvalidResponseError
 from .jobs import new_event_key
-from .pagination import Page, with_params
+from .pages import Page, with_params
 from .pool import ConnectionPool
 from .recipe import EventTrigger, ManualTrigger, Recipe, manual_inputs, with_defaults
 from .responses import truthy
@@ -154,8 +154,9 @@ class _TriggerSource:
         """The trigger's request rendered with ``page``, the paginator's ``values`` set."""
         request = self.trigger.request
         if values:
-            request = with_params(request, where, values)
-        return self.connection.build_request(request, {**self.context, "page": page})
+            request = with_params(request, where, values, label=self.label)
+        context = {**self.context, "page": page}
+        return self.connection.build_request(request, context, action=self.trigger.name)
 
     async def fetch(self, request: httpx.Request) -> Page:
         """Send one page request; the records are where the trigger's ``records`` says."""

@@ -1,14 +1,34 @@
-"""Fixtures shared by the whole suite: a catalog of the built-in plugins only."""
+"""Fixtures shared by the whole suite: the built-in plugins' catalog and an echo server.
+
+``echo`` is module-scoped (one server per test module); ``server`` is the same server with
+what it saw and its queued replies cleared, so each test starts from nothing.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
 from hookline.catalog import Catalog
 from hookline.plugins import get_plugin_manager
+from tests.servers import EchoState, serve_echo
 
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     """The built-in plugins, without third-party entry points."""
     return Catalog(get_plugin_manager(entry_points=False))
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[tuple[str, EchoState]]:
+    """An echo server on loopback for the module's tests: its base URL and its state."""
+    yield from serve_echo()
+
+
+@pytest.fixture
+def server(echo: tuple[str, EchoState]) -> tuple[str, EchoState]:
+    """The module's echo server, emptied of what earlier tests sent and queued."""
+    echo[1].reset()
+    return echo

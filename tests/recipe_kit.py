@@ -26,6 +26,7 @@ from hookline.jobs import JobOutcome, JobRunner, Observer, new_event_key
 from hookline.plugins import get_plugin_manager
 from hookline.pool import ConnectionPool
 from hookline.recipe import ManualTrigger, load_recipe, manual_inputs
+from hookline.sandbox import running
 from hookline.store import JobRecord, StepRecord, open_store
 
 TOKEN = "s3cr3t-tracker-token"
@@ -228,6 +229,19 @@ def tracker_app(state: TrackerState) -> Starlette:
             Route("/touch/{key}", touch, methods=["POST"]),
         ]
     )
+
+
+def serve_tracker() -> Iterator[TrackerState]:
+    """Serve a tracker with two tickets (First, high; Second) while the generator runs.
+
+    It yields the tracker's state once, with ``url`` set to where it is served.
+    """
+    state = TrackerState()
+    state.add_ticket("First", "high")
+    state.add_ticket("Second")
+    with running(tracker_app(state)) as url:
+        state.url = url
+        yield state
 
 
 class TrackerPlugin:

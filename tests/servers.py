@@ -8,7 +8,8 @@
   with the key in the path and a login by headers. It counts logins, second steps, refreshes
   and logouts; ``SessionState.configure`` resets it, so one server can serve many tests.
 
-Serve them with ``hookline.sandbox.running(app)``; ``spec_from`` loads a spec text.
+Serve them with ``hookline.sandbox.running(app)`` (``serve_echo`` does it for the echo
+server); ``spec_from`` loads a spec text, and ``call`` runs one action against a server.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from hookline import spec as model
+from hookline.actions import call_action
 from hookline.catalog import Catalog
 from hookline.connection import CallPolicy, Connection
 from hookline.expressions import CompiledValue, Expressions
 from hookline.ratelimit import InProcessRateLimiter
+from hookline.sandbox import running
 from hookline.spec import Spec
 from hookline.tokens import totp_code
 
@@ -142,6 +145,18 @@ async def fetch(connection: Connection, path: str = "/", method: str = "GET") ->
     return (await connection.send(request, policy=policy)).data
 
 
+def call(
+    catalog: Catalog, spec: Spec, url: str, action: str, input: Any = None, **options: Any
+) -> Any:
+    """Run ``action`` in a fresh connection to ``url``; its output (or plan, on a dry run)."""
+
+    async def main() -> Any:
+        async with Connection(spec, {"url": url}, expressions=catalog.expressions) as connection:
+            return await call_action(connection, action, input, **options)
+
+    return asyncio.run(main())
+
+
 # ---------------------------------------------------------------- echo
 
 
@@ -221,6 +236,13 @@ def echo_app() -> Starlette:
     app = Starlette(routes=[Route("/{rest:path}", endpoint, methods=methods)])
     app.state.echo = state
     return app
+
+
+def serve_echo() -> Iterator[tuple[str, EchoState]]:
+    """Serve a new ``echo_app`` while the generator runs; yield its base URL and state once."""
+    app = echo_app()
+    with running(app) as url:
+        yield url, app.state.echo
 
 
 def _play(reply: Reply) -> Response:

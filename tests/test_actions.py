@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from starlette.applications import Starlette
 
 from hookline.actions import OutputMismatchWarning, Plan, call_action, iter_records
 from hookline.catalog import Catalog
@@ -20,11 +20,12 @@ from hookline.errors import (
     InvalidRequestError,
     InvalidResponseError,
     OutcomeUnknownError,
+    SpecError,
 )
 from hookline.sandbox import running
 from hookline.spec import Spec
 
-from .servers import CreateState, EchoState, Reply, create_app, echo_app, file_content, files_app
+from .servers import CreateState, EchoState, Reply, call, create_app, file_content, files_app
 
 SPEC = """
 spec: hookline/v1
@@ -155,35 +156,16 @@ def spec(catalog: Catalog) -> Spec:
     return catalog.load_spec(Path("acts.yaml"), text=SPEC)
 
 
-def serve(app: Starlette) -> Iterator[str]:
-    with running(app) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def echo() -> Iterator[tuple[str, EchoState]]:
-    app = echo_app()
-    with running(app) as url:
-        yield url, app.state.echo
-
-
 @pytest.fixture
-def echoed(echo: tuple[str, EchoState]) -> tuple[str, EchoState]:
-    echo[1].reset()
-    return echo
+def echoed(server: tuple[str, EchoState]) -> tuple[str, EchoState]:
+    """The suite's emptied echo server (``server`` in tests/conftest.py)."""
+    return server
 
 
 @pytest.fixture(scope="module")
 def files() -> Iterator[str]:
-    yield from serve(files_app())
-
-
-def call(catalog: Catalog, spec: Spec, url: str, action: str, input: Any = None, **kw: Any) -> Any:
-    async def main() -> Any:
-        async with Connection(spec, {"url": url}, expressions=catalog.expressions) as connection:
-            return await call_action(connection, action, input, **kw)
-
-    return asyncio.run(main())
+    with running(files_app()) as url:
+        yield url
 
 
 # ---------------------------------------------------------------- input
@@ -454,4 +436,149 @@ def test_a_dry_run_shows_the_lookup_and_the_example_output(
     assert [r["role"] for r in plan["requests"]] == ["request", "lookup, only after a lost answer"]
     assert plan["requests"][1]["url"] == f"{url}/items?external_id=x-1"
     assert plan["output"] == {"id": 1, "external_id": "x-1", "title": "Door"}
+    assert state.seen == []
+
+
+# ---------------------------------------------------------------- a lookup's output
+
+LOOKUP_SPEC = """
+spec: hookline/v1
+name: shelf
+title: Shelf
+connection:
+  fields:
+    url: {type: string}
+  required: [url]
+  base_url: "{{ connection.url }}"
+objects:
+  saved: {type: object, required: [item_id], properties: {item_id: {type: integer}}}
+actions:
+  create_item:
+    title: Create an item; the lookup says how its match becomes the output
+    input: {external_id: {type: string}, title: {type: string}}
+    request: {method: POST, path: /items, json: {external_id: "{{ input.external_id }}",
+              title: "{{ input.title }}"}}
+    lookup:
+      request: {method: GET, path: /items, query: {external_id: "{{ input.external_id }}"}}
+      records: items
+      match: record.external_id == input.external_id
+      select: "{item_id: record.id, asked: input.title}"
+    output: {select: "{item_id: id, asked: title}", schema: {$ref: '#/objects/saved'}}
+  create_item_unshaped:
+    title: Create an item whose lookup finds records of another shape than the output
+    input: {external_id: {type: string}, title: {type: string}}
+    request: {method: POST, path: /items, json: {external_id: "{{ input.external_id }}",
+              title: "{{ input.title }}"}}
+    lookup:
+      request: {method: GET, path: /items, query: {external_id: "{{ input.external_id }}"}}
+      records: items
+      match: record.external_id == input.external_id
+    output: {select: "{item_id: id}", schema: {$ref: '#/objects/saved'}}
+  get_item:
+    title: Get an item
+    input: {id: {type: string}}
+    request: {method: GET, path: "/items/{{ input.id }}"}
+"""
+
+
+@pytest.fixture(scope="module")
+def shelf(catalog: Catalog) -> Spec:
+    return catalog.load_spec(Path("shelf.yaml"), text=LOOKUP_SPEC)
+
+
+def test_a_lookup_select_gives_the_output_an_answer_would_have_given(
+    catalog: Catalog, shelf: Spec, creates: tuple[str, CreateState]
+) -> None:
+    url, state = creates
+    answered = call(catalog, shelf, url, "create_item", {"external_id": "x-1", "title": "Door"})
+    state.lose = 1
+    found = call(catalog, shelf, url, "create_item", {"external_id": "x-2", "title": "Window"})
+    assert answered == {"item_id": 1, "asked": "Door"}
+    assert found == {"item_id": 2, "asked": "Window"}
+    assert (state.posts, len(state.items)) == (2, 2)
+
+
+def test_a_lookup_match_without_select_must_have_the_output_shape(
+    catalog: Catalog, shelf: Spec, creates: tuple[str, CreateState]
+) -> None:
+    url, state = creates
+    state.lose = 1
+    with pytest.raises(InvalidResponseError) as caught:
+        call(catalog, shelf, url, "create_item_unshaped", {"external_id": "x-1", "title": "Door"})
+    message = str(caught.value)
+    assert message.startswith("shelf.create_item_unshaped: the lookup's match: the output")
+    assert "'item_id' is a required property" in message
+    assert (state.posts, len(state.items)) == (1, 1)
+
+
+def test_a_lookup_select_is_compiled_at_load(catalog: Catalog) -> None:
+    broken = LOOKUP_SPEC.replace("select: \"{item_id: record.id, asked: input.title}\"",
+                                 "select: \"{item_id: record.id\"")  # fmt: skip
+    with pytest.raises(SpecError) as caught:
+        catalog.load_spec(Path("shelf.yaml"), text=broken)
+    assert "actions.create_item.lookup.select" in str(caught.value)
+
+
+class _LosingTransport(httpx.AsyncBaseTransport):
+    """Delivers every request, and loses the answer to the first POST whose path ends so."""
+
+    def __init__(self, ending: str) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.ending: str | None = ending
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if self.ending and request.method == "POST" and request.url.path.endswith(self.ending):
+            self.ending = None
+            await response.aread()
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_plextrac_create_finding_after_a_lost_answer_gives_the_flaw_id(catalog: Catalog) -> None:
+    box = catalog.sandboxes["plextrac"]
+    app = box.create_app(seed=1, auth_rate_limit=None)
+    state = app.state.sandbox
+    report = next(r for r in state.reports.values() if r["client_id"] == 1001)
+    given = {
+        "client_id": 1001,
+        "report_id": report["id"],
+        "title": "Exposed Admin Console",
+        "severity": "High",
+        "description": "<p>The console answers on the Internet.</p>",
+    }
+
+    async def main(url: str) -> Any:
+        spec = catalog.spec("plextrac")
+        transport = _LosingTransport("/flaw/create")
+        values = box.connection(url)
+        async with Connection(
+            spec, values, expressions=catalog.expressions, transport=transport
+        ) as connection:
+            return await call_action(connection, "create_finding", given)
+
+    with running(app) as url:
+        created = asyncio.run(main(url))
+    made = [f for f in state.findings_of(report["id"]) if f["title"] == given["title"]]
+    assert created == {"flaw_id": made[0]["flaw_id"]}
+    assert len(made) == 1
+
+
+# ---------------------------------------------------------------- render errors
+
+
+def test_a_request_that_cannot_be_rendered_names_the_action(
+    catalog: Catalog, shelf: Spec, echoed: tuple[str, EchoState]
+) -> None:
+    url, state = echoed
+    with pytest.raises(InvalidRequestError) as caught:
+        call(catalog, shelf, url, "get_item", {"id": ""})
+    assert str(caught.value) == (
+        "shelf.get_item: the path value {{ input.id }} is empty; the request would name "
+        "another resource"
+    )
+    assert (caught.value.connector, caught.value.action) == ("shelf", "get_item")
     assert state.seen == []

@@ -6,7 +6,6 @@ Sessions have tests/test_session.py.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,20 +19,12 @@ from tests.servers import (
     USERNAME,
     EchoState,
     demo_spec,
-    echo_app,
     fetch,
     open_connection,
     session_app,
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def echo() -> Iterator[tuple[str, EchoState]]:
-    app = echo_app()
-    with running(app) as url:
-        yield url, app.state.echo
 
 
 # ---------------------------------------------------------------- static credentials

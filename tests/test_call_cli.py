@@ -19,7 +19,7 @@ from hookline.errors import ConfigurationError, InvalidRequestError
 from hookline.plugins import get_plugin_manager
 from hookline.sandbox import running
 
-from .servers import EchoState, PagedState, Reply, echo_app, paged_app
+from .servers import EchoState, PagedState, Reply, paged_app
 
 SECRET = "t0ken/with+chars="
 
@@ -89,13 +89,6 @@ def paged() -> Iterator[tuple[str, PagedState]]:
     app = paged_app(12)
     with running(app) as url:
         yield url, app.state.paged
-
-
-@pytest.fixture(scope="module")
-def echo() -> Iterator[tuple[str, EchoState]]:
-    app = echo_app()
-    with running(app) as url:
-        yield url, app.state.echo
 
 
 def connections(tmp_path: Path, **entries: str) -> Path:

@@ -688,3 +688,23 @@ def test_a_call_that_leads_back_through_other_actions_is_refused(catalog: Catalo
     (found,) = problems(catalog, text)
     assert "actions.export_then_import.calls[0].action: calling 'export_shelf' here" in found
     assert "(export_shelf → export_then_import → export_shelf)" in found
+
+
+def test_a_call_whose_request_cannot_be_rendered_is_named_once(
+    catalog: Catalog, library: tuple[str, Library]
+) -> None:
+    url, _ = library
+    text = SPEC
+    get_shelf = '    request: {method: GET, path: "/shelves/{{ input.shelf_id }}"}\n'
+    for before in (get_shelf, "    idempotent: true\n    calls:"):
+        typed = "    input: {shelf_id: {type: integer}}\n    required: [shelf_id]\n" + before
+        assert text.count(typed) == 1
+        text = text.replace(typed, typed.replace("integer", "string"))
+    spec = catalog.load_spec(Path("library.yaml"), text=text)
+    with pytest.raises(InvalidRequestError) as caught:
+        call(catalog, spec, url, "export_shelf", {"shelf_id": ""})
+    assert str(caught.value) == (
+        "library.export_shelf: call shelf (get_shelf): the path value {{ input.shelf_id }} is "
+        "empty; the request would name another resource"
+    )
+    assert caught.value.action == "get_shelf"

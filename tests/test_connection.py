@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +13,11 @@ import pytest
 from hookline.catalog import Catalog
 from hookline.connection import CallPolicy, Connection
 from hookline.errors import ConfigurationError, InvalidRequestError, UnsafeRequestError
-from hookline.sandbox import running
-from tests.servers import EchoState, demo_spec, echo_app, make_request
+from tests.servers import EchoState, demo_spec, make_request
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "hunter2-very-secret"
-
-
-@pytest.fixture(scope="module")
-def echo() -> Iterator[tuple[str, EchoState]]:
-    app = echo_app()
-    with running(app) as url:
-        yield url, app.state.echo
-
-
-@pytest.fixture
-def server(echo: tuple[str, EchoState]) -> tuple[str, EchoState]:
-    echo[1].reset()
-    return echo
 
 
 def connect(catalog: Catalog, url: str, **values: Any) -> Connection:

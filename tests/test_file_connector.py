@@ -16,8 +16,7 @@ from hookline.catalog import Catalog
 from hookline.connection import Connection
 from hookline.connectors.file import transport
 from hookline.errors import InvalidRequestError, NotFoundError
-from hookline.sandbox import running
-from tests.recipe_kit import Harness, TrackerState, tracker_app, tracker_catalog
+from tests.recipe_kit import Harness, TrackerState, serve_tracker, tracker_catalog
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +80,7 @@ def test_a_missing_file_is_not_found(catalog: Catalog, tmp_path: Path) -> None:
 
 @pytest.fixture
 def tracker() -> Iterator[TrackerState]:
-    state = TrackerState()
-    state.add_ticket("First", "high")
-    state.add_ticket("Second")
-    with running(tracker_app(state)) as url:
-        state.url = url
-        yield state
+    yield from serve_tracker()
 
 
 def test_a_recipe_exports_to_a_file_and_another_imports_it(

@@ -15,6 +15,7 @@ import hookline.functions
 from hookline import hookspecs
 from hookline.errors import ExpressionError
 from hookline.expressions import Expressions
+from hookline.plugins import get_plugin_manager
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "expressions.md"
 
@@ -130,18 +131,18 @@ ERRORS: list[tuple[str, str]] = [
     ("parse_time('2024-13-01')", "is not ISO 8601 time"),
     ("parse_time('01/05/2024', '%Y-%m-%d')", "is not time in the format '%Y-%m-%d'"),
     ("parse_time(ms, '%Y')", "a format applies to text"),
-    ("parse_time(`true`)", "argument 1 must be string or number, not boolean"),
-    ("parse_time(nothing)", "argument 1 must be string or number, not null"),
+    ("parse_time(`true`)", "argument 1 (value) is a boolean; expected text or a number"),
+    ("parse_time(nothing)", "parse_time(): argument 1 (value) is null; expected text or a number"),
     ("format_time('soon', 'iso')", "format_time(): 'soon' is not ISO 8601 time"),
     ("format_time(`1e300`, 'iso')", "is not a representable time"),
     ("format_time(ms, '%999999999Y')", "field widths such as '%10Y' are not supported"),
-    ("format_time(ms, `1`)", "argument 2 must be string, not number"),
+    ("format_time(ms, `1`)", "argument 2 (format) is a number; expected text"),
     ("base64_decode('not base64!')", "base64_decode(): the text is not valid base64"),
     ("base64_decode('/w==')", "the decoded bytes are not UTF-8 text"),
     ("base64_decode('é')", "the text is not valid base64"),
-    ("base64_encode(`1`)", "argument 1 must be string, not number"),
-    ("html_escape(nothing)", "argument 1 must be string, not null"),
-    ("url_encode(`true`)", "argument 1 must be string or number, not boolean"),
+    ("base64_encode(`1`)", "argument 1 (text) is a number; expected text"),
+    ("html_escape(nothing)", "html_escape(): argument 1 (text) is null; expected text"),
+    ("url_encode(`true`)", "argument 1 (value) is a boolean; expected text or a number"),
     ("json_decode('{oops')", "json_decode(): the text is not valid JSON"),
     ("json_decode('NaN')", "NaN is not a JSON number"),
     ("join_url('https://x.io', 'https://evil.example/a')", "is an absolute URL"),
@@ -156,10 +157,10 @@ ERRORS: list[tuple[str, str]] = [
     ("to_int('4.5')", "'4.5' is not an integer"),
     ("to_int('')", "'' is not an integer"),
     ("to_int('1_000')", "is not an integer"),
-    ("to_int(nothing)", "argument 1 must be string or number, not null"),
-    ("lower(`1`)", "lower(): argument 1 must be string, not number"),
-    ("where(name, 'n', `1`)", "where(): argument 1 must be array or null, not string"),
-    ("where(rows, `1`, `1`)", "where(): argument 2 must be string, not number"),
+    ("to_int(nothing)", "argument 1 (value) is null; expected text or a number"),
+    ("lower(`1`)", "lower(): argument 1 (text) is a number; expected text"),
+    ("where(name, 'n', `1`)", "where(): argument 1 (items) is text; expected a list or null"),
+    ("where(rows, `1`, `1`)", "where(): argument 2 (key) is a number; expected text"),
 ]
 
 
@@ -229,17 +230,23 @@ def test_text_functions_work_inside_mixed_templates(runtime: Expressions) -> Non
 # ---------------------------------------------------------------- documentation
 
 
-def test_every_builtin_function_is_documented(runtime: Expressions) -> None:
+@pytest.fixture(scope="module")
+def builtins() -> Expressions:
+    """Every function the built-in plugins register (``totp`` comes with the auth types)."""
+    return Expressions.from_plugins(get_plugin_manager(entry_points=False))
+
+
+def test_every_builtin_function_is_documented(builtins: Expressions) -> None:
     docs = DOCS.read_text(encoding="utf-8")
-    for function in runtime.functions.values():
+    for function in builtins.functions.values():
         assert f"### `{function.name}`" in docs, f"{function.name}() has no heading"
         assert f"`{function.usage}`" in docs, f"{function.name}() usage is not shown"
         assert function.description in docs, f"{function.name}() description is not shown"
 
 
-def test_every_documented_function_exists(runtime: Expressions) -> None:
+def test_every_documented_function_exists(builtins: Expressions) -> None:
     documented = re.findall(r"^### `(\w+)`", DOCS.read_text(encoding="utf-8"), re.MULTILINE)
-    assert sorted(documented) == sorted(runtime.functions)
+    assert sorted(documented) == sorted(builtins.functions)
 
 
 def documented_examples() -> list[tuple[str, str]]:
@@ -253,13 +260,30 @@ def documented_examples() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("template", "result"), documented_examples())
 def test_documented_example_gives_what_it_says(
-    runtime: Expressions, template: str, result: str
+    builtins: Expressions, template: str, result: str
 ) -> None:
-    assert runtime.compile(template).render({}) == json.loads(result)
+    assert builtins.compile(template).render({}) == json.loads(result)
 
 
-def test_docs_show_examples_of_every_function(runtime: Expressions) -> None:
+def test_docs_show_examples_of_every_function(builtins: Expressions) -> None:
     shown = " ".join(template for template, _ in documented_examples())
-    assert {name for name in runtime.functions if f"{{{{ {name}(" in shown} >= (
-        set(runtime.functions) - {"now", "uuid"}
+    assert {name for name in builtins.functions if f"{{{{ {name}(" in shown} >= (
+        set(builtins.functions) - {"now", "uuid", "totp"}
     )
+
+
+def test_a_null_argument_says_which_one_and_what_was_expected(builtins: Expressions) -> None:
+    expression = builtins.compile_expression("connection.mfa_code || totp(connection.totp_secret)")
+    with pytest.raises(ExpressionError) as caught:
+        expression.search({"connection": {}})
+    message = str(caught.value)
+    assert message.startswith(
+        "cannot evaluate: totp(): argument 1 (secret) is null; expected text at column 24:"
+    )
+    assert message.endswith("\n" + " " * 25 + "^")
+
+
+def test_a_null_argument_of_a_jmespath_function_names_its_place(builtins: Expressions) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        evaluate(builtins, "join(', ', nothing)")
+    assert "join(): argument 2 is null; expected a list of text" in str(caught.value)

@@ -29,9 +29,8 @@ from hookline.errors import (
     UnsafeRequestError,
 )
 from hookline.ratelimit import InProcessRateLimiter
-from hookline.sandbox import running
 from hookline.spec import ErrorRule, RetryPolicy
-from tests.servers import EchoState, Reply, demo_spec, echo_app, make_request
+from tests.servers import EchoState, Reply, demo_spec, make_request, serve_echo
 
 pytestmark = pytest.mark.anyio
 
@@ -40,23 +39,9 @@ FAST = RetryPolicy(attempts=4, backoff=0.001, max_delay=2.0, total=10.0)
 
 
 @pytest.fixture(scope="module")
-def echo() -> Iterator[tuple[str, EchoState]]:
-    app = echo_app()
-    with running(app) as url:
-        yield url, app.state.echo
-
-
-@pytest.fixture(scope="module")
 def other() -> Iterator[tuple[str, EchoState]]:
-    app = echo_app()
-    with running(app) as url:
-        yield url, app.state.echo
-
-
-@pytest.fixture
-def server(echo: tuple[str, EchoState]) -> tuple[str, EchoState]:
-    echo[1].reset()
-    return echo
+    """A second echo server, for requests that must not reach the first."""
+    yield from serve_echo()
 
 
 def connect(

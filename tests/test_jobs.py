@@ -10,14 +10,13 @@ import pytest
 
 from hookline.catalog import Catalog
 from hookline.plugins import collect_named
-from hookline.sandbox import running
 from hookline.store import JobRecord
 from tests.recipe_kit import (
     TOKEN,
     Harness,
     Planned,
     TrackerState,
-    tracker_app,
+    serve_tracker,
     tracker_catalog,
 )
 
@@ -29,11 +28,8 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
 
 @pytest.fixture
 def tracker() -> Iterator[tuple[TrackerState, str]]:
-    state = TrackerState()
-    state.add_ticket("First", "high")
-    state.add_ticket("Second")
-    with running(tracker_app(state)) as url:
-        yield state, url
+    for state in serve_tracker():
+        yield state, state.url
 
 
 @pytest.fixture

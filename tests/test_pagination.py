@@ -9,15 +9,23 @@ from typing import Any
 
 import pytest
 
-from hookline.actions import call_action, iter_records
+from hookline.actions import iter_records
 from hookline.catalog import Catalog
 from hookline.connection import Connection
-from hookline.errors import InvalidResponseError, SpecError, UnsafeRequestError
-from hookline.pagination import link_targets
+from hookline.errors import (
+    ConfigurationError,
+    InvalidResponseError,
+    SpecError,
+    UnsafeRequestError,
+)
+from hookline.hookspecs import hookimpl
+from hookline.link_pagination import link_targets
+from hookline.pages import block_schema
+from hookline.plugins import get_plugin_manager
 from hookline.sandbox import running
 from hookline.spec import Spec
 
-from .servers import PagedState, paged_app
+from .servers import PagedState, call, paged_app
 
 TOTAL = 23  # five pages of five, the last one short
 
@@ -275,12 +283,7 @@ def test_call_action_returns_a_list_actions_records(
     catalog: Catalog, spec: Spec, server: tuple[str, PagedState]
 ) -> None:
     url, _ = server
-
-    async def main() -> Any:
-        async with Connection(spec, {"url": url}, expressions=catalog.expressions) as connection:
-            return await call_action(connection, "page_total", max_records=8)
-
-    assert ids(asyncio.run(main())) == list(range(8))
+    assert ids(call(catalog, spec, url, "page_total", max_records=8)) == list(range(8))
 
 
 @pytest.mark.parametrize(("action", "at_once"), [("offset_concurrent", 4), ("page_concurrent", 3)])
@@ -342,12 +345,7 @@ def test_dry_run_shows_the_first_page_request_and_sends_nothing(
     catalog: Catalog, spec: Spec, server: tuple[str, PagedState]
 ) -> None:
     url, state = server
-
-    async def main() -> Any:
-        async with Connection(spec, {"url": url}, expressions=catalog.expressions) as connection:
-            return await call_action(connection, "offset_body", dry_run=True)
-
-    plan = asyncio.run(main()).to_dict()
+    plan = call(catalog, spec, url, "offset_body", dry_run=True).to_dict()
     assert state.seen == []
     (first,) = plan["requests"]
     assert first["method"] == "POST"
@@ -391,3 +389,120 @@ def test_a_bad_paginate_block_fails_at_load(catalog: Catalog, block: str, messag
     )
     with pytest.raises(SpecError, match=message):
         catalog.load_spec(Path("bad.yaml"), text=text)
+
+
+# ---------------------------------------------------------------- where parameters can go
+
+HEAD = SPEC.split("actions:")[0]
+
+
+def things(request: str, paginate: str = "") -> str:
+    """A spec whose one list action ``things`` sends ``request``, paginated by ``paginate``."""
+    block = f"    paginate: {paginate}\n" if paginate else ""
+    return (
+        f"actions:\n  things:\n    title: Things\n    request: {request}\n{block}"
+        "    output: {records: items}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_block", "refusal"),
+    [
+        ('{method: POST, path: /x, json: "{{ input.query }}"}', "json is not written out as"),
+        ("{method: POST, path: /x, body: raw text}", "has a raw body"),
+        ("{method: POST, path: /x, multipart: {file: {file: /tmp/x}}}", "has a multipart body"),
+    ],
+)
+def test_body_parameters_on_a_body_that_cannot_take_them_fail_at_load(
+    catalog: Catalog, request_block: str, refusal: str
+) -> None:
+    text = HEAD + things(request_block, "{type: offset, in: body}")
+    with pytest.raises(SpecError) as caught:
+        catalog.load_spec(Path("bad.yaml"), text=text)
+    (problem,) = caught.value.problems
+    assert problem.path == "actions.things.paginate.in"
+    value = text.index("in: body") + len("in: ")
+    line_start = text.rindex("\n", 0, value) + 1
+    assert (problem.line, problem.column) == (
+        text.count("\n", 0, value) + 1,
+        value - line_start + 1,
+    )
+    assert refusal in problem.message and "or use in: query" in problem.message
+
+
+def test_a_default_paginate_block_is_checked_against_each_list_that_takes_it(
+    catalog: Catalog,
+) -> None:
+    text = (
+        HEAD
+        + "defaults:\n  paginate: {type: page, in: body}\n"
+        + things('{method: POST, path: /x, json: "{{ input.query }}"}')
+        + "  counted:\n    title: Counted\n    request: {method: POST, path: /y, json: {a: 1}}\n"
+        + "    output: {records: items}\n"
+        + "  one:\n    title: Not a list\n    request: {method: POST, path: /z, body: raw}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        catalog.load_spec(Path("bad.yaml"), text=text)
+    (problem,) = caught.value.problems
+    assert problem.path == "defaults.paginate.in"
+    assert problem.message.startswith("action 'things': in: body puts the parameters in the body")
+
+
+def test_body_parameters_on_a_body_written_out_as_an_object_load(catalog: Catalog) -> None:
+    text = HEAD + things(
+        "{method: POST, path: /x, json: {q: '{{ input.q }}'}}", "{type: offset, in: body}"
+    )
+    spec = catalog.load_spec(Path("good.yaml"), text=text)
+    assert spec.actions["things"].paginator.where == "body"
+
+
+class _PluginPaginator:
+    """A plugin's paginator that puts its one parameter wherever ``where`` says."""
+
+    where = "header"
+    schema = block_schema("plugin_pages", "A plugin's paginator", {})
+    max_records = None
+
+    @classmethod
+    def from_spec(cls, c: Any) -> _PluginPaginator:
+        return cls()
+
+    async def pages(self, source: Any, *, max_records: int | None = None) -> Any:
+        yield await source.fetch(source.request({}, self.where, {"page": 1}))
+
+
+class _BodyPaginator(_PluginPaginator):
+    where = "body"
+    schema = block_schema("plugin_body_pages", "A plugin's paginator using the body", {})
+
+
+class _Plugin:
+    @hookimpl
+    def register_paginators(self) -> dict[str, Any]:
+        return {"plugin_pages": _PluginPaginator, "plugin_body_pages": _BodyPaginator}
+
+
+@pytest.mark.parametrize(
+    ("paginator", "message"),
+    [
+        ("plugin_pages", "pages.things: the paginator sets its parameters in 'header'; they can"),
+        (
+            "plugin_body_pages",
+            "pages.things: the paginator sets its parameters in the body, which cannot take them:"
+            " the request's json is not written out as an object",
+        ),
+    ],
+)
+def test_a_plugin_paginator_putting_parameters_where_they_cannot_go_names_the_action(
+    server: tuple[str, PagedState], paginator: str, message: str
+) -> None:
+    url, state = server
+    pm = get_plugin_manager(entry_points=False)
+    pm.register(_Plugin())
+    catalog = Catalog(pm)
+    text = HEAD + things('{method: POST, path: /x, json: "{{ input }}"}', f"{{type: {paginator}}}")
+    spec = catalog.load_spec(Path("plugged.yaml"), text=text)
+    with pytest.raises(ConfigurationError) as caught:
+        read(catalog, spec, url, "things")
+    assert str(caught.value).startswith(message)
+    assert state.seen == []

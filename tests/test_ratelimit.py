@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,26 +20,16 @@ from hookline.ratelimit import (
     retry_after,
     window,
 )
-from hookline.sandbox import running
 from hookline.spec import RetryPolicy
-from tests.servers import EchoState, Reply, demo_spec, echo_app, make_request
+from tests.clock import Clock
+from tests.servers import EchoState, Reply, demo_spec, make_request
 
 pytestmark = pytest.mark.anyio
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1000.0)
 
 
 def test_a_full_bucket_waits_for_the_oldest_token_to_return(clock: Clock) -> None:
@@ -103,19 +92,6 @@ def test_feedback_of_rate_limit_headers() -> None:
 
 
 # ---------------------------------------------------------------- on the wire
-
-
-@pytest.fixture(scope="module")
-def echo() -> Iterator[tuple[str, EchoState]]:
-    app = echo_app()
-    with running(app) as url:
-        yield url, app.state.echo
-
-
-@pytest.fixture
-def server(echo: tuple[str, EchoState]) -> tuple[str, EchoState]:
-    echo[1].reset()
-    return echo
 
 
 def most_in_a_window(times: list[float], window: float) -> int:

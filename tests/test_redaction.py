@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterator
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -15,7 +14,6 @@ from hookline.connection import CallPolicy, Connection
 from hookline.errors import NotFoundError
 from hookline.ratelimit import InProcessRateLimiter
 from hookline.redaction import Redactor, protect_logging
-from hookline.sandbox import running
 from tests.servers import (
     API_KEY,
     PASSWORD,
@@ -23,7 +21,6 @@ from tests.servers import (
     EchoState,
     Reply,
     demo_spec,
-    echo_app,
     make_request,
 )
 
@@ -92,13 +89,6 @@ def test_log_records_are_redacted_message_arguments_and_tracebacks(
 
 
 # ---------------------------------------------------------------- through a connection
-
-
-@pytest.fixture(scope="module")
-def echo() -> Iterator[tuple[str, EchoState]]:
-    app = echo_app()
-    with running(app) as url:
-        yield url, app.state.echo
 
 
 AUTH = [

@@ -15,9 +15,8 @@ from click.testing import CliRunner, Result
 from hookline.catalog import Catalog
 from hookline.cli_jobs import jobs
 from hookline.cli_run import run
-from hookline.sandbox import running
 from hookline.store import open_store
-from tests.recipe_kit import TOKEN, TrackerState, json_lines, tracker_app, tracker_catalog, write
+from tests.recipe_kit import TOKEN, TrackerState, json_lines, serve_tracker, tracker_catalog, write
 
 CONNECTION = """\
 connections:
@@ -73,12 +72,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
 
 @pytest.fixture
 def tracker() -> Iterator[TrackerState]:
-    state = TrackerState()
-    state.add_ticket("First", "high")
-    state.add_ticket("Second")
-    with running(tracker_app(state)) as url:
-        state.url = url
-        yield state
+    yield from serve_tracker()
 
 
 class Cli:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,49 @@ def test_action_and_trigger_names_must_differ(catalog: Catalog) -> None:
     )
     found = problems(catalog, text)
     assert any("names both an action and a trigger" in p for p in found)
+
+
+COMPOSITE = VALID + (
+    "  get_two:\n"
+    "    title: Get two items\n"
+    "    input:\n"
+    "      first: {type: integer, description: One id}\n"
+    "      second: {type: integer, description: Another id}\n"
+    "    required: [first, second]\n"
+    "    calls:\n"
+    "      - {id: one, action: get_item, with: {id: '{{ input.first }}'}}\n"
+    "      - {id: two, action: get_item, with: {id: '{{ input.second }}'}}\n"
+    "  download:\n"
+    "    title: Download an item\n"
+    "    request: {method: GET, path: /items/file, response: bytes}\n"
+)
+
+
+def test_an_action_has_either_a_request_or_calls(catalog: Catalog) -> None:
+    spec = load(catalog, COMPOSITE)
+    sends = spec.actions["get_item"]  # type: ignore[attr-defined]
+    composite = spec.actions["get_two"]  # type: ignore[attr-defined]
+    assert sends.calls is None and sends.composite is None
+    assert sends.request.path.source == "/items/{{ input.id }}"
+    assert composite.request is None
+    assert [call.id for call in composite.calls.calls] == ["one", "two"]
+    assert composite.composite is composite.calls
+    assert not composite.idempotent  # a composite is idempotent only where the spec says so
+
+
+def test_only_a_bytes_response_makes_a_download(catalog: Catalog) -> None:
+    spec = load(catalog, COMPOSITE)
+    actions = spec.actions  # type: ignore[attr-defined]
+    assert actions["download"].is_download
+    assert not actions["get_item"].is_download
+    assert not actions["get_two"].is_download
+
+
+def test_an_action_model_refuses_both_or_neither_of_request_and_calls(catalog: Catalog) -> None:
+    spec = load(catalog, COMPOSITE)
+    sends = spec.actions["get_item"]  # type: ignore[attr-defined]
+    composite = spec.actions["get_two"]  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="exactly one of a request and calls"):
+        replace(sends, calls=composite.calls)
+    with pytest.raises(ValueError, match="exactly one of a request and calls"):
+        replace(sends, request=None)

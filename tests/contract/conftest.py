@@ -3,24 +3,28 @@
 ``served`` starts a sandbox on loopback and gives its state (to check effects) and the
 connection values that point at it; ``call`` runs one action in a fresh connection;
 ``session`` runs a coroutine with one connection kept open across calls (token expiry,
-refresh, logout).
+refresh, logout). ``poll_once`` runs one cycle of a poll trigger in such a session;
+``check_examples`` holds a spec's examples to its input and output schemas, and
+``check_described`` asks a title and description of each action, trigger and input.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from hookline.actions import call_action
 from hookline.catalog import Catalog
 from hookline.connection import Connection
 from hookline.sandbox import running
-from hookline.spec import Spec
+from hookline.spec import Action, PollTrigger, Spec
+from hookline.triggers import event_key, event_of, trigger_records
 
 T = TypeVar("T")
 
@@ -72,3 +76,58 @@ def served(catalog: Catalog) -> Iterator[Callable[..., Any]]:
             yield Served(catalog, catalog.spec(name), app.state.sandbox, url, box.connection(url))
 
     yield serve
+
+
+def check_examples(
+    spec: Spec,
+    adapt: Callable[[str, dict[str, Any]], dict[str, Any]] = lambda name, given: given,
+) -> None:
+    """Every action and trigger of ``spec`` has examples and an output schema, and they hold.
+
+    Each example's input must match the input schema, and its output the output schema (each
+    record of it, for a list action). ``adapt(name, input)`` gives the input to check, for
+    examples that show what the schema cannot describe (a file path, a local-only option).
+    """
+    for block in [*spec.actions.values(), *spec.triggers.values()]:
+        assert block.examples, f"{block.name} has no example"
+        if isinstance(block, Action):
+            output_schema, many = block.output.schema, block.is_list
+        else:
+            output_schema, many = block.output_schema, False
+        assert output_schema, f"{block.name} has no output schema"
+        inputs = Draft202012Validator(spec.schema_with_objects(block.input_schema))
+        outputs = Draft202012Validator(spec.schema_with_objects(output_schema))
+        for example in block.examples:
+            inputs.validate(adapt(block.name, dict(example.input)))
+            for record in example.output if many else [example.output]:
+                outputs.validate(record)
+
+
+def check_described(spec: Spec) -> None:
+    """Every action and trigger of ``spec`` has a title and a description, and so has each input."""
+    for block in [*spec.actions.values(), *spec.triggers.values()]:
+        assert block.title and block.description, f"{block.name} needs a title and description"
+        for name, schema in block.input_schema["properties"].items():
+            assert schema.get("description"), f"{block.name}: input {name!r} has no description"
+
+
+async def poll_once(
+    conn: Connection, name: str, input: Mapping[str, Any], cursor: Any
+) -> tuple[list[tuple[str, Any]], Any]:
+    """One cycle of poll trigger ``name``: the (event key, event) pairs and the cursor it leaves.
+
+    It polls as ``hookline.triggers.poll`` does for a recipe, without the state store: the
+    cursor (or ``cursor.initial``) goes into the request, the records are read page after page
+    with ``trigger_records``, and the cursor moves to the greatest ``cursor.value`` seen.
+    """
+    trigger = conn.spec.triggers[name]
+    assert isinstance(trigger, PollTrigger) and trigger.cursor_value is not None
+    if cursor is None and trigger.cursor_initial is not None:
+        cursor = trigger.cursor_initial.render(conn.context(input=dict(input)))
+    context = conn.context(input=dict(input), cursor=cursor)
+    events = []
+    async for record in trigger_records(conn, trigger, context):
+        events.append((event_key(trigger, record), event_of(trigger, record)))
+        value = trigger.cursor_value.search(record)
+        cursor = value if cursor is None or value > cursor else cursor
+    return events, cursor

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
 
 from hookline.actions import call_action, iter_records
 from hookline.catalog import Catalog
@@ -37,22 +36,11 @@ from hookline.pool import ConnectionPool
 from hookline.recipe import load_recipe
 from hookline.store import open_sqlite
 from hookline.triggers import PollResult, poll
+from tests.clock import Clock
+from tests.contract.conftest import check_examples
 
 SEEDED_ITEMS = 36
 FIRST_ITEM = 10001
-
-
-class Clock:
-    """The sandbox's clock, moved by hand; it starts at the real time."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self.now = time.time() if start is None else start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -74,22 +62,7 @@ def _rows(s: Any, sql: str, *params: Any) -> list[dict[str, Any]]:
 
 
 def test_every_example_matches_its_input_and_output_schemas(catalog: Catalog) -> None:
-    spec = catalog.spec("pcr360")
-    cases = [
-        (a.name, a.input_schema, a.output.schema, a.is_list, a.examples)
-        for a in spec.actions.values()
-    ] + [
-        (t.name, t.input_schema, t.output_schema, False, t.examples) for t in spec.triggers.values()
-    ]
-    for name, input_schema, output_schema, is_list, examples in cases:
-        assert examples, f"{name} has no example"
-        assert output_schema is not None, f"{name} has no output schema"
-        inputs = Draft202012Validator(spec.schema_with_objects(input_schema))
-        outputs = Draft202012Validator(spec.schema_with_objects(output_schema))
-        for example in examples:
-            inputs.validate(dict(example.input))
-            for record in example.output if is_list else [example.output]:
-                outputs.validate(record)
+    check_examples(catalog.spec("pcr360"))
 
 
 # ---------------------------------------------------------------- sql_query

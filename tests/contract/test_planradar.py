@@ -50,9 +50,10 @@ from hookline.errors import (
 from hookline.pool import ConnectionPool
 from hookline.recipe import Recipe, load_recipe
 from hookline.sandbox import running
-from hookline.spec import PollTrigger, WebhookTrigger
+from hookline.spec import WebhookTrigger
 from hookline.store import open_sqlite
 from hookline.triggers import PollResult, event_for, given_event, poll, spec_trigger
+from tests.contract.conftest import check_described, check_examples
 
 DEFECT, TASK = "obk", "tyb"
 LEVEL_1, GROUND_FLOOR = "nyk", "qdm"
@@ -94,31 +95,15 @@ def _tickets(s: Any, project_id: str | None = None) -> list[Any]:
 # ---------------------------------------------------------------- the spec itself
 
 
-def _output_schema(block: Any) -> Any:
-    if isinstance(block, PollTrigger | WebhookTrigger):
-        return block.output_schema
-    return block.output.schema
-
-
 def test_every_example_matches_its_input_and_output_schemas(catalog: Catalog) -> None:
     spec = catalog.spec("planradar")
     for block in [*spec.actions.values(), *spec.triggers.values()]:
-        assert block.examples, f"{block.name} has no example"
         assert block.title and block.description, f"{block.name} needs a title and description"
-        many = getattr(block, "is_list", False)
-        inputs = Draft202012Validator(spec.schema_with_objects(block.input_schema))
-        outputs = Draft202012Validator(spec.schema_with_objects(_output_schema(block)))
-        for example in block.examples:
-            inputs.validate(dict(example.input))
-            for record in example.output if many else [example.output]:
-                outputs.validate(record)
+    check_examples(spec)
 
 
 def test_every_input_is_described(catalog: Catalog) -> None:
-    spec = catalog.spec("planradar")
-    for block in [*spec.actions.values(), *spec.triggers.values()]:
-        for name, schema in block.input_schema["properties"].items():
-            assert schema.get("description"), f"{block.name}: input {name!r} has no description"
+    check_described(catalog.spec("planradar"))
 
 
 def test_the_connection_defaults_to_the_public_host(catalog: Catalog) -> None:

@@ -32,8 +32,9 @@ from hookline.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
-from hookline.spec import PollTrigger
-from hookline.triggers import event_key, event_of, trigger_records
+from tests.clock import Clock
+from tests.contract.conftest import check_described, check_examples
+from tests.contract.conftest import poll_once as _poll
 
 TENANT = 7
 CLIENT = 1001  # two reports, 20 findings, the seeded assessment
@@ -42,19 +43,6 @@ ASSESSMENT = 3001
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
-
-
-class Clock:
-    """The sandbox's clock, moved by hand; it starts at the real time unless told otherwise."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self.now = time.time() if start is None else start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture(autouse=True)
@@ -97,31 +85,17 @@ def _logged_in(s: Any, action: str, input: Mapping[str, Any] | None = None) -> A
 
 
 def test_every_example_matches_its_input_and_output_schemas(catalog: Catalog) -> None:
-    spec = catalog.spec("plextrac")
-    for block in [*spec.actions.values(), *spec.triggers.values()]:
-        assert block.examples, f"{block.name} has no example"
-        if isinstance(block, PollTrigger):
-            output_schema, many = block.output_schema, False
-        else:
-            output_schema, many = block.output.schema, block.is_list
-        assert output_schema, f"{block.name} has no output schema"
-        inputs = Draft202012Validator(spec.schema_with_objects(block.input_schema))
-        outputs = Draft202012Validator(spec.schema_with_objects(output_schema))
-        for example in block.examples:
-            example_input = dict(example.input)
-            if example_input.get("file", "").startswith("@"):
-                example_input["file"] = base64.b64encode(PNG).decode()
-            inputs.validate(example_input)
-            for record in example.output if many else [example.output]:
-                outputs.validate(record)
+    def file_read(name: str, given: dict[str, Any]) -> dict[str, Any]:
+        """An ``@PATH`` file input is sent as the file's content, base64 encoded."""
+        if given.get("file", "").startswith("@"):
+            given["file"] = base64.b64encode(PNG).decode()
+        return given
+
+    check_examples(catalog.spec("plextrac"), file_read)
 
 
 def test_every_input_has_a_description(catalog: Catalog) -> None:
-    spec = catalog.spec("plextrac")
-    for block in [*spec.actions.values(), *spec.triggers.values()]:
-        assert block.title and block.description, block.name
-        for name, schema in block.input_schema["properties"].items():
-            assert schema.get("description"), f"{block.name}.{name}"
+    check_described(catalog.spec("plextrac"))
 
 
 # ---------------------------------------------------------------- users
@@ -657,28 +631,6 @@ def test_the_login_rate_limit_surfaces_as_a_typed_error(served: Any) -> None:
 
 
 # ---------------------------------------------------------------- poll triggers
-
-# One poll cycle, as hookline.triggers.poll runs it for a recipe, without the state store:
-# the cursor (or cursor.initial) goes into the request, the records are read page after page
-# with trigger_records, each becomes (event_key, event), and the cursor moves to the greatest
-# cursor.value seen.
-
-
-async def _poll(
-    conn: Connection, name: str, input: Mapping[str, Any], cursor: Any
-) -> tuple[list[tuple[str, Any]], Any]:
-    """One poll: the (event key, event) pairs it yields and the cursor it leaves."""
-    trigger = conn.spec.triggers[name]
-    assert isinstance(trigger, PollTrigger) and trigger.cursor_value is not None
-    if cursor is None and trigger.cursor_initial is not None:
-        cursor = trigger.cursor_initial.render(conn.context(input=dict(input)))
-    context = conn.context(input=dict(input), cursor=cursor)
-    events = []
-    async for record in trigger_records(conn, trigger, context):
-        events.append((event_key(trigger, record), event_of(trigger, record)))
-        value = trigger.cursor_value.search(record)
-        cursor = value if cursor is None or value > cursor else cursor
-    return events, cursor
 
 
 def _check_events(s: Any, name: str, events: list[tuple[str, Any]]) -> None:

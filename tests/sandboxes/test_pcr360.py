@@ -30,6 +30,7 @@ from hookline.connectors.pcr360.sandbox.data import (
 )
 from hookline.errors import ConfigurationError
 from hookline.sandbox import running
+from tests.clock import Clock
 
 with warnings.catch_warnings():
     # Starlette warns at import when only httpx (not httpx2) is installed.
@@ -38,19 +39,6 @@ with warnings.catch_warnings():
 
 SEEDED_ITEMS = 36
 FIRST_ITEM = 10001
-
-
-class Clock:
-    """A clock the tests move by hand."""
-
-    def __init__(self) -> None:
-        self.now = BASE_DATE.timestamp() + 86400
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Api:
@@ -94,7 +82,7 @@ class Api:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(BASE_DATE.timestamp() + 86400)
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from hookline.connectors.planradar.sandbox.data import (
 )
 from hookline.errors import ConfigurationError
 from hookline.sandbox import running
+from tests.clock import Clock
 
 with warnings.catch_warnings():
     # starlette.testclient warns once, on import, that it prefers httpx2 over httpx.
@@ -41,16 +42,6 @@ V1, V2 = f"/api/v1/{CUSTOMER_ID}", f"/api/v2/{CUSTOMER_ID}"
 TICKETS = f"{V2}/projects/{LINDEN}/tickets"
 KEY = "X-PlanRadar-API-Key"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nnot-really-a-png").decode()
-
-
-class FakeClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: float = 1_750_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def client_for(app: Starlette, token: str = DEMO_TOKEN) -> TestClient:
@@ -470,7 +461,7 @@ def test_comment_is_a_type_1_journal(client: TestClient) -> None:
 
 
 def test_project_journals_take_iso_date_and_prop_keys() -> None:
-    clock = FakeClock(1_800_000_000.0)
+    clock = Clock(1_800_000_000.0)
     client = client_for(create_app(rate_limit=10_000, clock=clock))
     uuid = client.post(TICKETS, json=new_ticket()).json()["data"]["attributes"]["uuid"]
     clock.now += 60
@@ -492,11 +483,11 @@ def test_project_journals_take_iso_date_and_prop_keys() -> None:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock(1_750_000_000.0)
 
 
-def test_31st_call_in_a_minute_gets_429_with_retry_after(clock: FakeClock) -> None:
+def test_31st_call_in_a_minute_gets_429_with_retry_after(clock: Clock) -> None:
     client = client_for(create_app(clock=clock))
     for _ in range(30):
         assert client.get(f"{V2}/projects").status_code == 200
@@ -506,7 +497,7 @@ def test_31st_call_in_a_minute_gets_429_with_retry_after(clock: FakeClock) -> No
     assert first_error(refused)["title"] == "Too Many Requests"
 
 
-def test_budget_is_shared_by_all_tokens_of_the_account(clock: FakeClock) -> None:
+def test_budget_is_shared_by_all_tokens_of_the_account(clock: Clock) -> None:
     app = create_app(clock=clock)
     holder, integration = client_for(app), client_for(app, INTEGRATION_TOKEN)
     for _ in range(15):
@@ -516,7 +507,7 @@ def test_budget_is_shared_by_all_tokens_of_the_account(clock: FakeClock) -> None
     assert holder.get(f"{V2}/projects").status_code == 429
 
 
-def test_cooldown_rejects_until_it_ends_then_the_budget_is_fresh(clock: FakeClock) -> None:
+def test_cooldown_rejects_until_it_ends_then_the_budget_is_fresh(clock: Clock) -> None:
     # A cooldown shorter than the window: the calls before it must not count afterwards.
     client = client_for(create_app(clock=clock, cooldown=30))
     for _ in range(31):
@@ -530,14 +521,14 @@ def test_cooldown_rejects_until_it_ends_then_the_budget_is_fresh(clock: FakeCloc
     assert client.get(f"{V2}/projects").status_code == 429
 
 
-def test_retry_after_can_be_omitted(clock: FakeClock) -> None:
+def test_retry_after_can_be_omitted(clock: Clock) -> None:
     client = client_for(create_app(clock=clock, retry_after=False, rate_limit=1))
     client.get(f"{V2}/projects")
     refused = client.get(f"{V2}/projects")
     assert refused.status_code == 429 and "Retry-After" not in refused.headers
 
 
-def test_without_cooldown_the_window_slides(clock: FakeClock) -> None:
+def test_without_cooldown_the_window_slides(clock: Clock) -> None:
     client = client_for(create_app(clock=clock, cooldown=0, rate_limit=2, rate_window=10))
     client.get(f"{V2}/projects")
     clock.now += 4
@@ -548,7 +539,7 @@ def test_without_cooldown_the_window_slides(clock: FakeClock) -> None:
     assert client.get(f"{V2}/projects").status_code == 200
 
 
-def test_unauthenticated_calls_do_not_spend_the_budget(clock: FakeClock) -> None:
+def test_unauthenticated_calls_do_not_spend_the_budget(clock: Clock) -> None:
     app = create_app(clock=clock, rate_limit=1)
     for _ in range(5):
         assert client_for(app, "wrong").get(f"{V2}/projects").status_code == 401

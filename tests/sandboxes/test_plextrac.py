@@ -17,6 +17,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from hookline.connectors.plextrac.sandbox import DEMO_CREDENTIALS, create_app, demo_connection
 from hookline.connectors.plextrac.sandbox.tokens import totp
 from hookline.sandbox import running
+from tests.clock import Clock
 
 with warnings.catch_warnings():
     # starlette asks for the httpx2 package; the installed httpx works the same for tests.
@@ -28,19 +29,9 @@ MFA_SECRET = "JBSWY3DPEHPK3PXP"
 TENANT = 7
 
 
-class Clock:
-    """A settable clock for the sandbox's ``clock`` option."""
-
-    def __init__(self) -> None:
-        self.now = 1_760_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_760_000_000.0)
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from hookline.connectors.plextrac.sandbox import create_app
+from tests.clock import Clock
+from tests.sandboxes.plextrac_errors import assert_error
 
 with warnings.catch_warnings():
     # starlette asks for the httpx2 package; the installed httpx works the same for tests.
@@ -26,19 +28,9 @@ ASSESSMENT = 3001
 PNG = b"\x89PNG\r\n\x1a\n fake image bytes"
 
 
-class Clock:
-    """A settable clock for the sandbox's ``clock`` option."""
-
-    def __init__(self) -> None:
-        self.now = 1_760_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_760_000_000.0)
 
 
 @pytest.fixture
@@ -66,14 +58,6 @@ def admin(session: dict[str, Any]) -> dict[str, str]:
 
 def with_cookie(session: dict[str, Any]) -> dict[str, str]:
     return {"Cookie": f"token={session['cookie']}"}
-
-
-def assert_error(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status
-    body = response.json()
-    assert body["status"] == "error" and body["statusCode"] == status
-    message: str = body["message"]
-    return message
 
 
 def upload(client: TestClient, headers: dict[str, str], **files: Any) -> httpx.Response:

@@ -14,6 +14,7 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from hookline.connectors.plextrac.sandbox import create_app
+from tests.sandboxes.plextrac_errors import assert_error
 
 with warnings.catch_warnings():
     # starlette asks for the httpx2 package; the installed httpx works the same for tests.
@@ -44,14 +45,6 @@ def admin(client: TestClient) -> dict[str, str]:
 
 def state(client: TestClient) -> Any:
     return client.app.state.sandbox  # type: ignore[attr-defined]
-
-
-def assert_error(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status
-    body = response.json()
-    assert body["status"] == "error" and body["statusCode"] == status
-    message: str = body["message"]
-    return message
 
 
 def new_finding(**changes: Any) -> dict[str, Any]:
