@@ -97,8 +97,8 @@ def register_paginators() -> Mapping[str, Any]:  # type: ignore[empty-body]
       object from the block at ``c``, once at spec load.
     - ``max_records``: an attribute, the spec's bound on the records read (None: no bound).
     - ``pages(source, *, max_records=None)``: an async iterator of
-      ``hookline.pagination.Page`` objects, fetched only as the caller asks for them. It
-      never sends anything itself: ``source`` (a ``hookline.pagination.PageSource``) renders
+      ``hookline.pages.Page`` objects, fetched only as the caller asks for them. It
+      never sends anything itself: ``source`` (a ``hookline.pages.PageSource``) renders
       the action's request with the paginator's values (``source.request(page, where,
       values)``) and sends it through the connection's auth, rate limit and retries
       (``source.fetch(request)``); ``source.label`` names the action in messages. A link

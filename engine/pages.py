@@ -11,6 +11,9 @@ where a dotted name such as ``pagination.offset`` is a nested member. ``paginate
 refuses, when a spec loads, an ``in: body`` paginator on a request whose body cannot take them;
 ``with_params`` refuses the same at run time for what a loaded spec cannot show (a plugin's
 paginator that puts its parameters somewhere of its own choosing), naming the action.
+
+``block_schema`` gives every paginate block's schema its common shape (a ``type`` constant
+and ``max_records``), for the built-in paginators and a plugin's alike.
 """
 
 from __future__ import annotations
