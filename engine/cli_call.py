@@ -27,6 +27,7 @@ import orjson
 
 from .actions import Plan, call_action, iter_records
 from .catalog import Catalog, suggest
+from .cli_connections import connections_option
 from .connections import NamedConnection, load_connections
 from .errors import ConfigurationError
 
@@ -86,13 +87,7 @@ def _value(text: str) -> Any:
     metavar="NAME",
     help="The connection to use (default: the only one of the connector).",
 )
-@click.option(
-    "--connections",
-    "connections_file",
-    metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The connections file (default: $HOOKLINE_CONNECTIONS or .hookline/connections.yaml).",
-)
+@connections_option
 @click.option(
     "--input",
     "-i",

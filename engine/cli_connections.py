@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,16 @@ from rich.table import Table
 from .connection import ConnectionCheck
 from .connections import load_connections
 
-FILE_OPTION = click.option(
-    "--connections",
-    "connections_file",
-    metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The connections file (default: $HOOKLINE_CONNECTIONS or .hookline/connections.yaml).",
-)
+
+def connections_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--connections FILE`` option, shared by every command that opens connections."""
+    return click.option(
+        "--connections",
+        "connections_file",
+        metavar="FILE",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The connections file (default: $HOOKLINE_CONNECTIONS or .hookline/connections.yaml).",
+    )(function)
 
 
 @click.group()
@@ -28,7 +32,7 @@ def connections() -> None:
 
 
 @connections.command("list")
-@FILE_OPTION
+@connections_option
 @click.pass_obj
 def list_connections(app: Any, connections_file: Path | None) -> None:
     """List each connection, its connector and its values, secrets shown as ***."""
@@ -49,7 +53,7 @@ def list_connections(app: Any, connections_file: Path | None) -> None:
 
 @connections.command("test")
 @click.argument("name")
-@FILE_OPTION
+@connections_option
 @click.pass_obj
 def test_connection(app: Any, name: str, connections_file: Path | None) -> None:
     """Check that connection NAME works: log in and run its connector's test action.

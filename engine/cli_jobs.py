@@ -23,8 +23,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .catalog import Catalog
+from .cli_connections import connections_option
 from .cli_run import (
-    connections_option,
     exits,
     json_option,
     reported,

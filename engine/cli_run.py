@@ -30,6 +30,7 @@ import click
 import orjson
 
 from .catalog import Catalog
+from .cli_connections import connections_option
 from .connections import load_connections
 from .errors import ConfigurationError, HooklineError, InvalidDocumentError
 from .jobs import DRY_RUN_ID, JobRunner, new_event_key
@@ -59,17 +60,6 @@ def state_option(function: Callable[..., Any]) -> Callable[..., Any]:
         envvar="HOOKLINE_STATE",
         help=f"The state store: a SQLite path or URL, or a postgresql:// URL "
         f"(default: $HOOKLINE_STATE or {DEFAULT_STATE}).",
-    )(function)
-
-
-def connections_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    """The ``--connections FILE`` option."""
-    return click.option(
-        "--connections",
-        "connections_file",
-        metavar="FILE",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="The connections file (default: $HOOKLINE_CONNECTIONS or .hookline/connections.yaml).",
     )(function)
 
 

@@ -110,7 +110,7 @@ class _Explainer:
         wrong_types = [_root_type(branches[i]) for i in candidates]
         if all(wrong_types):
             names = [t for types in wrong_types for t in _listed(types)]
-            expected = _or([_EXPECTED.get(t, t) for t in dict.fromkeys(names)])
+            expected = _or([TYPE_WORDS.get(t, t) for t in dict.fromkeys(names)])
             return [_Finding(path, f"expected {expected}, got {_describe(error.instance)}")]
         best = max(
             candidates,
@@ -248,7 +248,9 @@ def _message(error: Any) -> str:
         return f"{_show(instance)} is not allowed here"
     if kind == "type":
         types = _listed(expected)
-        message = f"expected {_or([_EXPECTED.get(t, t) for t in types])}, got {_describe(instance)}"
+        message = (
+            f"expected {_or([TYPE_WORDS.get(t, t) for t in types])}, got {_describe(instance)}"
+        )
         quote = "string" in types and not isinstance(instance, list | dict)
         return message + ("; quote it to keep it as text" if quote else "")
     if kind == "enum":
@@ -279,7 +281,7 @@ def _message(error: Any) -> str:
     return str(error.message)
 
 
-_EXPECTED = {
+TYPE_WORDS = {  # JSON Schema type names in the words messages use
     "string": "text",
     "integer": "an integer",
     "number": "a number",

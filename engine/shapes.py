@@ -19,16 +19,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .schema_errors import TYPE_WORDS
+
 _DEPTH = 32
-_WORDS = {
-    "string": "text",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true/false",
-    "array": "a list",
-    "object": "a mapping",
-    "null": "null",
-}
 
 
 class ShapeError(Exception):
@@ -158,7 +151,7 @@ def list_shape(item: Shape | None, label: str) -> Shape:
 
 def words(types: frozenset[str]) -> str:
     """``text or an integer``: JSON types as a user reads them."""
-    names = [_WORDS.get(kind, kind) for kind in sorted(types)]
+    names = [TYPE_WORDS.get(kind, kind) for kind in sorted(types)]
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
