@@ -402,7 +402,8 @@ def run_cli(root: Path, url: str, size: int, expected: int, *, dry_run: bool = F
     With ``dry_run`` the call renders its first request and sends nothing: its time is what
     every call pays before reading (the interpreter, imports, plugins, catalog, connections).
     """
-    spec = root / f"bench-{size}.yaml"
+    spec = root / f"cli-{size}" / "bench.yaml"  # named for its connector, as specs are
+    spec.parent.mkdir(exist_ok=True)
     spec.write_text(SPEC.format(route=ROUTE, size=size, concurrency=1))
     (root / "hookline_bench_plugin.py").write_text(PLUGIN)
     connections = root / "connections.yaml"

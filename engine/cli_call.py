@@ -16,6 +16,7 @@ with the error's exit code.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sys
 from collections.abc import Mapping
@@ -25,11 +26,16 @@ from typing import IO, Any
 import click
 import orjson
 
-from .actions import Plan, call_action, iter_records
+from .actions import Plan, call_action, iter_pages
 from .catalog import Catalog, suggest
 from .cli_connections import connections_option
 from .connections import NamedConnection, load_connections
 from .errors import ConfigurationError
+
+_BATCH = 1 << 20
+"""Bytes of JSON lines written at once at the latest."""
+
+_line = functools.partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def parse_inputs(
@@ -157,10 +163,55 @@ async def _run(
                 orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
             )
             return
-        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        lines = _Lines(out)
         try:
-            async for record in iter_records(connection, action, values, max_records=max_records):
-                out.write(dumps(record, option=newline))
-            out.flush()
+            async for page in iter_pages(connection, action, values, max_records=max_records):
+                lines.add(page)
+            lines.write()
         except BrokenPipeError:  # the reader (``| head``) has had enough: stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+
+
+class _Lines:
+    """A list's records as JSON lines, written a page at a time.
+
+    A page's records arrive one after another without a pause; reading pauses when it waits
+    for the next page, and a callback scheduled on the event loop runs exactly then. So each
+    page's lines go out in one write as soon as the page has been read, while the request for
+    the next page is on its way: a page costs one write rather than one per record, and
+    writing overlaps waiting. Lines past ``_BATCH`` bytes are written at once, since a
+    connector answered in-process may never pause.
+    """
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.pages: list[bytes] = []
+        self.size = 0
+        self.failure: OSError | None = None
+
+    def add(self, records: list[Any]) -> None:
+        """Queue the lines of a page's ``records``; raise a write failure of an earlier page."""
+        if self.failure is not None:
+            raise self.failure
+        if not self.pages:
+            asyncio.get_running_loop().call_soon(self._write_soon)
+        page = b"".join(map(_line, records))
+        self.pages.append(page)
+        self.size += len(page)
+        if self.size >= _BATCH:
+            self.write()
+
+    def write(self) -> None:
+        """Write and flush the lines queued so far."""
+        if self.pages:
+            data = b"".join(self.pages)
+            self.pages.clear()
+            self.size = 0
+            self.out.write(data)
+            self.out.flush()
+
+    def _write_soon(self) -> None:
+        try:
+            self.write()
+        except OSError as exc:  # the event loop would only log it: the reading task raises it
+            self.failure = exc

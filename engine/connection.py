@@ -4,7 +4,8 @@ A ``Connection`` validates the values against the spec's connection schema (defa
 in, secrets never shown in a message), checks that the base URL keeps credentials safe, binds
 the spec's auth types, and owns one pooled ``httpx.AsyncClient`` whose transport takes a slot
 of the connection's rate budget before every request (logins too) and bounds every exchange
-by the total deadline. ``build_request`` renders a spec request template; ``send`` sends it
+by the total deadline, over hookline's HTTP/1.1 transport (``hookline.transport``) unless a
+plugin answers in-process. ``build_request`` renders a spec request template; ``send`` sends it
 through ``hookline.http.Sender`` (auth, redirects, size cap, retries, typed errors).
 
 A template may read ``session.*`` (PlexTrac's paths hold ``{{ session.tenant_id }}``, captured
@@ -38,6 +39,7 @@ from .rendering import RequestRenderer, reads, reads_session
 from .responses import Response
 from .schema_errors import schema_problems
 from .spec import Request, RetryPolicy, Spec
+from .transport import HTTP11Transport
 
 __all__ = ["CallPolicy", "Connection", "ConnectionCheck", "Response"]
 
@@ -107,7 +109,7 @@ class Connection:
             else None
         )
         stack = RateLimitedTransport(
-            DeadlineTransport(transport or httpx.AsyncHTTPTransport(), timeouts.total),
+            DeadlineTransport(transport or HTTP11Transport(), timeouts.total),
             limiter=limiter or default_limiter(),
             key=self._budget_key(),
             budget=budget,

@@ -9,7 +9,8 @@
 
 and the client's transport stack below it: ``RateLimitedTransport`` (waits for a slot) →
 ``DeadlineTransport`` (a total deadline on each exchange, body included, so a server that
-drips one byte a second cannot hang a job; httpx's own timeouts are per phase) → httpx.
+drips one byte a second cannot hang a job; httpx's own timeouts are per phase) → the network
+(``hookline.transport``), or a plugin's in-process transport.
 What an answer means (its JSON, the typed error) is ``hookline.responses``' business.
 
 The auth flow is driven here rather than by httpx so that every response it sees (login,
@@ -114,12 +115,10 @@ class DeadlineTransport(httpx.AsyncBaseTransport):
         except TimeoutError:
             raise self._exceeded(request) from None
         assert isinstance(response.stream, httpx.AsyncByteStream)
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=_DeadlineStream(response.stream, deadline, self._exceeded(request)),
-            extensions=response.extensions,
+        response.stream = _DeadlineStream(
+            response.stream, deadline, partial(self._exceeded, request)
         )
+        return response
 
     def _exceeded(self, request: httpx.Request) -> DeadlineExceeded:
         return DeadlineExceeded(
@@ -133,7 +132,10 @@ class DeadlineTransport(httpx.AsyncBaseTransport):
 
 class _DeadlineStream(httpx.AsyncByteStream):
     def __init__(
-        self, stream: httpx.AsyncByteStream, deadline: float, exceeded: DeadlineExceeded
+        self,
+        stream: httpx.AsyncByteStream,
+        deadline: float,
+        exceeded: Callable[[], DeadlineExceeded],
     ) -> None:
         self.stream = stream
         self.deadline = deadline
@@ -148,7 +150,7 @@ class _DeadlineStream(httpx.AsyncByteStream):
             except StopAsyncIteration:
                 return
             except TimeoutError:
-                raise self.exceeded from None
+                raise self.exceeded() from None
             yield chunk
 
     async def aclose(self) -> None:
