@@ -19,6 +19,7 @@ from .action_input import field_name, shortened
 from .errors import InvalidResponseError
 from .expressions import Expression
 from .responses import ErrorContext
+from .schema_errors import kind_of
 from .spec import Action, Spec
 
 
@@ -73,7 +74,7 @@ def page_records(expression: Expression, data: Any, errors: ErrorContext) -> lis
         raise errors.error(
             InvalidResponseError,
             f"{errors.where}: output.records {expression.source!r} found "
-            f"{_json_type(found)} in the response, expected a list",
+            f"{kind_of(found)} in the response, expected a list",
         )
     return found
 
@@ -81,15 +82,3 @@ def page_records(expression: Expression, data: Any, errors: ErrorContext) -> lis
 def _problem(error: ValidationError) -> str:
     where = field_name(error.absolute_path)
     return f"field {where!r}: {shortened(error.message)}" if where else shortened(error.message)
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return type(value).__name__

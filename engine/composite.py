@@ -48,6 +48,7 @@ from .errors import HooklineError, InvalidRequestError, OutcomeUnknownError
 from .plans import RenderedRequest
 from .rendering import reads
 from .responses import truthy
+from .schema_errors import kind_of
 from .spec import Action, ActionCall, Call, Composite, ForEachCall
 
 
@@ -207,7 +208,7 @@ def _input(call: ActionCall, context: dict[str, Any], connection: Connection) ->
     given = {} if call.input is None else call.input.render(context)
     if not isinstance(given, dict):
         raise InvalidRequestError(
-            f"`with` gave {_kind(given)}, expected a mapping of the action's inputs",
+            f"`with` gave {kind_of(given)}, expected a mapping of the action's inputs",
             connector=connection.spec.name,
             action=call.action,
         )
@@ -220,14 +221,8 @@ def _items(value: Any, connection: Connection, action: Action) -> list[Any]:
         return []
     if not isinstance(value, list):
         raise InvalidRequestError(
-            f"for_each gave {_kind(value)}, expected a list",
+            f"for_each gave {kind_of(value)}, expected a list",
             connector=connection.spec.name,
             action=action.name,
         )
     return value
-
-
-def _kind(value: Any) -> str:
-    kinds = ((dict, "an object"), (list, "a list"), (str, "text"), (bool, "a boolean"))
-    found = next((name for cls, name in kinds if isinstance(value, cls)), None)
-    return found or ("null" if value is None else "a number")

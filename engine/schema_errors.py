@@ -307,14 +307,20 @@ _BOUNDS = {
 }
 
 
+def kind_of(value: Any) -> str:
+    """What kind of JSON value ``value`` is, in the words messages use: ``a mapping``, ..."""
+    kinds = (
+        (list, "a list"), (dict, "a mapping"), (bool, "true/false"), (str, "a string"),
+        (int, "an integer"), (float, "a number"),
+    )  # fmt: skip
+    return (
+        "null" if value is None else next((n for c, n in kinds if isinstance(value, c)), "a value")
+    )
+
+
 def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, list | dict):
-        return "a list" if isinstance(value, list) else "a mapping"
-    kinds = ((bool, "true/false"), (str, "a string"), (int, "an integer"), (float, "a number"))
-    kind = next((name for cls, name in kinds if isinstance(value, cls)), "a value")
-    return f"{kind} ({_show(value)})"
+    kind = kind_of(value)
+    return kind if isinstance(value, list | dict) or value is None else f"{kind} ({_show(value)})"
 
 
 def _show(value: Any) -> str:

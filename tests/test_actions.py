@@ -272,7 +272,7 @@ def test_records_must_be_a_list(
 ) -> None:
     url, state = echoed
     state.replies.append(Reply(body={"data": case(1)}))
-    with pytest.raises(InvalidResponseError, match="found an object in the response, expected a"):
+    with pytest.raises(InvalidResponseError, match="found a mapping in the response, expected a"):
         call(catalog, spec, url, "list_cases")
 
 

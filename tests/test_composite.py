@@ -485,7 +485,7 @@ def test_a_loop_over_something_else_than_a_list_is_refused(
 ) -> None:
     url, _ = library
     export = {"shelf": {"name": "Poetry"}, "books": {"title": "Odes"}}
-    with pytest.raises(OutcomeUnknownError, match="call books: for_each gave an object, expected"):
+    with pytest.raises(OutcomeUnknownError, match="call books: for_each gave a mapping, expected"):
         call(catalog, spec, url, "import_shelf", {"export": export})
 
 
