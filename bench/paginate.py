@@ -15,7 +15,7 @@ with offset/limit until the total in ``meta.total``:
 - ``httpx-async``: a hand-written ``httpx.AsyncClient`` loop with ``response.json()``
   (the baseline every ratio is against);
 - ``httpx-sync``: a plain ``httpx.Client`` loop with the standard ``json`` module;
-- ``hookline-api``: ``hookline.actions.iter_records`` over the offset paginator;
+- ``hookline-api``: ``hookline.actions.call.iter_records`` over the offset paginator;
 - ``hookline-cli``: ``hookline call bench.list_records``, JSON lines read from its stdout
   (its time includes starting the interpreter and the command).
 
@@ -310,10 +310,10 @@ def httpx_sync(url: str, size: int) -> int:
 
 def hookline_api(url: str, size: int, concurrency: int) -> Callable[[], Awaitable[int]]:
     """hookline's Python API, set up (catalog, spec): reading through ``iter_records``."""
-    from hookline.actions import iter_records
-    from hookline.catalog import Catalog
-    from hookline.connection import Connection
-    from hookline.plugins import get_plugin_manager
+    from hookline.actions.call import iter_records
+    from hookline.http.connection import Connection
+    from hookline.plugins.manager import get_plugin_manager
+    from hookline.spec.catalog import Catalog
 
     catalog = Catalog(get_plugin_manager(entry_points=False))
     text = SPEC.format(route=ROUTE, size=size, concurrency=concurrency)
@@ -436,9 +436,9 @@ def run_cli(root: Path, url: str, size: int, expected: int, *, dry_run: bool = F
 
 WIRING = """
 import sys, types, click
-from hookline.catalog import Catalog
-from hookline.cli_call import call
-from hookline.plugins import get_plugin_manager
+from hookline.spec.catalog import Catalog
+from hookline.cli.call import call
+from hookline.plugins.manager import get_plugin_manager
 
 @click.group()
 @click.option("--plugin", "plugins", multiple=True)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-from hookline.hookspecs import hookimpl
-from hookline.sandbox import Sandbox
+from hookline.plugins.hookspecs import hookimpl
+from hookline.run.sandbox import Sandbox
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hookline.hookspecs import hookimpl
+from hookline.plugins.hookspecs import hookimpl
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

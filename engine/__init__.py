@@ -5,11 +5,9 @@ What plugin authors and embedders may import is re-exported here and listed in `
 
 import importlib.metadata as _metadata
 
-from .actions import call_action, iter_records
-from .catalog import Catalog
-from .compiler import Compiler
-from .connection import Connection
-from .errors import (
+from hookline.actions.call import call_action, iter_records
+from hookline.documents.compiler import Compiler
+from hookline.errors import (
     ActionError,
     AuthenticationError,
     ConfigurationError,
@@ -30,11 +28,13 @@ from .errors import (
     TransportError,
     UnsafeRequestError,
 )
-from .expressions import ExpressionFunction, Expressions
-from .hookspecs import hookimpl
-from .plugins import get_plugin_manager
-from .recipe import load_recipe
-from .sandbox import Sandbox
+from hookline.expr.templates import ExpressionFunction, Expressions
+from hookline.http.connection import Connection
+from hookline.plugins.hookspecs import hookimpl
+from hookline.plugins.manager import get_plugin_manager
+from hookline.recipes.model import load_recipe
+from hookline.run.sandbox import Sandbox
+from hookline.spec.catalog import Catalog
 
 try:
     __version__ = _metadata.version("hookline")

@@ -1,5 +1,5 @@
 """``python -m hookline``: the same as the ``hookline`` command."""
 
-from .cli import main
+from hookline.cli.main import main
 
 main()

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hookline.catalog import Catalog
-from hookline.plugins import get_plugin_manager
+from hookline.plugins.manager import get_plugin_manager
+from hookline.spec.catalog import Catalog
 from tests.servers import EchoState, serve_echo
 
 

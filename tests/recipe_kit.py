@@ -19,15 +19,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hookline.actions import Plan
-from hookline.catalog import Catalog
-from hookline.hookspecs import hookimpl
-from hookline.jobs import JobOutcome, JobRunner, Observer, new_event_key
-from hookline.plugins import get_plugin_manager
-from hookline.pool import ConnectionPool
-from hookline.recipe import ManualTrigger, load_recipe, manual_inputs
-from hookline.sandbox import running
-from hookline.store import JobRecord, StepRecord, open_store
+from hookline.actions.call import Plan
+from hookline.plugins.hookspecs import hookimpl
+from hookline.plugins.manager import get_plugin_manager
+from hookline.recipes.model import ManualTrigger, load_recipe, manual_inputs
+from hookline.run.jobs import JobOutcome, JobRunner, Observer, new_event_key
+from hookline.run.pool import ConnectionPool
+from hookline.run.sandbox import running
+from hookline.run.store import JobRecord, StepRecord, open_store
+from hookline.spec.catalog import Catalog
 
 TOKEN = "s3cr3t-tracker-token"
 
@@ -263,7 +263,7 @@ def tracker_catalog(folder: Path) -> Catalog:
     The platform connectors are left out so that these tests depend on nothing but the
     tracker.
     """
-    pm = get_plugin_manager(["hookline.jobs", "hookline.connectors.file"], entry_points=False)
+    pm = get_plugin_manager(["hookline.run.jobs", "hookline.connectors.file"], entry_points=False)
     for name, _ in list(pm.list_name_plugin()):
         if name.startswith("hookline.connectors.") and name != "hookline.connectors.file":
             pm.unregister(name=name)

@@ -8,7 +8,7 @@
   with the key in the path and a login by headers. It counts logins, second steps, refreshes
   and logouts; ``SessionState.configure`` resets it, so one server can serve many tests.
 
-Serve them with ``hookline.sandbox.running(app)`` (``serve_echo`` does it for the echo
+Serve them with ``hookline.run.sandbox.running(app)`` (``serve_echo`` does it for the echo
 server); ``spec_from`` loads a spec text, and ``call`` runs one action against a server.
 """
 
@@ -31,15 +31,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from hookline import spec as model
-from hookline.actions import call_action
-from hookline.catalog import Catalog
-from hookline.connection import CallPolicy, Connection
-from hookline.expressions import CompiledValue, Expressions
-from hookline.ratelimit import InProcessRateLimiter
-from hookline.sandbox import running
-from hookline.spec import Spec
-from hookline.tokens import totp_code
+from hookline.actions.call import call_action
+from hookline.expr.templates import CompiledValue, Expressions
+from hookline.http.auth.tokens import totp_code
+from hookline.http.connection import CallPolicy, Connection
+from hookline.http.ratelimit import InProcessRateLimiter
+from hookline.run.sandbox import running
+from hookline.spec import model
+from hookline.spec.catalog import Catalog
+from hookline.spec.model import Spec
 
 USERNAME = "ada@example.com"
 PASSWORD = "pa ss/w:rd+%2F"

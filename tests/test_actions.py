@@ -12,9 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hookline.actions import OutputMismatchWarning, Plan, call_action, iter_records
-from hookline.catalog import Catalog
-from hookline.connection import Connection
+from hookline.actions.call import OutputMismatchWarning, Plan, call_action, iter_records
 from hookline.errors import (
     ConfigurationError,
     InvalidRequestError,
@@ -22,8 +20,10 @@ from hookline.errors import (
     OutcomeUnknownError,
     SpecError,
 )
-from hookline.sandbox import running
-from hookline.spec import Spec
+from hookline.http.connection import Connection
+from hookline.run.sandbox import running
+from hookline.spec.catalog import Catalog
+from hookline.spec.model import Spec
 
 from .servers import CreateState, EchoState, Reply, call, create_app, file_content, files_app
 

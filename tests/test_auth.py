@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from hookline.catalog import Catalog
 from hookline.errors import SpecError
-from hookline.sandbox import running
+from hookline.run.sandbox import running
+from hookline.spec.catalog import Catalog
 from tests.servers import (
     API_KEY,
     PASSWORD,

@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hookline import hookimpl
-from hookline.catalog import Catalog
-from hookline.cli_call import call, parse_inputs
+from hookline.cli.call import call, parse_inputs
 from hookline.errors import ConfigurationError, InvalidRequestError
-from hookline.plugins import get_plugin_manager
-from hookline.sandbox import running
+from hookline.plugins.manager import get_plugin_manager
+from hookline.run.sandbox import running
+from hookline.spec.catalog import Catalog
 
 from .servers import EchoState, PagedState, Reply, paged_app
 

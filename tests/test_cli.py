@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hookline.cli import main
+from hookline.cli.main import main
 
 from .test_spec import VALID
 

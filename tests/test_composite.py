@@ -15,9 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hookline.actions import Plan, call_action, iter_records
-from hookline.catalog import Catalog
-from hookline.connection import Connection
+from hookline.actions.call import Plan, call_action, iter_records
 from hookline.errors import (
     ConfigurationError,
     InvalidRequestError,
@@ -26,10 +24,12 @@ from hookline.errors import (
     RecipeError,
     SpecError,
 )
-from hookline.ratelimit import InProcessRateLimiter
-from hookline.recipe import load_recipe
-from hookline.sandbox import running
-from hookline.spec import Spec
+from hookline.http.connection import Connection
+from hookline.http.ratelimit import InProcessRateLimiter
+from hookline.recipes.model import load_recipe
+from hookline.run.sandbox import running
+from hookline.spec.catalog import Catalog
+from hookline.spec.model import Spec
 
 SPEC = """\
 spec: hookline/v1

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hookline.catalog import Catalog
-from hookline.connection import CallPolicy, Connection
 from hookline.errors import ConfigurationError, InvalidRequestError, UnsafeRequestError
+from hookline.http.connection import CallPolicy, Connection
+from hookline.spec.catalog import Catalog
 from tests.servers import EchoState, demo_spec, make_request
 
 pytestmark = pytest.mark.anyio

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hookline.catalog import Catalog
-from hookline.cli import main
-from hookline.connections import write_connections
-from hookline.sandbox import running
+from hookline.cli.main import main
+from hookline.run.connections import write_connections
+from hookline.run.sandbox import running
+from hookline.spec.catalog import Catalog
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from hookline.catalog import Catalog, suggest
-from hookline.connection import Connection
-from hookline.connections import (
+from hookline.errors import ConfigurationError, RecipeError
+from hookline.expr.templates import Expressions
+from hookline.http.connection import Connection
+from hookline.run.connections import (
     DEFAULT_PATH,
     ConnectionsFileWarning,
     connections_path,
@@ -20,9 +21,8 @@ from hookline.connections import (
     load_connections,
     write_connections,
 )
-from hookline.errors import ConfigurationError, RecipeError
-from hookline.expressions import Expressions
-from hookline.spec import Spec
+from hookline.spec.catalog import Catalog, suggest
+from hookline.spec.model import Spec
 from tests.servers import demo_spec
 
 SECRET = "s3cr3t-from-the-environment"

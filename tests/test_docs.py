@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hookline.catalog import Catalog
+from hookline.spec.catalog import Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

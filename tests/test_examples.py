@@ -30,13 +30,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hookline.catalog import Catalog
-from hookline.cli import main
-from hookline.cli_jobs import jobs
-from hookline.cli_run import run
-from hookline.connections import write_connections
-from hookline.plugins import get_plugin_manager
-from hookline.sandbox import Sandbox, running
+from hookline.cli.jobs import jobs
+from hookline.cli.main import main
+from hookline.cli.run import run
+from hookline.plugins.manager import get_plugin_manager
+from hookline.run.connections import write_connections
+from hookline.run.sandbox import Sandbox, running
+from hookline.spec.catalog import Catalog
 from tests.recipe_kit import json_lines
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
@@ -87,7 +87,7 @@ def invoke(
     The group's context settings are passed too: click keeps a command's help option from
     its first use, and the generated CLI reference must see the group's.
     """
-    app = SimpleNamespace(pm=catalog.pm, catalog=catalog)  # what hookline.cli.App offers
+    app = SimpleNamespace(pm=catalog.pm, catalog=catalog)  # what hookline.cli.main.App offers
     return CliRunner().invoke(command, args, obj=app, env=env)
 
 

@@ -9,15 +9,16 @@ from typing import Any
 import pluggy
 import pytest
 
-from hookline import hookimpl, hookspecs
+from hookline import hookimpl
 from hookline.errors import ExpressionError, PluginError
-from hookline.expressions import (
+from hookline.expr.templates import (
     CompiledValue,
     Expression,
     ExpressionFunction,
     Expressions,
     Template,
 )
+from hookline.plugins import hookspecs
 
 CONTEXT: dict[str, Any] = {
     "trigger": {
@@ -453,9 +454,9 @@ def test_plugin_function_is_callable_from_templates() -> None:
 
 
 def test_plugin_module_with_hookimpl_registers_functions() -> None:
-    import hookline.functions
+    import hookline.expr.builtins
 
-    runtime = Expressions.from_plugins(plugin_manager(hookline.functions))
+    runtime = Expressions.from_plugins(plugin_manager(hookline.expr.builtins))
     assert "now" in runtime.functions
     assert runtime.compile("{{ upper('a') }}").render({}) == "A"
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from hookline.actions import call_action
-from hookline.catalog import Catalog
-from hookline.connection import Connection
+from hookline.actions.call import call_action
 from hookline.connectors.file import transport
 from hookline.errors import InvalidRequestError, NotFoundError
+from hookline.http.connection import Connection
+from hookline.spec.catalog import Catalog
 from tests.recipe_kit import Harness, TrackerState, serve_tracker, tracker_catalog
 
 

@@ -11,11 +11,11 @@ from typing import Any
 import pluggy
 import pytest
 
-import hookline.functions
-from hookline import hookspecs
+import hookline.expr.builtins
 from hookline.errors import ExpressionError
-from hookline.expressions import Expressions
-from hookline.plugins import get_plugin_manager
+from hookline.expr.templates import Expressions
+from hookline.plugins import hookspecs
+from hookline.plugins.manager import get_plugin_manager
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "expressions.md"
 
@@ -36,7 +36,7 @@ CONTEXT: dict[str, Any] = {
 def runtime() -> Expressions:
     pm = pluggy.PluginManager("hookline")
     pm.add_hookspecs(hookspecs)
-    pm.register(hookline.functions, name="hookline.functions")
+    pm.register(hookline.expr.builtins, name="hookline.expr.builtins")
     return Expressions.from_plugins(pm)
 
 

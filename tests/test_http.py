@@ -13,8 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from hookline.catalog import Catalog
-from hookline.connection import CallPolicy, Connection
 from hookline.errors import (
     ActionError,
     AuthenticationError,
@@ -28,8 +26,10 @@ from hookline.errors import (
     TransportError,
     UnsafeRequestError,
 )
-from hookline.ratelimit import InProcessRateLimiter
-from hookline.spec import ErrorRule, RetryPolicy
+from hookline.http.connection import CallPolicy, Connection
+from hookline.http.ratelimit import InProcessRateLimiter
+from hookline.spec.catalog import Catalog
+from hookline.spec.model import ErrorRule, RetryPolicy
 from tests.servers import EchoState, Reply, demo_spec, make_request, serve_echo
 
 pytestmark = pytest.mark.anyio

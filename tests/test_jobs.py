@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from hookline.catalog import Catalog
-from hookline.plugins import collect_named
-from hookline.store import JobRecord
+from hookline.plugins.manager import collect_named
+from hookline.run.store import JobRecord
+from hookline.spec.catalog import Catalog
 from tests.recipe_kit import (
     TOKEN,
     Harness,

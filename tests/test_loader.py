@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from hookline.documents.loader import Document, format_path, load_document
 from hookline.errors import InvalidDocumentError, Problem, SpecError
-from hookline.loader import Document, format_path, load_document
 
 
 def load(text: str, **options: Any) -> Document:

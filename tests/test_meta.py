@@ -7,9 +7,9 @@ import inspect
 from pathlib import Path
 
 import hookline
-from hookline import hookspecs
-from hookline.catalog import Catalog
-from hookline.cli import generated_docs
+from hookline.cli.main import generated_docs
+from hookline.plugins import hookspecs
+from hookline.spec.catalog import Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -55,8 +55,8 @@ def test_spec_loads_from_the_wheel(wheel: Path) -> None:
     site = sysconfig.get_paths()["purelib"]
     code = (
         "import hookline, sys;"
-        "from hookline.catalog import Catalog;"
-        "from hookline.plugins import get_plugin_manager;"
+        "from hookline.spec.catalog import Catalog;"
+        "from hookline.plugins.manager import get_plugin_manager;"
         "spec = Catalog(get_plugin_manager(entry_points=False)).spec('argus');"
         "print(hookline.__file__); print(spec.title)"
     )

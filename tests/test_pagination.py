@@ -9,21 +9,21 @@ from typing import Any
 
 import pytest
 
-from hookline.actions import iter_records
-from hookline.catalog import Catalog
-from hookline.connection import Connection
+from hookline.actions.call import iter_records
+from hookline.actions.links import link_targets
+from hookline.actions.pages import block_schema
 from hookline.errors import (
     ConfigurationError,
     InvalidResponseError,
     SpecError,
     UnsafeRequestError,
 )
-from hookline.hookspecs import hookimpl
-from hookline.link_pagination import link_targets
-from hookline.pages import block_schema
-from hookline.plugins import get_plugin_manager
-from hookline.sandbox import running
-from hookline.spec import Spec
+from hookline.http.connection import Connection
+from hookline.plugins.hookspecs import hookimpl
+from hookline.plugins.manager import get_plugin_manager
+from hookline.run.sandbox import running
+from hookline.spec.catalog import Catalog
+from hookline.spec.model import Spec
 
 from .servers import PagedState, call, paged_app
 

@@ -10,10 +10,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hookline.catalog import Catalog
-from hookline.cli import main
+from hookline.cli.main import main
 from hookline.errors import PluginError
-from hookline.plugins import DEFAULT_PLUGINS, PluginLoadWarning, get_plugin_manager, plugin_infos
+from hookline.plugins.manager import (
+    DEFAULT_PLUGINS,
+    PluginLoadWarning,
+    get_plugin_manager,
+    plugin_infos,
+)
+from hookline.spec.catalog import Catalog
 
 SPEC = """\
 spec: hookline/v1
@@ -69,7 +74,7 @@ def test_built_ins_register_through_the_same_hooks() -> None:
     infos = {info.name: info for info in plugin_infos(pm)}
     assert set(DEFAULT_PLUGINS) <= set(infos)
     assert "register_connectors" in infos["hookline.connectors.argus"].hooks
-    assert "register_auth_types" in infos["hookline.auth"].hooks
+    assert "register_auth_types" in infos["hookline.http.auth.static"].hooks
     assert all(infos[name].distribution == "hookline" for name in DEFAULT_PLUGINS)
 
 
@@ -95,7 +100,7 @@ def test_a_plugin_that_fails_to_import_is_a_warning_not_a_crash(plugin_path: Pat
     assert Catalog(pm).spec("argus").name == "argus"
 
 
-@pytest.mark.filterwarnings("default::hookline.plugins.PluginLoadWarning")
+@pytest.mark.filterwarnings("default::hookline.plugins.manager.PluginLoadWarning")
 def test_a_missing_plugin_module_is_named_in_the_warning() -> None:
     result = CliRunner().invoke(main, ["--plugin", "no_such_plugin_module", "connectors"])
     assert result.exit_code == 0
@@ -120,7 +125,7 @@ def test_entry_points_of_group_hookline_are_loaded(tmp_path: Path) -> None:
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-entry\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[hookline]\nacme = acme_entry\n")
     code = (
-        "from hookline.catalog import Catalog; from hookline.plugins import get_plugin_manager;"
+        "from hookline import Catalog, get_plugin_manager;"
         "c = Catalog(get_plugin_manager()); e = c.connectors['acme_entry'];"
         "print(e.plugin, e.spec.title)"
     )

@@ -6,9 +6,9 @@ import io
 
 from rich.console import Console
 
-from hookline.jobs import JobOutcome
-from hookline.progress import TerminalReporter, exit_code
-from hookline.store import JobRecord, StepRecord
+from hookline.cli.progress import TerminalReporter, exit_code
+from hookline.run.jobs import JobOutcome
+from hookline.run.store import JobRecord, StepRecord
 
 
 def job(job_id: str) -> JobRecord:

@@ -9,10 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hookline.catalog import Catalog
-from hookline.connection import CallPolicy, Connection
 from hookline.errors import RateLimitedError
-from hookline.ratelimit import (
+from hookline.http.connection import CallPolicy, Connection
+from hookline.http.ratelimit import (
     Budget,
     Feedback,
     InProcessRateLimiter,
@@ -20,7 +19,8 @@ from hookline.ratelimit import (
     retry_after,
     window,
 )
-from hookline.spec import RetryPolicy
+from hookline.spec.catalog import Catalog
+from hookline.spec.model import RetryPolicy
 from tests.clock import Clock
 from tests.servers import EchoState, Reply, demo_spec, make_request
 

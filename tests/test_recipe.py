@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hookline.catalog import Catalog
-from hookline.connections import load_connections
+from hookline.cli.validate import validate_file
 from hookline.errors import RecipeError
-from hookline.recipe import (
+from hookline.recipes.model import (
     ActionStep,
     CallStep,
     EventTrigger,
@@ -21,7 +20,8 @@ from hookline.recipe import (
     StopStep,
     load_recipe,
 )
-from hookline.validate import validate_file
+from hookline.run.connections import load_connections
+from hookline.spec.catalog import Catalog
 from tests.recipe_kit import tracker_catalog, write
 
 ENV = {"TRACKER_URL": "http://127.0.0.1:9", "TRACKER_TOKEN": "t"}

@@ -9,11 +9,11 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from hookline.catalog import Catalog
-from hookline.connection import CallPolicy, Connection
 from hookline.errors import NotFoundError
-from hookline.ratelimit import InProcessRateLimiter
-from hookline.redaction import Redactor, protect_logging
+from hookline.http.connection import CallPolicy, Connection
+from hookline.http.ratelimit import InProcessRateLimiter
+from hookline.http.redaction import Redactor, protect_logging
+from hookline.spec.catalog import Catalog
 from tests.servers import (
     API_KEY,
     PASSWORD,

@@ -8,8 +8,14 @@ import httpx
 import pytest
 
 from hookline.errors import InvalidResponseError
-from hookline.redaction import Redactor
-from hookline.responses import ErrorContext, decode_json, lenient_json, platform_message, truthy
+from hookline.http.redaction import Redactor
+from hookline.http.responses import (
+    ErrorContext,
+    decode_json,
+    lenient_json,
+    platform_message,
+    truthy,
+)
 
 
 def test_decode_json_accepts_what_it_can_write_back() -> None:

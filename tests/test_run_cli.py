@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from hookline.catalog import Catalog
-from hookline.cli_jobs import jobs
-from hookline.cli_run import run
-from hookline.store import open_store
+from hookline.cli.jobs import jobs
+from hookline.cli.run import run
+from hookline.run.store import open_store
+from hookline.spec.catalog import Catalog
 from tests.recipe_kit import TOKEN, TrackerState, json_lines, serve_tracker, tracker_catalog, write
 
 CONNECTION = """\
@@ -79,7 +79,9 @@ class Cli:
     """Invokes the commands as the ``hookline`` group would, with the tracker catalog."""
 
     def __init__(self, catalog: Catalog, folder: Path, url: str) -> None:
-        self.app = SimpleNamespace(pm=catalog.pm, catalog=catalog)  # what hookline.cli.App offers
+        self.app = SimpleNamespace(
+            pm=catalog.pm, catalog=catalog
+        )  # what hookline.cli.main.App offers
         self.folder = folder
         self.state = str(folder / "state.db")
         self.env = {"TRACKER_URL": url, "TRACKER_TOKEN": TOKEN, "HOOKLINE_CONNECTIONS": ""}

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from hookline.cli import main
+from hookline.cli.main import main
 
 
 def start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from hookline.documents.loader import Document, load_document
+from hookline.documents.schema_errors import ensure_valid, schema_problems
 from hookline.errors import SpecError
-from hookline.loader import Document, load_document
-from hookline.schema_errors import ensure_valid, schema_problems
 
 
 def load(text: str, **options: Any) -> Document:

@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from hookline.catalog import Catalog
-from hookline.connection import CallPolicy, Connection
 from hookline.errors import (
     AuthenticationError,
     InvalidRequestError,
     PermissionDeniedError,
     SpecError,
 )
-from hookline.sandbox import running
-from hookline.session import Session
-from hookline.tokens import totp_code
+from hookline.http.auth.session import Session
+from hookline.http.auth.tokens import totp_code
+from hookline.http.connection import CallPolicy, Connection
+from hookline.run.sandbox import running
+from hookline.spec.catalog import Catalog
 from tests.servers import (
     PASSWORD,
     TOTP_SECRET,
@@ -273,7 +273,7 @@ async def test_a_failed_refresh_falls_back_to_a_login(
     async with connect(catalog, auth, url) as connection:
         await fetch(connection, "/api/things")
         make_due(connection)
-        with caplog.at_level(logging.WARNING, logger="hookline.session"):
+        with caplog.at_level(logging.WARNING, logger="hookline.http.auth.session"):
             assert (await fetch(connection, "/api/things"))["items"] == [1, 2, 3]
     assert (state.refreshes, state.logins) == (1, 2)
     assert "logging in again" in caplog.text

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hookline.catalog import Catalog
 from hookline.errors import SpecError
+from hookline.spec.catalog import Catalog
 
 VALID = """\
 spec: hookline/v1

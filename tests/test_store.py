@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from hookline.errors import ConfigurationError
-from hookline.plugins import get_plugin_manager
-from hookline.store import SqlStore, StepRecord, open_store, redact_url
+from hookline.plugins.manager import get_plugin_manager
+from hookline.run.store import SqlStore, StepRecord, open_store, redact_url
 
 POSTGRES = "postgresql://127.0.0.1:5432/test"
 T = TypeVar("T")

@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
-from hookline.catalog import Catalog
 from hookline.errors import ExpressionError
-from hookline.tokens import jwt_expiry, totp_code
+from hookline.http.auth.tokens import jwt_expiry, totp_code
+from hookline.spec.catalog import Catalog
 from tests.servers import TOTP_SECRET
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hookline.transport import HTTP11Transport
+from hookline.http.transport import HTTP11Transport
 
 pytestmark = pytest.mark.anyio
 

@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 import pytest
 from jsonschema import Draft202012Validator
 
-from hookline.actions import call_action
-from hookline.catalog import Catalog
-from hookline.connection import Connection
-from hookline.sandbox import running
-from hookline.spec import Action, PollTrigger, Spec
-from hookline.triggers import event_key, event_of, trigger_records
+from hookline.actions.call import call_action
+from hookline.http.connection import Connection
+from hookline.run.sandbox import running
+from hookline.run.triggers import event_key, event_of, trigger_records
+from hookline.spec.catalog import Catalog
+from hookline.spec.model import Action, PollTrigger, Spec
 
 T = TypeVar("T")
 
@@ -116,7 +116,7 @@ async def poll_once(
 ) -> tuple[list[tuple[str, Any]], Any]:
     """One cycle of poll trigger ``name``: the (event key, event) pairs and the cursor it leaves.
 
-    It polls as ``hookline.triggers.poll`` does for a recipe, without the state store: the
+    It polls as ``hookline.run.triggers.poll`` does for a recipe, without the state store: the
     cursor (or ``cursor.initial``) goes into the request, the records are read page after page
     with ``trigger_records``, and the cursor moves to the greatest ``cursor.value`` seen.
     """

@@ -23,9 +23,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from hookline.actions import call_action
-from hookline.catalog import Catalog
-from hookline.connection import Connection
+from hookline.actions.call import call_action
 from hookline.connectors.argus.sandbox import DEMO_KEYS
 from hookline.errors import (
     AuthenticationError,
@@ -33,7 +31,9 @@ from hookline.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from hookline.spec import PollTrigger
+from hookline.http.connection import Connection
+from hookline.spec.catalog import Catalog
+from hookline.spec.model import PollTrigger
 from tests.contract.conftest import check_described, check_examples
 from tests.contract.conftest import poll_once as _poll
 

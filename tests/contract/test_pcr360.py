@@ -17,9 +17,7 @@ from typing import Any
 
 import pytest
 
-from hookline.actions import call_action, iter_records
-from hookline.catalog import Catalog
-from hookline.connection import Connection
+from hookline.actions.call import call_action, iter_records
 from hookline.connectors.pcr360.sandbox.data import (
     EXPIRED_KEY,
     READ_ONLY_KEY,
@@ -32,10 +30,12 @@ from hookline.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from hookline.pool import ConnectionPool
-from hookline.recipe import load_recipe
-from hookline.store import open_sqlite
-from hookline.triggers import PollResult, poll
+from hookline.http.connection import Connection
+from hookline.recipes.model import load_recipe
+from hookline.run.pool import ConnectionPool
+from hookline.run.store import open_sqlite
+from hookline.run.triggers import PollResult, poll
+from hookline.spec.catalog import Catalog
 from tests.clock import Clock
 from tests.contract.conftest import check_examples
 

@@ -28,10 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hookline import ratelimit
-from hookline.actions import call_action
-from hookline.catalog import Catalog
-from hookline.connection import Connection
+from hookline.actions.call import call_action
 from hookline.connectors.planradar.sandbox.data import (
     CUSTOMER_ID,
     HARBOUR,
@@ -47,12 +44,15 @@ from hookline.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
-from hookline.pool import ConnectionPool
-from hookline.recipe import Recipe, load_recipe
-from hookline.sandbox import running
-from hookline.spec import WebhookTrigger
-from hookline.store import open_sqlite
-from hookline.triggers import PollResult, event_for, given_event, poll, spec_trigger
+from hookline.http import ratelimit
+from hookline.http.connection import Connection
+from hookline.recipes.model import Recipe, load_recipe
+from hookline.run.pool import ConnectionPool
+from hookline.run.sandbox import running
+from hookline.run.store import open_sqlite
+from hookline.run.triggers import PollResult, event_for, given_event, poll, spec_trigger
+from hookline.spec.catalog import Catalog
+from hookline.spec.model import WebhookTrigger
 from tests.contract.conftest import check_described, check_examples
 
 DEFECT, TASK = "obk", "tyb"

@@ -16,10 +16,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from hookline import ratelimit
-from hookline.actions import call_action, iter_records
-from hookline.catalog import Catalog
-from hookline.connection import Connection
+from hookline.actions.call import call_action, iter_records
 from hookline.connectors.plextrac.sandbox.data import MFA_SECRET
 from hookline.connectors.plextrac.sandbox.findings import store_finding
 from hookline.connectors.plextrac.sandbox.tokens import totp
@@ -32,6 +29,9 @@ from hookline.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from hookline.http import ratelimit
+from hookline.http.connection import Connection
+from hookline.spec.catalog import Catalog
 from tests.clock import Clock
 from tests.contract.conftest import check_described, check_examples
 from tests.contract.conftest import poll_once as _poll

@@ -22,7 +22,7 @@ from hookline.connectors.argus.sandbox import (
     demo_connection,
 )
 from hookline.connectors.argus.sandbox.directory import BASE_TIME_MS
-from hookline.sandbox import running
+from hookline.run.sandbox import running
 
 with warnings.catch_warnings():
     # starlette asks for the httpx2 package; the installed httpx works the same for tests.

@@ -29,7 +29,7 @@ from hookline.connectors.pcr360.sandbox.data import (
     SERVICE_DESK_KEY,
 )
 from hookline.errors import ConfigurationError
-from hookline.sandbox import running
+from hookline.run.sandbox import running
 from tests.clock import Clock
 
 with warnings.catch_warnings():

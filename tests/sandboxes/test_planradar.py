@@ -29,7 +29,7 @@ from hookline.connectors.planradar.sandbox.data import (
     NO_API_TOKEN,
 )
 from hookline.errors import ConfigurationError
-from hookline.sandbox import running
+from hookline.run.sandbox import running
 from tests.clock import Clock
 
 with warnings.catch_warnings():

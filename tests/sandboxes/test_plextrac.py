@@ -16,7 +16,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from hookline.connectors.plextrac.sandbox import DEMO_CREDENTIALS, create_app, demo_connection
 from hookline.connectors.plextrac.sandbox.tokens import totp
-from hookline.sandbox import running
+from hookline.run.sandbox import running
 from tests.clock import Clock
 
 with warnings.catch_warnings():

@@ -1,0 +1,217 @@
+"""``hookline call CONNECTOR.ACTION``: run one action from the command line.
+
+The output is JSON on stdout: one document for an action, one line per record (JSON lines,
+written as the pages arrive) for a list action, the rendered requests for ``--dry-run``.
+Input comes from ``--input-json`` (an object) and ``--input key=value`` pairs on top of it: a
+value is read as JSON where it parses as JSON (``5``, ``true``, ``[1,2]``, ``"5"``) and as text
+otherwise, except that an input declared as a string always gets the text; a key given several
+times makes a list. For an input declared with
+``contentEncoding: base64``, ``--input data=@photo.png`` sends the file's content.
+
+The connection is ``--connection NAME`` from the connections file, or else the only one of the
+connector. Errors are hookline errors, which the ``hookline`` group prints as one clean message
+with the error's exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import click
+import orjson
+
+from hookline.actions.call import Plan, call_action, iter_pages
+from hookline.cli.connections import connections_option
+from hookline.errors import ConfigurationError
+from hookline.run.connections import NamedConnection, load_connections
+from hookline.spec.catalog import Catalog, suggest
+
+_BATCH = 1 << 20
+"""Bytes of JSON lines written at once at the latest."""
+
+_line = functools.partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def parse_inputs(
+    pairs: tuple[str, ...],
+    input_json: str | None,
+    properties: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The action's input from ``--input-json`` and ``--input key=value`` pairs.
+
+    A value is read as JSON where it parses, else as text; but where ``properties`` (the
+    action's input schema) declares a key, or its list items, as text, the value stays text,
+    so ``-i id=0042`` gives ``"0042"`` to a string input.
+    """
+    values: dict[str, Any] = {}
+    if input_json is not None:
+        try:
+            parsed = orjson.loads(input_json)
+        except orjson.JSONDecodeError as exc:
+            raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--input-json") from None
+        if not isinstance(parsed, dict):
+            raise click.BadParameter("must be a JSON object", param_hint="--input-json")
+        values.update(parsed)
+    given: dict[str, list[Any]] = {}
+    for pair in pairs:
+        key, separator, text = pair.partition("=")
+        if not separator or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--input")
+        given.setdefault(key, []).append(text if _is_text(properties, key) else _value(text))
+    for key, items in given.items():
+        values[key] = items[0] if len(items) == 1 else items
+    return values
+
+
+def _is_text(properties: Mapping[str, Any] | None, key: str) -> bool:
+    schema = (properties or {}).get(key)
+    if not isinstance(schema, Mapping):
+        return False
+    if schema.get("type") == "array" and isinstance(schema.get("items"), Mapping):
+        schema = schema["items"]
+    return schema.get("type") == "string"
+
+
+def _value(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+@click.command("call")
+@click.argument("target", metavar="CONNECTOR.ACTION")
+@click.option(
+    "--connection",
+    "connection_name",
+    metavar="NAME",
+    help="The connection to use (default: the only one of the connector).",
+)
+@connections_option
+@click.option(
+    "--input",
+    "-i",
+    "inputs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An input value, read as JSON where it parses, else as text (repeatable; a "
+    "repeated key makes a list).",
+)
+@click.option("--input-json", metavar="JSON", help="The input as a JSON object.")
+@click.option(
+    "--max-records",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Read at most N records of a list action.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the requests the call would start with, secrets redacted; send nothing.",
+)
+def call(
+    target: str,
+    connection_name: str | None,
+    connections_file: Path | None,
+    inputs: tuple[str, ...],
+    input_json: str | None,
+    max_records: int | None,
+    dry_run: bool,
+) -> None:
+    """Run one action and print its output as JSON (a list action: one JSON line per record)."""
+    catalog: Catalog = click.get_current_context().obj.catalog
+    connector, _, action = target.partition(".")
+    if not connector or not action:
+        raise click.BadParameter(
+            f"{target!r} is not CONNECTOR.ACTION", param_hint="CONNECTOR.ACTION"
+        )
+    spec = catalog.spec(connector)
+    if action not in spec.actions:
+        raise ConfigurationError(
+            f"connector {connector!r} has no action {action!r}{suggest(action, spec.actions)}"
+        )
+    values = parse_inputs(inputs, input_json, spec.actions[action].input_schema.get("properties"))
+    entry = load_connections(catalog, connections_file).resolve(
+        connection_name or connector, connector=connector
+    )
+    out = sys.stdout.buffer
+    asyncio.run(_run(catalog, entry, action, values, max_records, dry_run, out))
+
+
+async def _run(
+    catalog: Catalog,
+    entry: NamedConnection,
+    action: str,
+    values: Mapping[str, Any],
+    max_records: int | None,
+    dry_run: bool,
+    out: IO[bytes],
+) -> None:
+    async with entry.open(catalog) as connection:
+        if dry_run or not connection.spec.actions[action].is_list:
+            result = await call_action(
+                connection, action, values, dry_run=dry_run, max_records=max_records
+            )
+            document = result.to_dict() if isinstance(result, Plan) else result
+            out.write(
+                orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+            )
+            return
+        lines = _Lines(out)
+        try:
+            async for page in iter_pages(connection, action, values, max_records=max_records):
+                lines.add(page)
+            lines.write()
+        except BrokenPipeError:  # the reader (``| head``) has had enough: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+
+
+class _Lines:
+    """A list's records as JSON lines, written a page at a time.
+
+    A page's records arrive one after another without a pause; reading pauses when it waits
+    for the next page, and a callback scheduled on the event loop runs exactly then. So each
+    page's lines go out in one write as soon as the page has been read, while the request for
+    the next page is on its way: a page costs one write rather than one per record, and
+    writing overlaps waiting. Lines past ``_BATCH`` bytes are written at once, since a
+    connector answered in-process may never pause.
+    """
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.pages: list[bytes] = []
+        self.size = 0
+        self.failure: OSError | None = None
+
+    def add(self, records: list[Any]) -> None:
+        """Queue the lines of a page's ``records``; raise a write failure of an earlier page."""
+        if self.failure is not None:
+            raise self.failure
+        if not self.pages:
+            asyncio.get_running_loop().call_soon(self._write_soon)
+        page = b"".join(map(_line, records))
+        self.pages.append(page)
+        self.size += len(page)
+        if self.size >= _BATCH:
+            self.write()
+
+    def write(self) -> None:
+        """Write and flush the lines queued so far."""
+        if self.pages:
+            data = b"".join(self.pages)
+            self.pages.clear()
+            self.size = 0
+            self.out.write(data)
+            self.out.flush()
+
+    def _write_soon(self) -> None:
+        try:
+            self.write()
+        except OSError as exc:  # the event loop would only log it: the reading task raises it
+            self.failure = exc

@@ -1,0 +1,70 @@
+"""``hookline connections``: list the named connections and test that one works."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hookline.http.connection import ConnectionCheck
+from hookline.run.connections import load_connections
+
+
+def connections_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--connections FILE`` option, shared by every command that opens connections."""
+    return click.option(
+        "--connections",
+        "connections_file",
+        metavar="FILE",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The connections file (default: $HOOKLINE_CONNECTIONS or .hookline/connections.yaml).",
+    )(function)
+
+
+@click.group()
+def connections() -> None:
+    """The named connections of the connections file."""
+
+
+@connections.command("list")
+@connections_option
+@click.pass_obj
+def list_connections(app: Any, connections_file: Path | None) -> None:
+    """List each connection, its connector and its values, secrets shown as ***."""
+    found = load_connections(app.catalog, connections_file)
+    if not found.entries:
+        where = found.path or "the connections file"
+        click.echo(f"no connections in {where}; `hookline sandbox --write-connections` writes some")
+        return
+    table = Table("name", "connector", "values", box=None)
+    for entry in found.entries.values():
+        secret = set(app.catalog.spec(entry.connector).connection.secret_fields)
+        shown = ", ".join(
+            f"{key}={'***' if key in secret else value}" for key, value in entry.values.items()
+        )
+        table.add_row(entry.name, entry.connector, shown)
+    Console(width=160).print(table)
+
+
+@connections.command("test")
+@click.argument("name")
+@connections_option
+@click.pass_obj
+def test_connection(app: Any, name: str, connections_file: Path | None) -> None:
+    """Check that connection NAME works: log in and run its connector's test action.
+
+    NAME may also be a connector's name when the file has exactly one connection of it.
+    Exits 0 when the test passes; a refused credential or an unreachable host is an error.
+    """
+    entry = load_connections(app.catalog, connections_file).resolve(name)
+
+    async def check() -> ConnectionCheck:
+        async with entry.open(app.catalog) as connection:
+            return await connection.test()
+
+    click.echo(str(asyncio.run(check())))

@@ -1,0 +1,291 @@
+"""``hookline jobs``: list job history, show one job, run a failed one again.
+
+A job is found by its id or the first characters of it. ``rerun`` loads the recipe file the
+job was made from as it is now and runs the job again from the step that failed, the
+recorded outputs of the steps that succeeded standing in for them; a job whose outcome is
+unknown is rerun only with ``--resend``, once someone has checked the platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hookline.cli.connections import connections_option
+from hookline.cli.run import (
+    exits,
+    json_option,
+    reported,
+    reporter_for,
+    state_option,
+)
+from hookline.errors import ConfigurationError
+from hookline.recipes.model import load_recipe
+from hookline.run.connections import load_connections
+from hookline.run.jobs import JobRunner
+from hookline.run.pool import ConnectionPool
+from hookline.run.store import JobRecord, SqlStore, open_store
+from hookline.spec.catalog import Catalog
+
+T = TypeVar("T")
+
+
+@click.group("jobs", invoke_without_command=True)
+@click.option("--recipe", metavar="NAME", help="Only this recipe's jobs.")
+@click.option("--failed", is_flag=True, help="Only failed jobs (outcome unknown included).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@state_option
+@json_option
+@click.pass_context
+def jobs(
+    ctx: click.Context,
+    recipe: str | None,
+    failed: bool,
+    limit: int,
+    state: str | None,
+    as_json: bool,
+) -> None:
+    """List recent jobs (newest first); `jobs show ID` and `jobs rerun ID` for one job."""
+    ctx.meta["hookline.state"] = state
+    if ctx.invoked_subcommand is None:
+        _listing(ctx.obj, recipe, failed, limit, state, as_json)
+
+
+@exits
+def _listing(
+    app: Any, recipe: str | None, failed: bool, limit: int, state: str | None, as_json: bool
+) -> int:
+    async def fetch(store: SqlStore) -> list[JobRecord]:
+        """The jobs asked for."""
+        return await store.list_jobs(recipe=recipe, failed=failed, limit=limit)
+
+    found = _with_store(app, state, fetch)
+    if as_json or not sys.stdout.isatty():
+        for job in found:
+            click.echo(json.dumps(_job_data(job), default=str))
+        return 0
+    table = Table(
+        "job",
+        "recipe",
+        "status",
+        "created",
+        "seconds",
+        "failed step",
+        "error",
+        box=None,
+        show_edge=False,
+    )
+    for job in found:
+        error = job.error or {}
+        table.add_row(
+            job.id[:12],
+            job.recipe,
+            _status(job.status),
+            _time(job.created_at),
+            _duration(job),
+            str(error.get("step") or ""),
+            _short(str(error.get("message") or "")),
+        )
+    Console().print(table if found else "no jobs")
+    return 0
+
+
+@jobs.command("show")
+@click.argument("job_id", metavar="ID")
+@state_option
+@json_option
+@click.pass_context
+@exits
+def show(ctx: click.Context, job_id: str, state: str | None, as_json: bool) -> int:
+    """Show one job (an id or its first characters): event, status, every step."""
+    state = state or ctx.meta.get("hookline.state")
+
+    async def fetch(store: SqlStore) -> JobRecord:
+        """The job asked for."""
+        return await _find(store, job_id)
+
+    job = _with_store(ctx.obj, state, fetch)
+    if as_json or not sys.stdout.isatty():
+        data = _job_data(job)
+        data["steps"] = [_step_data(step) for step in job.steps]
+        click.echo(json.dumps(data, indent=2, default=str))
+        return 0
+    console = Console()
+    console.print(Text(f"job {job.id}", style="bold"), _status(job.status))
+    console.print(f"recipe {job.recipe} ({job.recipe_file})", highlight=False)
+    console.print(f"event {job.event_key}: {json.dumps(job.event, default=str)}", highlight=False)
+    console.print(f"created {_time(job.created_at)}, ran {_duration(job)}s", highlight=False)
+    if job.error:
+        console.print(
+            f"error at {job.error.get('step')}: {job.error.get('message')}",
+            style="red",
+            highlight=False,
+        )
+    if job.outputs is not None:
+        console.print(f"outputs {json.dumps(job.outputs, default=str)}", highlight=False)
+    table = Table(
+        "step", "id", "action", "status", "tries", "seconds", "error", box=None, show_edge=False
+    )
+    for step in job.steps:
+        table.add_row(
+            step.path,
+            step.step_id or "",
+            step.action or "",
+            _status(step.status),
+            str(step.attempts),
+            _step_seconds(step),
+            _short(str((step.error or {}).get("message") or "")),
+        )
+    console.print(table)
+    return 0
+
+
+@jobs.command("rerun")
+@click.argument("job_id", metavar="ID")
+@state_option
+@connections_option
+@click.option(
+    "--resend",
+    is_flag=True,
+    help="Rerun a job whose outcome is unknown, sending its unknown step again (check the "
+    "platform first: it may have applied it).",
+)
+@json_option
+@click.pass_context
+@exits
+def rerun(
+    ctx: click.Context,
+    job_id: str,
+    state: str | None,
+    connections_file: Path | None,
+    resend: bool,
+    as_json: bool,
+) -> int:
+    """Run a failed job again, from its failed step, reusing earlier steps' outputs."""
+    state = state or ctx.meta.get("hookline.state")
+    catalog: Catalog = ctx.obj.catalog
+    env = dict(os.environ)
+    reporter = reporter_for(as_json)
+
+    async def again(store: SqlStore) -> int:
+        """Check the job may run again, then run it with the recipe as it is now."""
+        job = await _find(store, job_id)
+        if job.status in ("succeeded", "skipped"):
+            raise ConfigurationError(f"job {job.id} {job.status}; there is nothing to rerun")
+        if job.status == "outcome_unknown" and not resend:
+            raise ConfigurationError(
+                f"job {job.id} stopped because the outcome of {_failed_step(job)} is unknown: "
+                "the platform may have applied it. Check there; then rerun with --resend to "
+                "send it again, or leave the job as it is"
+            )
+        connections = load_connections(catalog, connections_file, environ=env)
+        recipe = load_recipe(Path(job.recipe_file), catalog, env=env, connections=connections)
+        if recipe.name != job.recipe:
+            raise ConfigurationError(
+                f"{job.recipe_file} is now recipe {recipe.name!r}, not {job.recipe!r}"
+            )
+        async with ConnectionPool(catalog, env=env, connections=connections) as pool:
+            pool.open(recipe)
+            runner = JobRunner(recipe, pool, store, env=env, observer=reporter)
+            reporter.start(recipe.name, f"rerun of {job.id[:12]}", dry_run=False)
+            return await reported(reporter, runner.run_job(job))
+
+    return _with_store(ctx.obj, state, again)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _with_store(app: Any, state: str | None, work: Callable[[SqlStore], Awaitable[T]]) -> T:
+    async def go() -> T:
+        """Run ``work`` with the store open, and close it."""
+        store = open_store(state, app.pm)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+async def _find(store: SqlStore, job_id: str) -> JobRecord:
+    ids = await store.find_job(job_id)
+    if not ids:
+        raise ConfigurationError(f"no job {job_id!r} in the state store")
+    if len(ids) > 1 and job_id not in ids:
+        raise ConfigurationError(f"{job_id!r} names several jobs: {', '.join(ids)}")
+    job = await store.get_job(job_id if job_id in ids else ids[0])
+    assert job is not None
+    return job
+
+
+def _failed_step(job: JobRecord) -> str:
+    return str((job.error or {}).get("step") or "a step")
+
+
+def _job_data(job: JobRecord) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "recipe": job.recipe,
+        "recipe_file": job.recipe_file,
+        "event_key": job.event_key,
+        "event": job.event,
+        "status": job.status,
+        "error": job.error,
+        "outputs": job.outputs,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }
+
+
+def _step_data(step: Any) -> dict[str, Any]:
+    return {
+        "path": step.path,
+        "id": step.step_id,
+        "action": step.action,
+        "status": step.status,
+        "attempts": step.attempts,
+        "input": step.input,
+        "output": step.output,
+        "error": step.error,
+        "started_at": step.started_at,
+        "finished_at": step.finished_at,
+    }
+
+
+def _status(status: str) -> Text:
+    style = {"succeeded": "green", "failed": "red", "outcome_unknown": "red"}.get(status, "yellow")
+    return Text(status, style=style)
+
+
+def _time(stamp: float | None) -> str:
+    return "" if stamp is None else datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(job: JobRecord) -> str:
+    if job.started_at is None or job.finished_at is None:
+        return ""
+    return f"{job.finished_at - job.started_at:.2f}"
+
+
+def _step_seconds(step: Any) -> str:
+    if step.started_at is None or step.finished_at is None:
+        return ""
+    return f"{step.finished_at - step.started_at:.2f}"
+
+
+def _short(text: str, limit: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

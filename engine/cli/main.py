@@ -1,0 +1,283 @@
+"""The ``hookline`` command line.
+
+User errors (a ``HooklineError``) print as a few clear lines on stderr with the error's exit
+code and no traceback; ``--debug`` shows the traceback. Bad usage exits 2 (click's rule).
+Warnings (a plugin that failed to import, a connections file others can read) print as
+``warning: ...`` lines on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import pluggy
+from rich.console import Console
+from rich.table import Table
+
+from hookline import __version__
+from hookline.cli.call import call
+from hookline.cli.connections import connections
+from hookline.cli.jobs import jobs
+from hookline.cli.run import run
+from hookline.cli.sandbox import sandbox
+from hookline.cli.validate import validate_file
+from hookline.errors import ConfigurationError, HooklineError
+from hookline.plugins.manager import get_plugin_manager, plugin_infos
+from hookline.spec.catalog import Catalog, suggest
+from hookline.spec.reference import connector_reference, recipe_reference, spec_reference
+
+
+class App:
+    """What every command shares: the plugin set, built on first use."""
+
+    def __init__(self, plugins: Sequence[str], debug: bool) -> None:
+        self.plugins = tuple(plugins)
+        self.debug = debug
+
+    @cached_property
+    def pm(self) -> pluggy.PluginManager:
+        """The plugin manager: built-ins, entry points, then ``--plugin`` modules."""
+        return get_plugin_manager(self.plugins)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """Everything the plugins registered."""
+        return Catalog(self.pm)
+
+
+class HooklineGroup(click.Group):
+    """A click group that turns hookline errors into clean messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a ``HooklineError`` becomes a message on stderr and its exit code."""
+        try:
+            return super().invoke(ctx)
+        except HooklineError as exc:
+            if ctx.obj is not None and ctx.obj.debug:
+                raise
+            _fail(exc)
+
+
+def _fail(exc: HooklineError) -> NoReturn:
+    click.echo(f"error: {exc}" if "\n" not in str(exc) else str(exc), err=True)
+    sys.exit(exc.exit_code)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+@click.group(cls=HooklineGroup)
+@click.version_option(__version__, prog_name="hookline")
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    metavar="MODULE",
+    help="Load a plugin module by its import path (repeatable).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def main(ctx: click.Context, plugins: tuple[str, ...], debug: bool) -> None:
+    """hookline: connectors as YAML specs, recipes that chain them, and a runner."""
+    warnings.showwarning = _show_warning
+    ctx.obj = App(plugins, debug)
+
+
+@main.command()
+@click.pass_obj
+def connectors(app: App) -> None:
+    """List the connectors, with the plugin each came from."""
+    table = Table("name", "title", "actions", "triggers", "plugin", box=None)
+    for name, connector in sorted(app.catalog.connectors.items()):
+        spec = connector.spec
+        table.add_row(
+            name, spec.title, str(len(spec.actions)), str(len(spec.triggers)), connector.plugin
+        )
+    Console(width=120).print(table)
+
+
+@main.command()
+@click.pass_obj
+def plugins(app: App) -> None:
+    """List the plugins, the distribution that installed each, and the hooks it implements."""
+    table = Table("plugin", "distribution", "hooks", box=None)
+    for info in plugin_infos(app.pm):
+        table.add_row(info.name, info.distribution or "-", ", ".join(info.hooks))
+    Console(width=160).print(table)
+
+
+@main.command()
+@click.argument("target", metavar="CONNECTOR[.ACTION]")
+@click.pass_obj
+def show(app: App, target: str) -> None:
+    """Show a connector (connection, actions, triggers) or one action or trigger in full."""
+    name, _, member = target.partition(".")
+    spec = app.catalog.spec(name)
+    console = Console(width=120)
+    if not member:
+        for line in _describe_connector(spec):
+            console.print(line, highlight=False)
+        return
+    block = spec.actions.get(member) or spec.triggers.get(member)
+    if block is None:
+        raise ConfigurationError(
+            f"connector {name!r} has no action or trigger {member!r}"
+            f"{suggest(member, [*spec.actions, *spec.triggers])}"
+        )
+    for line in _describe_member(spec, block):
+        console.print(line, highlight=False)
+
+
+def _describe_connector(spec: Any) -> Iterator[str]:
+    yield f"[bold]{spec.name}[/bold] — {spec.title}"
+    if spec.description:
+        yield spec.description
+    yield "\n[bold]Connection fields[/bold]"
+    for f in spec.connection.fields.values():
+        flags = ", ".join(
+            x for x in ("required" if f.required else "", "secret" if f.secret else "") if x
+        )
+        yield f"  {f.name} ({f.type}{', ' + flags if flags else ''}): {f.description}"
+    yield "\n[bold]Actions[/bold]"
+    for action in spec.actions.values():
+        yield f"  {action.name}: {action.title}"
+    if spec.triggers:
+        yield "\n[bold]Triggers[/bold]"
+        for trigger in spec.triggers.values():
+            yield f"  {trigger.name} ({trigger.type}): {trigger.title}"
+
+
+def _describe_member(spec: Any, block: Any) -> Iterator[str]:
+    yield f"[bold]{spec.name}.{block.name}[/bold] — {block.title}"
+    if block.description:
+        yield block.description
+    schema = block.input_schema
+    yield "\n[bold]Inputs[/bold]"
+    required = set(schema.get("required", []))
+    for name, prop in schema.get("properties", {}).items():
+        kind = prop.get("type", prop.get("$ref", "any")) if isinstance(prop, dict) else "any"
+        mark = " (required)" if name in required else ""
+        description = prop.get("description", "") if isinstance(prop, dict) else ""
+        yield f"  {name}: {kind}{mark} — {description}"
+    output = block.output.schema if hasattr(block, "output") else block.output_schema
+    if output is not None:
+        yield "\n[bold]Output[/bold]"
+        yield json.dumps(output, indent=2)
+    for example in block.examples:
+        yield f"\n[bold]Example[/bold]{': ' + example.title if example.title else ''}"
+        yield "input: " + json.dumps(example.input)
+        yield "output: " + json.dumps(example.output, indent=2)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_obj
+def validate(app: App, paths: tuple[Path, ...]) -> None:
+    """Check specs and recipes (found by their first key); exit 1 if any is invalid.
+
+    A folder is searched for .yaml and .yml files.
+    """
+    files = [f for path in paths for f in _yaml_files(path)]
+    failed = 0
+    for file in files:
+        try:
+            kind = validate_file(file, app.catalog)
+        except HooklineError as exc:
+            failed += 1
+            click.echo(str(exc), err=True)
+        else:
+            click.echo(f"{file}: valid {kind}")
+    if failed:
+        click.echo(f"{failed} of {len(files)} files invalid", err=True)
+        sys.exit(1)
+
+
+def _yaml_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+    return [path]
+
+
+@main.command()
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("docs"),
+    show_default=True,
+    help="The folder to write into.",
+)
+@click.pass_obj
+def docs(app: App, output: Path) -> None:
+    """Generate the spec and recipe references from the schemas."""
+    output.mkdir(parents=True, exist_ok=True)
+    for name, text in generated_docs(app.catalog).items():
+        target = output / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {target}")
+
+
+def generated_docs(catalog: Catalog) -> dict[str, str]:
+    """Every generated document, by its path below docs/."""
+    docs = {
+        "spec-reference.md": spec_reference(catalog),
+        "recipe-reference.md": recipe_reference(),
+        "cli.md": cli_reference(),
+    }
+    for name, connector in sorted(catalog.connectors.items()):
+        if connector.plugin.startswith("hookline."):
+            docs[f"connectors/{name}.md"] = connector_reference(connector.spec)
+    return docs
+
+
+def cli_reference() -> str:
+    """docs/cli.md: the help text of every command."""
+    lines = [
+        "# Command line",
+        "",
+        "Generated by `hookline docs` from the commands' own `--help`; do not edit by hand.",
+        "",
+        "Errors in what you give (a file, an option, a connection) print as a few lines on",
+        "stderr without a traceback and exit 1; `--debug` shows the traceback. Bad usage",
+        "exits 2.",
+        "",
+    ]
+    with click.Context(main, info_name="hookline", terminal_width=88, max_content_width=88) as ctx:
+        lines += ["## hookline", "", "```text", main.get_help(ctx), "```", ""]
+        for name in main.list_commands(ctx):
+            command = main.get_command(ctx, name)
+            assert command is not None
+            with click.Context(command, info_name=name, parent=ctx) as sub:
+                lines += [f"## hookline {name}", "", "```text", command.get_help(sub), "```", ""]
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["spec", "recipe"]))
+def schema(kind: str) -> None:
+    """Print the path of the spec or recipe JSON Schema (for editor completion)."""
+    from importlib.resources import files
+
+    click.echo(str(files("hookline.schemas").joinpath(f"{kind}-v1.json")))
+
+
+main.add_command(call)
+main.add_command(connections)
+main.add_command(sandbox)
+main.add_command(run)
+main.add_command(jobs)

@@ -1,0 +1,352 @@
+"""``hookline run``: run a recipe once; and the options ``hookline jobs`` shares with it.
+
+``run`` checks the recipe statically first (nothing is sent for a recipe with a problem),
+opens its connections, and then: runs a manual recipe once with ``--input`` values, runs one
+poll cycle of a poll recipe and a job per new event, or runs one job on the event in
+``--event FILE``. Exit codes: 0 when every job succeeds (or is skipped), 1 when any fails,
+2 for invalid input (the recipe, an option, an input, a connection).
+
+Job history lives in the state store: ``--state`` takes a SQLite path or URL, or a
+PostgreSQL URL; the default is ``.hookline/state.db``. ``--sandbox`` runs the recipe against
+fresh sandboxes served for the run (``hookline.run.sandboxed``), with a temporary state store
+unless ``--state`` is given, since a cursor saved against one sandbox means nothing to the
+next. Errors are turned into exit codes here (``exits``), not by the ``hookline`` group,
+because invalid input exits 2 rather than 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import ExitStack
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from hookline.cli.connections import connections_option
+from hookline.cli.progress import JsonLinesReporter, Reporter, TerminalReporter
+from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentError
+from hookline.plugins.manager import collect_named
+from hookline.recipes.model import ManualTrigger, Recipe, load_recipe, manual_inputs
+from hookline.run.connections import load_connections
+from hookline.run.jobs import DRY_RUN_ID, JobRunner, new_event_key
+from hookline.run.pool import ConnectionPool
+from hookline.run.sandboxed import ServedSandbox, sandboxed, with_sandbox_connections
+from hookline.run.store import DEFAULT_STATE, JobRecord, SqlStore, open_store
+from hookline.run.triggers import (
+    event_for,
+    example_event,
+    first_poll,
+    given_event,
+    poll,
+)
+from hookline.spec.catalog import Catalog
+
+INVALID_INPUT = 2
+T = TypeVar("T")
+
+
+def state_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--state URL`` option."""
+    return click.option(
+        "--state",
+        metavar="URL",
+        envvar="HOOKLINE_STATE",
+        help=f"The state store: a SQLite path or URL, or a postgresql:// URL "
+        f"(default: $HOOKLINE_STATE or {DEFAULT_STATE}).",
+    )(function)
+
+
+def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--json`` flag."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Write JSON lines (the default off a terminal)."
+    )(function)
+
+
+def exits(function: Callable[..., int]) -> Callable[..., None]:
+    """Turn hookline errors into a message and exit code: 2 for invalid input, else 1."""
+
+    @wraps(function)
+    def run(*args: Any, **kwargs: Any) -> None:
+        """Run the command and exit with its code."""
+        try:
+            code = function(*args, **kwargs)
+        except (InvalidDocumentError, ConfigurationError) as exc:
+            _error(exc)
+            sys.exit(INVALID_INPUT)
+        except HooklineError as exc:
+            _error(exc)
+            sys.exit(exc.exit_code)
+        sys.exit(code)
+
+    return run
+
+
+def _error(exc: HooklineError) -> None:
+    text = str(exc)
+    click.echo(text if "\n" in text else f"error: {text}", err=True)
+
+
+def reporter_for(as_json: bool) -> Reporter:
+    """JSON lines with ``--json`` or off a terminal, else the live display."""
+    if as_json or not sys.stdout.isatty():
+        return JsonLinesReporter()
+    return TerminalReporter()
+
+
+# ---------------------------------------------------------------- hookline run
+
+
+@click.command("run")
+@click.argument("recipe_file", metavar="RECIPE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--input",
+    "-i",
+    "inputs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An input of a manual recipe (repeatable); read as its declared type.",
+)
+@click.option(
+    "--event",
+    "event_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Run one job on this trigger event (a JSON file): a webhook's body, a polled "
+    "record, or a manual recipe's inputs.",
+)
+@state_option
+@connections_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Render every step with the actions' example outputs standing in; send nothing, "
+    "record nothing, print the plan.",
+)
+@click.option(
+    "--sandbox",
+    "in_sandboxes",
+    is_flag=True,
+    help="Serve a fresh sandbox for each connection of a connector that has one, on "
+    "loopback for this run only, and point the connection at it; keep job history in a "
+    "temporary store unless --state is given.",
+)
+@json_option
+@click.pass_obj
+@exits
+def run(
+    app: Any,
+    recipe_file: Path,
+    inputs: tuple[str, ...],
+    event_file: Path | None,
+    state: str | None,
+    connections_file: Path | None,
+    dry_run: bool,
+    in_sandboxes: bool,
+    as_json: bool,
+) -> int:
+    """Run a recipe once: a manual recipe, one poll cycle, or one job on --event FILE.
+
+    Exits 0 when every job succeeds, 1 when any fails (the summary names the failed step),
+    2 for invalid input.
+    """
+    catalog: Catalog = app.catalog
+    env = dict(os.environ)
+    connections = load_connections(catalog, connections_file, environ=env)
+    if in_sandboxes:
+        connections = with_sandbox_connections(connections, catalog.sandboxes)
+    recipe = load_recipe(recipe_file, catalog, env=env, connections=connections)
+    payload = _payload(recipe, inputs, event_file)
+    reporter = reporter_for(as_json)
+    pool = ConnectionPool(catalog, env=env, connections=connections)
+    if in_sandboxes:
+        return _run_in_sandboxes(recipe, pool, catalog, payload, state, dry_run, reporter)
+    return asyncio.run(_run(recipe, pool, catalog, payload, state, dry_run, reporter))
+
+
+def _payload(recipe: Recipe, pairs: tuple[str, ...], event_file: Path | None) -> Any:
+    """The event the options give: a manual recipe's inputs, a file's event, or None (poll)."""
+    trigger = recipe.trigger
+    if pairs and not isinstance(trigger, ManualTrigger):
+        raise ConfigurationError(
+            f"--input is for manual recipes; {recipe.name!r} runs on {trigger.event} events "
+            "(give one with --event FILE)"
+        )
+    if event_file is not None:
+        if pairs:
+            raise ConfigurationError("give the inputs with --input or in --event FILE, not both")
+        try:
+            return orjson.loads(event_file.read_bytes())
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {str(event_file)!r}: {exc.strerror}") from None
+        except orjson.JSONDecodeError as exc:
+            raise ConfigurationError(f"{event_file} is not JSON: {exc}") from None
+    if isinstance(trigger, ManualTrigger):
+        return manual_inputs(trigger, dict(_pair(pair, trigger) for pair in pairs))
+    return None
+
+
+def _pair(pair: str, trigger: ManualTrigger) -> tuple[str, Any]:
+    key, separator, text = pair.partition("=")
+    if not separator or not key:
+        raise ConfigurationError(f"--input {pair!r} is not KEY=VALUE")
+    schema = trigger.inputs_schema["properties"].get(key)
+    kind = schema.get("type") if isinstance(schema, Mapping) else None
+    if kind == "string":
+        return key, text
+    try:
+        return key, orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return key, text
+
+
+def _run_in_sandboxes(
+    recipe: Recipe,
+    pool: ConnectionPool,
+    catalog: Catalog,
+    payload: Any,
+    state: str | None,
+    dry_run: bool,
+    reporter: Reporter,
+) -> int:
+    """``_run`` with the recipe pointed at sandboxes served for the run, then stopped."""
+    with ExitStack() as stack:
+        pointed, served = stack.enter_context(sandboxed(recipe, catalog.sandboxes))
+        notes = [_served_note(each) for each in served]
+        if state is None and not dry_run:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="hookline-"))
+            state = str(Path(folder) / "state.db")
+            notes.append(("job history is kept for this run only; give --state to keep it", {}))
+        return asyncio.run(_run(pointed, pool, catalog, payload, state, dry_run, reporter, notes))
+
+
+def _served_note(served: ServedSandbox) -> tuple[str, dict[str, Any]]:
+    message = f"connection {served.connection!r}: {served.sandbox.title} sandbox at {served.url}"
+    return message, {
+        "connection": served.connection,
+        "sandbox": served.sandbox.name,
+        "url": served.url,
+    }
+
+
+async def _run(
+    recipe: Recipe,
+    pool: ConnectionPool,
+    catalog: Catalog,
+    payload: Any,
+    state: str | None,
+    dry_run: bool,
+    reporter: Reporter,
+    notes: Sequence[tuple[str, dict[str, Any]]] = (),
+) -> int:
+    async with pool:
+        pool.open(recipe)
+        if dry_run:
+            runner = JobRunner(recipe, pool, None, env=pool.env, dry_run=True, observer=reporter)
+            _start(reporter, recipe, notes, dry_run=True)
+            return await reported(reporter, _dry_run(recipe, pool, payload, runner, reporter))
+        executor = _executor(catalog)
+        store = open_store(state, catalog.pm)
+        try:
+            runner = JobRunner(recipe, pool, store, env=pool.env, observer=reporter)
+            _start(reporter, recipe, notes, dry_run=False)
+
+            async def work() -> None:
+                await executor.run(runner, await _jobs(recipe, pool, store, payload, reporter))
+
+            return await reported(reporter, work())
+        finally:
+            await store.close()
+
+
+def _start(
+    reporter: Reporter,
+    recipe: Recipe,
+    notes: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    dry_run: bool,
+) -> None:
+    reporter.start(recipe.name, recipe.trigger.event, dry_run=dry_run)
+    for message, data in notes:
+        reporter.note(message, **data)
+
+
+async def reported(reporter: Reporter, work: Awaitable[object]) -> int:
+    """Run ``work``, then show the summary; return the exit code.
+
+    An error that ends the run early (a poll the platform refused) is told by ``abort``
+    instead of a summary, and raised.
+    """
+    try:
+        await work
+    except BaseException as exc:
+        reporter.abort(exc)
+        raise
+    return reporter.finish()
+
+
+async def _dry_run(
+    recipe: Recipe, pool: ConnectionPool, payload: Any, runner: JobRunner, reporter: Reporter
+) -> None:
+    event = _dry_run_event(recipe, pool, payload, reporter)
+    if event is not None:
+        key, data = event
+        await runner.run_job(
+            JobRecord(DRY_RUN_ID, recipe.name, recipe.path, key, data, "queued", 0.0)
+        )
+
+
+async def _jobs(
+    recipe: Recipe, pool: ConnectionPool, store: SqlStore, payload: Any, reporter: Reporter
+) -> list[JobRecord]:
+    """The jobs this run makes: one for a manual run or a given event, or a poll's."""
+    if recipe.is_manual:
+        job = await store.create_job(recipe.name, recipe.path, new_event_key(), payload)
+        return [job] if job is not None else []
+    if payload is not None:
+        job, new = await given_event(recipe, pool, store, payload)
+        if job is None:
+            reporter.note("the event does not pass the trigger's filter; no job")
+            return []
+        if not new:
+            reporter.note(
+                f"event {job.event_key!r} already has job {job.id} ({job.status}); "
+                f"`hookline jobs rerun {job.id[:12]}` runs it again",
+                job=job.id,
+                status=job.status,
+            )
+            return []
+        return [job]
+    result = await poll(recipe, pool, store, on_record=reporter.reading)
+    reporter.polled(result.records, len(result.jobs), result.cursor)
+    return result.jobs
+
+
+def _dry_run_event(
+    recipe: Recipe, pool: ConnectionPool, payload: Any, reporter: Reporter
+) -> tuple[str, Any] | None:
+    """The event a dry run uses: the given one, or the trigger's first example."""
+    if recipe.is_manual or payload is not None:
+        found = event_for(recipe, pool, payload if payload is not None else {})
+        if found is None:
+            reporter.note("the event does not pass the trigger's filter; no job")
+        return found
+    request = first_poll(recipe, pool)
+    if request is not None:
+        method, url = request
+        reporter.note(f"a first poll would send {method} {url}", method=method, url=url)
+    return example_event(recipe, pool)
+
+
+def _executor(catalog: Catalog) -> Any:
+    executors = collect_named(catalog.pm, "register_executors", "executor")
+    if "inline" not in executors:
+        raise ConfigurationError("no executor named 'inline' is registered (hookline.run.jobs)")
+    return executors["inline"]()

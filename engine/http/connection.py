@@ -1,0 +1,334 @@
+"""Connections: a connector spec plus one user's connection values, ready to send requests.
+
+A ``Connection`` validates the values against the spec's connection schema (defaults filled
+in, secrets never shown in a message), checks that the base URL keeps credentials safe, binds
+the spec's auth types, and owns one pooled ``httpx.AsyncClient`` whose transport takes a slot
+of the connection's rate budget before every request (logins too) and bounds every exchange
+by the total deadline, over hookline's HTTP/1.1 transport (``hookline.http.transport``) unless a
+plugin answers in-process. ``build_request`` renders a spec request template; ``send`` sends it
+through ``hookline.http.send.Sender`` (auth, redirects, size cap, retries, typed errors).
+
+A template may read ``session.*`` (PlexTrac's paths hold ``{{ session.tenant_id }}``, captured
+at login), but a request is rendered before it is sent, so before its auth flow would log in.
+A caller therefore awaits ``ready()`` before rendering a request that ``reads_session``; a dry
+run renders with ``context(dry_run=True)`` instead, which shows ``<session.NAME>`` and never
+logs in. Rendering itself, and why a path value cannot leave the base URL, is
+``hookline.http.rendering``'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from hookline.documents.loader import Document
+from hookline.documents.schema_errors import schema_problems
+from hookline.errors import ConfigurationError, HooklineError
+from hookline.expr.templates import Expressions
+from hookline.http.auth.static import AuthChain, NoneAuth
+from hookline.http.ratelimit import Budget, RateLimitedTransport, RateLimiter, default_limiter
+from hookline.http.redaction import Redactor, protect_logging
+from hookline.http.rendering import RequestRenderer, reads, reads_session
+from hookline.http.responses import Response
+from hookline.http.send import CallPolicy, DeadlineTransport, Sender
+from hookline.http.transport import HTTP11Transport
+from hookline.spec.model import Request, RetryPolicy, Spec
+
+__all__ = ["CallPolicy", "Connection", "ConnectionCheck", "Response"]
+
+logger = logging.getLogger(__name__)
+
+_LOGOUT = CallPolicy(action="logout", retry=RetryPolicy(attempts=1), response="bytes")
+
+
+def _user_agent() -> str:
+    from hookline import __version__  # late: the package itself may import this module
+
+    return f"hookline/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionCheck:
+    """A passed connection test: the action that ran and, for a list, the records it read."""
+
+    connection: str
+    connector: str
+    action: str
+    records: int | None
+
+    def __str__(self) -> str:
+        read = "" if self.records is None else f", {self.records} record(s) read"
+        return f"{self.connector} connection {self.connection!r} works ({self.action}{read})"
+
+
+class Connection:
+    """A spec plus a user's connection values: one pooled client, its auth, budget, redactor.
+
+    Use as ``async with Connection(spec, values, expressions=...) as conn:``; closing logs
+    out (for sessions that declare it) and closes the client. ``limiter`` defaults to the
+    process-wide one, so connections with the same budget key share their budget;
+    ``transport`` replaces the network transport under the rate limit and the deadline.
+    """
+
+    def __init__(
+        self,
+        spec: Spec,
+        values: Mapping[str, Any],
+        *,
+        expressions: Expressions,
+        name: str | None = None,
+        limiter: RateLimiter | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.spec = spec
+        self.name = name or spec.name
+        self.expressions = expressions
+        self.redactor = Redactor(
+            values.get(f.name) for f in spec.connection.fields.values() if f.secret
+        )
+        protect_logging(self.redactor)
+        self.values: Mapping[str, Any] = self._validated(values)
+        self.session: dict[str, Any] = {}
+        self._user_agent = _user_agent()
+        self.base_url = self._base_url()
+        self._check_transport_security()
+        auths = [auth.bind(self) for auth in spec.connection.auth]
+        self.auth = AuthChain(auths) if auths else None
+        settings = spec.connection
+        timeouts = settings.timeouts
+        budget = (
+            Budget(settings.rate_limit.requests, settings.rate_limit.per)
+            if settings.rate_limit
+            else None
+        )
+        stack = RateLimitedTransport(
+            DeadlineTransport(transport or HTTP11Transport(), timeouts.total),
+            limiter=limiter or default_limiter(),
+            key=self._budget_key(),
+            budget=budget,
+        )
+        self.client = httpx.AsyncClient(
+            transport=stack,
+            timeout=httpx.Timeout(
+                connect=timeouts.connect,
+                read=timeouts.read,
+                write=timeouts.write,
+                pool=timeouts.pool,
+            ),
+            follow_redirects=False,
+        )
+        self._login = CallPolicy(action="login", retry=settings.retry, response="bytes")
+        self._headers_read_session = reads(settings.headers, "session")
+        self._renderer = RequestRenderer(
+            spec.name, self.base_url, settings.headers, self._user_agent, self.redactor
+        )
+        self._sender = Sender(
+            self.client,
+            transport=stack,
+            auth=self.auth,
+            base_url=self.base_url,
+            redactor=self.redactor,
+            connector=spec.name,
+            max_response_bytes=settings.max_response_bytes,
+            follow_redirects=settings.follow_redirects,
+        )
+        self._closed = False
+
+    # ------------------------------------------------------------ setting up
+
+    def _validated(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The values with defaults filled in; problems raise one redacted message."""
+        values = {
+            name: field.default
+            for name, field in self.spec.connection.fields.items()
+            if field.default is not None
+        }
+        values.update(given)
+        document = Document(values, f"connection {self.name!r}")
+        problems = schema_problems(document, self.spec.connection.values_schema())
+        if problems:
+            lines = "\n".join(f"  {self.redactor.redact(str(p))}" for p in problems)
+            raise ConfigurationError(
+                f"connection {self.name!r} of connector {self.spec.name!r} cannot be used:\n{lines}"
+            )
+        return values
+
+    def _base_url(self) -> httpx.URL:
+        rendered = self.spec.connection.base_url.render(self.context())
+        shown = self.redactor.redact(str(rendered))
+        try:
+            url = httpx.URL(str(rendered).rstrip("/")) if isinstance(rendered, str) else None
+        except httpx.InvalidURL:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            problem = "is not an http or https URL"
+        elif url.userinfo:
+            problem = "holds a user name or password; give credentials in the connection's fields"
+        elif url.query or url.fragment:
+            problem = "has a query or fragment; give the bare base URL"
+        else:
+            return url
+        raise ConfigurationError(f"connection {self.name!r}: the base URL {shown!r} {problem}")
+
+    def _check_transport_security(self) -> None:
+        url = self.base_url
+        if url.scheme == "https" or self.values.get("allow_insecure_http") is True:
+            return
+        if _is_loopback(url.host):
+            return
+        has_credentials = bool(self.redactor) or any(
+            not isinstance(auth, NoneAuth) for auth in self.spec.connection.auth
+        )
+        if has_credentials:
+            raise ConfigurationError(
+                f"connection {self.name!r} would send credentials over plain http to "
+                f"{url.host}; use https, or set allow_insecure_http: true on the connection "
+                "if the network path is trusted"
+            )
+
+    def _budget_key(self) -> str:
+        """Who owns the rate budget: the spec's key, else the base URL and credentials."""
+        rate = self.spec.connection.rate_limit
+        if rate is not None and rate.key is not None:
+            owner = str(rate.key.render(self.context()))
+        else:
+            secrets = sorted(
+                str(self.values.get(f.name))
+                for f in self.spec.connection.fields.values()
+                if f.secret
+            )
+            owner = "\0".join([str(self.base_url), *secrets])
+        return f"{self.spec.name}:{hashlib.sha256(owner.encode()).hexdigest()[:32]}"
+
+    # ------------------------------------------------------------ rendering
+
+    def context(self, *, dry_run: bool = False, **names: Any) -> dict[str, Any]:
+        """The template context: ``connection`` (values), ``session`` (captured), ``names``.
+
+        With ``dry_run``, ``session.NAME`` renders as ``<session.NAME>``: a dry run never logs
+        in, and shows no captured value.
+        """
+        session = _SessionPlaceholders() if dry_run else self.session
+        return {"connection": self.values, "session": session, **names}
+
+    def reads_session(self, request: Request) -> bool:
+        """Whether rendering ``request`` reads ``session``, so ``ready()`` must come first.
+
+        Its templates are looked at once and remembered (the connection's headers count too).
+        """
+        return self._headers_read_session or reads_session(request)
+
+    def build_request(
+        self, request: Request, context: Mapping[str, Any], *, action: str | None = None
+    ) -> httpx.Request:
+        """Render ``request`` against ``context`` into an HTTP request on the base URL.
+
+        Path values are percent-encoded whole; a path that would be absolute or leave the
+        base URL is an ``UnsafeRequestError``; input that cannot form a request (an empty
+        path value, an unreadable file, bad base64) is an ``InvalidRequestError``. Errors
+        name the connector and ``action``, the action or trigger the request is for.
+        """
+        return self._renderer.render(request, context, action=action)
+
+    # ------------------------------------------------------------ sending
+
+    async def ready(self) -> None:
+        """Log in now if the session has no values or they are due for renewal; else nothing.
+
+        Cheap when there is nothing to do, so it may precede every request that reads
+        ``session``. The login is the auth flow's own (single flight: concurrent callers and
+        requests share one; a refresh where the spec declares one), sent with the
+        connection's retry policy; a refusal is an ``AuthenticationError``.
+        """
+        if self.auth is not None and self.auth.needs_login():
+            await self._sender.run_flow(self.auth.login_flow, self._login)
+
+    async def send(self, request: httpx.Request, *, policy: CallPolicy) -> Response:
+        """Send ``request`` with auth, rate limit, retries, deadline and size cap.
+
+        Returns the successful answer; raises the ``ActionError`` kind the answer means (the
+        error table first, then by status), ``OutcomeUnknownError`` for a non-idempotent
+        request whose answer was lost, ``UnsafeRequestError`` for a request off the origin.
+        """
+        return await self._sender.send(request, policy)
+
+    async def test(self) -> ConnectionCheck:
+        """Run the spec's ``connection.test`` action: whether the connection works, in short.
+
+        A list action reads one record at most. Its failure is raised as it is (an
+        ``AuthenticationError`` for refused credentials, ...); a spec without a test is a
+        ``ConfigurationError``.
+        """
+        from hookline.actions.call import call_action  # late: actions builds on this module
+
+        settings = self.spec.connection
+        if settings.test_action is None:
+            raise ConfigurationError(
+                f"connector {self.spec.name!r} declares no connection test; its spec can name "
+                "one with connection.test: {action: NAME}"
+            )
+        await self.ready()
+        output = await call_action(self, settings.test_action, settings.test_input, max_records=1)
+        is_list = self.spec.actions[settings.test_action].is_list
+        return ConnectionCheck(
+            self.name, self.spec.name, settings.test_action, len(output) if is_list else None
+        )
+
+    async def close(self) -> None:
+        """Log out (where the session declares a logout) and close the client; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            logout = self.auth.logout_request() if self.auth else None
+            if logout is not None:
+                try:
+                    await self._sender.send(logout, _LOGOUT, authenticate=False)
+                except HooklineError as exc:
+                    logger.warning(
+                        "%s: logout failed: %s", self.name, self.redactor.redact(str(exc))
+                    )
+                assert self.auth is not None
+                self.auth.forget()
+        finally:
+            await self.client.aclose()
+
+    async def __aenter__(self) -> Connection:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _SessionPlaceholders(dict[str, Any]):
+    """``session`` in a dry run: every ``session.NAME`` reads as the text ``<session.NAME>``.
+
+    JMESPath reads an object's fields with ``get``, so this is the one method that matters.
+    """
+
+    def get(self, key: str, default: Any = None, /) -> Any:
+        return f"<session.{key}>"

@@ -1,0 +1,171 @@
+"""Webhook verifiers: is an incoming request really from the platform?
+
+Each verifier is a builder registered through ``register_webhook_verifiers`` (the built-ins
+below use the same hook as a third party would). Secrets are rendered from the connection's
+values and compared in constant time (``hmac.compare_digest``), so the time an answer takes
+says nothing about how much of a guess was right.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from hookline.documents.compiler import Compiler
+from hookline.expr.templates import CompiledValue
+from hookline.plugins.hookspecs import hookimpl
+
+
+def _text(value: CompiledValue | None, context: Mapping[str, Any]) -> str:
+    rendered = value.render(context) if value is not None else None
+    return "" if rendered is None else str(rendered)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    lowered = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lowered), "")
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class BasicVerifier:
+    """HTTP Basic credentials the platform sends with each webhook (PlanRadar)."""
+
+    username: CompiledValue
+    password: CompiledValue
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "description": "HTTP Basic credentials sent by the platform with each request",
+        "additionalProperties": False,
+        "required": ["type", "username", "password"],
+        "properties": {
+            "type": {"const": "basic", "description": "HTTP Basic"},
+            "username": {"type": "string", "description": "The expected user name (a template)"},
+            "password": {"type": "string", "description": "The expected password (a template)"},
+        },
+    }
+
+    @classmethod
+    def from_spec(cls, c: Compiler) -> BasicVerifier:
+        """Build from a ``verify: {type: basic}`` block."""
+        return cls(_value(c, "username"), _value(c, "password"))
+
+    def verify(self, headers: Mapping[str, str], body: bytes, context: Mapping[str, Any]) -> bool:
+        """True when the Authorization header holds exactly the expected credentials."""
+        scheme, _, encoded = _header(headers, "authorization").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(encoded, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        expected = f"{_text(self.username, context)}:{_text(self.password, context)}"
+        return _same(given, expected)
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderVerifier:
+    """A shared secret the platform sends in a header of its own."""
+
+    name: str
+    value: CompiledValue
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "description": "A shared secret in a request header",
+        "additionalProperties": False,
+        "required": ["type", "name", "value"],
+        "properties": {
+            "type": {"const": "header", "description": "A shared-secret header"},
+            "name": {"type": "string", "description": "The header's name"},
+            "value": {"type": "string", "description": "The expected value (a template)"},
+        },
+    }
+
+    @classmethod
+    def from_spec(cls, c: Compiler) -> HeaderVerifier:
+        """Build from a ``verify: {type: header}`` block."""
+        return cls(str(c.get("name")), _value(c, "value"))
+
+    def verify(self, headers: Mapping[str, str], body: bytes, context: Mapping[str, Any]) -> bool:
+        """True when the header holds exactly the expected secret."""
+        expected = _text(self.value, context)
+        return bool(expected) and _same(_header(headers, self.name), expected)
+
+
+@dataclass(frozen=True, slots=True)
+class HmacVerifier:
+    """An HMAC of the raw body, keyed with a shared secret, sent in a header."""
+
+    header: str
+    secret: CompiledValue
+    algorithm: str
+    encoding: str
+    prefix: str
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "description": "An HMAC signature of the raw request body in a header",
+        "additionalProperties": False,
+        "required": ["type", "header", "secret"],
+        "properties": {
+            "type": {"const": "hmac", "description": "An HMAC signature"},
+            "header": {"type": "string", "description": "The header holding the signature"},
+            "secret": {"type": "string", "description": "The shared key (a template)"},
+            "algorithm": {
+                "enum": ["sha256", "sha1", "sha512"],
+                "description": "The hash function (default sha256)",
+            },
+            "encoding": {
+                "enum": ["hex", "base64"],
+                "description": "How the signature is written (default hex)",
+            },
+            "prefix": {
+                "type": "string",
+                "description": "Text before the signature in the header, such as 'sha256='",
+            },
+        },
+    }
+
+    @classmethod
+    def from_spec(cls, c: Compiler) -> HmacVerifier:
+        """Build from a ``verify: {type: hmac}`` block."""
+        return cls(
+            header=str(c.get("header")),
+            secret=_value(c, "secret"),
+            algorithm=str(c.get("algorithm", default="sha256")),
+            encoding=str(c.get("encoding", default="hex")),
+            prefix=str(c.get("prefix", default="")),
+        )
+
+    def verify(self, headers: Mapping[str, str], body: bytes, context: Mapping[str, Any]) -> bool:
+        """True when the header holds the HMAC of ``body`` under the shared key."""
+        secret = _text(self.secret, context)
+        if not secret:
+            return False
+        digest = hmac.new(secret.encode("utf-8"), body, getattr(hashlib, self.algorithm)).digest()
+        signature = (
+            digest.hex() if self.encoding == "hex" else base64.b64encode(digest).decode("ascii")
+        )
+        return _same(_header(headers, self.header), self.prefix + signature)
+
+
+def _value(c: Compiler, key: str) -> CompiledValue:
+    value = c.value(key)
+    assert value is not None  # the verifier's schema requires it
+    return value
+
+
+@hookimpl
+def register_webhook_verifiers() -> dict[str, Any]:
+    """The built-in verifiers."""
+    return {"basic": BasicVerifier, "header": HeaderVerifier, "hmac": HmacVerifier}

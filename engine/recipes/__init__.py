@@ -1,0 +1,3 @@
+"""Recipes: the compiled model and its loading, the static checks, scopes and the shapes of data
+references.
+"""

@@ -1,0 +1,315 @@
+"""The connections file: named connections, each a connector and its field values.
+
+``.hookline/connections.yaml`` (or the file named by ``--connections`` or the environment
+variable ``HOOKLINE_CONNECTIONS``) maps names to entries::
+
+    argus-prod:
+      connector: argus
+      base_url: https://api.mnemonic.no
+      api_key: "{{ env.ARGUS_API_KEY }}"
+
+A value may use ``{{ env.NAME }}`` (the process environment; nothing else is in context). A
+variable that is not set, an unknown connector and a value the connector's connection schema
+refuses are each a located problem of one ``RecipeError`` (errors.py files connections files
+with recipes), with secret values redacted from the messages. The file holds credentials, so
+one readable by other users gives a ``ConnectionsFileWarning``; ``write_connections`` writes
+it with mode 0600.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import tempfile
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from hookline.documents.loader import Document, format_path, load_document
+from hookline.documents.schema_errors import schema_problems
+from hookline.errors import ConfigurationError, ExpressionError, Problem, RecipeError
+from hookline.expr.templates import Expressions
+from hookline.http.connection import Connection
+from hookline.http.redaction import Redactor
+from hookline.spec.catalog import suggest
+from hookline.spec.model import Spec
+
+DEFAULT_PATH = Path(".hookline") / "connections.yaml"
+"""Where connections are read from when no file is named."""
+
+ENVIRONMENT_VARIABLE = "HOOKLINE_CONNECTIONS"
+"""Names the connections file when ``--connections`` does not."""
+
+FILE_SCHEMA: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "Named connections",
+    "propertyNames": {
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        "x-error": "connection names are letters, digits, '_', '.' and '-'",
+    },
+    "additionalProperties": {
+        "type": "object",
+        "description": "A connection: its connector and that connector's connection fields",
+        "required": ["connector"],
+        "properties": {"connector": {"type": "string", "description": "The connector, e.g. argus"}},
+    },
+}
+
+
+class ConnectionsFileWarning(UserWarning):
+    """The connections file can be read by other users of the machine."""
+
+
+class SpecSource(Protocol):
+    """Where connector specs come from (a ``Catalog``)."""
+
+    expressions: Expressions
+
+    def spec(self, name: str) -> Spec:
+        """The spec of connector ``name``; ``ConfigurationError`` when unknown."""
+        ...
+
+    def connect(
+        self, connector: str, values: Mapping[str, Any], *, name: str | None = None
+    ) -> Connection:
+        """A connection of ``connector`` with ``values``, in-process transports applied."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class NamedConnection:
+    """One entry of the file: its name, connector and rendered, validated values."""
+
+    name: str
+    connector: str
+    values: Mapping[str, Any]
+
+    def open(self, source: SpecSource) -> Connection:
+        """A ``Connection`` with these values (use it as an async context manager)."""
+        return source.connect(self.connector, self.values, name=self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Connections:
+    """The connections of one file (``path`` None: no file was found)."""
+
+    path: Path | None
+    entries: Mapping[str, NamedConnection]
+
+    def resolve(self, name_or_connector: str, *, connector: str | None = None) -> NamedConnection:
+        """The connection named so, else the only connection of that connector.
+
+        With ``connector``, the connection must be of that connector. Several connections of
+        the connector, or none, is a ``ConfigurationError`` saying which names exist.
+        """
+        where = f"in {self.path}" if self.path else f"(no {DEFAULT_PATH} found)"
+        entry = self.entries.get(name_or_connector)
+        if entry is not None:
+            if connector is not None and entry.connector != connector:
+                raise ConfigurationError(
+                    f"connection {entry.name!r} {where} is for connector {entry.connector!r}, "
+                    f"not {connector!r}"
+                )
+            return entry
+        if connector is not None and connector != name_or_connector:
+            raise ConfigurationError(
+                f"no connection named {name_or_connector!r} {where}"
+                f"{suggest(name_or_connector, list(self.entries))}"
+            )
+        wanted = connector or name_or_connector
+        matches = sorted(e.name for e in self.entries.values() if e.connector == wanted)
+        if len(matches) == 1:
+            return self.entries[matches[0]]
+        if matches:
+            raise ConfigurationError(
+                f"several connections use connector {wanted!r} {where}: {', '.join(matches)}; "
+                "choose one with --connection NAME"
+            )
+        raise ConfigurationError(
+            f"no connection for connector {wanted!r} {where}; add an entry with "
+            f"'connector: {wanted}' and its fields"
+        )
+
+
+def default_connections_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The file named by ``HOOKLINE_CONNECTIONS``, else ``.hookline/connections.yaml``."""
+    env = os.environ if environ is None else environ
+    return Path(env[ENVIRONMENT_VARIABLE]) if env.get(ENVIRONMENT_VARIABLE) else DEFAULT_PATH
+
+
+def connections_path(
+    explicit: str | Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> tuple[Path, bool]:
+    """The file to read and whether it was named (a named file must exist)."""
+    if explicit is not None:
+        return Path(explicit), True
+    path = default_connections_path(environ)
+    return path, path != DEFAULT_PATH
+
+
+def load_connections(
+    source: SpecSource,
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Connections:
+    """Read, render and validate the connections file; ``RecipeError`` lists every problem."""
+    env = dict(os.environ if environ is None else environ)
+    file, named = connections_path(path, environ=env)
+    if not named and not file.exists():
+        return Connections(None, {})
+    document = load_document(file, error=RecipeError)
+    problems = schema_problems(document, FILE_SCHEMA)
+    if not isinstance(document.data, dict | None):
+        raise RecipeError(problems)
+    _warn_if_shared(file)
+    data: dict[str, Any] = document.data or {}
+    redactor = Redactor()
+    rendered: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {}
+    unrendered: set[str] = set()  # already reported; their stand-in values are not checked
+    for name, entry in data.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("connector"), str):
+            continue  # the file schema's problems say what is wrong with it
+        try:
+            spec = source.spec(entry["connector"])
+        except ConfigurationError as exc:
+            problems.append(document.problem((name, "connector"), str(exc)))
+            continue
+        values = {}
+        for key, value in entry.items():
+            if key == "connector":
+                continue
+            field = spec.connection.fields.get(key)
+            found = len(problems)
+            values[key] = _render(document, (name, key), value, source.expressions, env, problems)
+            if len(problems) > found:
+                unrendered.add(format_path((name, key)))
+            elif field is not None:
+                values[key] = _coerce(values[key], field.type)
+                if field.secret:
+                    redactor.add(values[key])
+        rendered[name] = {"connector": entry["connector"], **values}
+        values_schema = spec.connection.values_schema()
+        values_schema["properties"]["connector"] = FILE_SCHEMA["additionalProperties"][
+            "properties"
+        ]["connector"]
+        schemas[name] = values_schema
+    view = Document(rendered, document.file, document.value_positions, document.key_positions)
+    problems += [
+        p
+        for p in schema_problems(view, {"type": "object", "properties": schemas})
+        if p.path not in unrendered
+    ]
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        raise RecipeError(
+            [dataclasses.replace(p, message=redactor.redact(p.message)) for p in problems]
+        )
+    entries = {
+        name: NamedConnection(
+            name, values["connector"], {k: v for k, v in values.items() if k != "connector"}
+        )
+        for name, values in rendered.items()
+    }
+    return Connections(file, entries)
+
+
+def _render(
+    document: Document,
+    path: tuple[str, str],
+    value: Any,
+    expressions: Expressions,
+    env: Mapping[str, str],
+    problems: list[Problem],
+) -> Any:
+    """A value with ``{{ env.NAME }}`` rendered; a problem for an unset or other name."""
+    if not isinstance(value, str) or "{{" not in value:
+        return value
+    try:
+        template = expressions.compile(value)
+    except ExpressionError as exc:
+        problems.append(document.problem(path, str(exc)))
+        return None
+    for reference in template.references():
+        if len(reference) < 2 or reference[0] != "env":
+            problems.append(
+                document.problem(
+                    path, "a connections file can only use environment variables: {{ env.NAME }}"
+                )
+            )
+            return None
+        if reference[1] not in env:
+            problems.append(
+                document.problem(path, f"the environment variable {reference[1]} is not set")
+            )
+            return None
+    try:
+        return template.render({"env": dict(env)})
+    except ExpressionError as exc:
+        problems.append(document.problem(path, str(exc)))
+        return None
+
+
+def _coerce(value: Any, kind: str) -> Any:
+    """Text from the environment read as the field's type, where it reads as one."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return float(text)
+    except ValueError:
+        return value
+    if kind == "boolean" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return value
+
+
+def _warn_if_shared(file: Path) -> None:
+    if os.name != "posix":
+        return
+    mode = stat.S_IMODE(file.stat().st_mode)
+    if mode & 0o077:
+        warnings.warn(
+            f"{file} holds credentials but other users can access it (mode {mode:o}); "
+            f"run: chmod 600 {file}",
+            ConnectionsFileWarning,
+            stacklevel=3,
+        )
+
+
+def write_connections(path: str | Path, entries: Mapping[str, Mapping[str, Any]]) -> None:
+    """Add or replace ``entries`` (name → ``{"connector": ..., fields...}``) in the file.
+
+    Entries of other names are kept (comments are not). The file is replaced atomically and
+    readable by its owner only (mode 0600); a new directory is created with mode 0700.
+    """
+    file = Path(path)
+    existing: dict[str, Any] = {}
+    if file.exists():
+        document = load_document(file, error=RecipeError)
+        if document.data is not None and not isinstance(document.data, dict):
+            raise RecipeError(
+                [document.problem((), "a connections file maps names to connections")]
+            )
+        existing = dict(document.data or {})
+    merged = {**existing, **{name: dict(values) for name, values in entries.items()}}
+    file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    text = yaml.safe_dump(merged, sort_keys=False, allow_unicode=True)
+    fd, temporary = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, file)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

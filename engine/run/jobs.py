@@ -1,0 +1,501 @@
+"""Running jobs: one recipe on one trigger event, step after step, every step recorded.
+
+``JobRunner.run_job → run_step → call_action`` is the stack: a job renders its variables,
+runs its steps in order and renders its outputs; a step renders its input from the context
+(``trigger``, ``inputs``, ``steps.<id>``, ``vars``, ``env``, the loop item, ``error``) and
+adds its output under its id. Each step is recorded in the state store as it ends, with its
+rendered input and output redacted by every connection's redactor, its error and timing, at
+a path that names it (``steps[2]``, ``steps[1].then[0]``, ``steps[3].for_each[7].steps[0]``,
+``steps[4].recipe.steps[0]`` for a called recipe's step).
+
+Failures. A step's error ends the job (``on_error: stop``, the default), is noted and passed
+over (``continue``), or runs the step's ``on_error`` steps with ``error`` in the context. An
+error escaping the steps of an ``if`` or ``for_each`` is that step's error, so its own
+``on_error`` applies. ``retry`` tries an action step again, waiting ``backoff``
+seconds doubled each time, on any platform error except an unknown outcome. An unknown
+outcome (a create whose answer was lost) always ends the job as ``outcome_unknown``: nothing
+decides for the operator whether to send it again.
+
+Reruns. ``run_job`` given a finished job with its step records runs it again with the outputs
+of the action and recipe steps that succeeded reused, so the job continues from the step that
+failed.
+
+``for_each`` runs at most ``concurrency`` items at once and keeps outputs in item order; after
+a failure it starts no new item, lets the running ones finish (cancelling a request in flight
+would make its outcome unknown), then fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hookline.actions.call import Plan, call_action
+from hookline.documents.loader import KeyPath, format_path
+from hookline.errors import ActionError, HooklineError, OutcomeUnknownError, UnsafeRequestError
+from hookline.http.responses import truthy
+from hookline.plugins.hookspecs import hookimpl
+from hookline.recipes.model import (
+    ActionStep,
+    CallStep,
+    ForEachStep,
+    IfStep,
+    ManualTrigger,
+    Recipe,
+    SetStep,
+    Step,
+    StopStep,
+    manual_inputs,
+)
+from hookline.run.pool import ConnectionPool
+from hookline.run.store import JobRecord, SqlStore, StepRecord
+
+DRY_RUN_ID = "dry-run"
+"""The id of a job in a dry run, which is never stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """How a job ended: status, error (``kind``, ``message``, ``step``), outputs."""
+
+    job_id: str
+    status: str
+    error: Mapping[str, Any] | None = None
+    outputs: Any = None
+
+
+class Observer:
+    """Told what happens as jobs run (the CLI's progress display); every method may be left."""
+
+    def job_started(self, job: JobRecord) -> None:
+        """A job begins (or begins again, on a rerun)."""
+
+    def step_finished(self, job_id: str, step: StepRecord, plan: Plan | None) -> None:
+        """A step ended; in a dry run ``plan`` holds the requests it would send."""
+
+    def job_finished(self, job: JobRecord, outcome: JobOutcome) -> None:
+        """A job ended."""
+
+
+# ---------------------------------------------------------------- control flow
+
+
+class _StepFailed(Exception):
+    """A step failed and its ``on_error`` did not absorb the failure."""
+
+    def __init__(self, error: dict[str, Any], status: str = "failed") -> None:
+        self.error = error
+        self.status = status
+        super().__init__(error["message"])
+
+
+class _Stopped(Exception):
+    """A ``stop`` step ended the job (or the called recipe)."""
+
+    def __init__(self, status: str, message: str, step: str) -> None:
+        self.status = status
+        self.message = message
+        self.step = step
+        super().__init__(message)
+
+
+@dataclass(slots=True)
+class _Frame:
+    """Where steps run: their recipe, context, and how their record paths are named.
+
+    A step's record path is ``prefix`` followed by its key path below ``base``.
+    """
+
+    recipe: Recipe
+    context: dict[str, Any]
+    prefix: str = ""
+    base: KeyPath = ()
+    own: dict[str, Any] = field(default_factory=dict)
+
+    def path_of(self, step: Step) -> str:
+        """The record path of ``step`` in this frame."""
+        relative = format_path(step.path[len(self.base) :])
+        if not self.prefix:
+            return relative
+        return self.prefix + (relative if relative.startswith("[") else f".{relative}")
+
+    def set_output(self, step: Step, output: Any) -> None:
+        """Make ``output`` readable as ``steps.ID`` (and part of a loop item's output)."""
+        if step.id is not None:
+            self.context["steps"][step.id] = output
+            self.own[step.id] = output
+
+
+@dataclass(slots=True)
+class _Trace:
+    """What a step's record will hold, filled in as the step runs (and kept if it fails)."""
+
+    path: str
+    started: float
+    input: Any = None
+    plan: Plan | None = None
+    attempts: int = 1
+
+
+# ---------------------------------------------------------------- the runner
+
+
+class JobRunner:
+    """Runs the jobs of one recipe with open connections, recording them in ``store``.
+
+    With ``dry_run`` every action is planned instead of sent, its example output stands in,
+    and nothing is recorded; ``store`` None records nothing either.
+    """
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        pool: ConnectionPool,
+        store: SqlStore | None,
+        *,
+        env: Mapping[str, str],
+        dry_run: bool = False,
+        observer: Observer | None = None,
+    ) -> None:
+        self.recipe = recipe
+        self.pool = pool
+        self.store = None if dry_run else store
+        self.env = dict(env)
+        self.dry_run = dry_run
+        self.observer = observer or Observer()
+
+    async def run_job(self, job: JobRecord) -> JobOutcome:
+        """Run ``job``; the action and recipe steps its history shows succeeded are reused.
+
+        A new job has no history and runs from its first step; a finished job given with its
+        steps (``SqlStore.get_job``) continues from the step that failed: a rerun.
+        """
+        return await _Job(self, job).run()
+
+
+class _Job:
+    """One run of one job."""
+
+    def __init__(self, runner: JobRunner, job: JobRecord) -> None:
+        self.runner = runner
+        self.job = job
+        self.reused = {s.path: s for s in job.steps if s.status == "succeeded"}
+        self.seq = itertools.count(max((s.seq for s in job.steps), default=-1) + 1)
+
+    async def run(self) -> JobOutcome:
+        """Run the job to its end, record the outcome, and return it."""
+        runner, job = self.runner, self.job
+        store = runner.store
+        if store is not None:
+            await store.start_job(job.id)
+        runner.observer.job_started(job)
+        recipe = runner.recipe
+        event = job.event
+        inputs = event if recipe.is_manual else {}
+        frame = self.frame(recipe, event, inputs)
+        try:
+            try:
+                outputs = await self.run_recipe(frame)
+            except _Stopped as stop:
+                outcome = self.stopped(stop, frame)
+            else:
+                outcome = JobOutcome(job.id, "succeeded", None, outputs)
+        except _StepFailed as failure:
+            outcome = JobOutcome(job.id, failure.status, failure.error)
+        except HooklineError as exc:  # rendering the variables or the outputs
+            error = {"kind": _kind_of(exc), "message": str(exc), "step": ""}
+            outcome = JobOutcome(job.id, "failed", error)
+        except BaseException as exc:
+            error = {"kind": "internal", "message": f"{type(exc).__name__}: {exc}", "step": ""}
+            await self.finish(JobOutcome(job.id, "failed", runner.pool.redact(error)))
+            raise
+        await self.finish(outcome)
+        return outcome
+
+    def stopped(self, stop: _Stopped, frame: _Frame) -> JobOutcome:
+        """The outcome of a job a ``stop`` step ended."""
+        error = None
+        if stop.status != "succeeded":
+            error = {"kind": "stopped", "message": stop.message, "step": stop.step}
+        outputs = self.outputs(frame) if stop.status == "succeeded" else None
+        return JobOutcome(self.job.id, stop.status, error, outputs)
+
+    async def finish(self, outcome: JobOutcome) -> None:
+        """Store the outcome (redacted) and tell the observer."""
+        store = self.runner.store
+        redacted = JobOutcome(
+            outcome.job_id,
+            outcome.status,
+            self.runner.pool.redact(outcome.error),
+            self.runner.pool.redact(outcome.outputs),
+        )
+        if store is not None:
+            await store.finish_job(
+                self.job.id, redacted.status, error=redacted.error, outputs=redacted.outputs
+            )
+        self.runner.observer.job_finished(self.job, redacted)
+
+    def frame(self, recipe: Recipe, event: Any, inputs: Any, prefix: str = "") -> _Frame:
+        """A fresh frame for ``recipe`` on ``event``: a job's, or a called recipe's."""
+        context = {
+            "trigger": event,
+            "inputs": inputs,
+            "steps": {},
+            "vars": {},
+            "env": self.runner.env,
+        }
+        return _Frame(recipe, context, prefix)
+
+    async def run_recipe(self, frame: _Frame) -> dict[str, Any]:
+        """Render the variables, run the steps, render the outputs."""
+        recipe = frame.recipe
+        frame.context["vars"] = {name: v.render(frame.context) for name, v in recipe.vars.items()}
+        await self.run_steps(recipe.steps, frame)
+        return self.outputs(frame)
+
+    def outputs(self, frame: _Frame) -> dict[str, Any]:
+        """The recipe's outputs rendered in ``frame``."""
+        return {name: v.render(frame.context) for name, v in frame.recipe.outputs.items()}
+
+    async def run_steps(self, steps: Sequence[Step], frame: _Frame) -> None:
+        """Run ``steps`` in order."""
+        for step in steps:
+            await self.run_step(step, frame)
+
+    # ------------------------------------------------------------ one step
+
+    async def run_step(self, step: Step, frame: _Frame) -> None:
+        """Run one step, record it, and apply its ``on_error`` when it fails."""
+        path = frame.path_of(step)
+        earlier = self.reused.get(path)
+        if earlier is not None and isinstance(step, ActionStep | CallStep):
+            frame.set_output(step, earlier.output)
+            return
+        trace = _Trace(path, time.time())
+        try:
+            output = await self.attempt(step, frame, trace)
+        except _Stopped:
+            if isinstance(step, StopStep):
+                await self.record(step, trace)
+            raise
+        except _StepFailed as inner:  # from the steps inside an if, a loop or a called recipe
+            if inner.status == "outcome_unknown":
+                raise
+            await self.record(step, trace, error=inner.error)
+            await self.recover(step, frame, inner.error)
+            return
+        except HooklineError as exc:
+            status = "outcome_unknown" if isinstance(exc, OutcomeUnknownError) else "failed"
+            error = self.runner.pool.redact(_error(exc, step, path))
+            await self.record(step, trace, error=error, status=status)
+            if status == "outcome_unknown":
+                raise _StepFailed(error, status) from None
+            await self.recover(step, frame, error)
+            return
+        await self.record(step, trace, output=output)
+        frame.set_output(step, output)
+
+    async def attempt(self, step: Step, frame: _Frame, trace: _Trace) -> Any:
+        """Run ``step`` as often as its ``retry`` allows; its output."""
+        retry = step.retry
+        tries = retry.attempts if retry is not None else 1
+        for attempt in range(1, tries + 1):
+            trace.attempts = attempt
+            try:
+                return await self.execute(step, frame, trace)
+            except ActionError as exc:
+                if attempt == tries or isinstance(exc, OutcomeUnknownError | UnsafeRequestError):
+                    raise
+                assert retry is not None
+                await asyncio.sleep(retry.backoff * 2 ** (attempt - 1))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def execute(self, step: Step, frame: _Frame, trace: _Trace) -> Any:
+        """Run one step once; its output. What it rendered goes into ``trace`` as it goes."""
+        context = frame.context
+        if isinstance(step, ActionStep):
+            trace.input = step.input.render(context)
+            connection = self.runner.pool.get(frame.recipe, step.connection)
+            result = await call_action(
+                connection, step.action, trace.input, dry_run=self.runner.dry_run
+            )
+            if isinstance(result, Plan):
+                trace.plan = result
+                return result.output
+            return result
+        if isinstance(step, IfStep):
+            holds = truthy(step.condition.render(context))
+            trace.input = {"if": holds}
+            await self.run_steps(step.then if holds else step.otherwise, frame)
+            return None
+        if isinstance(step, ForEachStep):
+            items = step.items.render(context)
+            trace.input = {"items": len(items) if isinstance(items, list) else items}
+            return await self.loop(step, frame, trace.path, items)
+        if isinstance(step, SetStep):
+            trace.input = {name: value.render(context) for name, value in step.values.items()}
+            context["vars"] = {**context["vars"], **trace.input}
+            return trace.input
+        if isinstance(step, StopStep):
+            message = "" if step.message is None else str(step.message.render(context))
+            trace.input = {"status": step.status, "message": message}
+            raise _Stopped(step.status, message, trace.path)
+        assert isinstance(step, CallStep)
+        trace.input = step.input.render(context)
+        return await self.call(step, frame, trace)
+
+    async def recover(self, step: Step, frame: _Frame, error: dict[str, Any]) -> None:
+        """Apply ``on_error`` to a failed step."""
+        if step.on_error == "stop":
+            raise _StepFailed(error)
+        frame.set_output(step, None)
+        if step.on_error == "steps":
+            context = {**frame.context, "error": error}
+            await self.run_steps(
+                step.recover, _Frame(frame.recipe, context, frame.prefix, frame.base, frame.own)
+            )
+            frame.context["vars"] = context["vars"]
+
+    async def record(
+        self,
+        step: Step,
+        trace: _Trace,
+        *,
+        output: Any = None,
+        error: Mapping[str, Any] | None = None,
+        status: str | None = None,
+    ) -> None:
+        """Store one step's record (redacted) and tell the observer."""
+        redact = self.runner.pool.redact
+        record = StepRecord(
+            path=trace.path,
+            seq=next(self.seq),
+            status=status or ("failed" if error is not None else "succeeded"),
+            step_id=step.id,
+            action=step.label if isinstance(step, ActionStep) else _kind(step),
+            input=redact(trace.input),
+            output=redact(output),
+            error=error,
+            started_at=trace.started,
+            finished_at=time.time(),
+            attempts=trace.attempts,
+        )
+        if self.runner.store is not None:
+            await self.runner.store.record_step(self.job.id, record)
+        self.runner.observer.step_finished(self.job.id, record, trace.plan)
+
+    # ------------------------------------------------------------ loops and calls
+
+    async def loop(self, step: ForEachStep, frame: _Frame, path: str, items: Any) -> list[Any]:
+        """Run the body once per item, ``concurrency`` at a time; outputs in item order."""
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            raise _StepFailed(
+                {
+                    "kind": "invalid_items",
+                    "message": f"for_each needs a list, got {type(items).__name__}",
+                    "step": path,
+                    "step_id": step.id,
+                }
+            )
+        results: list[Any] = [None] * len(items)
+        failures: dict[int, BaseException] = {}
+        pending = iter(enumerate(items))
+
+        async def worker() -> None:
+            """Run items until none is left or one has failed."""
+            for index, item in pending:
+                if failures:
+                    return
+                context = {
+                    **frame.context,
+                    step.item: item,
+                    "steps": dict(frame.context["steps"]),
+                    "vars": dict(frame.context["vars"]),
+                }
+                body = _Frame(frame.recipe, context, f"{path}.for_each[{index}]", step.path)
+                try:
+                    await self.run_steps(step.steps, body)
+                except (_StepFailed, _Stopped) as exc:
+                    failures[index] = exc
+                    return
+                results[index] = {step.item: item, **body.own}
+
+        workers = min(step.concurrency, len(items))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        if failures:
+            raise failures[min(failures)]
+        return results
+
+    async def call(self, step: CallStep, frame: _Frame, trace: _Trace) -> Any:
+        """Run a called recipe as this step; its outputs are the output."""
+        trigger = step.recipe.trigger
+        assert isinstance(trigger, ManualTrigger)  # the static checks refuse any other
+        inputs = manual_inputs(trigger, trace.input)
+        callee = self.frame(step.recipe, inputs, inputs, f"{trace.path}.recipe")
+        try:
+            return await self.run_recipe(callee)
+        except _Stopped as stop:
+            if stop.status == "failed":
+                error = {"kind": "stopped", "message": stop.message, "step": stop.step}
+                raise _StepFailed({**error, "step_id": step.id}) from None
+            return self.outputs(callee) if stop.status == "succeeded" else None
+
+
+# ---------------------------------------------------------------- executors
+
+
+class InlineExecutor:
+    """Runs jobs one after another on the running event loop, in the order given."""
+
+    async def run(self, runner: JobRunner, jobs: Sequence[JobRecord]) -> list[JobOutcome]:
+        """Run every job; one job's failure does not stop the next."""
+        return [await runner.run_job(job) for job in jobs]
+
+
+@hookimpl
+def register_executors() -> dict[str, Any]:
+    """The built-in executor: ``inline``."""
+    return {"inline": InlineExecutor}
+
+
+def new_event_key() -> str:
+    """A key for an event that has no identity of its own (a manual run)."""
+    return f"manual-{uuid.uuid4().hex}"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _error(exc: HooklineError, step: Step, path: str) -> dict[str, Any]:
+    error: dict[str, Any] = {
+        "kind": getattr(exc, "kind", None) or _kind_of(exc),
+        "message": str(exc),
+        "step": path,
+        "step_id": step.id,
+    }
+    status = getattr(exc, "status", None)
+    if status is not None:
+        error["status"] = status
+    return error
+
+
+def _kind_of(exc: HooklineError) -> str:
+    name = type(exc).__name__.removesuffix("Error")
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_") or "error"
+
+
+def _kind(step: Step) -> str:
+    return {
+        IfStep: "if",
+        ForEachStep: "for_each",
+        SetStep: "set",
+        StopStep: "stop",
+        CallStep: "recipe",
+    }.get(type(step), "step")

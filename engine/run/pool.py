@@ -1,0 +1,94 @@
+"""The connections of one run: opened together before the first job, closed together after.
+
+A recipe names its connections; a ``ConnectionPool`` turns each into an open ``Connection``:
+the connections-file entry it names (if any), overridden by the values written in the recipe
+with ``{{ env.NAME }}`` rendered. Every connection of a recipe and of the recipes it calls is
+opened up front, which sends nothing but validates every value, so a bad connection fails the
+run before any job starts, and every secret is known before any step's input is recorded:
+``redact`` applies every connection's redactor to what job history stores.
+
+A connector that a plugin answers in-process (``register_transports``, e.g. the ``file``
+connector) sends its requests through the plugin's transport (``Catalog.connect``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from hookline.errors import ConfigurationError
+from hookline.http.connection import Connection
+from hookline.recipes.model import Recipe, RecipeConnection
+from hookline.run.connections import Connections
+from hookline.spec.catalog import Catalog
+
+
+class ConnectionPool:
+    """Open connections by (recipe file, connection name); use as an async context manager."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        env: Mapping[str, str],
+        connections: Connections | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.env = dict(env)
+        self.named = connections.entries if connections is not None else {}
+        self._open: dict[tuple[str, str], Connection] = {}
+
+    def open(self, recipe: Recipe) -> None:
+        """Open every connection of ``recipe`` and of the recipes it calls (nothing is sent)."""
+        for each in recipe.walk():
+            for connection in each.connections.values():
+                key = (each.file, connection.name)
+                if key not in self._open:
+                    self._open[key] = self._connect(connection)
+
+    def get(self, recipe: Recipe, name: str) -> Connection:
+        """The open connection ``name`` of ``recipe``."""
+        try:
+            return self._open[(recipe.file, name)]
+        except KeyError:
+            raise ConfigurationError(
+                f"{recipe.file}: connection {name!r} is not open; open the recipe first"
+            ) from None
+
+    def redact(self, data: Any) -> Any:
+        """``data`` with the secrets of every open connection replaced by ``***``."""
+        for connection in self._open.values():
+            data = connection.redactor.redact_data(data)
+        return data
+
+    def _connect(self, connection: RecipeConnection) -> Connection:
+        values: dict[str, Any] = {}
+        if connection.named is not None:
+            entry = self.named.get(connection.named)
+            if entry is None:
+                raise ConfigurationError(
+                    f"no connection named {connection.named!r} in the connections file"
+                )
+            values.update(entry.values)
+        context = {"env": self.env}
+        values.update({key: value.render(context) for key, value in connection.values.items()})
+        assert connection.connector is not None  # the static checks refuse a recipe without it
+        return self.catalog.connect(connection.connector, values, name=connection.name)
+
+    async def close(self) -> None:
+        """Close every connection (logging out of sessions)."""
+        connections, self._open = list(self._open.values()), {}
+        for connection in connections:
+            await connection.close()
+
+    async def __aenter__(self) -> ConnectionPool:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()

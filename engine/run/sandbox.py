@@ -1,0 +1,131 @@
+"""Platform simulators and the loopback server that runs them.
+
+A ``Sandbox`` is what a connector plugin registers through ``register_sandboxes``: a factory
+for an ASGI app that behaves as the platform's documentation says, and the connection values
+that point a connection at it. ``running`` serves one app in a background thread (tests, the
+demo); ``serve`` serves several in the foreground until Ctrl-C or SIGTERM (``hookline sandbox``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from hookline.errors import ConfigurationError
+
+ASGIApp = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    """A local simulator of one platform.
+
+    ``create_app(seed=0, **options)`` returns a fresh ASGI app with state seeded from ``seed``;
+    ``connection(base_url)`` returns connection values (demo credentials included) for a
+    connection of connector ``name`` to an app served at ``base_url``; ``credentials`` says the
+    demo credentials in one line for people.
+    """
+
+    name: str
+    title: str
+    create_app: Callable[..., ASGIApp]
+    connection: Callable[[str], dict[str, Any]]
+    credentials: str
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(socket.SOMAXCONN)  # connections queue from now, before the server runs
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _server(app: ASGIApp) -> uvicorn.Server:
+    config = uvicorn.Config(app, log_level="warning", lifespan="auto", access_log=False)
+    return uvicorn.Server(config)
+
+
+@contextmanager
+def running(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` on ``host:port`` (port 0: any free one) in a thread; yield its base URL."""
+    sock = _bind(host, port)
+    server = _server(app)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise ConfigurationError(f"the server for {_url(sock)} did not start")
+        time.sleep(0.005)
+    try:
+        yield _url(sock)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def bind_all(host: str, ports: Sequence[int]) -> list[socket.socket]:
+    """Bind one listening socket per port before anything is served, so a clash fails early."""
+    socks: list[socket.socket] = []
+    try:
+        for port in ports:
+            socks.append(_bind(host, port))
+    except ConfigurationError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
+
+
+def base_url(sock: socket.socket) -> str:
+    """The ``http://host:port`` URL a bound socket answers on."""
+    return _url(sock)
+
+
+class _QuietServer(uvicorn.Server):
+    """A server that leaves signals to ``serve``, which stops every server on one signal."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def serve(apps: Sequence[tuple[ASGIApp, socket.socket]]) -> None:
+    """Serve each app on its socket until Ctrl-C or SIGTERM stops them all cleanly."""
+    servers = [_QuietServer(_server(app).config) for app, _ in apps]
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop)
+        await asyncio.gather(
+            *(server.serve(sockets=[sock]) for server, (_, sock) in zip(servers, apps, strict=True))
+        )
+
+    asyncio.run(main())

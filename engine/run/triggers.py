@@ -1,0 +1,258 @@
+"""Triggers: where a recipe's jobs come from.
+
+- **Manual**: the declared inputs, defaults applied and validated, are the job's event.
+- **Poll**, one cycle: the cursor saved in the state store (or the spec's ``cursor.initial``)
+  goes into the trigger's request, its records are read page after page, each record's event
+  key is the trigger's ``id`` and its event the record reshaped by ``select``; the new cursor
+  is the greatest ``cursor.value`` seen. ``commit_poll`` queues a job per unseen key and moves
+  the cursor in one transaction, then every queued job of the recipe (older ones a crash left
+  behind included) is returned to be run.
+- **A given event** (``hookline run --event FILE``): the body a webhook would carry, or a
+  record a poll would read, becomes one job, as the trigger's ``filter``, ``id`` and ``select``
+  say; for a manual recipe the file holds the inputs.
+
+``id`` and ``cursor.value`` read the record as the platform sends it; ``select`` shapes the
+event the recipe sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from hookline.actions.pages import Page, with_params
+from hookline.errors import ConfigurationError, InvalidResponseError
+from hookline.http.connection import CallPolicy, Connection
+from hookline.http.responses import truthy
+from hookline.recipes.model import EventTrigger, ManualTrigger, Recipe, manual_inputs, with_defaults
+from hookline.run.jobs import new_event_key
+from hookline.run.pool import ConnectionPool
+from hookline.run.store import JobRecord, SqlStore
+from hookline.spec.model import PollTrigger, Trigger, WebhookTrigger
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """One poll cycle: records read, the jobs to run (new and left over), the cursor saved."""
+
+    records: int
+    jobs: list[JobRecord]
+    cursor: Any
+
+
+# ---------------------------------------------------------------- poll
+
+
+def spec_trigger(recipe: Recipe, pool: ConnectionPool) -> tuple[EventTrigger, Trigger, Connection]:
+    """The recipe's event trigger, the spec's trigger it names, and its open connection."""
+    trigger = recipe.trigger
+    assert isinstance(trigger, EventTrigger), "only event recipes have a spec trigger"
+    connection = pool.get(recipe, trigger.connection)
+    return trigger, connection.spec.triggers[trigger.trigger], connection
+
+
+async def poll(
+    recipe: Recipe,
+    pool: ConnectionPool,
+    store: SqlStore,
+    *,
+    on_record: Callable[[int], None] | None = None,
+) -> PollResult:
+    """Run one poll cycle and queue a job per new event; return the jobs to run.
+
+    A webhook recipe cannot be polled: ``ConfigurationError``.
+    """
+    trigger, found, connection = spec_trigger(recipe, pool)
+    if not isinstance(found, PollTrigger):
+        raise ConfigurationError(
+            f"{recipe.name!r} runs on webhook events, which the platform sends; run one "
+            "with --event FILE"
+        )
+    saved = await store.get_cursor(recipe.name, trigger.event)
+    context = _poll_context(trigger, found, connection, pool.env, saved)
+    events: dict[str, Any] = {}
+    greatest = context["cursor"]
+    count = 0
+    async with aclosing(trigger_records(connection, found, context)) as records:
+        async for record in records:
+            count += 1
+            events.setdefault(event_key(found, record), event_of(found, record))
+            if found.cursor_value is not None:
+                greatest = _greater(greatest, found.cursor_value.search(record))
+            if on_record is not None:
+                on_record(count)
+    await store.commit_poll(recipe.name, recipe.path, trigger.event, greatest, list(events.items()))
+    return PollResult(count, await store.queued_jobs(recipe.name), greatest)
+
+
+async def trigger_records(
+    connection: Connection, trigger: PollTrigger, context: Mapping[str, Any]
+) -> AsyncGenerator[Any, None]:
+    """Every record a poll trigger's request finds, page after page, as the platform sends it."""
+    if connection.reads_session(trigger.request):
+        await connection.ready()
+    source = _TriggerSource(connection, trigger, context)
+    if trigger.paginator is None:
+        page = await source.fetch(source.request({}))
+        for record in page.records:
+            yield record
+        return
+    async with aclosing(trigger.paginator.pages(source)) as pages:
+        async for page in pages:
+            for record in page.records:
+                yield record
+
+
+def first_poll(recipe: Recipe, pool: ConnectionPool) -> tuple[str, str] | None:
+    """The method and (redacted) URL a first poll would send, for a dry run; None for webhooks.
+
+    The cursor is the trigger's initial one, and the paginator's parameters are not shown.
+    """
+    trigger, found, connection = spec_trigger(recipe, pool)
+    if not isinstance(found, PollTrigger):
+        return None
+    context = _poll_context(trigger, found, connection, pool.env, None, dry_run=True)
+    request = _TriggerSource(connection, found, context).request({})
+    return request.method, connection.redactor.redact(str(request.url))
+
+
+def example_event(recipe: Recipe, pool: ConnectionPool) -> tuple[str, Any]:
+    """The trigger's first example event, standing in for a real one in a dry run."""
+    _, found, _ = spec_trigger(recipe, pool)
+    if not found.examples:
+        raise ConfigurationError(
+            f"{found.name} has no example event to stand in; give one with --event FILE"
+        )
+    return "example", found.examples[0].output
+
+
+class _TriggerSource:
+    """The ``PageSource`` a paginator reads a poll trigger's pages through."""
+
+    def __init__(
+        self, connection: Connection, trigger: PollTrigger, context: Mapping[str, Any]
+    ) -> None:
+        self.connection = connection
+        self.trigger = trigger
+        self.context = context
+        self.label = f"{connection.spec.name}.{trigger.name}"
+        self.policy = CallPolicy(
+            action=trigger.name,
+            errors=trigger.errors,
+            retry=trigger.retry,
+            idempotent=True,
+            response=trigger.request.response,
+        )
+
+    def request(
+        self, page: Mapping[str, Any], where: str = "query", values: Mapping[str, Any] | None = None
+    ) -> httpx.Request:
+        """The trigger's request rendered with ``page``, the paginator's ``values`` set."""
+        request = self.trigger.request
+        if values:
+            request = with_params(request, where, values, label=self.label)
+        context = {**self.context, "page": page}
+        return self.connection.build_request(request, context, action=self.trigger.name)
+
+    async def fetch(self, request: httpx.Request) -> Page:
+        """Send one page request; the records are where the trigger's ``records`` says."""
+        response = await self.connection.send(request, policy=self.policy)
+        found = self.trigger.records.search(response.data)
+        if found is None:
+            found = []
+        if not isinstance(found, list):
+            raise InvalidResponseError(
+                f"{self.label}: records {self.trigger.records.source!r} did not find a list",
+                connector=self.connection.spec.name,
+                action=self.trigger.name,
+            )
+        return Page(request, response.data, response.headers, found)
+
+
+# ---------------------------------------------------------------- events
+
+
+def event_key(trigger: Trigger, record: Any) -> str:
+    """The event key of a record or webhook body: the trigger's ``id``, as text."""
+    key = trigger.id.search(record)
+    if key is None or key == "":
+        raise InvalidResponseError(
+            f"{trigger.name}: the event has no id ({trigger.id.source!r} gives null)",
+            action=trigger.name,
+        )
+    return key if isinstance(key, str) else str(key)
+
+
+def event_of(trigger: Trigger, record: Any) -> Any:
+    """The event a record or webhook body becomes: reshaped by ``select`` when there is one."""
+    return record if trigger.select is None else trigger.select.search(record)
+
+
+def event_for(recipe: Recipe, pool: ConnectionPool, payload: Any) -> tuple[str, Any] | None:
+    """The (event key, event) ``payload`` makes for ``recipe``; None when a filter refuses it.
+
+    For a manual recipe the payload holds the inputs, and the key is a new one.
+    """
+    if isinstance(recipe.trigger, ManualTrigger):
+        if not isinstance(payload, Mapping):
+            raise ConfigurationError("the event of a manual recipe is a mapping of its inputs")
+        return new_event_key(), manual_inputs(recipe.trigger, payload)
+    _, found, _ = spec_trigger(recipe, pool)
+    wanted = found.filter if isinstance(found, WebhookTrigger) else None
+    if wanted is not None and not truthy(wanted.search(payload)):
+        return None
+    return event_key(found, payload), event_of(found, payload)
+
+
+async def given_event(
+    recipe: Recipe, pool: ConnectionPool, store: SqlStore, payload: Any
+) -> tuple[JobRecord | None, bool]:
+    """Queue one job for ``payload``: (the job, whether it is new).
+
+    A webhook body its trigger's ``filter`` refuses gives (None, False); an event that already
+    has a job gives that job and False.
+    """
+    found = event_for(recipe, pool, payload)
+    if found is None:
+        return None, False
+    key, event = found
+    created = await store.create_job(recipe.name, recipe.path, key, event)
+    if created is not None:
+        return created, True
+    return await store.event_job(recipe.name, key), False
+
+
+def _poll_context(
+    trigger: EventTrigger,
+    found: PollTrigger,
+    connection: Connection,
+    env: Mapping[str, str],
+    cursor: Any,
+    *,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """The poll request's context: the trigger's inputs (defaults applied) and the cursor.
+
+    Before the first poll (``cursor`` None) the cursor is the spec's ``cursor.initial``. A dry
+    run's context shows ``<session.NAME>`` placeholders.
+    """
+    inputs = with_defaults(found.input_schema, trigger.input.render({"env": env}))
+    if cursor is None and found.cursor_initial is not None:
+        cursor = found.cursor_initial.render(connection.context(dry_run=dry_run, input=inputs))
+    return connection.context(dry_run=dry_run, input=inputs, cursor=cursor)
+
+
+def _greater(current: Any, value: Any) -> Any:
+    """The greater cursor value; a value of another type than the current one replaces it."""
+    if value is None:
+        return current
+    if current is None:
+        return value
+    try:
+        return value if value > current else current
+    except TypeError:
+        return value

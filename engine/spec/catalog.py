@@ -1,0 +1,399 @@
+"""The catalog: everything the plugins registered, compiled and ready to use.
+
+A ``Catalog`` is built from a plugin manager. It composes the spec JSON Schema with the
+schemas of the registered auth types, paginators and webhook verifiers (so a third-party
+auth type is validated, located and documented exactly like a built-in one), loads every
+registered spec file, and hands out compiled specs by connector name.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from hookline.actions.pages import paginate_problems
+from hookline.documents.compiler import Compiler
+from hookline.documents.loader import Document, KeyPath, load_document
+from hookline.documents.schema_errors import schema_problems
+from hookline.errors import ConfigurationError, PluginError, Problem, SpecError
+from hookline.expr.templates import Expressions
+from hookline.http.connection import Connection
+from hookline.plugins.manager import collect, collect_named, flatten
+from hookline.run.sandbox import Sandbox
+from hookline.spec.build import Builders, build_spec, iter_schemas
+from hookline.spec.model import Spec
+
+OBJECT_REF = "#/objects/"
+
+
+def base_schema(name: str) -> dict[str, Any]:
+    """A JSON Schema shipped in ``hookline.schemas`` (``spec-v1`` or ``recipe-v1``)."""
+    text = files("hookline.schemas").joinpath(f"{name}.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def typed_union(description: str, table: Mapping[str, Any]) -> dict[str, Any]:
+    """A schema for a block whose ``type`` picks one registered builder's own schema."""
+    return {
+        "type": "object",
+        "description": description,
+        "required": ["type"],
+        "properties": {
+            "type": {"enum": sorted(table), "description": "Which one: " + ", ".join(sorted(table))}
+        },
+        "allOf": [
+            {"if": {"properties": {"type": {"const": name}}}, "then": builder.schema}
+            for name, builder in sorted(table.items())
+        ],
+    }
+
+
+def compose_spec_schema(builders: Builders) -> dict[str, Any]:
+    """The spec schema with each registered auth type, paginator and verifier composed in."""
+    schema = copy.deepcopy(base_schema("spec-v1"))
+    defs = schema["$defs"]
+    defs["auth"] = typed_union(defs["auth"]["description"], builders.auth_types)
+    defs["paginate"] = typed_union(defs["paginate"]["description"], builders.paginators)
+    verify = defs["trigger"]["oneOf"][1]["properties"]["verify"]
+    defs["trigger"]["oneOf"][1]["properties"]["verify"] = typed_union(
+        verify["description"], builders.verifiers
+    )
+    return schema
+
+
+@dataclass(frozen=True, slots=True)
+class Connector:
+    """A connector in the catalog: its compiled spec and the plugin that registered it."""
+
+    spec: Spec
+    plugin: str
+
+
+class Catalog:
+    """The registered connectors, building blocks, functions and sandboxes of one plugin set."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self.expressions = Expressions.from_plugins(pm)
+        self.builders = Builders(
+            auth_types=collect_named(pm, "register_auth_types", "auth type"),
+            paginators=collect_named(pm, "register_paginators", "paginator"),
+            verifiers=collect_named(pm, "register_webhook_verifiers", "webhook verifier"),
+        )
+        self.spec_schema = compose_spec_schema(self.builders)
+
+    def load_spec(self, path: Path, *, text: str | None = None) -> Spec:
+        """Load, validate and compile one spec file; raise ``SpecError`` with every problem."""
+        document = load_document(path, error=SpecError, text=text)
+        problems = schema_problems(document, self.spec_schema)
+        if problems:
+            raise SpecError(problems)
+        compiler = Compiler(document, self.expressions)
+        compiler.problems.extend(cross_check(document))
+        spec = build_spec(compiler, self.builders)
+        compiler.raise_if_problems(SpecError)
+        return spec
+
+    @cached_property
+    def _sources(self) -> list[tuple[str, Any]]:
+        """``(plugin, spec file)`` for every registered spec file, built-ins first."""
+        return flatten(collect(self.pm, "register_connectors"))
+
+    def _load_source(self, index: int) -> Spec:
+        cache: dict[int, Spec] = self.__dict__.setdefault("_loaded", {})
+        if index not in cache:
+            source = self._sources[index][1]
+            if isinstance(source, str | os.PathLike):
+                cache[index] = self.load_spec(Path(source))
+            else:  # an importlib.resources Traversable, e.g. inside a zipped package
+                text = source.read_text(encoding="utf-8")
+                cache[index] = self.load_spec(Path(str(source)), text=text)
+        return cache[index]
+
+    @cached_property
+    def connectors(self) -> dict[str, Connector]:
+        """Every registered connector by name; a spec that fails to load raises ``SpecError``."""
+        found: dict[str, Connector] = {}
+        for index, (plugin, _) in enumerate(self._sources):
+            spec = self._load_source(index)
+            if spec.name in found:
+                raise PluginError(
+                    f"connector {spec.name!r} is registered by both plugin "
+                    f"{found[spec.name].plugin!r} and plugin {plugin!r}; uninstall one of them"
+                )
+            found[spec.name] = Connector(spec, plugin)
+        return found
+
+    def spec(self, name: str) -> Spec:
+        """The compiled spec of connector ``name``; an unknown name suggests close ones.
+
+        When exactly one registered file is called ``NAME.yaml`` and holds that connector,
+        only that file is loaded (a command that uses one connector starts fast); otherwise
+        every spec is loaded, which also detects two plugins registering one name.
+        """
+        if "connectors" not in self.__dict__:
+            named = [i for i, (_, source) in enumerate(self._sources) if _stem(source) == name]
+            if len(named) == 1 and self._load_source(named[0]).name == name:
+                return self._load_source(named[0])
+        try:
+            return self.connectors[name].spec
+        except KeyError:
+            raise ConfigurationError(
+                f"unknown connector {name!r}{suggest(name, self.connectors)}"
+            ) from None
+
+    @cached_property
+    def transports(self) -> dict[str, Any]:
+        """``{connector: transport factory}`` for connectors answered in-process."""
+        return collect_named(self.pm, "register_transports", "transport")
+
+    def connect(
+        self, connector: str, values: Mapping[str, Any], *, name: str | None = None
+    ) -> Connection:
+        """A connection of ``connector`` with ``values`` (not yet opened: nothing is sent).
+
+        A connector a plugin answers in-process (``register_transports``) gets its transport;
+        the others go over the network.
+        """
+        spec = self.spec(connector)
+        local = self.transports.get(spec.name)
+        return Connection(
+            spec,
+            values,
+            expressions=self.expressions,
+            name=name,
+            transport=None if local is None else local(values),
+        )
+
+    @cached_property
+    def sandboxes(self) -> dict[str, Sandbox]:
+        """Every registered sandbox by the name of the connector it simulates."""
+        found: dict[str, Sandbox] = {}
+        for plugin, sandbox in flatten(collect(self.pm, "register_sandboxes")):
+            if sandbox.name in found:
+                raise PluginError(
+                    f"two plugins register a sandbox for {sandbox.name!r}: {plugin!r}"
+                )
+            found[sandbox.name] = sandbox
+        return found
+
+
+def _stem(source: Any) -> str:
+    return Path(str(getattr(source, "name", source))).stem
+
+
+def suggest(name: str, choices: Iterator[str] | Mapping[str, Any] | list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or a list of them, or ''."""
+    options = sorted(choices)
+    close = difflib.get_close_matches(name, options, n=1)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    if options and len(options) <= 12:
+        return " (known: " + ", ".join(options) + ")"
+    return ""
+
+
+def cross_check(document: Document) -> list[Problem]:
+    """Checks beyond the schema: references to shared objects, names that must exist."""
+    data = document.data
+    problems: list[Problem] = []
+    objects = data.get("objects", {})
+    for path, schema in iter_schemas(data):
+        for ref_path, ref in _refs(schema, path):
+            if not ref.startswith(OBJECT_REF):
+                problems.append(
+                    document.problem(
+                        ref_path,
+                        f"$ref {ref!r} is not allowed: refer to shared objects as "
+                        f"'{OBJECT_REF}NAME'",
+                    )
+                )
+            elif ref[len(OBJECT_REF) :] not in objects:
+                name = ref[len(OBJECT_REF) :]
+                problems.append(
+                    document.problem(
+                        ref_path, f"unknown shared object {name!r}{suggest(name, objects)}"
+                    )
+                )
+    connection = data.get("connection", {})
+    fields = connection.get("fields", {})
+    for i, name in enumerate(connection.get("required", [])):
+        if name not in fields:
+            problems.append(
+                document.problem(
+                    ("connection", "required", i),
+                    f"required field {name!r} is not among the fields{suggest(name, fields)}",
+                )
+            )
+    for kind in ("actions", "triggers"):
+        for block_name, block in data.get(kind, {}).items():
+            inputs = block.get("input", {})
+            for i, name in enumerate(block.get("required", [])):
+                if name not in inputs:
+                    problems.append(
+                        document.problem(
+                            (kind, block_name, "required", i),
+                            f"required input {name!r} is not among the inputs"
+                            f"{suggest(name, inputs)}",
+                        )
+                    )
+    actions = data.get("actions", {})
+    for name in set(actions) & set(data.get("triggers", {})):
+        problems.append(
+            document.problem(
+                ("triggers", name),
+                f"{name!r} names both an action and a trigger; give them distinct names",
+                key=True,
+            )
+        )
+    test = connection.get("test", {}).get("action")
+    if test is not None and test not in actions:
+        problems.append(
+            document.problem(
+                ("connection", "test", "action"),
+                f"unknown action {test!r}{suggest(test, actions)}",
+            )
+        )
+    return problems + _composite_problems(document) + paginate_problems(document)
+
+
+# ---------------------------------------------------------------- composite actions
+
+_BARE_NAMES = frozenset({"input", "calls"})
+"""The names every call's templates see; no loop item or call id may take them."""
+
+
+def _composite_problems(document: Document) -> list[Problem]:
+    """Calls that name unknown actions or inputs, ids that clash, and calls that loop back."""
+    actions = document.data.get("actions", {})
+    problems: list[Problem] = []
+    graph: dict[str, list[tuple[str, KeyPath]]] = {}
+    for name, block in actions.items():
+        if "calls" in block:
+            top = ("actions", name, "calls")
+            graph[name] = _walk_calls(document, block["calls"], top, None, problems)
+    for called, path in (edge for edges in graph.values() for edge in edges):
+        if called not in actions:
+            message = f"unknown action {called!r}{suggest(called, actions)}"
+            problems.append(document.problem(path, message))
+    problems += _cycles(document, graph)
+    return problems
+
+
+def _walk_calls(
+    document: Document,
+    calls: list[Any],
+    path: KeyPath,
+    outer: frozenset[str] | None,
+    problems: list[Problem],
+) -> list[tuple[str, KeyPath]]:
+    """The ``(action, path of its name)`` of every call below ``path``; problems on the way.
+
+    ``outer`` holds the bare names a loop's calls see from around them (None at the top,
+    where ids are read as ``calls.ID`` and hide nothing).
+    """
+    actions = document.data.get("actions", {})
+    ids = [call["id"] for call in calls]
+    found: list[tuple[str, KeyPath]] = []
+    for i, call in enumerate(calls):
+        at = (*path, i)
+        if call["id"] in ids[:i]:
+            message = f"call id {call['id']!r} is taken by an earlier call of this list"
+            problems.append(document.problem((*at, "id"), message))
+        elif outer is not None and call["id"] in outer:
+            problems.append(document.problem((*at, "id"), _hidden(call["id"])))
+        if "action" in call:
+            found.append((call["action"], (*at, "action")))
+            problems += _unknown_inputs(document, call, at, actions.get(call["action"]))
+            continue
+        around = _BARE_NAMES if outer is None else outer | set(ids)
+        if call["as"] in around:
+            problems.append(document.problem((*at, "as"), _hidden(call["as"])))
+        inside = around | {call["as"]}
+        found += _walk_calls(document, call["calls"], (*at, "calls"), inside, problems)
+    return found
+
+
+def _hidden(name: str) -> str:
+    return (
+        f"{name!r} is already a name in this loop's templates (input, calls, or an item or "
+        "call id of an enclosing for_each); give it a name of its own"
+    )
+
+
+def _unknown_inputs(
+    document: Document, call: Mapping[str, Any], at: KeyPath, target: Mapping[str, Any] | None
+) -> list[Problem]:
+    """Keys of a call's ``with`` mapping that the called action does not take, or lacks."""
+    given = call.get("with")
+    if target is None or not isinstance(given, dict):
+        return []
+    inputs = dict(target.get("input", {}))
+    if target.get("request", {}).get("response") == "bytes":
+        inputs["save_to"] = {}
+    problems = []
+    meant = set()  # a misspelt required input is one mistake, not two
+    for key in (key for key in given if key not in inputs):
+        close = difflib.get_close_matches(key, [n for n in inputs if n not in given], n=1)
+        meant.update(close)
+        hint = f" (did you mean {close[0]!r}?)" if close else suggest(key, inputs)
+        message = f"action {call['action']!r} has no input {key!r}{hint}"
+        problems.append(document.problem((*at, "with", key), message, key=True))
+    required = target.get("required", [])
+    missing = [name for name in required if name not in given and name not in meant]
+    if missing:
+        names = ", ".join(repr(name) for name in missing)
+        message = f"action {call['action']!r} requires input {names}, which `with` does not give"
+        problems.append(document.problem((*at, "with"), message))
+    return problems
+
+
+def _cycles(document: Document, graph: Mapping[str, list[tuple[str, KeyPath]]]) -> list[Problem]:
+    """One problem per call that leads back to a composite action already being called."""
+    problems: list[Problem] = []
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        trail.append(name)
+        for called, path in graph.get(name, []):
+            if called in trail:
+                loop = " → ".join([*trail[trail.index(called) :], called])
+                problems.append(
+                    document.problem(
+                        path,
+                        f"calling {called!r} here leads back to it ({loop}); a composite "
+                        "action cannot call itself, directly or through other actions",
+                    )
+                )
+            elif called in graph and called not in done:
+                visit(called, trail)
+        trail.pop()
+        done.add(name)
+
+    for name in graph:
+        if name not in done:
+            visit(name, [])
+    return problems
+
+
+def _refs(schema: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "$ref" and isinstance(value, str):
+                yield (*path, key), value
+            else:
+                yield from _refs(value, (*path, key))
+    elif isinstance(schema, list):
+        for i, value in enumerate(schema):
+            yield from _refs(value, (*path, i))
