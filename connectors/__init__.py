@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-from hookline.plugins.hookspecs import hookimpl
-from hookline.run.sandbox import Sandbox
+from hookline import Sandbox, hookimpl
 
 
 @dataclass(frozen=True, slots=True)

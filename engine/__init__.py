@@ -3,8 +3,6 @@
 What plugin authors and embedders may import is re-exported here and listed in ``__all__``.
 """
 
-import importlib.metadata as _metadata
-
 from hookline.actions.call import call_action, iter_records
 from hookline.documents.compiler import Compiler
 from hookline.errors import (
@@ -28,18 +26,14 @@ from hookline.errors import (
     TransportError,
     UnsafeRequestError,
 )
-from hookline.expr.templates import ExpressionFunction, Expressions
+from hookline.expr.templates import Expressions
 from hookline.http.connection import Connection
 from hookline.plugins.hookspecs import hookimpl
 from hookline.plugins.manager import get_plugin_manager
-from hookline.recipes.model import load_recipe
-from hookline.run.sandbox import Sandbox
+from hookline.plugins.records import ExpressionFunction, Sandbox
+from hookline.recipes.load import load_recipe
 from hookline.spec.catalog import Catalog
-
-try:
-    __version__ = _metadata.version("hookline")
-except _metadata.PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+from hookline.version import __version__
 
 __all__ = [
     "ActionError",

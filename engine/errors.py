@@ -25,7 +25,10 @@ appear in them: the runtime redacts every text before it reaches an exception.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 class HooklineError(Exception):
@@ -185,3 +188,14 @@ class UnsafeRequestError(ActionError):
     """The request would leave the connection's origin or send a secret insecurely."""
 
     kind = "unsafe_request"
+
+
+def suggest(name: str, choices: Iterator[str] | Mapping[str, Any] | list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or a list of them, or ''."""
+    options = sorted(choices)
+    close = difflib.get_close_matches(name, options, n=1)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    if options and len(options) <= 12:
+        return " (known: " + ", ".join(options) + ")"
+    return ""

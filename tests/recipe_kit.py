@@ -22,7 +22,8 @@ from starlette.routing import Route
 from hookline.actions.call import Plan
 from hookline.plugins.hookspecs import hookimpl
 from hookline.plugins.manager import get_plugin_manager
-from hookline.recipes.model import ManualTrigger, load_recipe, manual_inputs
+from hookline.recipes.load import load_recipe
+from hookline.recipes.model import ManualTrigger, manual_inputs
 from hookline.run.jobs import JobOutcome, JobRunner, Observer, new_event_key
 from hookline.run.pool import ConnectionPool
 from hookline.run.sandbox import running

@@ -26,7 +26,7 @@ from hookline.errors import (
 )
 from hookline.http.connection import Connection
 from hookline.http.ratelimit import InProcessRateLimiter
-from hookline.recipes.model import load_recipe
+from hookline.recipes.load import load_recipe
 from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import Spec

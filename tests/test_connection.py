@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from hookline.actions.checks import check_connection
 from hookline.errors import ConfigurationError, InvalidRequestError, UnsafeRequestError
 from hookline.http.connection import CallPolicy, Connection
 from hookline.spec.catalog import Catalog
@@ -386,7 +387,7 @@ async def test_the_connection_test_runs_the_declared_action(
     for action, records in (("ping", None), ("list_query", 1)):
         spec = demo_spec(catalog, actions=actions, test={"action": action})
         async with Connection(spec, {"url": url}, expressions=catalog.expressions) as connection:
-            check = await connection.test()
+            check = await check_connection(connection)
         assert (check.connection, check.action, check.records) == ("demo", action, records)
     assert [seen.path for seen in state.seen] == ["/ping", "/list"]
     assert str(check) == "demo connection 'demo' works (list_query, 1 record(s) read)"
@@ -395,5 +396,5 @@ async def test_the_connection_test_runs_the_declared_action(
 async def test_a_connection_test_needs_a_declared_action(catalog: Catalog) -> None:
     connection = connect(catalog, "https://x.test")
     with pytest.raises(ConfigurationError, match="no connection test"):
-        await connection.test()
+        await check_connection(connection)
     await connection.close()

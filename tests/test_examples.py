@@ -34,8 +34,9 @@ from hookline.cli.jobs import jobs
 from hookline.cli.main import main
 from hookline.cli.run import run
 from hookline.plugins.manager import get_plugin_manager
+from hookline.plugins.records import Sandbox
 from hookline.run.connections import write_connections
-from hookline.run.sandbox import Sandbox, running
+from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
 from tests.recipe_kit import json_lines
 

@@ -74,7 +74,7 @@ def test_built_ins_register_through_the_same_hooks() -> None:
     infos = {info.name: info for info in plugin_infos(pm)}
     assert set(DEFAULT_PLUGINS) <= set(infos)
     assert "register_connectors" in infos["hookline.connectors.argus"].hooks
-    assert "register_auth_types" in infos["hookline.http.auth.static"].hooks
+    assert "register_auth_types" in infos["hookline.http.auth.types"].hooks
     assert all(infos[name].distribution == "hookline" for name in DEFAULT_PLUGINS)
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from hookline.cli.validate import validate_file
 from hookline.errors import RecipeError
+from hookline.recipes.load import load_recipe
 from hookline.recipes.model import (
     ActionStep,
     CallStep,
@@ -18,7 +19,6 @@ from hookline.recipes.model import (
     Recipe,
     SetStep,
     StopStep,
-    load_recipe,
 )
 from hookline.run.connections import load_connections
 from hookline.spec.catalog import Catalog
@@ -385,7 +385,7 @@ def test_a_named_connection_must_be_in_the_connections_file(catalog: Catalog) ->
     )
     connections.chmod(0o600)
     named = load_connections(catalog, connections)
-    recipe = load_recipe(Path("r.yaml"), catalog, env=ENV, connections=named)
+    recipe = load_recipe(Path("r.yaml"), catalog, env=ENV, connectors=named.connectors)
     assert recipe.connections["tracker"].connector == "tracker"
 
 

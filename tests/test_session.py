@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from hookline.actions.checks import check_connection
 from hookline.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -368,7 +369,7 @@ async def test_the_connection_test_logs_in_before_a_tenant_path(
     }
     spec = demo_spec(catalog, auth=SESSION, actions=actions, test={"action": "list_things"})
     async with open_connection(catalog, spec, url, **CREDENTIALS) as connection:
-        check = await connection.test()
+        check = await check_connection(connection)
     assert (check.action, check.records) == ("list_things", 1)
     assert "works" in str(check)
     assert state.logins == 1

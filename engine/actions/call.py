@@ -29,16 +29,17 @@ from typing import Any
 
 import httpx
 
+from hookline.actions.composite import plan_calls, run_calls
 from hookline.actions.files import downloaded, save_path
 from hookline.actions.inputs import prepared_input
 from hookline.actions.outputs import OutputCheck, OutputMismatchWarning, page_records
-from hookline.actions.pages import Page, with_params
+from hookline.actions.pages import Page
 from hookline.actions.plans import Plan, RenderedRequest
-from hookline.errors import ActionError, ConfigurationError, OutcomeUnknownError
+from hookline.errors import ActionError, ConfigurationError, OutcomeUnknownError, suggest
 from hookline.http.connection import CallPolicy, Connection, Response
 from hookline.http.responses import ErrorContext, truthy
-from hookline.spec.catalog import suggest
 from hookline.spec.model import Action, Request
+from hookline.spec.params import with_params
 
 __all__ = ["OutputMismatchWarning", "Plan", "call_action", "iter_pages", "iter_records"]
 
@@ -283,9 +284,7 @@ class _Call:
 
     async def composed(self, values: Mapping[str, Any]) -> Any:
         """Run a composite action's calls; ``select`` reads ``{input, calls}``."""
-        from hookline.actions.composite import run_calls  # late: composite builds on this module
-
-        calls = await run_calls(self.connection, self.action, values)
+        calls = await run_calls(self.connection, self.action, values, call_action)
         if self.action.output.select is None:
             return self.output(calls)
         return self.output({"input": values, "calls": calls})
@@ -310,11 +309,7 @@ class _Call:
         """The requests this call would begin with, redacted, and its example output."""
         example = self.action.examples[0].output if self.action.examples else None
         if self.action.composite is not None:
-            from hookline.actions.composite import (
-                plan_calls,  # late: composite builds on this module
-            )
-
-            planned, note = await plan_calls(self.connection, self.action, values)
+            planned, note = await plan_calls(self.connection, self.action, values, call_action)
             return Plan(self.label, tuple(planned), example, note)
         requests = []
         if self.action.is_list:

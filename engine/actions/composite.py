@@ -40,9 +40,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
-from hookline.actions.call import call_action
 from hookline.actions.plans import RenderedRequest
 from hookline.documents.schema_errors import kind_of
 from hookline.errors import HooklineError, InvalidRequestError, OutcomeUnknownError
@@ -52,11 +51,30 @@ from hookline.http.responses import truthy
 from hookline.spec.model import Action, ActionCall, Call, Composite, ForEachCall
 
 
+class CallAction(Protocol):
+    """How a composite action calls another action: ``hookline.actions.call.call_action``."""
+
+    async def __call__(
+        self,
+        connection: Connection,
+        name: str,
+        values: Mapping[str, Any],
+        /,
+        *,
+        dry_run: bool = ...,
+    ) -> Any:
+        """Call action ``name`` of ``connection`` with ``values``; its output, or its plan."""
+        ...
+
+
 async def run_calls(
-    connection: Connection, action: Action, values: Mapping[str, Any]
+    connection: Connection, action: Action, values: Mapping[str, Any], call_action: CallAction
 ) -> dict[str, Any]:
-    """Run the calls of composite ``action`` with its validated input; their outputs by id."""
-    run = _Run(connection, action)
+    """Run the calls of composite ``action`` with its validated input; their outputs by id.
+
+    Each call goes through ``call_action``, as a call from outside would.
+    """
+    run = _Run(connection, action, call_action)
     try:
         return await run.level(_composite(action).calls, {"input": values}, "", nested=False)
     except _Failed as failed:
@@ -64,13 +82,13 @@ async def run_calls(
 
 
 async def plan_calls(
-    connection: Connection, action: Action, values: Mapping[str, Any]
+    connection: Connection, action: Action, values: Mapping[str, Any], call_action: CallAction
 ) -> tuple[list[RenderedRequest], str]:
     """The requests a dry run of composite ``action`` can render, and a note on the rest.
 
     The note is empty when every call was planned.
     """
-    run = _Run(connection, action)
+    run = _Run(connection, action, call_action)
     calls = _composite(action).calls
     context = {"input": values, "calls": {}}
     requests: list[RenderedRequest] = []
@@ -112,9 +130,10 @@ class _Failed(Exception):
 class _Run:
     """One run of one composite action: where it is, and the last change it made."""
 
-    def __init__(self, connection: Connection, action: Action) -> None:
+    def __init__(self, connection: Connection, action: Action, call_action: CallAction) -> None:
         self.connection = connection
         self.action = action
+        self.call_action = call_action
         self.label = f"{connection.spec.name}.{action.name}"
         self.last_change: str | None = None
 
@@ -157,7 +176,7 @@ class _Run:
             if not self.holds(call, context):
                 return None
             given = _input(call, context, self.connection)
-            output = await call_action(self.connection, call.action, given)
+            output = await self.call_action(self.connection, call.action, given)
         except HooklineError as exc:
             raise _Failed(label, call.action, exc) from exc
         if not self.connection.spec.actions[call.action].idempotent:

@@ -15,9 +15,8 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unus
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
 
 from hookline.actions.files import SAVE_TO, SAVE_TO_SCHEMA, encoded_content
-from hookline.errors import InvalidRequestError
+from hookline.errors import InvalidRequestError, suggest
 from hookline.http.responses import ErrorContext
-from hookline.spec.catalog import suggest
 from hookline.spec.model import Action, Spec
 
 _MESSAGE_LIMIT = 300

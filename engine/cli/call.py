@@ -28,9 +28,9 @@ import orjson
 
 from hookline.actions.call import Plan, call_action, iter_pages
 from hookline.cli.connections import connections_option
-from hookline.errors import ConfigurationError
+from hookline.errors import ConfigurationError, suggest
 from hookline.run.connections import NamedConnection, load_connections
-from hookline.spec.catalog import Catalog, suggest
+from hookline.spec.catalog import Catalog
 
 _BATCH = 1 << 20
 """Bytes of JSON lines written at once at the latest."""

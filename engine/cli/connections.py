@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from hookline.http.connection import ConnectionCheck
+from hookline.actions.checks import ConnectionCheck, check_connection
 from hookline.run.connections import load_connections
 
 
@@ -65,6 +65,6 @@ def test_connection(app: Any, name: str, connections_file: Path | None) -> None:
 
     async def check() -> ConnectionCheck:
         async with entry.open(app.catalog) as connection:
-            return await connection.test()
+            return await check_connection(connection)
 
     click.echo(str(asyncio.run(check())))

@@ -31,7 +31,7 @@ from hookline.cli.run import (
     state_option,
 )
 from hookline.errors import ConfigurationError
-from hookline.recipes.model import load_recipe
+from hookline.recipes.load import load_recipe
 from hookline.run.connections import load_connections
 from hookline.run.jobs import JobRunner
 from hookline.run.pool import ConnectionPool
@@ -190,7 +190,9 @@ def rerun(
                 "send it again, or leave the job as it is"
             )
         connections = load_connections(catalog, connections_file, environ=env)
-        recipe = load_recipe(Path(job.recipe_file), catalog, env=env, connections=connections)
+        recipe = load_recipe(
+            Path(job.recipe_file), catalog, env=env, connectors=connections.connectors
+        )
         if recipe.name != job.recipe:
             raise ConfigurationError(
                 f"{job.recipe_file} is now recipe {recipe.name!r}, not {job.recipe!r}"

@@ -21,17 +21,17 @@ import pluggy
 from rich.console import Console
 from rich.table import Table
 
-from hookline import __version__
 from hookline.cli.call import call
 from hookline.cli.connections import connections
 from hookline.cli.jobs import jobs
 from hookline.cli.run import run
 from hookline.cli.sandbox import sandbox
 from hookline.cli.validate import validate_file
-from hookline.errors import ConfigurationError, HooklineError
+from hookline.errors import ConfigurationError, HooklineError, suggest
 from hookline.plugins.manager import get_plugin_manager, plugin_infos
-from hookline.spec.catalog import Catalog, suggest
+from hookline.spec.catalog import Catalog
 from hookline.spec.reference import connector_reference, recipe_reference, spec_reference
+from hookline.version import __version__
 
 
 class App:

@@ -33,7 +33,8 @@ from hookline.cli.connections import connections_option
 from hookline.cli.progress import JsonLinesReporter, Reporter, TerminalReporter
 from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentError
 from hookline.plugins.manager import collect_named
-from hookline.recipes.model import ManualTrigger, Recipe, load_recipe, manual_inputs
+from hookline.recipes.load import load_recipe
+from hookline.recipes.model import ManualTrigger, Recipe, manual_inputs
 from hookline.run.connections import load_connections
 from hookline.run.jobs import DRY_RUN_ID, JobRunner, new_event_key
 from hookline.run.pool import ConnectionPool
@@ -162,7 +163,7 @@ def run(
     connections = load_connections(catalog, connections_file, environ=env)
     if in_sandboxes:
         connections = with_sandbox_connections(connections, catalog.sandboxes)
-    recipe = load_recipe(recipe_file, catalog, env=env, connections=connections)
+    recipe = load_recipe(recipe_file, catalog, env=env, connectors=connections.connectors)
     payload = _payload(recipe, inputs, event_file)
     reporter = reporter_for(as_json)
     pool = ConnectionPool(catalog, env=env, connections=connections)

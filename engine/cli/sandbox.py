@@ -7,10 +7,9 @@ from typing import Any
 
 import click
 
-from hookline.errors import ConfigurationError
+from hookline.errors import ConfigurationError, suggest
 from hookline.run.connections import default_connections_path, write_connections
 from hookline.run.sandbox import base_url, bind_all, serve
-from hookline.spec.catalog import suggest
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

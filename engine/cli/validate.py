@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hookline.documents.loader import load_document
 from hookline.errors import InvalidDocumentError
-from hookline.recipes.model import load_recipe
+from hookline.recipes.load import load_recipe
 from hookline.run.connections import load_connections
 from hookline.spec.catalog import Catalog
 
@@ -24,7 +24,7 @@ def validate_file(path: Path, catalog: Catalog) -> str:
         catalog.load_spec(path)
         return "spec"
     if isinstance(data, dict) and "recipe" in data:
-        load_recipe(path, catalog, env=os.environ, connections=load_connections(catalog))
+        load_recipe(path, catalog, env=os.environ, connectors=load_connections(catalog).connectors)
         return "recipe"
     raise InvalidDocumentError(
         [

@@ -23,8 +23,9 @@ from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit
 
 from hookline.errors import ExpressionError
-from hookline.expr.templates import ExpressionFunction, compact_json
+from hookline.expr.templates import compact_json
 from hookline.plugins.hookspecs import hookimpl
+from hookline.plugins.records import ExpressionFunction
 
 MAX_TEXT = 10_000_000
 """The longest text, in characters, a function here will build."""

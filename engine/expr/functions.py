@@ -1,7 +1,7 @@
 """Expression functions: what a plugin registers, and how every call of a function is checked.
 
 JMESPath's own functions are fixed; plugins add more through the ``register_functions`` hook,
-each an ``ExpressionFunction`` with a typed signature. This module holds that record, the
+each an ``ExpressionFunction`` with a typed signature. This module holds the
 table of them (a name registered twice, or one JMESPath already has, is a ``PluginError``
 naming the plugins), and the checks of a call: the number of arguments when an expression
 compiles (``check_calls``), their types before each call, for JMESPath's functions too.
@@ -14,10 +14,8 @@ or connection value that is not set, so naming the parameter points the reader a
 from __future__ import annotations
 
 import difflib
-import inspect
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import jmespath  # type: ignore[import-untyped, unused-ignore]
@@ -27,12 +25,10 @@ from jmespath.visitor import _Expression  # type: ignore[import-untyped, unused-
 from hookline.errors import ExpressionError, PluginError
 from hookline.expr.syntax import call_positions, error, nodes
 from hookline.plugins.manager import collect, flatten
+from hookline.plugins.records import ExpressionFunction
 
 if TYPE_CHECKING:
     import pluggy
-
-TYPE_NAMES = frozenset({"any", "array", "boolean", "expref", "null", "number", "object", "string"})
-"""The JMESPath type names a signature may use; ``array-<type>`` also checks every item."""
 
 BUILTIN_FUNCTIONS = frozenset(Functions.FUNCTION_TABLE)
 """JMESPath's own functions, which a plugin cannot replace."""
@@ -57,99 +53,6 @@ _ITEM_WORDS = {
     "object": "mappings",
     "string": "text",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ExpressionFunction:
-    """A function added to the expression language, as a plugin's ``register_functions`` gives it.
-
-    ``signature`` holds, per parameter, the JMESPath type names it accepts (``string``,
-    ``number``, ``boolean``, ``array``, ``object``, ``null``, ``expref``, ``any``, or
-    ``array-<type>`` for an array whose items all have that type). The last ``optional``
-    parameters may be left out, and a ``variadic`` function's last parameter may repeat.
-    Arguments are checked against the signature, then ``function`` is called with them
-    positionally; it returns JSON-shaped data and reports bad input by raising
-    ``ExpressionError`` with a sentence naming what was wrong.
-    """
-
-    name: str
-    function: Callable[..., Any]
-    signature: tuple[tuple[str, ...], ...]
-    description: str
-    optional: int = 0
-    variadic: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.name.isidentifier() or not self.name.isascii():
-            raise PluginError(f"expression function name {self.name!r} is not an identifier")
-        for types in self.signature:
-            if not types or not all(map(_valid_type, types)):
-                raise PluginError(
-                    f"expression function {self.name}() has a parameter with types {types!r}; "
-                    f"use {', '.join(sorted(TYPE_NAMES))} or array-<type>"
-                )
-        if not 0 <= self.optional <= len(self.signature) or (self.variadic and not self.signature):
-            raise PluginError(
-                f"expression function {self.name}() declares more optional or variadic "
-                "parameters than its signature has"
-            )
-        if not self.description.strip():
-            raise PluginError(f"expression function {self.name}() has no description")
-        self._check_callable()
-
-    @property
-    def min_args(self) -> int:
-        """The fewest arguments a call may pass."""
-        return len(self.signature) - self.optional
-
-    @property
-    def max_args(self) -> int | None:
-        """The most arguments a call may pass; None when the last parameter repeats."""
-        return None if self.variadic else len(self.signature)
-
-    @property
-    def usage(self) -> str:
-        """How a call reads, e.g. ``parse_time(value: string|number, format?: string)``."""
-        params = []
-        for index, types in enumerate(self.signature):
-            name = self.parameter(index) or f"arg{index + 1}"
-            mark = "?" if index >= self.min_args else ""
-            repeat = "..." if self.variadic and index == len(self.signature) - 1 else ""
-            params.append(f"{name}{mark}: {'|'.join(types)}{repeat}")
-        return f"{self.name}({', '.join(params)})"
-
-    def parameter(self, index: int) -> str | None:
-        """The Python name of the parameter argument ``index`` fills; None when unknowable.
-
-        A variadic function's repeated arguments all fill its last parameter.
-        """
-        try:
-            parameters = inspect.signature(self.function).parameters.values()
-        except (TypeError, ValueError):
-            return None
-        names = [p.name for p in parameters if p.kind is not p.KEYWORD_ONLY]
-        position = min(index, len(self.signature) - 1)
-        return names[position] if position < len(names) else None
-
-    def _check_callable(self) -> None:
-        try:
-            bind = inspect.signature(self.function).bind
-        except (TypeError, ValueError):  # some callables cannot be introspected; trust them
-            return
-        counts = {self.min_args, len(self.signature), len(self.signature) + int(self.variadic)}
-        for count in sorted(counts):
-            try:
-                bind(*([None] * count))
-            except TypeError:
-                raise PluginError(
-                    f"expression function {self.name}() cannot be called with {count} "
-                    "arguments, which its signature allows"
-                ) from None
-
-
-def _valid_type(name: str) -> bool:
-    kind, dash, item = name.partition("-")
-    return kind in TYPE_NAMES and (not dash or (kind == "array" and item in TYPE_NAMES))
 
 
 # ---------------------------------------------------------------- the table

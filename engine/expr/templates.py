@@ -30,7 +30,6 @@ from jmespath import exceptions as jmespath_errors  # type: ignore[import-untype
 from hookline.errors import ExpressionError
 from hookline.expr.functions import (
     CallError,
-    ExpressionFunction,
     check_calls,
     function_table,
     jmespath_options,
@@ -47,6 +46,7 @@ from hookline.expr.syntax import (
     read_paths,
     syntax_error,
 )
+from hookline.plugins.records import ExpressionFunction
 
 if TYPE_CHECKING:
     import pluggy
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 __all__ = [
     "CompiledValue",
     "Expression",
-    "ExpressionFunction",
     "Expressions",
     "Template",
     "compact_json",

@@ -22,7 +22,6 @@ import hashlib
 import ipaddress
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -39,9 +38,11 @@ from hookline.http.rendering import RequestRenderer, reads, reads_session
 from hookline.http.responses import Response
 from hookline.http.send import CallPolicy, DeadlineTransport, Sender
 from hookline.http.transport import HTTP11Transport
+from hookline.spec.catalog import Catalog
 from hookline.spec.model import Request, RetryPolicy, Spec
+from hookline.version import __version__
 
-__all__ = ["CallPolicy", "Connection", "ConnectionCheck", "Response"]
+__all__ = ["CallPolicy", "Connection", "Response", "connect"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,23 +50,7 @@ _LOGOUT = CallPolicy(action="logout", retry=RetryPolicy(attempts=1), response="b
 
 
 def _user_agent() -> str:
-    from hookline import __version__  # late: the package itself may import this module
-
     return f"hookline/{__version__}"
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionCheck:
-    """A passed connection test: the action that ran and, for a list, the records it read."""
-
-    connection: str
-    connector: str
-    action: str
-    records: int | None
-
-    def __str__(self) -> str:
-        read = "" if self.records is None else f", {self.records} record(s) read"
-        return f"{self.connector} connection {self.connection!r} works ({self.action}{read})"
 
 
 class Connection:
@@ -259,28 +244,6 @@ class Connection:
         """
         return await self._sender.send(request, policy)
 
-    async def test(self) -> ConnectionCheck:
-        """Run the spec's ``connection.test`` action: whether the connection works, in short.
-
-        A list action reads one record at most. Its failure is raised as it is (an
-        ``AuthenticationError`` for refused credentials, ...); a spec without a test is a
-        ``ConfigurationError``.
-        """
-        from hookline.actions.call import call_action  # late: actions builds on this module
-
-        settings = self.spec.connection
-        if settings.test_action is None:
-            raise ConfigurationError(
-                f"connector {self.spec.name!r} declares no connection test; its spec can name "
-                "one with connection.test: {action: NAME}"
-            )
-        await self.ready()
-        output = await call_action(self, settings.test_action, settings.test_input, max_records=1)
-        is_list = self.spec.actions[settings.test_action].is_list
-        return ConnectionCheck(
-            self.name, self.spec.name, settings.test_action, len(output) if is_list else None
-        )
-
     async def close(self) -> None:
         """Log out (where the session declares a logout) and close the client; idempotent."""
         if self._closed:
@@ -332,3 +295,22 @@ class _SessionPlaceholders(dict[str, Any]):
 
     def get(self, key: str, default: Any = None, /) -> Any:
         return f"<session.{key}>"
+
+
+def connect(
+    catalog: Catalog, connector: str, values: Mapping[str, Any], *, name: str | None = None
+) -> Connection:
+    """A connection of ``connector`` with ``values`` (not yet opened: nothing is sent).
+
+    A connector a plugin answers in-process (``register_transports``) gets its transport;
+    the others go over the network.
+    """
+    spec = catalog.spec(connector)
+    local = catalog.transports.get(spec.name)
+    return Connection(
+        spec,
+        values,
+        expressions=catalog.expressions,
+        name=name,
+        transport=None if local is None else local(values),
+    )

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from hookline.expr.templates import ExpressionFunction
-    from hookline.run.sandbox import Sandbox
+    from hookline.plugins.records import ExpressionFunction, Sandbox
 
 hookspec = pluggy.HookspecMarker("hookline")
 hookimpl = pluggy.HookimplMarker("hookline")

@@ -26,7 +26,7 @@ from hookline.plugins import hookspecs
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "hookline.expr.builtins",
-    "hookline.http.auth.static",
+    "hookline.http.auth.types",
     "hookline.actions.paginators",
     "hookline.http.webhooks",
     "hookline.run.store",

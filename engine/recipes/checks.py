@@ -27,7 +27,7 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unus
 from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, unused-ignore]
 
 from hookline.documents.loader import Document, KeyPath
-from hookline.errors import ConfigurationError, Problem
+from hookline.errors import ConfigurationError, Problem, suggest
 from hookline.expr.templates import CompiledValue
 from hookline.recipes.inputs import type_mismatch, written_problems
 from hookline.recipes.model import (
@@ -44,7 +44,7 @@ from hookline.recipes.model import (
 )
 from hookline.recipes.scopes import References, Scope
 from hookline.recipes.shapes import Shape, list_shape, object_shape, words
-from hookline.spec.catalog import Catalog, suggest
+from hookline.spec.catalog import Catalog
 from hookline.spec.model import Action, PollTrigger, Spec
 
 ERROR_SHAPE = Shape.of(

@@ -16,12 +16,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hookline.documents.loader import Document, KeyPath, format_path
-from hookline.errors import Problem
+from hookline.errors import Problem, suggest
 from hookline.expr.templates import CompiledValue, Template
 from hookline.recipes.inputs import is_plain
 from hookline.recipes.model import ForEachStep, IfStep, Step
 from hookline.recipes.shapes import Shape, ShapeError, did_you_mean, json_type
-from hookline.spec.catalog import suggest
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,18 +26,17 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 
 from hookline.documents.loader import Document, format_path, load_document
 from hookline.documents.schema_errors import schema_problems
-from hookline.errors import ConfigurationError, ExpressionError, Problem, RecipeError
+from hookline.errors import ConfigurationError, ExpressionError, Problem, RecipeError, suggest
 from hookline.expr.templates import Expressions
-from hookline.http.connection import Connection
+from hookline.http.connection import Connection, connect
 from hookline.http.redaction import Redactor
-from hookline.spec.catalog import suggest
-from hookline.spec.model import Spec
+from hookline.spec.catalog import Catalog
 
 DEFAULT_PATH = Path(".hookline") / "connections.yaml"
 """Where connections are read from when no file is named."""
@@ -65,22 +64,6 @@ class ConnectionsFileWarning(UserWarning):
     """The connections file can be read by other users of the machine."""
 
 
-class SpecSource(Protocol):
-    """Where connector specs come from (a ``Catalog``)."""
-
-    expressions: Expressions
-
-    def spec(self, name: str) -> Spec:
-        """The spec of connector ``name``; ``ConfigurationError`` when unknown."""
-        ...
-
-    def connect(
-        self, connector: str, values: Mapping[str, Any], *, name: str | None = None
-    ) -> Connection:
-        """A connection of ``connector`` with ``values``, in-process transports applied."""
-        ...
-
-
 @dataclass(frozen=True, slots=True)
 class NamedConnection:
     """One entry of the file: its name, connector and rendered, validated values."""
@@ -89,9 +72,9 @@ class NamedConnection:
     connector: str
     values: Mapping[str, Any]
 
-    def open(self, source: SpecSource) -> Connection:
+    def open(self, catalog: Catalog) -> Connection:
         """A ``Connection`` with these values (use it as an async context manager)."""
-        return source.connect(self.connector, self.values, name=self.name)
+        return connect(catalog, self.connector, self.values, name=self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +83,11 @@ class Connections:
 
     path: Path | None
     entries: Mapping[str, NamedConnection]
+
+    @property
+    def connectors(self) -> dict[str, str]:
+        """The connector of each named connection, as recipe loading checks them."""
+        return {name: entry.connector for name, entry in self.entries.items()}
 
     def resolve(self, name_or_connector: str, *, connector: str | None = None) -> NamedConnection:
         """The connection named so, else the only connection of that connector.
@@ -153,7 +141,7 @@ def connections_path(
 
 
 def load_connections(
-    source: SpecSource,
+    catalog: Catalog,
     path: str | Path | None = None,
     *,
     environ: Mapping[str, str] | None = None,
@@ -177,7 +165,7 @@ def load_connections(
         if not isinstance(entry, dict) or not isinstance(entry.get("connector"), str):
             continue  # the file schema's problems say what is wrong with it
         try:
-            spec = source.spec(entry["connector"])
+            spec = catalog.spec(entry["connector"])
         except ConfigurationError as exc:
             problems.append(document.problem((name, "connector"), str(exc)))
             continue
@@ -187,7 +175,7 @@ def load_connections(
                 continue
             field = spec.connection.fields.get(key)
             found = len(problems)
-            values[key] = _render(document, (name, key), value, source.expressions, env, problems)
+            values[key] = _render(document, (name, key), value, catalog.expressions, env, problems)
             if len(problems) > found:
                 unrendered.add(format_path((name, key)))
             elif field is not None:

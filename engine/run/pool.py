@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from hookline.errors import ConfigurationError
-from hookline.http.connection import Connection
+from hookline.http.connection import Connection, connect
 from hookline.recipes.model import Recipe, RecipeConnection
 from hookline.run.connections import Connections
 from hookline.spec.catalog import Catalog
@@ -74,7 +74,7 @@ class ConnectionPool:
         context = {"env": self.env}
         values.update({key: value.render(context) for key, value in connection.values.items()})
         assert connection.connector is not None  # the static checks refuse a recipe without it
-        return self.catalog.connect(connection.connector, values, name=connection.name)
+        return connect(self.catalog, connection.connector, values, name=connection.name)
 
     async def close(self) -> None:
         """Close every connection (logging out of sessions)."""

@@ -13,33 +13,13 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 
 import uvicorn
 
 from hookline.errors import ConfigurationError
-
-ASGIApp = Callable[..., Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Sandbox:
-    """A local simulator of one platform.
-
-    ``create_app(seed=0, **options)`` returns a fresh ASGI app with state seeded from ``seed``;
-    ``connection(base_url)`` returns connection values (demo credentials included) for a
-    connection of connector ``name`` to an app served at ``base_url``; ``credentials`` says the
-    demo credentials in one line for people.
-    """
-
-    name: str
-    title: str
-    create_app: Callable[..., ASGIApp]
-    connection: Callable[[str], dict[str, Any]]
-    credentials: str
+from hookline.plugins.records import ASGIApp
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -22,9 +22,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from hookline.expr.templates import CompiledValue
+from hookline.plugins.records import Sandbox
 from hookline.recipes.model import Recipe, RecipeConnection
 from hookline.run.connections import Connections, NamedConnection
-from hookline.run.sandbox import Sandbox, running
+from hookline.run.sandbox import running
 
 
 @dataclass(frozen=True, slots=True)

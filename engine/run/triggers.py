@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from hookline.actions.pages import Page, with_params
+from hookline.actions.pages import Page
 from hookline.errors import ConfigurationError, InvalidResponseError
 from hookline.http.connection import CallPolicy, Connection
 from hookline.http.responses import truthy
@@ -33,6 +33,7 @@ from hookline.run.jobs import new_event_key
 from hookline.run.pool import ConnectionPool
 from hookline.run.store import JobRecord, SqlStore
 from hookline.spec.model import PollTrigger, Trigger, WebhookTrigger
+from hookline.spec.params import with_params
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,17 +21,16 @@ from typing import Any
 
 import pluggy
 
-from hookline.actions.pages import paginate_problems
 from hookline.documents.compiler import Compiler
 from hookline.documents.loader import Document, KeyPath, load_document
 from hookline.documents.schema_errors import schema_problems
-from hookline.errors import ConfigurationError, PluginError, Problem, SpecError
+from hookline.errors import ConfigurationError, PluginError, Problem, SpecError, suggest
 from hookline.expr.templates import Expressions
-from hookline.http.connection import Connection
 from hookline.plugins.manager import collect, collect_named, flatten
-from hookline.run.sandbox import Sandbox
+from hookline.plugins.records import Sandbox
 from hookline.spec.build import Builders, build_spec, iter_schemas
 from hookline.spec.model import Spec
+from hookline.spec.params import paginate_problems
 
 OBJECT_REF = "#/objects/"
 
@@ -158,24 +157,6 @@ class Catalog:
         """``{connector: transport factory}`` for connectors answered in-process."""
         return collect_named(self.pm, "register_transports", "transport")
 
-    def connect(
-        self, connector: str, values: Mapping[str, Any], *, name: str | None = None
-    ) -> Connection:
-        """A connection of ``connector`` with ``values`` (not yet opened: nothing is sent).
-
-        A connector a plugin answers in-process (``register_transports``) gets its transport;
-        the others go over the network.
-        """
-        spec = self.spec(connector)
-        local = self.transports.get(spec.name)
-        return Connection(
-            spec,
-            values,
-            expressions=self.expressions,
-            name=name,
-            transport=None if local is None else local(values),
-        )
-
     @cached_property
     def sandboxes(self) -> dict[str, Sandbox]:
         """Every registered sandbox by the name of the connector it simulates."""
@@ -191,17 +172,6 @@ class Catalog:
 
 def _stem(source: Any) -> str:
     return Path(str(getattr(source, "name", source))).stem
-
-
-def suggest(name: str, choices: Iterator[str] | Mapping[str, Any] | list[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or a list of them, or ''."""
-    options = sorted(choices)
-    close = difflib.get_close_matches(name, options, n=1)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
-    if options and len(options) <= 12:
-        return " (known: " + ", ".join(options) + ")"
-    return ""
 
 
 def cross_check(document: Document) -> list[Problem]:

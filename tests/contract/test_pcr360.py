@@ -31,7 +31,7 @@ from hookline.errors import (
     PermissionDeniedError,
 )
 from hookline.http.connection import Connection
-from hookline.recipes.model import load_recipe
+from hookline.recipes.load import load_recipe
 from hookline.run.pool import ConnectionPool
 from hookline.run.store import open_sqlite
 from hookline.run.triggers import PollResult, poll

@@ -46,7 +46,8 @@ from hookline.errors import (
 )
 from hookline.http import ratelimit
 from hookline.http.connection import Connection
-from hookline.recipes.model import Recipe, load_recipe
+from hookline.recipes.load import load_recipe
+from hookline.recipes.model import Recipe
 from hookline.run.pool import ConnectionPool
 from hookline.run.sandbox import running
 from hookline.run.store import open_sqlite

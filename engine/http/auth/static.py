@@ -26,11 +26,9 @@ from urllib.parse import quote
 import httpx
 
 from hookline.errors import ConfigurationError, UnsafeRequestError
-from hookline.expr.templates import CompiledValue, ExpressionFunction
-from hookline.http.auth.tokens import totp
+from hookline.expr.templates import CompiledValue
 from hookline.http.redaction import Redactor
 from hookline.http.send import AUTH_REQUEST, Flow
-from hookline.plugins.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from hookline.documents.compiler import Compiler
@@ -422,33 +420,3 @@ class AuthChain(httpx.Auth):
 async def _alone(request: httpx.Request) -> Flow:
     """The flow of an auth with nothing to add: the request itself."""
     yield request
-
-
-@hookimpl
-def register_auth_types() -> dict[str, Any]:
-    """The built-in auth types."""
-    from hookline.http.auth.session import SessionAuth  # it builds on this module
-
-    return {
-        "none": NoneAuth,
-        "basic": BasicAuth,
-        "bearer": BearerAuth,
-        "api_key": ApiKeyAuth,
-        "headers": HeadersAuth,
-        "session": SessionAuth,
-    }
-
-
-@hookimpl
-def register_functions() -> list[ExpressionFunction]:
-    """``totp(secret, digits?)``: the current one-time code for an MFA login step."""
-    return [
-        ExpressionFunction(
-            "totp",
-            totp,
-            (("string",), ("number",)),
-            "The current RFC 6238 one-time code (HMAC-SHA1, 30 s) for a base32 secret, as text "
-            "of 6 digits (or the digits given: 6, 7 or 8).",
-            optional=1,
-        )
-    ]
