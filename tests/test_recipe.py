@@ -237,7 +237,8 @@ def test_a_valid_recipe_compiles_into_the_model(catalog: Catalog) -> None:
         (
             "every: 5m",
             "cron: '61 * * *'",
-            "r.yaml:9:9: trigger.cron: '61 * * *' is not a cron expression: five fields "
+            "r.yaml:9:9: trigger.cron: '61 * * *' is not a cron expression that ever fires: "
+            "five fields "
             "(minute hour day month weekday) of numbers, *, ranges, lists and steps, "
             "e.g. '*/15 * * * *'",
         ),

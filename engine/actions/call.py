@@ -16,6 +16,11 @@ finds), is the output, checked against the output schema as any answer is. If no
 the request is sent again, as many times as the action's retry attempts allow. Without a
 lookup the error propagates and the job records the outcome as unknown.
 
+Resumed calls. A job taken over after its process stopped (``resumed=True``) may have sent
+this call already. An action with a ``lookup`` asks first and sends only if nothing was made;
+an idempotent action (or a read) is sent again; any other raises ``OutcomeUnknownError``
+without sending, for the operator to decide.
+
 Dry runs (``dry_run=True``) send nothing and return a ``hookline.actions.plans.Plan``. Composite
 actions (``calls:`` instead of ``request:``) are run by ``hookline.actions.composite``, whose calls
 come back here, one ``call_action`` each; their output is selected and checked here.
@@ -51,16 +56,22 @@ async def call_action(
     *,
     dry_run: bool = False,
     max_records: int | None = None,
+    resumed: bool = False,
 ) -> Any:
     """Run ``action_name`` on ``connection`` with ``input``; return its output.
 
     A list action returns the list of its records (at most ``max_records``; ``iter_records``
-    streams them instead). ``dry_run`` sends nothing and returns a ``Plan``.
+    streams them instead). ``dry_run`` sends nothing and returns a ``Plan``. ``resumed``
+    says an earlier attempt of this very call may have reached the platform.
     """
     call = _Call(connection, action_name)
     values = call.prepare(input)
     if dry_run:
         return await call.plan(values, max_records)
+    if resumed and not call.action.is_list:
+        found = await call.resume(values)
+        if found:
+            return found[0]
     if call.action.composite is not None:
         return await call.composed(values)
     if call.action.is_list:
@@ -203,6 +214,33 @@ class _Call:
                     return found[0]
                 continue  # the platform has no such object: sending again is safe
             return self.output(self.answer(response))
+
+    async def resume(self, values: Mapping[str, Any]) -> list[Any]:
+        """Before sending a call that may have been sent already: what it made, or nothing.
+
+        An action with a lookup asks the platform; an idempotent one may simply be sent
+        again (nothing found); any other raises ``OutcomeUnknownError`` without sending.
+        """
+        method = self.request.method if self.action.composite is None else None
+        lost = OutcomeUnknownError(
+            f"{self.label}: the job stopped while this call was being sent, so the platform "
+            "may have applied it",
+            connector=self.connection.spec.name,
+            action=self.action.name,
+            method=method,
+        )
+        if self.action.lookup is not None:
+            return await self.look_up(values, lost)
+        if self.action.idempotent:
+            return []
+        raise OutcomeUnknownError(
+            f"{lost} It is not safe to send again (the action is not idempotent and has no "
+            "lookup): check the platform, then `hookline jobs resolve` or "
+            "`hookline jobs rerun --resend` the job",
+            connector=lost.connector,
+            action=lost.action,
+            method=lost.method,
+        )
 
     async def look_up(self, values: Mapping[str, Any], lost: OutcomeUnknownError) -> list[Any]:
         """What a lost create made, as the action's output in a one-item list; or nothing.

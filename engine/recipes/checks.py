@@ -21,8 +21,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import CroniterError, croniter  # type: ignore[import-untyped, unused-ignore]
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, unused-ignore]
 
@@ -168,7 +171,7 @@ class _Checker:
                 f"{trigger.trigger!r}{suggest(trigger.trigger, spec.triggers)}",
             )
             return None
-        given = {"every": trigger.every, "cron": trigger.cron}
+        given = {"every": trigger.every, "cron": trigger.cron, "jitter": trigger.jitter}
         for key in (k for k, v in given.items() if v is not None):
             if not isinstance(found, PollTrigger):
                 self.problem(
@@ -179,9 +182,15 @@ class _Checker:
         if trigger.cron is not None and not _is_cron(trigger.cron):
             self.problem(
                 (*trigger.path, "cron"),
-                f"{trigger.cron!r} is not a cron expression: "
+                f"{trigger.cron!r} is not a cron expression that ever fires: "
                 "five fields (minute hour day month weekday) of numbers, *, ranges, "
                 "lists and steps, e.g. '*/15 * * * *'",
+            )
+        if trigger.timezone is not None and not _is_zone(trigger.timezone):
+            self.problem(
+                (*trigger.path, "timezone"),
+                f"unknown time zone {trigger.timezone!r}: give an IANA name such as "
+                "Europe/Oslo, America/New_York or UTC",
             )
         self.action_input(
             trigger.path,
@@ -393,7 +402,21 @@ def _output_shape(spec: Spec, action: Action, step: ActionStep) -> Shape | None:
 
 def _is_cron(text: str) -> bool:
     fields = text.split()
-    return len(fields) == 5 and all(_CRON_FIELD.fullmatch(f) for f in fields)
+    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+        return False
+    try:  # croniter also knows the ranges, and a date that never comes (31 February)
+        croniter(text, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except (CroniterError, ValueError, KeyError):
+        return False
+    return True
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _relabel(shape: Shape | None, label: str) -> Shape | None:

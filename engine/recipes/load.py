@@ -154,7 +154,7 @@ class _Builder:
             }
             return ManualTrigger(schema, path)
         connection, _, name = block["event"].partition(".")
-        every = block.get("every")
+        every, jitter, alert_after = (block.get(k) for k in ("every", "jitter", "alert_after"))
         return EventTrigger(
             connection=connection,
             trigger=name,
@@ -162,6 +162,9 @@ class _Builder:
             every=_seconds(every) if every else None,
             cron=block.get("cron"),
             path=path,
+            timezone=block.get("timezone"),
+            jitter=_seconds(jitter) if jitter is not None else None,
+            alert_after=_seconds(alert_after) if alert_after else None,
         )
 
     def steps(self, path: KeyPath) -> tuple[Step, ...]:
@@ -254,5 +257,8 @@ def _value(c: Compiler, *path: str | int) -> CompiledValue:
     return c.value(*path) or CompiledValue(None)
 
 
-def _seconds(every: str) -> float:
-    return float(int(every[:-1]) * _UNITS[every[-1]])
+def _seconds(duration: str) -> float:
+    """Seconds in ``5m``, ``30s``, ``2h``, ``1d`` (or ``0``)."""
+    if duration == "0":
+        return 0.0
+    return float(int(duration[:-1]) * _UNITS[duration[-1]])

@@ -63,7 +63,10 @@ class ManualTrigger:
 class EventTrigger:
     """A platform event: trigger ``trigger`` of connection ``connection``, polled or pushed.
 
-    ``every`` (seconds) or ``cron`` say when a polling trigger polls when served.
+    ``every`` (seconds) or ``cron`` (read in ``timezone``, an IANA name; None is UTC) say when
+    a polling trigger polls when served, each poll up to ``jitter`` seconds late (None: the
+    default). ``alert_after`` (seconds) is how long the trigger may go without news before
+    ``hookline triggers`` flags it.
     """
 
     connection: str
@@ -72,6 +75,9 @@ class EventTrigger:
     every: float | None
     cron: str | None
     path: KeyPath
+    timezone: str | None = None
+    jitter: float | None = None
+    alert_after: float | None = None
 
     @property
     def event(self) -> str:

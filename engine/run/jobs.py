@@ -20,6 +20,14 @@ Reruns. ``run_job`` given a finished job with its step records runs it again wit
 of the action and recipe steps that succeeded reused, so the job continues from the step that
 failed.
 
+Stopping and resuming. An action step is recorded as ``running`` before its request goes
+out, so that a job cut short (its process killed, or stopped by a signal after the grace
+period) shows which call may have reached the platform. A job cancelled in this process is
+stored as ``interrupted``; one whose process died stays ``running`` until its lease runs out
+(``hookline.run.claims``). Either way the next start claims it (``run_claimed``) and resumes
+it: steps that succeeded are reused, and the step left ``running`` is sent again only where
+that is safe (``call_action(resumed=True)``); otherwise the job ends ``outcome_unknown``.
+
 ``for_each`` runs at most ``concurrency`` items at once and keeps outputs in item order; after
 a failure it starts no new item, lets the running ones finish (cancelling a request in flight
 would make its outcome unknown), then fails.
@@ -52,6 +60,7 @@ from hookline.recipes.model import (
     StopStep,
     manual_inputs,
 )
+from hookline.run.claims import Claims, release_job
 from hookline.run.pool import ConnectionPool
 from hookline.run.store import JobRecord, SqlStore, StepRecord
 
@@ -140,6 +149,7 @@ class _Trace:
     input: Any = None
     plan: Plan | None = None
     attempts: int = 1
+    seq: int | None = None
 
 
 # ---------------------------------------------------------------- the runner
@@ -149,7 +159,8 @@ class JobRunner:
     """Runs the jobs of one recipe with open connections, recording them in ``store``.
 
     With ``dry_run`` every action is planned instead of sent, its example output stands in,
-    and nothing is recorded; ``store`` None records nothing either.
+    and nothing is recorded; ``store`` None records nothing either. ``claims`` lets
+    ``run_claimed`` take jobs that other processes may want too.
     """
 
     def __init__(
@@ -161,6 +172,7 @@ class JobRunner:
         env: Mapping[str, str],
         dry_run: bool = False,
         observer: Observer | None = None,
+        claims: Claims | None = None,
     ) -> None:
         self.recipe = recipe
         self.pool = pool
@@ -168,6 +180,7 @@ class JobRunner:
         self.env = dict(env)
         self.dry_run = dry_run
         self.observer = observer or Observer()
+        self.claims = claims
 
     async def run_job(self, job: JobRecord) -> JobOutcome:
         """Run ``job``; the action and recipe steps its history shows succeeded are reused.
@@ -177,21 +190,40 @@ class JobRunner:
         """
         return await _Job(self, job).run()
 
+    async def run_claimed(self, job: JobRecord, *, again: bool = False) -> JobOutcome | None:
+        """Claim ``job`` and run it with its history as stored; None if another process won it.
+
+        A job taken over from a process that stopped resumes at its first unfinished step.
+        ``again`` claims a finished job too (a rerun or replay).
+        """
+        assert self.claims is not None and self.store is not None, "claims need a store"
+        if not await self.claims.claim(job, again=again):
+            return None
+        current = await self.store.get_job(job.id)
+        assert current is not None
+        return await _Job(self, current, claimed=True).run()
+
 
 class _Job:
     """One run of one job."""
 
-    def __init__(self, runner: JobRunner, job: JobRecord) -> None:
+    def __init__(self, runner: JobRunner, job: JobRecord, *, claimed: bool = False) -> None:
         self.runner = runner
         self.job = job
+        self.claimed = claimed
         self.reused = {s.path: s for s in job.steps if s.status == "succeeded"}
+        self.unfinished = {s.path for s in job.steps if s.status == "running"}
         self.seq = itertools.count(max((s.seq for s in job.steps), default=-1) + 1)
 
     async def run(self) -> JobOutcome:
-        """Run the job to its end, record the outcome, and return it."""
+        """Run the job to its end, record the outcome, and return it.
+
+        Cancelled (a signal after the grace period), the job is stored ``interrupted`` and the
+        cancellation goes on.
+        """
         runner, job = self.runner, self.job
         store = runner.store
-        if store is not None:
+        if store is not None and not self.claimed:
             await store.start_job(job.id)
         runner.observer.job_started(job)
         recipe = runner.recipe
@@ -210,12 +242,24 @@ class _Job:
         except HooklineError as exc:  # rendering the variables or the outputs
             error = {"kind": _kind_of(exc), "message": str(exc), "step": ""}
             outcome = JobOutcome(job.id, "failed", error)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            await self.interrupted()
+            raise
         except BaseException as exc:
             error = {"kind": "internal", "message": f"{type(exc).__name__}: {exc}", "step": ""}
             await self.finish(JobOutcome(job.id, "failed", runner.pool.redact(error)))
             raise
         await self.finish(outcome)
         return outcome
+
+    async def interrupted(self) -> None:
+        """Store the job as ``interrupted``, to be resumed at the next start."""
+        store, claims = self.runner.store, self.runner.claims
+        if store is not None and claims is not None and self.claimed:
+            await claims.release(self.job.id)
+        elif store is not None:
+            await release_job(store, self.job.id)
+        self.runner.observer.job_finished(self.job, JobOutcome(self.job.id, "interrupted"))
 
     def stopped(self, stop: _Stopped, frame: _Frame) -> JobOutcome:
         """The outcome of a job a ``stop`` step ended."""
@@ -321,8 +365,13 @@ class _Job:
         if isinstance(step, ActionStep):
             trace.input = step.input.render(context)
             connection = self.runner.pool.get(frame.recipe, step.connection)
+            await self.sending(step, trace)
             result = await call_action(
-                connection, step.action, trace.input, dry_run=self.runner.dry_run
+                connection,
+                step.action,
+                trace.input,
+                dry_run=self.runner.dry_run,
+                resumed=trace.path in self.unfinished,
             )
             if isinstance(result, Plan):
                 trace.plan = result
@@ -361,6 +410,24 @@ class _Job:
             )
             frame.context["vars"] = context["vars"]
 
+    async def sending(self, step: ActionStep, trace: _Trace) -> None:
+        """Record that ``step`` is about to send: were the job cut short now, its call may
+        have reached the platform. Only the first attempt is recorded."""
+        if self.runner.store is None or trace.seq is not None:
+            return
+        trace.seq = next(self.seq)
+        record = StepRecord(
+            path=trace.path,
+            seq=trace.seq,
+            status="running",
+            step_id=step.id,
+            action=step.label,
+            input=self.runner.pool.redact(trace.input),
+            started_at=trace.started,
+            attempts=trace.attempts,
+        )
+        await self.runner.store.record_step(self.job.id, record)
+
     async def record(
         self,
         step: Step,
@@ -374,7 +441,7 @@ class _Job:
         redact = self.runner.pool.redact
         record = StepRecord(
             path=trace.path,
-            seq=next(self.seq),
+            seq=trace.seq if trace.seq is not None else next(self.seq),
             status=status or ("failed" if error is not None else "succeeded"),
             step_id=step.id,
             action=step.label if isinstance(step, ActionStep) else _kind(step),
@@ -454,9 +521,27 @@ class _Job:
 class InlineExecutor:
     """Runs jobs one after another on the running event loop, in the order given."""
 
-    async def run(self, runner: JobRunner, jobs: Sequence[JobRecord]) -> list[JobOutcome]:
-        """Run every job; one job's failure does not stop the next."""
-        return [await runner.run_job(job) for job in jobs]
+    async def run(
+        self,
+        runner: JobRunner,
+        jobs: Sequence[JobRecord],
+        *,
+        stop: asyncio.Event | None = None,
+    ) -> list[JobOutcome]:
+        """Run every job; one job's failure does not stop the next.
+
+        With claims, a job another process won is passed over. Once ``stop`` is set no new
+        job starts: those left stay queued for the next start.
+        """
+        outcomes = []
+        for job in jobs:
+            if stop is not None and stop.is_set():
+                break
+            if runner.claims is None:
+                outcomes.append(await runner.run_job(job))
+            elif (outcome := await runner.run_claimed(job)) is not None:
+                outcomes.append(outcome)
+        return outcomes
 
 
 @hookimpl

@@ -5,11 +5,16 @@ One interface, two backends chosen by URL: SQLite (a path, or ``sqlite:///path``
 ``register_state_stores`` like a third-party store would be. Both speak the same SQL; the
 PostgreSQL backend only swaps the parameter style.
 
-Delivery guarantees rest on two transactions here: ``commit_poll`` queues a poll's new events
-as jobs *and* moves the cursor in one transaction (a cursor never passes an event that was not
-durably queued), and a job's identity is unique per (recipe, event key), so an event seen
-twice never starts a second job. Calls are ``async``; the drivers are synchronous and run in
-a worker thread, one statement batch at a time.
+Delivery guarantees rest on two transactions here: ``commit_poll`` writes a poll's new events
+to the inbox and queues them as jobs *and* moves the cursor in one transaction (a cursor never
+passes an event that was not durably queued), ``receive_events`` does the same for webhook
+deliveries before they are answered, and a job's identity is unique per (recipe, event key),
+so an event seen twice never starts a second job. Which process runs a job, and how a job left
+behind by a dead one is taken over, is ``hookline.run.claims``' business (the ``lease_*``
+columns). SQLite runs in WAL mode with ``synchronous=FULL``: a committed event survives a
+power cut, not only a crash. Calls are ``async``; the drivers are synchronous and run in a
+worker thread, one statement batch at a time; a PostgreSQL connection that broke is opened
+again on the next call.
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pluggy
@@ -35,6 +40,9 @@ from hookline.plugins.manager import collect_named
 
 DEFAULT_STATE = Path(".hookline") / "state.db"
 FINAL = frozenset({"succeeded", "failed", "skipped", "outcome_unknown"})
+T = TypeVar("T")
+RESUMABLE = frozenset({"queued", "interrupted"})
+"""A job in one of these states has not finished and no process holds it: the next start runs it."""
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS cursors (
@@ -44,18 +52,35 @@ SCHEMA = (
         id TEXT PRIMARY KEY, recipe TEXT NOT NULL, recipe_file TEXT NOT NULL,
         event_key TEXT NOT NULL, event TEXT, status TEXT NOT NULL, error TEXT, outputs TEXT,
         created_at DOUBLE PRECISION NOT NULL, started_at DOUBLE PRECISION,
-        finished_at DOUBLE PRECISION, UNIQUE (recipe, event_key))""",
+        finished_at DOUBLE PRECISION, lease_owner TEXT, lease_until DOUBLE PRECISION,
+        UNIQUE (recipe, event_key))""",
     "CREATE INDEX IF NOT EXISTS jobs_by_recipe ON jobs (recipe, created_at)",
+    "CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, recipe)",
     """CREATE TABLE IF NOT EXISTS steps (
         job_id TEXT NOT NULL, path TEXT NOT NULL, seq INTEGER NOT NULL, step_id TEXT,
         action TEXT, status TEXT NOT NULL, input TEXT, output TEXT, error TEXT,
         started_at DOUBLE PRECISION, finished_at DOUBLE PRECISION, attempts INTEGER NOT NULL,
         PRIMARY KEY (job_id, path))""",
+    """CREATE TABLE IF NOT EXISTS inbox (
+        recipe TEXT NOT NULL, event_key TEXT NOT NULL, source TEXT NOT NULL, event TEXT,
+        received_at DOUBLE PRECISION NOT NULL, last_received_at DOUBLE PRECISION NOT NULL,
+        deliveries INTEGER NOT NULL, PRIMARY KEY (recipe, event_key))""",
+    "CREATE INDEX IF NOT EXISTS inbox_by_time ON inbox (recipe, received_at)",
+    """CREATE TABLE IF NOT EXISTS trigger_state (
+        recipe TEXT NOT NULL, trigger TEXT NOT NULL, kind TEXT NOT NULL,
+        alert_after DOUBLE PRECISION, registered_at DOUBLE PRECISION,
+        cycle_started DOUBLE PRECISION, cycle_finished DOUBLE PRECISION,
+        cycle_ok_started DOUBLE PRECISION, records INTEGER, error TEXT,
+        error_at DOUBLE PRECISION, last_event_at DOUBLE PRECISION,
+        watermark_moved_at DOUBLE PRECISION, cycle_owner TEXT, cycle_until DOUBLE PRECISION,
+        PRIMARY KEY (recipe, trigger))""",
 )
+ADDED_COLUMNS = {"jobs": {"lease_owner": "TEXT", "lease_until": "DOUBLE PRECISION"}}
+"""Columns added since the first release, added to a store created before them."""
 
 JOB_COLUMNS = (
     "id, recipe, recipe_file, event_key, event, status, error, outputs, "
-    "created_at, started_at, finished_at"
+    "created_at, started_at, finished_at, lease_owner, lease_until"
 )
 STEP_COLUMNS = (
     "path, seq, step_id, action, status, input, output, error, started_at, finished_at, attempts"
@@ -85,7 +110,11 @@ class StepRecord:
 
 @dataclass(frozen=True, slots=True)
 class JobRecord:
-    """A job: one run of a recipe on one trigger event, with its steps when fetched whole."""
+    """A job: one run of a recipe on one trigger event, with its steps when fetched whole.
+
+    ``lease_owner`` names the process running it (``host/pid/token``) until ``lease_until``,
+    which that process keeps pushing forward while the job runs.
+    """
 
     id: str
     recipe: str
@@ -99,28 +128,33 @@ class JobRecord:
     started_at: float | None = None
     finished_at: float | None = None
     steps: tuple[StepRecord, ...] = ()
+    lease_owner: str | None = None
+    lease_until: float | None = None
 
 
-def _dump(value: Any) -> str | None:
+def dump(value: Any) -> str | None:
+    """``value`` as the JSON text a column holds (None stays NULL)."""
     return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
 
 
-def _load(text: str | None) -> Any:
+def load(text: str | None) -> Any:
+    """The value a JSON column holds."""
     return None if text is None else json.loads(text)
 
 
-def _job(row: Sequence[Any]) -> JobRecord:
+def job_of(row: Sequence[Any]) -> JobRecord:
+    """A job from a row of ``SELECT {JOB_COLUMNS}``, without its steps."""
     return JobRecord(
-        id=row[0], recipe=row[1], recipe_file=row[2], event_key=row[3], event=_load(row[4]),
-        status=row[5], error=_load(row[6]), outputs=_load(row[7]), created_at=row[8],
-        started_at=row[9], finished_at=row[10],
+        id=row[0], recipe=row[1], recipe_file=row[2], event_key=row[3], event=load(row[4]),
+        status=row[5], error=load(row[6]), outputs=load(row[7]), created_at=row[8],
+        started_at=row[9], finished_at=row[10], lease_owner=row[11], lease_until=row[12],
     )  # fmt: skip
 
 
 def _step(row: Sequence[Any]) -> StepRecord:
     return StepRecord(
         path=row[0], seq=row[1], step_id=row[2], action=row[3], status=row[4],
-        input=_load(row[5]), output=_load(row[6]), error=_load(row[7]), started_at=row[8],
+        input=load(row[5]), output=load(row[6]), error=load(row[7]), started_at=row[8],
         finished_at=row[9], attempts=row[10],
     )  # fmt: skip
 
@@ -133,24 +167,43 @@ class SqlStore:
     def __init__(self, connect: Callable[[], Any], url: str) -> None:
         self.url = url
         self._lock = threading.Lock()
-        self._conn = connect()
+        self._connect = connect
+        self._conn: Any = connect()
         with self._transaction() as cur:
             for statement in SCHEMA:
                 cur.execute(statement)
+            _add_columns(cur)
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
         with self._lock:
+            if self._conn is None:
+                self._conn = self._connect()
             cur = self._conn.cursor()
             try:
                 self._begin(cur)
-                yield _Cursor(cur, self.placeholder)
+                yield SqlCursor(cur, self.placeholder)
                 self._conn.commit()
             except BaseException:
-                self._conn.rollback()
+                self._discard_if_broken()
                 raise
             finally:
-                cur.close()
+                if self._conn is not None:
+                    cur.close()
+
+    def _discard_if_broken(self) -> None:
+        """Roll back; a connection that cannot even do that is dropped and opened again."""
+        try:
+            self._conn.rollback()
+        except Exception:
+            conn, self._conn = self._conn, None
+            with suppress(Exception):
+                conn.close()
+            return
+        if getattr(self._conn, "broken", False) or getattr(self._conn, "closed", False):
+            with suppress(Exception):
+                self._conn.close()
+            self._conn = None
 
     def _begin(self, cur: Any) -> None:
         """Start a transaction (the drivers start one implicitly unless told otherwise)."""
@@ -162,16 +215,26 @@ class SqlStore:
 
         return await asyncio.to_thread(job)
 
+    async def run(self, work: Callable[[SqlCursor], T]) -> T:
+        """Run ``work(cursor)`` in one transaction in a worker thread; its result.
+
+        ``cursor.execute`` takes ``?`` parameters whatever the driver's own style. The
+        modules that own a table's queries (``hookline.run.claims``, ``hookline.run.inbox``,
+        ``hookline.run.cycles``) run them through here.
+        """
+        result: T = await self._run(work)
+        return result
+
     # ------------------------------------------------------------------- cursors and polls
 
     async def get_cursor(self, recipe: str, trigger: str) -> Any:
         """The saved cursor of a recipe's trigger, or None before its first poll."""
 
-        def work(cur: _Cursor) -> Any:
+        def work(cur: SqlCursor) -> Any:
             cur.execute("SELECT value FROM cursors WHERE recipe = ? AND trigger = ?",
                         (recipe, trigger))  # fmt: skip
             row = cur.fetchone()
-            return _load(row[0]) if row else None
+            return load(row[0]) if row else None
 
         return await self._run(work)
 
@@ -183,24 +246,26 @@ class SqlStore:
         cursor: Any,
         events: Sequence[tuple[str, Any]],
     ) -> list[JobRecord]:
-        """Queue a job per event not seen before and save the cursor, in one transaction.
+        """Write the events to the inbox, queue a job per event not seen before and save the
+        cursor, in one transaction.
 
         Returns the jobs created; an event whose key already has a job is skipped. The jobs'
         creation times are a microsecond apart, so that they run in the events' order.
         """
         now = time.time()
 
-        def work(cur: _Cursor) -> list[JobRecord]:
+        def work(cur: SqlCursor) -> list[JobRecord]:
             created = []
             for index, (key, event) in enumerate(events):
                 job = _new_job(recipe, recipe_file, key, event, now + index * 1e-6)
+                _insert_event(cur, recipe, key, event, "poll", now)
                 if _insert_job(cur, job):
                     created.append(job)
             cur.execute(
                 "INSERT INTO cursors (recipe, trigger, value, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (recipe, trigger) DO UPDATE SET value = excluded.value, "
                 "updated_at = excluded.updated_at",
-                (recipe, trigger, _dump(cursor), now),
+                (recipe, trigger, dump(cursor), now),
             )
             return created
 
@@ -217,6 +282,35 @@ class SqlStore:
         inserted: bool = await self._run(lambda cur: _insert_job(cur, job))
         return job if inserted else None
 
+    async def receive_events(
+        self, recipe: str, recipe_file: str, events: Sequence[tuple[str, Any]], *, source: str
+    ) -> list[tuple[JobRecord, bool]]:
+        """Write events to the inbox and queue a job for each new one, in one transaction.
+
+        Returns, per event, its job and whether the job is new (an event delivered again keeps
+        its first job, and counts one more delivery in the inbox). Nothing is written unless
+        everything is: a caller answers the sender only after this returns.
+        """
+        now = time.time()
+
+        def work(cur: SqlCursor) -> list[tuple[JobRecord, bool]]:
+            found = []
+            for key, event in events:
+                _insert_event(cur, recipe, key, event, source, now)
+                job = _new_job(recipe, recipe_file, key, event, now)
+                if _insert_job(cur, job):
+                    found.append((job, True))
+                    continue
+                cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE recipe = ? AND event_key = ?",
+                            (recipe, key))  # fmt: skip
+                found.append((job_of(cur.fetchone()), False))
+            cur.execute("UPDATE trigger_state SET last_event_at = ? WHERE recipe = ?",
+                        (now, recipe))  # fmt: skip
+            return found
+
+        result: list[tuple[JobRecord, bool]] = await self._run(work)
+        return result
+
     async def start_job(self, job_id: str) -> None:
         """Mark a job running (again, on a rerun); its final fields are cleared."""
         await self._run(lambda cur: cur.execute(
@@ -231,13 +325,14 @@ class SqlStore:
         if status not in FINAL:
             raise ValueError(f"not a final job status: {status!r}")
         await self._run(lambda cur: cur.execute(
-            "UPDATE jobs SET status = ?, error = ?, outputs = ?, finished_at = ? WHERE id = ?",
-            (status, _dump(error), _dump(outputs), time.time(), job_id)))  # fmt: skip
+            "UPDATE jobs SET status = ?, error = ?, outputs = ?, finished_at = ?, "
+            "lease_owner = NULL, lease_until = NULL WHERE id = ?",
+            (status, dump(error), dump(outputs), time.time(), job_id)))  # fmt: skip
 
     async def record_step(self, job_id: str, step: StepRecord) -> None:
         """Save a step's record, replacing an earlier run's at the same path."""
         values = (job_id, step.path, step.seq, step.step_id, step.action, step.status,
-                  _dump(step.input), _dump(step.output), _dump(step.error), step.started_at,
+                  dump(step.input), dump(step.output), dump(step.error), step.started_at,
                   step.finished_at, step.attempts)  # fmt: skip
         await self._run(lambda cur: cur.execute(
             f"INSERT INTO steps (job_id, {STEP_COLUMNS}) VALUES "
@@ -251,14 +346,14 @@ class SqlStore:
     async def get_job(self, job_id: str) -> JobRecord | None:
         """A job with its steps in the order they first ran, or None."""
 
-        def work(cur: _Cursor) -> JobRecord | None:
+        def work(cur: SqlCursor) -> JobRecord | None:
             cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
             row = cur.fetchone()
             if row is None:
                 return None
             cur.execute(f"SELECT {STEP_COLUMNS} FROM steps WHERE job_id = ? ORDER BY seq, path",
                         (job_id,))  # fmt: skip
-            return replace(_job(row), steps=tuple(_step(r) for r in cur.fetchall()))
+            return replace(job_of(row), steps=tuple(_step(r) for r in cur.fetchall()))
 
         result: JobRecord | None = await self._run(work)
         return result
@@ -266,7 +361,7 @@ class SqlStore:
     async def find_job(self, prefix: str) -> list[str]:
         """The ids of jobs starting with ``prefix`` (people type short ids)."""
 
-        def work(cur: _Cursor) -> list[str]:
+        def work(cur: SqlCursor) -> list[str]:
             cur.execute("SELECT id FROM jobs WHERE id LIKE ? ORDER BY id LIMIT 10",
                         (prefix.replace("%", "").replace("_", "") + "%",))  # fmt: skip
             return [row[0] for row in cur.fetchall()]
@@ -286,10 +381,10 @@ class SqlStore:
             clauses.append("status IN ('failed', 'outcome_unknown')")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
 
-        def work(cur: _Cursor) -> list[JobRecord]:
+        def work(cur: SqlCursor) -> list[JobRecord]:
             cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs {where} ORDER BY created_at DESC, id "
                         "LIMIT ?", (*params, limit))  # fmt: skip
-            return [_job(row) for row in cur.fetchall()]
+            return [job_of(row) for row in cur.fetchall()]
 
         result: list[JobRecord] = await self._run(work)
         return result
@@ -301,10 +396,10 @@ class SqlStore:
         next run picks up, so an event is never lost.
         """
 
-        def work(cur: _Cursor) -> list[JobRecord]:
+        def work(cur: SqlCursor) -> list[JobRecord]:
             cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE recipe = ? AND status = 'queued' "
                         "ORDER BY created_at, id", (recipe,))  # fmt: skip
-            return [_job(row) for row in cur.fetchall()]
+            return [job_of(row) for row in cur.fetchall()]
 
         result: list[JobRecord] = await self._run(work)
         return result
@@ -312,11 +407,11 @@ class SqlStore:
     async def event_job(self, recipe: str, event_key: str) -> JobRecord | None:
         """The job a recipe made for an event key, without its steps, or None."""
 
-        def work(cur: _Cursor) -> JobRecord | None:
+        def work(cur: SqlCursor) -> JobRecord | None:
             cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE recipe = ? AND event_key = ?",
                         (recipe, event_key))  # fmt: skip
             row = cur.fetchone()
-            return None if row is None else _job(row)
+            return None if row is None else job_of(row)
 
         result: JobRecord | None = await self._run(work)
         return result
@@ -330,17 +425,39 @@ def _new_job(recipe: str, file: str, key: str, event: Any, now: float) -> JobRec
     return JobRecord(uuid.uuid4().hex, recipe, file, key, event, "queued", now)
 
 
-def _insert_job(cur: _Cursor, job: JobRecord) -> bool:
+def _insert_job(cur: SqlCursor, job: JobRecord) -> bool:
     cur.execute(
-        f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (recipe, event_key) DO NOTHING",
-        (job.id, job.recipe, job.recipe_file, job.event_key, _dump(job.event), job.status,
-         None, None, job.created_at, None, None),
+        (job.id, job.recipe, job.recipe_file, job.event_key, dump(job.event), job.status,
+         None, None, job.created_at, None, None, None, None),
     )  # fmt: skip
     return bool(cur.rowcount == 1)
 
 
-class _Cursor:
+def _insert_event(
+    cur: SqlCursor, recipe: str, key: str, event: Any, source: str, now: float
+) -> None:
+    """Put an event in the inbox; one seen before counts one more delivery."""
+    cur.execute(
+        "INSERT INTO inbox (recipe, event_key, source, event, received_at, last_received_at, "
+        "deliveries) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (recipe, event_key) DO UPDATE "
+        "SET deliveries = inbox.deliveries + 1, last_received_at = excluded.last_received_at",
+        (recipe, key, source, dump(event), now, now),
+    )
+
+
+def _add_columns(cur: SqlCursor) -> None:
+    """Add the columns of ``ADDED_COLUMNS`` a store made by an earlier version lacks."""
+    for table, columns in ADDED_COLUMNS.items():
+        cur.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+        present = {column.lower() for column in cur.column_names()}
+        for name, kind in columns.items():
+            if name not in present:
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
+class SqlCursor:
     """A cursor that takes ``?`` parameters whatever the driver's own style."""
 
     def __init__(self, cur: Any, placeholder: str) -> None:
@@ -348,23 +465,32 @@ class _Cursor:
         self._placeholder = placeholder
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement."""
         if self._placeholder != "?":
             sql = sql.replace("?", self._placeholder)
         self._cur.execute(sql, params)
 
     @property
     def rowcount(self) -> int:
+        """How many rows the last statement changed."""
         return int(self._cur.rowcount)
 
     def fetchone(self) -> Any:
+        """The next row of the last query, or None."""
         return self._cur.fetchone()
 
     def fetchall(self) -> list[Any]:
+        """The remaining rows of the last query."""
         return list(self._cur.fetchall())
+
+    def column_names(self) -> list[str]:
+        """The column names of the last query."""
+        return [column[0] for column in self._cur.description or ()]
 
 
 class SqliteStore(SqlStore):
-    """State in a SQLite file (WAL mode, so several processes can share it)."""
+    """State in a SQLite file (WAL mode, so several processes can share it; every commit
+    synced to disk)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -373,6 +499,7 @@ class SqliteStore(SqlStore):
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                    timeout=30)  # fmt: skip
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
             return conn
 
         super().__init__(connect, f"sqlite:///{path}")
