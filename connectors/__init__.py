@@ -38,5 +38,7 @@ class BuiltinConnector:
                 create_app=module.create_app,
                 connection=module.demo_connection,
                 credentials=module.DEMO_CREDENTIALS,
+                subscribe=getattr(module, "subscribe", None),
+                emit=getattr(module, "emit_event", None),
             )
         ]

@@ -30,7 +30,7 @@ from hookline.expr.templates import Expressions
 from hookline.http.connection import Connection
 from hookline.plugins.hookspecs import hookimpl
 from hookline.plugins.manager import get_plugin_manager
-from hookline.plugins.records import ExpressionFunction, Sandbox
+from hookline.plugins.records import ExpressionFunction, Sandbox, WebhookTarget
 from hookline.recipes.load import load_recipe
 from hookline.spec.catalog import Catalog
 from hookline.version import __version__
@@ -61,6 +61,7 @@ __all__ = [
     "SpecError",
     "TransportError",
     "UnsafeRequestError",
+    "WebhookTarget",
     "__version__",
     "call_action",
     "get_plugin_manager",

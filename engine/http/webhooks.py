@@ -1,9 +1,19 @@
 """Webhook verifiers: is an incoming request really from the platform?
 
 Each verifier is a builder registered through ``register_webhook_verifiers`` (the built-ins
-below use the same hook as a third party would). Secrets are rendered from the connection's
-values and compared in constant time (``hmac.compare_digest``), so the time an answer takes
-says nothing about how much of a guess was right.
+below use the same hook as a third party would). Secrets are rendered from the recipe's
+trigger inputs (``input``) and the connection's values, and compared in constant time
+(``hmac.compare_digest``), so the time an answer takes says nothing about how much of a guess
+was right. An expected secret that renders empty (an unset environment variable) refuses
+every request rather than accepting an empty one.
+
+- ``basic``: HTTP Basic credentials (PlanRadar).
+- ``header``: a shared secret in a header of the platform's choosing.
+- ``hmac``: an HMAC of the raw body keyed with a shared secret, in a header, hex or base64
+  (PlexTrac's ``X-Authorization-HMAC-256`` is the hex HMAC-SHA256 of the body). With
+  ``timestamp``, the signed text also holds a timestamp the platform sends in a header, and
+  a request whose timestamp is further than ``tolerance`` seconds from now is refused, so
+  a captured request cannot be replayed later.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -68,8 +79,10 @@ class BasicVerifier:
             given = base64.b64decode(encoded, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return False
-        expected = f"{_text(self.username, context)}:{_text(self.password, context)}"
-        return _same(given, expected)
+        username, password = _text(self.username, context), _text(self.password, context)
+        if not username or not password:
+            return False
+        return _same(given, f"{username}:{password}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +116,17 @@ class HeaderVerifier:
 
 
 @dataclass(frozen=True, slots=True)
+class Timestamp:
+    """Where an HMAC's timestamp comes from, how fresh it must be, and what is signed."""
+
+    header: str
+    tolerance: float
+    signed: tuple[bytes, bytes, bytes]
+    """The signed text around the timestamp and the body: ``before{timestamp}middle{body}after``
+    is written as (before, middle, after)."""
+
+
+@dataclass(frozen=True, slots=True)
 class HmacVerifier:
     """An HMAC of the raw body, keyed with a shared secret, sent in a header."""
 
@@ -111,6 +135,7 @@ class HmacVerifier:
     algorithm: str
     encoding: str
     prefix: str
+    timestamp: Timestamp | None = None
 
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
@@ -133,30 +158,92 @@ class HmacVerifier:
                 "type": "string",
                 "description": "Text before the signature in the header, such as 'sha256='",
             },
+            "timestamp": {
+                "type": "object",
+                "description": "A timestamp the platform signs with the body, refused when "
+                "stale: a captured request cannot be replayed later",
+                "additionalProperties": False,
+                "required": ["header"],
+                "properties": {
+                    "header": {
+                        "type": "string",
+                        "description": "The header holding the timestamp (Unix seconds)",
+                    },
+                    "tolerance": {
+                        "type": "number",
+                        "exclusiveMinimum": 0,
+                        "description": "How many seconds the timestamp may be from now "
+                        "(default 300)",
+                    },
+                    "signed": {
+                        "type": "string",
+                        "pattern": "^[^{}]*\\{timestamp\\}[^{}]*\\{body\\}[^{}]*$",
+                        "description": "What is signed, with {timestamp} and {body} in it "
+                        "(default '{timestamp}.{body}')",
+                    },
+                },
+            },
         },
     }
 
     @classmethod
     def from_spec(cls, c: Compiler) -> HmacVerifier:
         """Build from a ``verify: {type: hmac}`` block."""
+        stamp = c.get("timestamp", default=None)
+        timestamp = None
+        if isinstance(stamp, Mapping):
+            signed = str(stamp.get("signed", "{timestamp}.{body}"))
+            before, _, rest = signed.partition("{timestamp}")
+            middle, _, after = rest.partition("{body}")
+            timestamp = Timestamp(
+                header=str(stamp["header"]),
+                tolerance=float(stamp.get("tolerance", 300)),
+                signed=(before.encode(), middle.encode(), after.encode()),
+            )
         return cls(
             header=str(c.get("header")),
             secret=_value(c, "secret"),
             algorithm=str(c.get("algorithm", default="sha256")),
             encoding=str(c.get("encoding", default="hex")),
             prefix=str(c.get("prefix", default="")),
+            timestamp=timestamp,
         )
 
-    def verify(self, headers: Mapping[str, str], body: bytes, context: Mapping[str, Any]) -> bool:
-        """True when the header holds the HMAC of ``body`` under the shared key."""
+    def verify(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        context: Mapping[str, Any],
+        *,
+        now: float | None = None,
+    ) -> bool:
+        """True when the header holds the HMAC of ``body`` (and of a fresh timestamp, when
+        the spec declares one) under the shared key."""
         secret = _text(self.secret, context)
         if not secret:
             return False
-        digest = hmac.new(secret.encode("utf-8"), body, getattr(hashlib, self.algorithm)).digest()
-        signature = (
-            digest.hex() if self.encoding == "hex" else base64.b64encode(digest).decode("ascii")
-        )
-        return _same(_header(headers, self.header), self.prefix + signature)
+        message = body
+        if self.timestamp is not None:
+            stamp = _header(headers, self.timestamp.header).strip()
+            if not _fresh(stamp, self.timestamp.tolerance, time.time() if now is None else now):
+                return False
+            before, middle, after = self.timestamp.signed
+            message = b"".join((before, stamp.encode("ascii"), middle, body, after))
+        digest = hmac.new(secret.encode("utf-8"), message, getattr(hashlib, self.algorithm))
+        given = _header(headers, self.header).strip()
+        if not given.startswith(self.prefix):
+            return False
+        given = given[len(self.prefix) :]
+        if self.encoding == "hex":
+            return _same(given.lower(), digest.hexdigest())
+        return _same(given, base64.b64encode(digest.digest()).decode("ascii"))
+
+
+def _fresh(stamp: str, tolerance: float, now: float) -> bool:
+    """A timestamp of Unix seconds within ``tolerance`` of ``now``."""
+    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
+        return False
+    return abs(now - int(stamp)) <= tolerance
 
 
 def _value(c: Compiler, key: str) -> CompiledValue:

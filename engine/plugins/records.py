@@ -1,4 +1,4 @@
-"""What plugins hand to the host: an expression function, a sandbox.
+"""What plugins hand to the host: an expression function, a sandbox (and its webhook target).
 
 These records are built by plugins (``register_functions``, ``register_sandboxes``) and read by
 the layers above, so they live with the hook specifications that name them.
@@ -7,8 +7,8 @@ the layers above, so they live with the hook specifications that name them.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from hookline.errors import PluginError
@@ -114,6 +114,16 @@ ASGIApp = Callable[..., Any]
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    """Where a sandbox sends its webhook events, and the credentials it sends them with."""
+
+    url: str
+    username: str | None = None
+    password: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Sandbox:
     """A local simulator of one platform.
 
@@ -121,6 +131,12 @@ class Sandbox:
     ``connection(base_url)`` returns connection values (demo credentials included) for a
     connection of connector ``name`` to an app served at ``base_url``; ``credentials`` says the
     demo credentials in one line for people.
+
+    A sandbox of a platform that sends webhooks may also give ``subscribe(base_url, target)``,
+    which makes the sandbox at ``base_url`` send every event to a ``WebhookTarget``, and
+    ``emit(base_url)``, which makes one event happen there (as a person would, in the
+    platform's app) and says what it did in a sentence. ``hookline serve --sandbox`` and
+    ``hookline run --sandbox`` use them to show a webhook recipe working end to end.
     """
 
     name: str
@@ -128,3 +144,5 @@ class Sandbox:
     create_app: Callable[..., ASGIApp]
     connection: Callable[[str], dict[str, Any]]
     credentials: str
+    subscribe: Callable[[str, WebhookTarget], None] | None = None
+    emit: Callable[[str], str] | None = None

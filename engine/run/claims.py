@@ -171,11 +171,8 @@ class Claims:
                 await task
 
     async def resumable(self, recipe: str) -> list[JobRecord]:
-        """The recipe's jobs this process may claim now, oldest first: queued, interrupted
-        and stale ones."""
-        jobs = await unfinished_jobs(self.store, recipe)
-        now = time.time()
-        return [job for job in jobs if job.status in RESUMABLE or is_stale(job, now)]
+        """The recipe's jobs this process may claim now, oldest first."""
+        return await resumable_jobs(self.store, recipe)
 
     async def claim_cycle(self, recipe: str, trigger: str, kind: str = "poll") -> bool:
         """Take the next poll cycle of a trigger: False while another process is polling it."""
@@ -245,6 +242,13 @@ async def unfinished_jobs(store: SqlStore, recipe: str | None = None) -> list[Jo
         return [job_of(row) for row in cur.fetchall()]
 
     return await store.run(work)
+
+
+async def resumable_jobs(store: SqlStore, recipe: str | None = None) -> list[JobRecord]:
+    """Jobs any process may claim now, oldest first: queued, interrupted and stale ones."""
+    now = time.time()
+    jobs = await unfinished_jobs(store, recipe)
+    return [job for job in jobs if job.status in RESUMABLE or is_stale(job, now)]
 
 
 async def stale_jobs(store: SqlStore, recipe: str | None = None) -> list[JobRecord]:

@@ -12,20 +12,27 @@ left as they are. The sandboxes stop when the context ends; their data is fresh 
 A recipe names connections from the connections file; ``with_sandbox_connections`` adds an
 entry named after each sandboxed connector the file lacks, as
 ``hookline sandbox --write-connections`` would, so the examples load with no file at all.
+
+Webhooks: a sandbox that can send them (``Sandbox.subscribe``) is pointed at the served
+receiver of each webhook recipe whose trigger it feeds (``webhook_senders``), with the
+credentials the recipe's verifier expects, as an operator would configure the platform.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from hookline.expr.templates import CompiledValue
-from hookline.plugins.records import Sandbox
-from hookline.recipes.model import Recipe, RecipeConnection
+from hookline.http.webhooks import BasicVerifier, HeaderVerifier
+from hookline.plugins.records import Sandbox, WebhookTarget
+from hookline.recipes.model import EventTrigger, Recipe, RecipeConnection
 from hookline.run.connections import Connections, NamedConnection
 from hookline.run.sandbox import running
+from hookline.run.webhook_app import Hook
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,17 +69,69 @@ def sandboxed(
     first, and seeded with ``seed``. The pointed recipe has the same files and steps, so job
     history and reruns name it as the original.
     """
+    with sandboxed_recipes([recipe], sandboxes, seed=seed) as (pointed, served):
+        yield pointed[0], served
+
+
+@contextmanager
+def sandboxed_recipes(
+    recipes: Sequence[Recipe],
+    sandboxes: Mapping[str, Sandbox],
+    *,
+    seed: int = 0,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Iterator[tuple[list[Recipe], list[ServedSandbox]]]:
+    """``sandboxed`` for several recipes at once: a connection name means one sandbox for all.
+
+    ``options`` gives a sandbox's ``create_app`` options by connector name.
+    """
     with ExitStack() as stack:
         served: dict[str, ServedSandbox] = {}
-        for each in recipe.walk():
-            for connection in each.connections.values():
-                box = sandboxes.get(connection.connector or "")
-                if box is None or connection.name in served:
-                    continue
-                url = stack.enter_context(running(box.create_app(seed=seed)))
-                served[connection.name] = ServedSandbox(connection.name, box, url)
+        for recipe in recipes:
+            for each in recipe.walk():
+                for connection in each.connections.values():
+                    box = sandboxes.get(connection.connector or "")
+                    if box is None or connection.name in served:
+                        continue
+                    extra = (options or {}).get(box.name, {})
+                    url = stack.enter_context(running(box.create_app(seed=seed, **extra)))
+                    served[connection.name] = ServedSandbox(connection.name, box, url)
         values = {name: each.sandbox.connection(each.url) for name, each in served.items()}
-        yield _pointed(recipe, values), list(served.values())
+        yield [_pointed(recipe, values) for recipe in recipes], list(served.values())
+
+
+def webhook_senders(
+    hooks: Mapping[str, Hook], served: Sequence[ServedSandbox]
+) -> list[tuple[Hook, ServedSandbox]]:
+    """Each webhook recipe whose trigger's connection is a sandbox that can send webhooks."""
+    by_name = {each.connection: each for each in served}
+    found = []
+    for hook in hooks.values():
+        trigger = hook.recipe.trigger
+        assert isinstance(trigger, EventTrigger)
+        sender = by_name.get(trigger.connection)
+        if sender is not None and sender.sandbox.subscribe is not None:
+            found.append((hook, sender))
+    return found
+
+
+def webhook_target(hook: Hook, url: str) -> WebhookTarget:
+    """Where a sandbox sends ``hook``'s events, with the credentials its verifier expects."""
+    verifier, context = hook.trigger.verifier, hook.context
+    if isinstance(verifier, BasicVerifier):
+        return WebhookTarget(
+            url,
+            username=_rendered(verifier.username, context),
+            password=_rendered(verifier.password, context),
+        )
+    if isinstance(verifier, HeaderVerifier):
+        return WebhookTarget(url, headers={verifier.name: _rendered(verifier.value, context)})
+    return WebhookTarget(url)
+
+
+def _rendered(value: CompiledValue, context: Mapping[str, Any]) -> str:
+    rendered = value.render(context)
+    return "" if rendered is None else str(rendered)
 
 
 def _pointed(recipe: Recipe, values: Mapping[str, Mapping[str, object]]) -> Recipe:

@@ -283,19 +283,20 @@ class SqlStore:
         return job if inserted else None
 
     async def receive_events(
-        self, recipe: str, recipe_file: str, events: Sequence[tuple[str, Any]], *, source: str
+        self, events: Sequence[tuple[str, str, str, Any]], *, source: str
     ) -> list[tuple[JobRecord, bool]]:
         """Write events to the inbox and queue a job for each new one, in one transaction.
 
-        Returns, per event, its job and whether the job is new (an event delivered again keeps
-        its first job, and counts one more delivery in the inbox). Nothing is written unless
-        everything is: a caller answers the sender only after this returns.
+        ``events`` are (recipe, recipe file, event key, event). Returns, per event, its job
+        and whether the job is new (an event delivered again keeps its first job, and counts
+        one more delivery in the inbox). Nothing is written unless everything is: a caller
+        answers the sender only after this returns.
         """
         now = time.time()
 
         def work(cur: SqlCursor) -> list[tuple[JobRecord, bool]]:
             found = []
-            for key, event in events:
+            for recipe, recipe_file, key, event in events:
                 _insert_event(cur, recipe, key, event, source, now)
                 job = _new_job(recipe, recipe_file, key, event, now)
                 if _insert_job(cur, job):
@@ -304,8 +305,9 @@ class SqlStore:
                 cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE recipe = ? AND event_key = ?",
                             (recipe, key))  # fmt: skip
                 found.append((job_of(cur.fetchone()), False))
-            cur.execute("UPDATE trigger_state SET last_event_at = ? WHERE recipe = ?",
-                        (now, recipe))  # fmt: skip
+            for recipe in {event[0] for event in events}:
+                cur.execute("UPDATE trigger_state SET last_event_at = ? WHERE recipe = ?",
+                            (now, recipe))  # fmt: skip
             return found
 
         result: list[tuple[JobRecord, bool]] = await self._run(work)

@@ -4,9 +4,10 @@
 - **Poll**, one cycle: the cursor saved in the state store (or the spec's ``cursor.initial``)
   goes into the trigger's request, its records are read page after page, each record's event
   key is the trigger's ``id`` and its event the record reshaped by ``select``; the new cursor
-  is the greatest ``cursor.value`` seen. ``commit_poll`` queues a job per unseen key and moves
-  the cursor in one transaction, then every queued job of the recipe (older ones a crash left
-  behind included) is returned to be run.
+  is the greatest ``cursor.value`` seen. ``commit_poll`` writes the events to the inbox,
+  queues a job per unseen key and moves the cursor in one transaction, then every job of the
+  recipe that any process may take now (older ones a crash or a signal left behind included,
+  ``hookline.run.claims``) is returned to be run.
 - **A given event** (``hookline run --event FILE``): the body a webhook would carry, or a
   record a poll would read, becomes one job, as the trigger's ``filter``, ``id`` and ``select``
   say; for a manual recipe the file holds the inputs.
@@ -29,6 +30,7 @@ from hookline.errors import ConfigurationError, InvalidResponseError
 from hookline.http.connection import CallPolicy, Connection
 from hookline.http.responses import truthy
 from hookline.recipes.model import EventTrigger, ManualTrigger, Recipe, manual_inputs, with_defaults
+from hookline.run.claims import resumable_jobs
 from hookline.run.jobs import new_event_key
 from hookline.run.pool import ConnectionPool
 from hookline.run.store import JobRecord, SqlStore
@@ -38,11 +40,14 @@ from hookline.spec.params import with_params
 
 @dataclass(frozen=True, slots=True)
 class PollResult:
-    """One poll cycle: records read, the jobs to run (new and left over), the cursor saved."""
+    """One poll cycle: records read, the jobs to run (new and left over), the cursor saved,
+    whether it moved, and how many of the events were new."""
 
     records: int
     jobs: list[JobRecord]
     cursor: Any
+    moved: bool = False
+    new: int = 0
 
 
 # ---------------------------------------------------------------- poll
@@ -86,8 +91,11 @@ async def poll(
                 greatest = _greater(greatest, found.cursor_value.search(record))
             if on_record is not None:
                 on_record(count)
-    await store.commit_poll(recipe.name, recipe.path, trigger.event, greatest, list(events.items()))
-    return PollResult(count, await store.queued_jobs(recipe.name), greatest)
+    created = await store.commit_poll(
+        recipe.name, recipe.path, trigger.event, greatest, list(events.items())
+    )
+    jobs = await resumable_jobs(store, recipe.name)
+    return PollResult(count, jobs, greatest, moved=greatest != saved, new=len(created))
 
 
 async def trigger_records(
@@ -221,10 +229,13 @@ async def given_event(
     if found is None:
         return None, False
     key, event = found
-    created = await store.create_job(recipe.name, recipe.path, key, event)
-    if created is not None:
-        return created, True
-    return await store.event_job(recipe.name, key), False
+    if recipe.is_manual:
+        created = await store.create_job(recipe.name, recipe.path, key, event)
+        return created, created is not None
+    [(job, new)] = await store.receive_events(
+        [(recipe.name, recipe.path, key, event)], source="file"
+    )
+    return job, new
 
 
 def _poll_context(

@@ -25,9 +25,10 @@ from . import catalog, journals, media, tickets, webhooks
 from .access import ApiError, Handler, api_error_response, endpoint, http_error_response
 from .data import CUSTOMER_ID, DEMO_TOKEN, build_state
 from .delivery import Dispatcher
+from .demo import emit_event, subscribe
 from .limits import RateLimiter
 
-__all__ = ["DEMO_CREDENTIALS", "create_app", "demo_connection"]
+__all__ = ["DEMO_CREDENTIALS", "create_app", "demo_connection", "emit_event", "subscribe"]
 
 DEMO_CREDENTIALS = f"customer id {CUSTOMER_ID}, header X-PlanRadar-API-Key: {DEMO_TOKEN}"
 
