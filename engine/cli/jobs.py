@@ -1,9 +1,12 @@
-"""``hookline jobs``: list job history, show one job, run a failed one again.
+"""``hookline jobs``: list job history, show one job, run a failed one again, resolve one.
 
 A job is found by its id or the first characters of it. ``rerun`` loads the recipe file the
 job was made from as it is now and runs the job again from the step that failed, the
 recorded outputs of the steps that succeeded standing in for them; a job whose outcome is
-unknown is rerun only with ``--resend``, once someone has checked the platform.
+unknown is rerun only with ``--resend``, once someone has checked the platform, or
+``resolve``d by hand as succeeded or failed. ``--stale`` lists running jobs whose process is
+gone (the next start of ``serve`` or ``run`` resumes them); ``--unknown`` those whose outcome
+is unknown.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,16 +30,19 @@ from rich.text import Text
 from hookline.cli.connections import connections_option
 from hookline.cli.run import (
     exits,
+    grace_option,
     json_option,
-    reported,
     reporter_for,
     state_option,
+    stoppable,
 )
 from hookline.errors import ConfigurationError
 from hookline.recipes.load import load_recipe
+from hookline.run.claims import Claims, is_stale, stale_jobs
 from hookline.run.connections import load_connections
 from hookline.run.jobs import JobRunner
 from hookline.run.pool import ConnectionPool
+from hookline.run.shutdown import Shutdown
 from hookline.run.store import JobRecord, SqlStore, open_store
 from hookline.spec.catalog import Catalog
 
@@ -44,6 +52,16 @@ T = TypeVar("T")
 @click.group("jobs", invoke_without_command=True)
 @click.option("--recipe", metavar="NAME", help="Only this recipe's jobs.")
 @click.option("--failed", is_flag=True, help="Only failed jobs (outcome unknown included).")
+@click.option(
+    "--unknown",
+    is_flag=True,
+    help="Only jobs whose outcome is unknown, for an operator to resolve.",
+)
+@click.option(
+    "--stale",
+    is_flag=True,
+    help="Only running jobs whose process is gone; the next start resumes them.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @state_option
 @json_option
@@ -52,23 +70,40 @@ def jobs(
     ctx: click.Context,
     recipe: str | None,
     failed: bool,
+    unknown: bool,
+    stale: bool,
     limit: int,
     state: str | None,
     as_json: bool,
 ) -> None:
-    """List recent jobs (newest first); `jobs show ID` and `jobs rerun ID` for one job."""
+    """List recent jobs (newest first); `jobs show|rerun|resolve ID` for one job."""
     ctx.meta["hookline.state"] = state
     if ctx.invoked_subcommand is None:
-        _listing(ctx.obj, recipe, failed, limit, state, as_json)
+        _listing(ctx.obj, _Filter(recipe, failed, unknown, stale, limit), state, as_json)
+
+
+@dataclass(frozen=True, slots=True)
+class _Filter:
+    """Which jobs the listing shows."""
+
+    recipe: str | None
+    failed: bool
+    unknown: bool
+    stale: bool
+    limit: int
 
 
 @exits
-def _listing(
-    app: Any, recipe: str | None, failed: bool, limit: int, state: str | None, as_json: bool
-) -> int:
+def _listing(app: Any, chosen: _Filter, state: str | None, as_json: bool) -> int:
     async def fetch(store: SqlStore) -> list[JobRecord]:
         """The jobs asked for."""
-        return await store.list_jobs(recipe=recipe, failed=failed, limit=limit)
+        if chosen.stale:
+            found = await stale_jobs(store, chosen.recipe)
+            return found[::-1][: chosen.limit]
+        statuses = ("outcome_unknown",) if chosen.unknown else ()
+        return await store.list_jobs(
+            recipe=chosen.recipe, failed=chosen.failed, limit=chosen.limit, statuses=statuses
+        )
 
     found = _with_store(app, state, fetch)
     if as_json or not sys.stdout.isatty():
@@ -155,6 +190,7 @@ def show(ctx: click.Context, job_id: str, state: str | None, as_json: bool) -> i
 @click.argument("job_id", metavar="ID")
 @state_option
 @connections_option
+@grace_option
 @click.option(
     "--resend",
     is_flag=True,
@@ -169,6 +205,7 @@ def rerun(
     job_id: str,
     state: str | None,
     connections_file: Path | None,
+    grace: float,
     resend: bool,
     as_json: bool,
 ) -> int:
@@ -187,7 +224,11 @@ def rerun(
             raise ConfigurationError(
                 f"job {job.id} stopped because the outcome of {_failed_step(job)} is unknown: "
                 "the platform may have applied it. Check there; then rerun with --resend to "
-                "send it again, or leave the job as it is"
+                "send it again, or `hookline jobs resolve` it as succeeded or failed"
+            )
+        if job.status == "running" and not is_stale(job, time.time()):
+            raise ConfigurationError(
+                f"job {job.id} is running in another process ({job.lease_owner})"
             )
         connections = load_connections(catalog, connections_file, environ=env)
         recipe = load_recipe(
@@ -199,11 +240,50 @@ def rerun(
             )
         async with ConnectionPool(catalog, env=env, connections=connections) as pool:
             pool.open(recipe)
-            runner = JobRunner(recipe, pool, store, env=env, observer=reporter)
+            claims = Claims(store)
+            runner = JobRunner(recipe, pool, store, env=env, observer=reporter, claims=claims)
             reporter.start(recipe.name, f"rerun of {job.id[:12]}", dry_run=False)
-            return await reported(reporter, runner.run_job(job))
+
+            async def run_it() -> None:
+                if await runner.run_claimed(job, again=True) is None:
+                    raise ConfigurationError(f"job {job.id} was taken by another process")
+
+            async with Shutdown() as shutdown, claims.renewing():
+                return await stoppable(reporter, run_it(), shutdown, grace)
 
     return _with_store(ctx.obj, state, again)
+
+
+@jobs.command("resolve")
+@click.argument("job_id", metavar="ID")
+@click.option(
+    "--as",
+    "outcome",
+    type=click.Choice(["succeeded", "failed"]),
+    required=True,
+    help="What the platform shows happened: the unknown step was applied (succeeded) or "
+    "not (failed; `jobs rerun` then sends it again).",
+)
+@state_option
+@click.pass_context
+@exits
+def resolve(ctx: click.Context, job_id: str, outcome: str, state: str | None) -> int:
+    """Settle a job whose outcome is unknown, after checking the platform."""
+    state = state or ctx.meta.get("hookline.state")
+
+    async def settle(store: SqlStore) -> int:
+        """Record the operator's finding on the job."""
+        job = await _find(store, job_id)
+        if job.status != "outcome_unknown":
+            raise ConfigurationError(
+                f"job {job.id} is {job.status}; only a job whose outcome is unknown is resolved"
+            )
+        error = {**(job.error or {}), "resolved": f"{outcome}, by an operator"}
+        await store.finish_job(job.id, outcome, error=error, outputs=job.outputs)
+        click.echo(f"job {job.id} resolved as {outcome}")
+        return 0
+
+    return _with_store(ctx.obj, state, settle)
 
 
 # ---------------------------------------------------------------- helpers

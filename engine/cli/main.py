@@ -24,9 +24,11 @@ from rich.table import Table
 from hookline.cli.call import call
 from hookline.cli.connections import connections
 from hookline.cli.jobs import jobs
+from hookline.cli.replay import replay
 from hookline.cli.run import run
 from hookline.cli.sandbox import sandbox
 from hookline.cli.serve import serve
+from hookline.cli.triggers import triggers
 from hookline.cli.validate import validate_file
 from hookline.errors import ConfigurationError, HooklineError, suggest
 from hookline.plugins.manager import get_plugin_manager, plugin_infos
@@ -283,3 +285,5 @@ main.add_command(sandbox)
 main.add_command(run)
 main.add_command(jobs)
 main.add_command(serve)
+main.add_command(triggers)
+main.add_command(replay)

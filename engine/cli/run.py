@@ -4,14 +4,24 @@
 opens its connections, and then: runs a manual recipe once with ``--input`` values, runs one
 poll cycle of a poll recipe and a job per new event, or runs one job on the event in
 ``--event FILE``. Exit codes: 0 when every job succeeds (or is skipped), 1 when any fails,
-2 for invalid input (the recipe, an option, an input, a connection).
+2 for invalid input (the recipe, an option, an input, a connection), 130 when stopped by
+SIGTERM or Ctrl-C.
+
+Jobs are claimed before they run (``hookline.run.claims``), so a ``run`` and a ``serve`` (or
+two runs) of one recipe never run the same job, and a run picks up the jobs a stopped or
+crashed run left: interrupted ones resume at their first unfinished step. Ctrl-C (or
+SIGTERM) starts no new job and gives the running one ``--grace`` seconds; a second Ctrl-C
+interrupts it now.
 
 Job history lives in the state store: ``--state`` takes a SQLite path or URL, or a
 PostgreSQL URL; the default is ``.hookline/state.db``. ``--sandbox`` runs the recipe against
 fresh sandboxes served for the run (``hookline.run.sandboxed``), with a temporary state store
 unless ``--state`` is given, since a cursor saved against one sandbox means nothing to the
-next. Errors are turned into exit codes here (``exits``), not by the ``hookline`` group,
-because invalid input exits 2 rather than 1.
+next. A webhook recipe run with ``--sandbox`` and no ``--event`` receives a real delivery:
+the sandbox is pointed at a receiver served for the run and made to send one event.
+
+Errors are turned into exit codes here (``exits``), not by the ``hookline`` group, because
+invalid input exits 2 rather than 1.
 """
 
 from __future__ import annotations
@@ -20,8 +30,9 @@ import asyncio
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,10 +46,13 @@ from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentEr
 from hookline.plugins.manager import collect_named
 from hookline.recipes.load import load_recipe
 from hookline.recipes.model import ManualTrigger, Recipe, manual_inputs
+from hookline.run.claims import Claims, resumable_jobs
 from hookline.run.connections import load_connections
 from hookline.run.jobs import DRY_RUN_ID, JobRunner, new_event_key
 from hookline.run.pool import ConnectionPool
 from hookline.run.sandboxed import ServedSandbox, sandboxed, with_sandbox_connections
+from hookline.run.serve import receive_from_sandbox
+from hookline.run.shutdown import Shutdown
 from hookline.run.store import DEFAULT_STATE, JobRecord, SqlStore, open_store
 from hookline.run.triggers import (
     event_for,
@@ -46,10 +60,14 @@ from hookline.run.triggers import (
     first_poll,
     given_event,
     poll,
+    spec_trigger,
 )
 from hookline.spec.catalog import Catalog
+from hookline.spec.model import PollTrigger
 
 INVALID_INPUT = 2
+STOPPED = 130
+"""The exit code of a run stopped by SIGTERM or Ctrl-C (128 + SIGINT, as shells say)."""
 T = TypeVar("T")
 
 
@@ -68,6 +86,18 @@ def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
     """The ``--json`` flag."""
     return click.option(
         "--json", "as_json", is_flag=True, help="Write JSON lines (the default off a terminal)."
+    )(function)
+
+
+def grace_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--grace SECONDS`` option."""
+    return click.option(
+        "--grace",
+        type=click.FloatRange(min=0),
+        default=30.0,
+        show_default=True,
+        help="Seconds a running job may take to finish after SIGTERM or Ctrl-C; it is then "
+        "interrupted, to resume at its first unfinished step next time.",
     )(function)
 
 
@@ -139,6 +169,7 @@ def reporter_for(as_json: bool) -> Reporter:
     "loopback for this run only, and point the connection at it; keep job history in a "
     "temporary store unless --state is given.",
 )
+@grace_option
 @json_option
 @click.pass_obj
 @exits
@@ -151,12 +182,14 @@ def run(
     connections_file: Path | None,
     dry_run: bool,
     in_sandboxes: bool,
+    grace: float,
     as_json: bool,
 ) -> int:
     """Run a recipe once: a manual recipe, one poll cycle, or one job on --event FILE.
 
     Exits 0 when every job succeeds, 1 when any fails (the summary names the failed step),
-    2 for invalid input.
+    2 for invalid input, 130 when stopped by SIGTERM or Ctrl-C (what did not run stays
+    queued for the next run).
     """
     catalog: Catalog = app.catalog
     env = dict(os.environ)
@@ -167,9 +200,10 @@ def run(
     payload = _payload(recipe, inputs, event_file)
     reporter = reporter_for(as_json)
     pool = ConnectionPool(catalog, env=env, connections=connections)
+    options = _Options(catalog, state, dry_run, grace)
     if in_sandboxes:
-        return _run_in_sandboxes(recipe, pool, catalog, payload, state, dry_run, reporter)
-    return asyncio.run(_run(recipe, pool, catalog, payload, state, dry_run, reporter))
+        return _run_in_sandboxes(recipe, pool, payload, options, reporter)
+    return asyncio.run(_run(recipe, pool, payload, options, reporter))
 
 
 def _payload(recipe: Recipe, pairs: tuple[str, ...], event_file: Path | None) -> Any:
@@ -208,24 +242,30 @@ def _pair(pair: str, trigger: ManualTrigger) -> tuple[str, Any]:
         return key, text
 
 
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """What the command's options say about running, beyond the recipe and its event."""
+
+    catalog: Catalog
+    state: str | None
+    dry_run: bool
+    grace: float
+    served: tuple[ServedSandbox, ...] = ()
+
+
 def _run_in_sandboxes(
-    recipe: Recipe,
-    pool: ConnectionPool,
-    catalog: Catalog,
-    payload: Any,
-    state: str | None,
-    dry_run: bool,
-    reporter: Reporter,
+    recipe: Recipe, pool: ConnectionPool, payload: Any, options: _Options, reporter: Reporter
 ) -> int:
     """``_run`` with the recipe pointed at sandboxes served for the run, then stopped."""
     with ExitStack() as stack:
-        pointed, served = stack.enter_context(sandboxed(recipe, catalog.sandboxes))
+        pointed, served = stack.enter_context(sandboxed(recipe, options.catalog.sandboxes))
         notes = [_served_note(each) for each in served]
-        if state is None and not dry_run:
+        options = replace(options, served=tuple(served))
+        if options.state is None and not options.dry_run:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="hookline-"))
-            state = str(Path(folder) / "state.db")
+            options = replace(options, state=str(Path(folder) / "state.db"))
             notes.append(("job history is kept for this run only; give --state to keep it", {}))
-        return asyncio.run(_run(pointed, pool, catalog, payload, state, dry_run, reporter, notes))
+        return asyncio.run(_run(pointed, pool, payload, options, reporter, notes))
 
 
 def _served_note(served: ServedSandbox) -> tuple[str, dict[str, Any]]:
@@ -240,31 +280,59 @@ def _served_note(served: ServedSandbox) -> tuple[str, dict[str, Any]]:
 async def _run(
     recipe: Recipe,
     pool: ConnectionPool,
-    catalog: Catalog,
     payload: Any,
-    state: str | None,
-    dry_run: bool,
+    options: _Options,
     reporter: Reporter,
     notes: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> int:
     async with pool:
         pool.open(recipe)
-        if dry_run:
+        if options.dry_run:
             runner = JobRunner(recipe, pool, None, env=pool.env, dry_run=True, observer=reporter)
             _start(reporter, recipe, notes, dry_run=True)
             return await reported(reporter, _dry_run(recipe, pool, payload, runner, reporter))
-        executor = _executor(catalog)
-        store = open_store(state, catalog.pm)
+        executor = _executor(options.catalog)
+        store = open_store(options.state, options.catalog.pm)
         try:
-            runner = JobRunner(recipe, pool, store, env=pool.env, observer=reporter)
+            claims = Claims(store)
+            runner = JobRunner(recipe, pool, store, env=pool.env, observer=reporter, claims=claims)
             _start(reporter, recipe, notes, dry_run=False)
+            async with Shutdown() as shutdown, claims.renewing():
 
-            async def work() -> None:
-                await executor.run(runner, await _jobs(recipe, pool, store, payload, reporter))
+                async def work() -> None:
+                    jobs = await _jobs(recipe, pool, store, payload, reporter, options.served)
+                    await executor.run(runner, jobs, stop=shutdown.requested)
 
-            return await reported(reporter, work())
+                return await stoppable(reporter, work(), shutdown, options.grace)
         finally:
             await store.close()
+
+
+async def stoppable(
+    reporter: Reporter, work: Coroutine[Any, Any, None], shutdown: Shutdown, grace: float
+) -> int:
+    """``reported(work)``, stopping as ``shutdown`` asks: the exit code, 130 if stopped.
+
+    On a first signal no new job starts and the running one has ``grace`` seconds; it is
+    interrupted then, or at a second signal.
+    """
+    task = asyncio.create_task(work)
+    asked = asyncio.create_task(shutdown.requested.wait())
+    try:
+        await asyncio.wait({task, asked}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        asked.cancel()
+    if not task.done():
+        reporter.note(
+            f"stopping: the running job has {grace:g}s to finish (Ctrl-C again interrupts it); "
+            "jobs not started stay queued for the next run"
+        )
+        await shutdown.finish([task], grace)
+    if task.cancelled():
+        reporter.finish()
+        return STOPPED
+    code = await reported(reporter, task)
+    return STOPPED if shutdown.requested.is_set() else code
 
 
 def _start(
@@ -305,9 +373,15 @@ async def _dry_run(
 
 
 async def _jobs(
-    recipe: Recipe, pool: ConnectionPool, store: SqlStore, payload: Any, reporter: Reporter
+    recipe: Recipe,
+    pool: ConnectionPool,
+    store: SqlStore,
+    payload: Any,
+    reporter: Reporter,
+    served: Sequence[ServedSandbox] = (),
 ) -> list[JobRecord]:
-    """The jobs this run makes: one for a manual run or a given event, or a poll's."""
+    """The jobs this run makes: one for a manual run or a given event, or a poll's; for a
+    webhook recipe in sandboxes, the job of an event the sandbox sends."""
     if recipe.is_manual:
         job = await store.create_job(recipe.name, recipe.path, new_event_key(), payload)
         return [job] if job is not None else []
@@ -325,6 +399,9 @@ async def _jobs(
             )
             return []
         return [job]
+    if served and not isinstance(spec_trigger(recipe, pool)[1], PollTrigger):
+        await receive_from_sandbox(recipe, pool, store, served, note=reporter.note)
+        return await resumable_jobs(store, recipe.name)
     result = await poll(recipe, pool, store, on_record=reporter.reading)
     reporter.polled(result.records, len(result.jobs), result.cursor)
     return result.jobs

@@ -372,15 +372,24 @@ class SqlStore:
         return result
 
     async def list_jobs(
-        self, *, recipe: str | None = None, failed: bool = False, limit: int = 20
+        self,
+        *,
+        recipe: str | None = None,
+        failed: bool = False,
+        limit: int = 20,
+        statuses: Sequence[str] = (),
     ) -> list[JobRecord]:
-        """The newest jobs first, optionally of one recipe or only the failed ones."""
+        """The newest jobs first, optionally of one recipe, only the failed ones, or only
+        those in ``statuses``."""
         clauses, params = [], []
         if recipe is not None:
             clauses.append("recipe = ?")
             params.append(recipe)
         if failed:
             clauses.append("status IN ('failed', 'outcome_unknown')")
+        if statuses:
+            clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(statuses)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
 
         def work(cur: SqlCursor) -> list[JobRecord]:
