@@ -215,6 +215,20 @@ def _uuid() -> str:
     return str(uuid.uuid4())
 
 
+_HOOKLINE_NAMESPACE = uuid.UUID("6f1c5e52-8a53-4f60-9d1e-3b7a0e2c4d18")
+
+
+def _uuid_for(*parts: str | float) -> str:
+    name = "\x1f".join(_text_of(part) for part in parts)
+    return str(uuid.uuid5(_HOOKLINE_NAMESPACE, name))
+
+
+def _text_of(part: str | float) -> str:
+    if isinstance(part, float) and part.is_integer():
+        return str(int(part))
+    return str(part)
+
+
 def _to_int(value: str | float) -> int:
     if isinstance(value, str):
         if not _INTEGER.fullmatch(value):
@@ -279,6 +293,15 @@ _FUNCTIONS = (
         "json_decode", _json_decode, (_TEXT,), "The value that the JSON text holds."
     ),
     ExpressionFunction("uuid", _uuid, (), "A new random UUID (version 4)."),
+    ExpressionFunction(
+        "uuid_for",
+        _uuid_for,
+        (("string", "number"),),
+        "A UUID made from the texts or numbers given (version 5): the same values always give "
+        "the same UUID, so a create that takes a client-chosen UUID happens once however "
+        "often its event is run again.",
+        variadic=True,
+    ),
     ExpressionFunction(
         "join_url",
         _join_url,
