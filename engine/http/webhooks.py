@@ -43,7 +43,9 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 
 def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+    return hmac.compare_digest(
+        a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +78,8 @@ class BasicVerifier:
         if scheme.lower() != "basic":
             return False
         try:
-            given = base64.b64decode(encoded, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+            given = base64.b64decode(encoded.encode("ascii"), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeError):  # not base64, not ASCII, not UTF-8
             return False
         username, password = _text(self.username, context), _text(self.password, context)
         if not username or not password:

@@ -34,7 +34,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hookline.http.responses import truthy
+from hookline.http.responses import MAX_DEPTH, truthy
 from hookline.http.webhooks import BasicVerifier
 from hookline.recipes.model import Recipe, with_defaults
 from hookline.run.inbox import Intake, StoreUnavailable
@@ -153,10 +153,11 @@ class Receiver:
             return self.refuse(name, "unauthorized", 401, "credentials refused", headers)
         if not _is_json(request.headers.get("content-type", "")):
             return self.refuse(name, "unsupported_media_type", 415, "send application/json")
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return self.refuse(name, "bad_json", 400, "the body is not JSON")
+        payload = _json(body)
+        if payload is _NOT_JSON:
+            return self.refuse(
+                name, "bad_json", 400, f"the body is not JSON (nested at most {MAX_DEPTH} deep)"
+            )
         try:
             found = hook.event(payload, body)
         except Exception:  # an id or select the payload's shape breaks: the sender's error
@@ -218,6 +219,24 @@ class Receiver:
         if self.refresh is not None:
             await self.refresh()
         return Response(self.metrics.render(), media_type=CONTENT_TYPE)
+
+
+_NOT_JSON = object()
+
+
+def _json(body: bytes) -> Any:
+    """The JSON value of ``body``; ``_NOT_JSON`` for anything that is not, or nests deeper than
+    ``MAX_DEPTH`` (which storing it could not write back)."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _NOT_JSON
+    if len(body) > 2 * MAX_DEPTH:  # shallower text cannot nest that deep
+        try:
+            orjson.dumps(value)
+        except TypeError:  # orjson's own depth limit
+            return _NOT_JSON
+    return value
 
 
 def _is_json(content_type: str) -> bool:
