@@ -243,6 +243,30 @@ def test_a_valid_recipe_compiles_into_the_model(catalog: Catalog) -> None:
             "e.g. '*/15 * * * *'",
         ),
         (
+            "every: 5m",
+            "cron: '0 0 31 2 *'",
+            "r.yaml:9:9: trigger.cron: '0 0 31 2 *' is not a cron expression that ever fires: "
+            "five fields (minute hour day month weekday) of numbers, *, ranges, lists and "
+            "steps, e.g. '*/15 * * * *'",
+        ),
+        (
+            "every: 5m",
+            "cron: '0 8 * * *'\n  timezone: Europe/Olso",
+            "r.yaml:10:13: trigger.timezone: unknown time zone 'Europe/Olso': give an IANA "
+            "name such as Europe/Oslo, America/New_York or UTC",
+        ),
+        (
+            "every: 5m",
+            "every: 5m\n  timezone: UTC",
+            "r.yaml:8:3: trigger: key 'timezone' needs key 'cron' too",
+        ),
+        (
+            "event: tracker.new_ticket\n  every: 5m",
+            "event: tracker.ticket_event\n  jitter: 10s",
+            "r.yaml:9:11: trigger.jitter: tracker.ticket_event is a webhook trigger: the "
+            "platform sends its events, so `jitter` does not apply",
+        ),
+        (
             "event: tracker.new_ticket\n  every: 5m",
             "event: tracker.ticket_event\n  every: 5m",
             "r.yaml:9:10: trigger.every: tracker.ticket_event is a webhook trigger: the "

@@ -91,12 +91,17 @@ async def replay_jobs(
     """Queue a new job for each event, on purpose, even where one has succeeded.
 
     The new job's key is the event's key with ``#replay-`` and a mark, so the first job and its
-    history stay as they were and the replay is told apart in ``hookline jobs``.
+    history stay as they were and the replay is told apart in ``hookline jobs``. A replay is
+    not an event: the inbox keeps only what the platform sent.
     """
     mark = uuid.uuid4().hex[:8]
-    items = [(recipe, recipe_file, f"{e.event_key}{REPLAY}{mark}", e.event) for e in events]
-    found = await store.receive_events(items, source="replay")
-    return [job for job, _ in found]
+    jobs = []
+    for event in events:
+        job = await store.create_job(recipe, recipe_file, f"{event.event_key}{REPLAY}{mark}",
+                                     event.event)  # fmt: skip
+        if job is not None:
+            jobs.append(job)
+    return jobs
 
 
 class StoreUnavailable(Exception):

@@ -10,9 +10,9 @@ keeps the rhythm, and a slot missed while nothing was running (one or a hundred)
 once on start, not once per missed slot: a poll reads everything since the cursor anyway.
 A trigger never polled before polls on start.
 
-Jitter: each wait is lengthened by a random part of ``jitter`` seconds (by default a tenth of
-the interval, at most 30 seconds), so that recipes sharing a platform do not all poll it at
-the same instant.
+Jitter: each wait for a slot is lengthened by a random part of ``jitter`` seconds (by default
+a tenth of the interval, at most 30 seconds), so that recipes sharing a platform do not all
+poll it at the same instant. A first or missed slot is polled at once.
 """
 
 from __future__ import annotations
@@ -110,8 +110,11 @@ class Timetable:
     rng: random.Random = field(default_factory=random.Random)
 
     def due(self, now: float) -> float:
-        """When the next cycle starts: its slot plus a random part of the jitter."""
+        """When the next cycle starts: its slot plus a random part of the jitter (none for a
+        first or missed slot, which is polled at once)."""
         slot = self.schedule.next_slot(self.last, now)
+        if slot <= now:
+            return slot
         spread = default_jitter(self.schedule, now) if self.jitter is None else self.jitter
         return slot + self.rng.uniform(0, spread) if spread > 0 else slot
 

@@ -6,8 +6,9 @@ One ``Service`` serves several recipes in one process, on one asyncio loop:
   cycle is claimed in the store first, so two processes never poll one trigger at once;
 - the **receiver** (``hookline.run.webhook_app``, on uvicorn) writes each verified webhook
   event to the inbox with its job before answering;
-- **workers** (``concurrency`` of them) run jobs: each job is claimed before it runs and its
-  lease renewed while it runs (``hookline.run.claims``);
+- a **worker** per recipe runs its jobs one after another, in the order their events came
+  (at most ``concurrency`` jobs run at once across recipes): each job is claimed before it
+  runs and its lease renewed while it runs (``hookline.run.claims``);
 - a **sweep** every few seconds looks in the store for jobs any process may take: queued by
   another process, interrupted, or left behind by a process that died. The first sweep runs
   at start, which is how a restart resumes what a crash or a stop left unfinished.
@@ -119,7 +120,10 @@ class Service:
         }
         self.timetables: list[Timetable] = []
         self.stopping = asyncio.Event()
-        self._queue: asyncio.Queue[JobRecord | None] = asyncio.Queue()
+        self._queues: dict[str, asyncio.Queue[JobRecord | None]] = {
+            name: asyncio.Queue() for name in self.runners
+        }
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
         self._pending: set[str] = set()
         self._loops: list[asyncio.Task[None]] = []
 
@@ -179,15 +183,15 @@ class Service:
             serving = await _listen(server, sock)
             if ready is not None:
                 await ready()
-            workers = [asyncio.create_task(self._work()) for _ in range(self.settings.concurrency)]
+            workers = [asyncio.create_task(self._work(name)) for name in self._queues]
             self._loops = [asyncio.create_task(t.run(self.stopping)) for t in self.timetables]
             sweeping = asyncio.create_task(self._sweep())
             await shutdown.requested.wait()
             self.stopping.set()
             sweeping.cancel()
             server.should_exit = True
-            for _ in workers:
-                self._queue.put_nowait(None)  # wakes idle workers, which then see the stop
+            for queue in self._queues.values():
+                queue.put_nowait(None)  # wakes idle workers, which then see the stop
             await shutdown.finish([*workers, *self._loops, serving, sweeping], self.settings.grace)
 
     async def start(self) -> None:
@@ -221,10 +225,11 @@ class Service:
 
     def submit(self, job: JobRecord) -> None:
         """Queue a job to run in this process (once, however often it is submitted)."""
-        if job.id in self._pending or self.stopping.is_set():
+        queue = self._queues.get(job.recipe)
+        if queue is None or job.id in self._pending or self.stopping.is_set():
             return
         self._pending.add(job.id)
-        self._queue.put_nowait(job)
+        queue.put_nowait(job)
 
     async def resume(self) -> None:
         """Queue every job of the served recipes that any process may take now."""
@@ -273,16 +278,20 @@ class Service:
         self.metrics.cycles.labels(recipe, "failed").inc()
         self.observer.cycle_finished(recipe, trigger, 0, 0, _said(exc))
 
-    async def _work(self) -> None:
-        """A worker: take queued jobs and run them, until the service stops."""
+    async def _work(self, recipe: str) -> None:
+        """A recipe's worker: run its queued jobs in order, until the service stops."""
+        queue, runner = self._queues[recipe], self.runners[recipe]
         while True:
-            job = await self._queue.get()
-            if job is None or self.stopping.is_set():
-                if self.stopping.is_set():
-                    return
+            job = await queue.get()
+            if self.stopping.is_set():
+                return
+            if job is None:
                 continue
             try:
-                await self.runners[job.recipe].run_claimed(job)
+                async with self._slots:
+                    if self.stopping.is_set():
+                        return
+                    await runner.run_claimed(job)
             except Exception as exc:  # the store failed under the job: a later sweep resumes it
                 self.observer.note(f"job {job.id[:12]} of {job.recipe}: {_said(exc)}")
             finally:
