@@ -170,6 +170,7 @@ class SqlStore:
         self._connect = connect
         self._conn: Any = connect()
         with self._transaction() as cur:
+            self._lock_schema(cur)
             for statement in SCHEMA:
                 cur.execute(statement)
             _add_columns(cur)
@@ -207,6 +208,9 @@ class SqlStore:
 
     def _begin(self, cur: Any) -> None:
         """Start a transaction (the drivers start one implicitly unless told otherwise)."""
+
+    def _lock_schema(self, cur: SqlCursor) -> None:
+        """Keep processes that open the store at once from creating its tables together."""
 
     async def _run(self, work: Callable[[Any], Any]) -> Any:
         def job() -> Any:
@@ -541,6 +545,14 @@ class PostgresStore(SqlStore):
                 ) from None
 
         super().__init__(connect, redact_url(url))
+
+    def _lock_schema(self, cur: SqlCursor) -> None:
+        """PostgreSQL's CREATE TABLE IF NOT EXISTS races itself: one process at a time."""
+        cur.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
+
+
+SCHEMA_LOCK = 0x686F6F6B6C696E65  # "hookline"
+"""The PostgreSQL advisory lock held while a store's tables are created."""
 
 
 def redact_url(url: str) -> str:
