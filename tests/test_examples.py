@@ -12,6 +12,10 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -272,6 +276,59 @@ def test_a_planradar_ticket_event_opens_an_argus_case(
         "operationalIncident",
         "high",
     )
+
+
+def test_run_in_sandboxes_has_planradar_send_a_real_ticket_event(
+    sandboxed: Callable[..., Result], created: Created
+) -> None:
+    result = sandboxed(recipe("planradar-ticket-to-argus"))
+    [note] = [n for n in of_kind(result, "note") if "sends the event" in n["message"]]
+    assert "/hooks/planradar-ticket-to-argus" in note["message"]
+    [finished] = of_kind(result, "job_finished")
+    tickets = created.state("planradar").tickets.values()
+    [ticket] = [t for t in tickets if t.attributes["subject"] in note["message"]]
+    case = created.state("argus").cases[finished["outputs"]["case"]]
+    assert case["customerReference"] == f"planradar:{ticket.uuid}"
+    [delivery] = created.state("planradar").deliveries
+    assert delivery.status == "delivered"
+
+
+def test_serve_in_sandboxes_shows_events_flowing_end_to_end(tmp_path: Path) -> None:
+    """``hookline serve recipes --sandbox``, as the README shows it, until SIGTERM."""
+    command = [sys.executable, "-m", "hookline", "serve", str(RECIPES), "--sandbox"]
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("HOOKLINE_STATE", "HOOKLINE_CONNECTIONS")
+    }
+    process = subprocess.Popen(
+        [*command, "--port", "0", "--json"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    finished: dict[str, int] = {}
+    wanted = {"argus-incident-to-plextrac", "pcr360-servicedesk-to-planradar",
+              "planradar-ticket-to-argus"}  # fmt: skip
+    try:
+        assert process.stderr is not None
+        deadline = time.monotonic() + 60
+        while set(finished) != wanted or finished["planradar-ticket-to-argus"] < 7:
+            line = process.stderr.readline()
+            assert line and time.monotonic() < deadline, "serve stopped or stalled"
+            event = json.loads(line)
+            if event["event"] == "job":
+                assert event["status"] == "succeeded", event
+                finished[event["recipe"]] = finished.get(event["recipe"], 0) + 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    served = [json.loads(line) for line in out.splitlines()]
+    hooks = [line["url"] for line in served if line["event"] == "recipe" and line["url"]]
+    assert len(hooks) == 1 and hooks[0].endswith("/hooks/planradar-ticket-to-argus")
+    # the ticket the sandbox made at start, and one per PCR-360 item made into a ticket
+    assert finished["pcr360-servicedesk-to-planradar"] == 6
 
 
 def test_the_shipped_planradar_event_has_the_shape_the_sandbox_delivers(

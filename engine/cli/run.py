@@ -49,9 +49,9 @@ from hookline.recipes.model import ManualTrigger, Recipe, manual_inputs
 from hookline.run.claims import Claims, resumable_jobs
 from hookline.run.connections import load_connections
 from hookline.run.jobs import DRY_RUN_ID, JobRunner, new_event_key
+from hookline.run.listener import receive_from_sandbox
 from hookline.run.pool import ConnectionPool
 from hookline.run.sandboxed import ServedSandbox, sandboxed, with_sandbox_connections
-from hookline.run.serve import receive_from_sandbox
 from hookline.run.shutdown import Shutdown
 from hookline.run.store import DEFAULT_STATE, JobRecord, SqlStore, open_store
 from hookline.run.triggers import (

@@ -23,25 +23,21 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
-
 from hookline.actions.call import Plan
-from hookline.errors import ConfigurationError, HooklineError
+from hookline.errors import HooklineError
 from hookline.recipes.model import EventTrigger, Recipe
 from hookline.run import cycles
 from hookline.run.claims import DEFAULT_LEASE, Claims
 from hookline.run.inbox import Intake
 from hookline.run.jobs import JobOutcome, JobRunner, Observer
+from hookline.run.listener import Listener
 from hookline.run.metrics import Metrics
 from hookline.run.pool import ConnectionPool
-from hookline.run.sandbox import base_url, bind_all
-from hookline.run.sandboxed import ServedSandbox, webhook_senders, webhook_target
 from hookline.run.scheduler import Cron, Every, Schedule, Timetable
 from hookline.run.shutdown import Shutdown
 from hookline.run.store import JobRecord, SqlCursor, SqlStore, StepRecord
@@ -179,8 +175,8 @@ class Service:
         """
         async with self.claims.renewing():
             await self.start()
-            server = _Server(self.receiver().app())
-            serving = await _listen(server, sock)
+            server = Listener(self.receiver().app())
+            serving = await server.listen(sock)
             if ready is not None:
                 await ready()
             workers = [asyncio.create_task(self._work(name)) for name in self._queues]
@@ -379,90 +375,6 @@ class _Watched(Observer):
         self.recipes.pop(job.id, None)
         self.metrics.finished.labels(job.recipe, outcome.status).inc()
         self.inner.job_finished(job, outcome)
-
-
-async def receive_from_sandbox(
-    recipe: Recipe,
-    pool: ConnectionPool,
-    store: SqlStore,
-    served: Sequence[ServedSandbox],
-    *,
-    note: Callable[[str], None],
-    timeout: float = 15.0,
-) -> list[JobRecord]:
-    """Have a sandbox send one event of a webhook recipe, receive it, and return its job.
-
-    A receiver for the recipe alone listens on a free loopback port while the sandbox of
-    ``served`` that feeds its trigger is pointed at it and makes one event happen; the
-    verified event is stored as a served one would be.
-    """
-    hooks = webhook_hooks([recipe], pool)
-    found = webhook_senders(hooks, served)
-    if not found:
-        raise ConfigurationError(
-            f"no sandbox sends the events of {recipe.name!r}; give one with --event FILE"
-        )
-    hook, sender = found[0]
-    subscribe, emit = sender.sandbox.subscribe, sender.sandbox.emit
-    if subscribe is None or emit is None:
-        raise ConfigurationError(
-            f"the {sender.sandbox.title} sandbox cannot make an event happen; give one with "
-            "--event FILE"
-        )
-    jobs: list[JobRecord] = []
-    arrived = asyncio.Event()
-
-    def collect(job: JobRecord) -> None:
-        jobs.append(job)
-        arrived.set()
-
-    receiver = Receiver(hooks, Intake(store), Metrics(), on_job=collect)
-    server = _Server(receiver.app())
-    sock = bind_all("127.0.0.1", [0])[0]
-    url = f"{base_url(sock)}/hooks/{recipe.name}"
-    try:
-        serving = await _listen(server, sock)
-        await asyncio.to_thread(subscribe, sender.url, webhook_target(hook, url))
-        said = await asyncio.to_thread(emit, sender.url)
-        note(f"the {sender.sandbox.title} sandbox {said}, and sends the event to {url}")
-        try:
-            await asyncio.wait_for(arrived.wait(), timeout)
-        except TimeoutError:
-            raise ConfigurationError(
-                f"the {sender.sandbox.title} sandbox sent no event that {recipe.name!r} takes "
-                f"within {timeout:g}s; give one with --event FILE"
-            ) from None
-        server.should_exit = True
-        await serving
-    finally:
-        sock.close()
-    return jobs
-
-
-async def _listen(server: uvicorn.Server, sock: socket.socket) -> asyncio.Task[None]:
-    """Start ``server`` on ``sock``; return its task once it answers."""
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started and not serving.done():
-        await asyncio.sleep(0.01)
-    if serving.done():
-        serving.result()
-        raise ConfigurationError(f"the receiver could not listen on {base_url(sock)}")
-    return serving
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, leaving signals to the service, which stops everything on one signal."""
-
-    def __init__(self, app: Starlette) -> None:
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", server_header=False
-        )
-        super().__init__(config)
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Install no signal handler (the service's ``Shutdown`` has them)."""
-        yield
 
 
 def _polls(recipe: Recipe, pool: ConnectionPool) -> bool:

@@ -75,8 +75,9 @@ async def poll(
     trigger, found, connection = spec_trigger(recipe, pool)
     if not isinstance(found, PollTrigger):
         raise ConfigurationError(
-            f"{recipe.name!r} runs on webhook events, which the platform sends; run one "
-            "with --event FILE"
+            f"{recipe.name!r} runs on webhook events, which the platform sends: "
+            "`hookline serve` receives them; run one with --event FILE, or with --sandbox to "
+            "have the sandbox send one"
         )
     saved = await store.get_cursor(recipe.name, trigger.event)
     context = _poll_context(trigger, found, connection, pool.env, saved)
