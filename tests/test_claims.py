@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -215,3 +216,27 @@ def test_a_store_made_before_leases_gains_their_columns(tmp_path: Path) -> None:
         assert (job.id, job.lease_owner) == ("j", None)
     finally:
         asyncio.run(store.close())
+
+
+def test_a_postgresql_store_opens_its_connection_again_after_it_broke(tmp_path: Path) -> None:
+    import psycopg
+
+    from tests.stores import POSTGRES
+
+    with store_url("postgresql", tmp_path) as url:
+        store = open_store(url, PM)
+        try:
+            asyncio.run(queue(store, 1))
+            pid = asyncio.run(store.run(lambda cur: _backend(cur)))
+            with psycopg.connect(POSTGRES, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            with pytest.raises(psycopg.OperationalError):
+                asyncio.run(count_inbox(store))
+            assert asyncio.run(count_inbox(store)) == 1
+        finally:
+            asyncio.run(store.close())
+
+
+def _backend(cur: Any) -> int:
+    cur.execute("SELECT pg_backend_pid()")
+    return int(cur.fetchone()[0])

@@ -42,6 +42,7 @@ from hookline.run.store import (
     SqlCursor,
     SqlStore,
     job_of,
+    read_job,
 )
 
 DEFAULT_LEASE = 30.0
@@ -111,12 +112,16 @@ class Claims:
         A free job (queued or interrupted) or a stale one can be claimed; ``again`` also
         claims a finished job (a rerun, a replay). A running job with a live holder never is.
         """
+        return await self.take(job, again=again) is not None
+
+    async def take(self, job: JobRecord, *, again: bool = False) -> JobRecord | None:
+        """``claim``, giving the job as it now stands with its steps; None if not won."""
         now = time.time()
         gone = job.lease_owner if job.status == "running" and owner_gone(job.lease_owner) else ""
         statuses = sorted(RESUMABLE | FINAL if again else RESUMABLE)
         marks = ", ".join("?" for _ in statuses)
 
-        def work(cur: SqlCursor) -> bool:
+        def work(cur: SqlCursor) -> JobRecord | None:
             cur.execute(
                 "UPDATE jobs SET status = 'running', started_at = ?, finished_at = NULL, "
                 "error = NULL, lease_owner = ?, lease_until = ? WHERE id = ? AND "
@@ -124,7 +129,7 @@ class Claims:
                 "OR lease_until < ? OR lease_owner = ?)))",
                 (now, self.owner, now + self.lease, job.id, *statuses, now, gone),
             )
-            return cur.rowcount == 1
+            return read_job(cur, job.id) if cur.rowcount == 1 else None
 
         return await self.store.run(work)
 

@@ -197,10 +197,9 @@ class JobRunner:
         ``again`` claims a finished job too (a rerun or replay).
         """
         assert self.claims is not None and self.store is not None, "claims need a store"
-        if not await self.claims.claim(job, again=again):
+        current = await self.claims.take(job, again=again)
+        if current is None:
             return None
-        current = await self.store.get_job(job.id)
-        assert current is not None
         return await _Job(self, current, claimed=True).run()
 
 

@@ -290,6 +290,8 @@ class Service:
                     await runner.run_claimed(job)
             except Exception as exc:  # the store failed under the job: a later sweep resumes it
                 self.observer.note(f"job {job.id[:12]} of {job.recipe}: {_said(exc)}")
+                with suppress(Exception):
+                    await self.claims.release(job.id)
             finally:
                 self._pending.discard(job.id)
 

@@ -352,16 +352,7 @@ class SqlStore:
     async def get_job(self, job_id: str) -> JobRecord | None:
         """A job with its steps in the order they first ran, or None."""
 
-        def work(cur: SqlCursor) -> JobRecord | None:
-            cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
-            row = cur.fetchone()
-            if row is None:
-                return None
-            cur.execute(f"SELECT {STEP_COLUMNS} FROM steps WHERE job_id = ? ORDER BY seq, path",
-                        (job_id,))  # fmt: skip
-            return replace(job_of(row), steps=tuple(_step(r) for r in cur.fetchall()))
-
-        result: JobRecord | None = await self._run(work)
+        result: JobRecord | None = await self._run(lambda cur: read_job(cur, job_id))
         return result
 
     async def find_job(self, prefix: str) -> list[str]:
@@ -434,6 +425,17 @@ class SqlStore:
     async def close(self) -> None:
         """Close the connection."""
         await asyncio.to_thread(self._conn.close)
+
+
+def read_job(cur: SqlCursor, job_id: str) -> JobRecord | None:
+    """A job with its steps in the order they first ran, or None, read within a transaction."""
+    cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+    row = cur.fetchone()
+    if row is None:
+        return None
+    cur.execute(f"SELECT {STEP_COLUMNS} FROM steps WHERE job_id = ? ORDER BY seq, path",
+                (job_id,))  # fmt: skip
+    return replace(job_of(row), steps=tuple(_step(r) for r in cur.fetchall()))
 
 
 def _new_job(recipe: str, file: str, key: str, event: Any, now: float) -> JobRecord:
