@@ -13,8 +13,9 @@ so an event seen twice never starts a second job. Which process runs a job, and 
 behind by a dead one is taken over, is ``hookline.run.claims``' business (the ``lease_*``
 columns). SQLite runs in WAL mode with ``synchronous=FULL``: a committed event survives a
 power cut, not only a crash. Calls are ``async``; the drivers are synchronous and run in a
-worker thread, one statement batch at a time; a PostgreSQL connection that broke is opened
-again on the next call.
+worker thread, and the calls that arrive while a commit is on its way share the next one
+(group commit), so the cost of syncing the disk is paid per batch rather than per call; a
+PostgreSQL connection that broke is opened again on the next call.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -167,6 +169,9 @@ class SqlStore:
     def __init__(self, connect: Callable[[], Any], url: str) -> None:
         self.url = url
         self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queued: list[tuple[Callable[[Any], Any], Future[Any]]] = []
+        self._draining = False
         self._connect = connect
         self._conn: Any = connect()
         with self._transaction() as cur:
@@ -213,11 +218,53 @@ class SqlStore:
         """Keep processes that open the store at once from creating its tables together."""
 
     async def _run(self, work: Callable[[Any], Any]) -> Any:
-        def job() -> Any:
-            with self._transaction() as cur:
-                return work(cur)
+        """Run ``work`` in a transaction in a worker thread, sharing the commit with the works
+        that other tasks hand in meanwhile (group commit: one sync of the disk per batch).
 
-        return await asyncio.to_thread(job)
+        Each work of a batch runs inside a savepoint of its own, so one that fails is undone
+        alone and its caller gets the error; a failed commit fails the whole batch.
+        """
+        done: Future[Any] = Future()
+        with self._queue_lock:
+            self._queued.append((work, done))
+            start = not self._draining
+            self._draining = True
+        if start:
+            asyncio.get_running_loop().run_in_executor(None, self._drain)
+        return await asyncio.wrap_future(done)
+
+    def _drain(self) -> None:
+        """Commit batches of queued works until none is left."""
+        while True:
+            with self._queue_lock:
+                batch, self._queued = self._queued[:BATCH_WORKS], self._queued[BATCH_WORKS:]
+                if not batch:
+                    self._draining = False
+                    return
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[Callable[[Any], Any], Future[Any]]]) -> None:
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
+            with self._transaction() as cur:
+                if len(batch) == 1:
+                    work, done = batch[0]
+                    outcomes.append((done, work(cur), None))
+                else:
+                    for work, done in batch:
+                        outcomes.append((done, *_in_savepoint(cur, work)))
+        except BaseException as exc:
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for done, result, error in outcomes:
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(result)
 
     async def run(self, work: Callable[[SqlCursor], T]) -> T:
         """Run ``work(cursor)`` in one transaction in a worker thread; its result.
@@ -262,8 +309,9 @@ class SqlStore:
             created = []
             for index, (key, event) in enumerate(events):
                 job = _new_job(recipe, recipe_file, key, event, now + index * 1e-6)
-                _insert_event(cur, recipe, key, event, "poll", now)
-                if _insert_job(cur, job):
+                text = dump(event)
+                _insert_event(cur, recipe, key, text, "poll", now)
+                if _insert_job(cur, job, text):
                     created.append(job)
             cur.execute(
                 "INSERT INTO cursors (recipe, trigger, value, updated_at) VALUES (?, ?, ?, ?) "
@@ -301,9 +349,10 @@ class SqlStore:
         def work(cur: SqlCursor) -> list[tuple[JobRecord, bool]]:
             found = []
             for recipe, recipe_file, key, event in events:
-                _insert_event(cur, recipe, key, event, source, now)
+                text = dump(event)
+                _insert_event(cur, recipe, key, text, source, now)
                 job = _new_job(recipe, recipe_file, key, event, now)
-                if _insert_job(cur, job):
+                if _insert_job(cur, job, text):
                     found.append((job, True))
                     continue
                 cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE recipe = ? AND event_key = ?",
@@ -424,7 +473,25 @@ class SqlStore:
 
     async def close(self) -> None:
         """Close the connection."""
-        await asyncio.to_thread(self._conn.close)
+        if self._conn is not None:
+            await asyncio.to_thread(self._conn.close)
+
+
+BATCH_WORKS = 200
+"""The most works one group commit holds."""
+
+
+def _in_savepoint(cur: SqlCursor, work: Callable[[Any], Any]) -> tuple[Any, BaseException | None]:
+    """Run one work of a batch; a failure undoes its own writes only."""
+    cur.execute("SAVEPOINT work")
+    try:
+        result = work(cur)
+    except Exception as exc:
+        cur.execute("ROLLBACK TO SAVEPOINT work")
+        cur.execute("RELEASE SAVEPOINT work")
+        return None, exc
+    cur.execute("RELEASE SAVEPOINT work")
+    return result, None
 
 
 def read_job(cur: SqlCursor, job_id: str) -> JobRecord | None:
@@ -442,25 +509,28 @@ def _new_job(recipe: str, file: str, key: str, event: Any, now: float) -> JobRec
     return JobRecord(uuid.uuid4().hex, recipe, file, key, event, "queued", now)
 
 
-def _insert_job(cur: SqlCursor, job: JobRecord) -> bool:
+def _insert_job(cur: SqlCursor, job: JobRecord, text: str | None = None) -> bool:
+    """Queue ``job`` unless its event key has a job; ``text`` is its event as JSON, if made."""
     cur.execute(
         f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (recipe, event_key) DO NOTHING",
-        (job.id, job.recipe, job.recipe_file, job.event_key, dump(job.event), job.status,
+        (job.id, job.recipe, job.recipe_file, job.event_key,
+         dump(job.event) if text is None else text, job.status,
          None, None, job.created_at, None, None, None, None),
     )  # fmt: skip
     return bool(cur.rowcount == 1)
 
 
 def _insert_event(
-    cur: SqlCursor, recipe: str, key: str, event: Any, source: str, now: float
+    cur: SqlCursor, recipe: str, key: str, text: str | None, source: str, now: float
 ) -> None:
-    """Put an event in the inbox; one seen before counts one more delivery."""
+    """Put an event (``text``, its JSON) in the inbox; one seen before counts one more
+    delivery."""
     cur.execute(
         "INSERT INTO inbox (recipe, event_key, source, event, received_at, last_received_at, "
         "deliveries) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (recipe, event_key) DO UPDATE "
         "SET deliveries = inbox.deliveries + 1, last_received_at = excluded.last_received_at",
-        (recipe, key, source, dump(event), now, now),
+        (recipe, key, source, text, now, now),
     )
 
 
