@@ -88,7 +88,10 @@ def serving(command: list[str], url: str, env: dict[str, str]) -> Iterator[subpr
     """Start a server process and wait until ``url`` answers; stop it with SIGTERM after."""
     import httpx
 
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's log (a line per job) goes to a file: a pipe nobody reads would fill up and
+    # stop the server at its next line.
+    log = tempfile.NamedTemporaryFile(prefix="hookline-bench-", suffix=".log", delete=False)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -96,7 +99,7 @@ def serving(command: list[str], url: str, env: dict[str, str]) -> Iterator[subpr
             break
         except httpx.HTTPError:
             if process.poll() is not None or time.monotonic() > deadline:
-                said = process.stderr.read().decode()[-2000:] if process.stderr else ""
+                said = Path(log.name).read_text(errors="replace")[-2000:]
                 raise SystemExit(f"server did not start: {said}") from None
             time.sleep(0.05)
     try:
@@ -107,6 +110,8 @@ def serving(command: list[str], url: str, env: dict[str, str]) -> Iterator[subpr
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
+        os.unlink(log.name)
 
 
 def cpu_seconds(pid: int) -> float:

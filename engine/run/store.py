@@ -235,13 +235,21 @@ class SqlStore:
 
     def _drain(self) -> None:
         """Commit batches of queued works until none is left."""
-        while True:
-            with self._queue_lock:
-                batch, self._queued = self._queued[:BATCH_WORKS], self._queued[BATCH_WORKS:]
-                if not batch:
-                    self._draining = False
-                    return
-            self._commit(batch)
+        try:
+            while True:
+                with self._queue_lock:
+                    batch, self._queued = self._queued[:BATCH_WORKS], self._queued[BATCH_WORKS:]
+                    if not batch:
+                        self._draining = False
+                        return
+                # A caller that gave up (cancelled) before its work started is left out.
+                batch = [(w, done) for w, done in batch if done.set_running_or_notify_cancel()]
+                if batch:
+                    self._commit(batch)
+        except BaseException:
+            with self._queue_lock:  # never leave the queue without a drainer
+                self._draining = False
+            raise
 
     def _commit(self, batch: list[tuple[Callable[[Any], Any], Future[Any]]]) -> None:
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
@@ -255,8 +263,7 @@ class SqlStore:
                         outcomes.append((done, *_in_savepoint(cur, work)))
         except BaseException as exc:
             for _, done in batch:
-                if not done.done():
-                    done.set_exception(exc)
+                done.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
             return
