@@ -85,33 +85,33 @@ def bare_server(port: int) -> None:
 
 @contextmanager
 def serving(command: list[str], url: str, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server process and wait until ``url`` answers; stop it with SIGTERM after."""
+    """Start a server process and wait until ``url`` answers; stop it with SIGTERM after.
+
+    The server's log (a line per job) goes to a file: a pipe nobody reads would fill up and
+    stop the server at its next line.
+    """
     import httpx
 
-    # The server's log (a line per job) goes to a file: a pipe nobody reads would fill up and
-    # stop the server at its next line.
-    log = tempfile.NamedTemporaryFile(prefix="hookline-bench-", suffix=".log", delete=False)
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    deadline = time.monotonic() + 30
-    while True:
+    with tempfile.NamedTemporaryFile(prefix="hookline-bench-", suffix=".log") as log:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.post(url, content=b"{}", timeout=1)
+                break
+            except httpx.HTTPError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    said = Path(log.name).read_text(errors="replace")[-2000:]
+                    raise SystemExit(f"server did not start: {said}") from None
+                time.sleep(0.05)
         try:
-            httpx.post(url, content=b"{}", timeout=1)
-            break
-        except httpx.HTTPError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                said = Path(log.name).read_text(errors="replace")[-2000:]
-                raise SystemExit(f"server did not start: {said}") from None
-            time.sleep(0.05)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-        os.unlink(log.name)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def cpu_seconds(pid: int) -> float:
