@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,8 @@ def test_sql_query_reads_every_page_of_a_large_result(pcr: Any) -> None:
 def test_sql_query_stops_at_max_records(pcr: Any) -> None:
     async def first_150(conn: Connection) -> list[Any]:
         sql = "SELECT sd.RECID FROM SERVICE_DESK sd, SERVICES s"
-        return await call_action(conn, "sql_query", {"sql": sql}, max_records=150)
+        result: list[Any] = await call_action(conn, "sql_query", {"sql": sql}, max_records=150)
+        return result
 
     assert len(pcr.session(first_150)) == 150
 
@@ -355,7 +356,7 @@ steps:
 
 def _poller(
     s: Any, catalog: Catalog, folder: Path, with_block: str
-) -> Callable[[], Awaitable[PollResult]]:
+) -> Callable[[], Coroutine[Any, Any, PollResult]]:
     """``poll()``: one poll cycle of a recipe on the trigger, against sandbox ``s``."""
     env = {
         "PCR_URL": s.values["base_url"],

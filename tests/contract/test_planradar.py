@@ -158,7 +158,8 @@ def test_list_tickets_reads_every_page(served: Any) -> None:
 
         async def read(conn: Connection) -> list[Any]:
             conn.client.event_hooks["request"].append(_record(requests))
-            return await call_action(conn, "list_tickets", {"project_id": "0"})
+            result: list[Any] = await call_action(conn, "list_tickets", {"project_id": "0"})
+            return result
 
         tickets = s.session(read)
         assert [t["uuid"] for t in tickets] == [t.uuid for t in _tickets(s)]

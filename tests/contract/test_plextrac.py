@@ -340,6 +340,7 @@ def test_upload_image_sends_the_media_type_its_extension_names(pt: Any) -> None:
         bodies = []
         for filename in ("evidence.GIF", "photo.jpeg", "diagram.svg"):
             values = {"file": base64.b64encode(PNG).decode(), "filename": filename}
+            assert upload is not None
             bodies.append(conn.build_request(upload, conn.context(input=values)).read())
         return bodies
 
@@ -566,7 +567,8 @@ def test_a_wrong_password_is_an_authentication_error(pt: Any) -> None:
 
 def test_an_mfa_user_logs_in_with_the_totp_secret(served: Any) -> None:
     async def whoami(conn: Connection) -> list[Any]:
-        return await call_action(conn, "list_clients")
+        result: list[Any] = await call_action(conn, "list_clients")
+        return result
 
     with served("plextrac", seed=1) as s:
         clients = s.session(whoami, username="mfa@example.com", totp_secret=MFA_SECRET)
