@@ -171,9 +171,9 @@ def test_an_unknown_case_is_not_found(ar: Any) -> None:
     assert error.value.platform_message == "Case 999999 not found"
 
 
-def test_a_case_of_another_customer_is_a_permission_error(ar: Any) -> None:
+def test_a_case_the_user_cannot_read_is_not_found(ar: Any) -> None:
     case = _first(ar, lambda c: c["customerID"] == FJORDLINE)
-    with pytest.raises(PermissionDeniedError, match=f"Access denied to case {case['id']}"):
+    with pytest.raises(NotFoundError, match=f"Case {case['id']} not found"):
         ar.call("get_case", {"id": case["id"]}, api_key=DEMO_KEYS["nordlys_user"])
 
 
@@ -349,7 +349,13 @@ def test_a_restricted_field_update_is_refused_naming_the_field(ar: Any) -> None:
     with pytest.raises(PermissionDeniedError) as both:
         ar.call(
             "update_case",
-            {"id": case["id"], "subject": "Renamed", "internal_comment": "x", "priority": "low"},
+            {
+                "id": case["id"],
+                "subject": "Renamed",
+                "comment": "x",
+                "internal_comment": True,
+                "priority": "low",
+            },
             api_key=kari,
         )
     assert both.value.field == "internalComment, subject"
@@ -666,6 +672,36 @@ def test_comments_are_listed_added_and_answered(ar: Any) -> None:
     assert internal["id"] not in {c["id"] for c in for_kari}
 
 
+def test_a_comment_names_attachments_and_sets_the_status(ar: Any) -> None:
+    case = _customer_case(ar)
+    uploaded = [
+        ar.call("upload_attachment", {"id": case["id"], "name": f"{n}.txt", "content": "YWJj"})
+        for n in ("a", "b")
+    ]
+    comment = ar.call(
+        "add_comment",
+        {
+            "id": case["id"],
+            "comment": "Both logs attached",
+            "associated_attachment_id": [a["id"] for a in uploaded],
+            "status": "waitingCustomer",
+        },
+    )
+    assert [a["name"] for a in comment["associatedAttachments"]] == ["a.txt", "b.txt"]
+    assert case["status"] == "waitingCustomer"
+    one = ar.call(
+        "add_comment",
+        {"id": case["id"], "comment": "This one", "associated_attachment_id": uploaded[0]["id"]},
+    )
+    assert [a["id"] for a in one["associatedAttachments"]] == [uploaded[0]["id"]]
+
+
+def test_an_update_comment_is_internal_when_asked(ar: Any) -> None:
+    case = _customer_case(ar)
+    ar.call("update_case", {"id": case["id"], "comment": "SOC only", "internal_comment": True})
+    assert ar.state.comments[case["id"]][-1]["flags"] == ["INTERNAL"]
+
+
 def test_an_internal_comment_needs_the_tech_role(ar: Any) -> None:
     case = _customer_case(ar)
     with pytest.raises(PermissionDeniedError) as error:
@@ -755,15 +791,22 @@ def test_access_mode_and_grants_are_managed_by_the_owner(ar: Any) -> None:
         "grant_access", {"id": case["id"], "subject_id": OLA, "level": "write"}, api_key=admin
     )
     assert upgraded["id"] == grant["id"] and upgraded["level"] == "write"
+    owner = ar.call(
+        "grant_access", {"id": case["id"], "subject_id": OLA, "level": "owner"}, api_key=admin
+    )
+    assert owner["level"] == "owner"
+    upgraded = ar.call(
+        "grant_access", {"id": case["id"], "subject_id": OLA, "level": "write"}, api_key=admin
+    )
     grants = ar.call("get_access", {"id": case["id"]}, api_key=admin)
     assert [(e["id"], e["level"]) for e in grants] == [(grant["id"], "write")]
-    with pytest.raises(PermissionDeniedError):  # explicit mode holds for tech users too
+    with pytest.raises(NotFoundError):  # explicit mode holds for tech users too
         ar.call("get_access", {"id": case["id"]})
     seen = ar.call("get_case", {"id": case["id"]}, api_key=DEMO_KEYS["nordlys_readonly"])
     assert seen["currentUserAccess"]["level"] == "write"
     revoked = ar.call("revoke_access", {"id": case["id"], "entry_id": grant["id"]}, api_key=admin)
     assert revoked["id"] == grant["id"] and ar.state.acl[case["id"]] == []
-    with pytest.raises(PermissionDeniedError):
+    with pytest.raises(NotFoundError):
         ar.call("get_case", {"id": case["id"]}, api_key=DEMO_KEYS["nordlys_readonly"])
 
 
