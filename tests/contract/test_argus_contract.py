@@ -40,10 +40,11 @@ from tests.contract.conftest import poll_once as _poll
 Record = dict[str, Any]
 
 ACTIONS = {
-    "get_case", "create_case", "update_case", "close_case", "search_cases",
-    "advanced_search_cases", "list_comments", "add_comment", "list_events", "list_attachments",
-    "upload_attachment", "download_attachment", "get_access", "set_access_mode", "grant_access",
-    "revoke_access", "list_tags", "add_tags", "remove_tag", "move_case", "list_services",
+    "get_case", "create_case", "update_case", "close_case", "delete_case", "search_cases",
+    "advanced_search_cases", "list_case_history", "list_comments", "add_comment",
+    "edit_comment", "delete_comment", "list_events", "list_attachments", "upload_attachment",
+    "download_attachment", "get_access", "set_access_mode", "grant_access", "revoke_access",
+    "list_tags", "add_tags", "remove_tag", "remove_tag_by_id", "move_case", "list_services",
     "get_service", "list_service_subscriptions", "list_categories", "get_category",
 }  # fmt: skip
 CASES = 200
@@ -702,6 +703,75 @@ def test_an_update_comment_is_internal_when_asked(ar: Any) -> None:
     assert ar.state.comments[case["id"]][-1]["flags"] == ["INTERNAL"]
 
 
+def test_comments_are_edited_by_their_author_and_deleted_by_tech_users(ar: Any) -> None:
+    case = _customer_case(ar)
+    kari = DEMO_KEYS["nordlys_user"]
+    added = ar.call("add_comment", {"id": case["id"], "comment": "Fist draft"}, api_key=kari)
+    edited = ar.call(
+        "edit_comment",
+        {"id": case["id"], "comment_id": added["id"], "comment": "<p>First draft</p>"},
+        api_key=kari,
+    )
+    assert (edited["id"], edited["comment"]) == (added["id"], "<p>First draft</p>")
+    with pytest.raises(PermissionDeniedError, match="tech role"):
+        ar.call("delete_comment", {"id": case["id"], "comment_id": added["id"]}, api_key=kari)
+    deleted = ar.call("delete_comment", {"id": case["id"], "comment_id": added["id"]})
+    assert deleted["flags"] == ["DELETED"]
+    for_kari = ar.call("list_comments", {"id": case["id"]}, api_key=kari)
+    assert added["id"] not in {c["id"] for c in for_kari}
+    with pytest.raises(NotFoundError):
+        ar.call("edit_comment", {"id": case["id"], "comment_id": "nope", "comment": "x"})
+
+
+def test_delete_case_hides_it_from_customers(ar: Any) -> None:
+    case = _customer_case(ar)
+    kari = DEMO_KEYS["nordlys_user"]
+    with pytest.raises(PermissionDeniedError, match="tech role"):
+        ar.call("delete_case", {"id": case["id"]}, api_key=kari)
+    deleted = ar.call("delete_case", {"id": case["id"], "comment": "Duplicate"})
+    assert "DELETED" in deleted["flags"] and "DELETED" in case["flags"]
+    assert ar.state.comments[case["id"]][-1]["comment"] == "Duplicate"
+    with pytest.raises(NotFoundError):
+        ar.call("get_case", {"id": case["id"]}, api_key=kari)
+    with pytest.raises(NotFoundError):
+        ar.call("delete_case", {"id": case["id"]})
+    found = ar.call("search_cases", {"case_id": case["id"], "include_deleted": True})
+    assert [c["id"] for c in found] == [case["id"]]
+
+
+def test_list_case_history_reads_and_filters_the_transactions(ar: Any) -> None:
+    case = _customer_case(ar)
+    ar.call("update_case", {"id": case["id"], "priority": "critical"})
+    ar.call("add_comment", {"id": case["id"], "comment": "Escalated"})
+    history = ar.call("list_case_history", {"id": case["id"]})
+    stored = ar.state.history[case["id"]]
+    assert [t["id"] for t in history] == [t["id"] for t in stored]
+    assert [t["operation"] for t in history[-2:]] == ["updateCase", "addCaseComment"]
+    _validate(ar, ar.spec.actions["list_case_history"].output.schema, history)
+    newest = ar.call("list_case_history", {"id": case["id"], "sort_by": "-timestamp"})
+    assert newest[0]["operation"] == "addCaseComment"
+    priority = ar.call("list_case_history", {"id": case["id"], "type": "priority"})
+    assert priority[-1]["changes"][0] == {
+        "field": "priority",
+        "value": "critical",
+        "previousValue": stored[-2]["changes"][0]["previousValue"],
+        "object": None,
+        "previousObject": None,
+        "objectType": None,
+        "flags": [],
+        "transactionIndex": 0,
+    }
+    mine = ar.call(
+        "list_case_history",
+        {"id": case["id"], "user": "soc.tech", "operation": ["updateCase", "addCaseComment"]},
+    )
+    assert [t["id"] for t in mine][-2:] == [t["id"] for t in stored[-2:]]
+    after = ar.call("list_case_history", {"id": case["id"], "after_transaction": stored[-2]["id"]})
+    assert [t["id"] for t in after] == [stored[-1]["id"]]
+    recent = ar.call("list_case_history", {"id": case["id"], "start_timestamp": "-1hours"})
+    assert [t["id"] for t in recent] == [t["id"] for t in stored[-2:]]
+
+
 def test_an_internal_comment_needs_the_tech_role(ar: Any) -> None:
     case = _customer_case(ar)
     with pytest.raises(PermissionDeniedError) as error:
@@ -845,6 +915,17 @@ def test_tags_are_added_listed_and_removed(ar: Any) -> None:
     assert len(left) == len(tags) - 1 == len(ar.state.tags[case["id"]])
     with pytest.raises(NotFoundError, match="Tag not found"):
         ar.call("remove_tag", {"id": case["id"], "key": "plextrac", "value": "42"})
+
+
+def test_a_tag_is_removed_by_its_id(ar: Any) -> None:
+    case = _customer_case(ar)
+    tags = ar.call("add_tags", {"id": case["id"], "tags": ["plextrac/42", "site/oslo"]})
+    doomed = next(t for t in tags if t["key"] == "plextrac")
+    left = ar.call("remove_tag_by_id", {"id": case["id"], "tag_id": doomed["id"]})
+    assert doomed["id"] not in {t["id"] for t in left}
+    assert [t["id"] for t in left] == [t["id"] for t in ar.state.tags[case["id"]]]
+    with pytest.raises(NotFoundError, match="Tag not found"):
+        ar.call("remove_tag_by_id", {"id": case["id"], "tag_id": doomed["id"]})
 
 
 # ---------------------------------------------------------------- services and categories
