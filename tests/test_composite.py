@@ -41,6 +41,7 @@ connection:
     url: {type: string}
   required: [url]
   base_url: "{{ connection.url }}"
+defaults:
   retry: {attempts: 1}
 objects:
   book:

@@ -1,4 +1,4 @@
-"""``hookline connections``: list the named connections and test that one works."""
+"""``hookline connections``: list the named connections, test one, authorize an OAuth one."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hookline.actions.checks import ConnectionCheck, check_connection
+from hookline.run.authorize import authorize
 from hookline.run.connections import load_connections
 
 
@@ -68,3 +69,39 @@ def test_connection(app: Any, name: str, connections_file: Path | None) -> None:
             return await check_connection(connection)
 
     click.echo(str(asyncio.run(check())))
+
+
+@connections.command("authorize")
+@click.argument("name")
+@click.option(
+    "--timeout",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds to wait for the browser to come back.",
+)
+@connections_option
+@click.pass_obj
+def authorize_connection(
+    app: Any, name: str, timeout: float, connections_file: Path | None
+) -> None:
+    """Have a person authorize OAuth connection NAME in a browser, and keep its tokens.
+
+    Prints the URL to open. The browser comes back to a listener on 127.0.0.1 (a free port);
+    the answer's state is checked and the code exchanged with its PKCE verifier. The tokens
+    are kept encrypted in tokens/ beside the connections file, with the key in
+    $HOOKLINE_SECRET_KEY or tokens.key there. For connectors whose auth type is
+    oauth2_authorization_code.
+    """
+    entry = load_connections(app.catalog, connections_file).resolve(name)
+
+    def announce(url: str) -> None:
+        click.echo(f"Open this URL in a browser and approve the access:\n\n  {url}\n")
+        click.echo(f"Waiting up to {timeout:g} seconds for the answer...")
+
+    async def run() -> None:
+        async with entry.open(app.catalog) as connection:
+            await authorize(connection, announce, timeout=timeout)
+
+    asyncio.run(run())
+    click.echo(f"connection {entry.name!r} is authorized; its tokens are kept")

@@ -32,6 +32,7 @@ from hookline.documents.schema_errors import schema_problems
 from hookline.errors import ConfigurationError, HooklineError
 from hookline.expr.templates import Expressions
 from hookline.http.auth.static import AuthChain, NoneAuth
+from hookline.http.auth.storage import TokenStore
 from hookline.http.ratelimit import Budget, RateLimitedTransport, RateLimiter, default_limiter
 from hookline.http.redaction import Redactor, protect_logging
 from hookline.http.rendering import RequestRenderer, reads, reads_session
@@ -59,7 +60,8 @@ class Connection:
     Use as ``async with Connection(spec, values, expressions=...) as conn:``; closing logs
     out (for sessions that declare it) and closes the client. ``limiter`` defaults to the
     process-wide one, so connections with the same budget key share their budget;
-    ``transport`` replaces the network transport under the rate limit and the deadline.
+    ``transport`` replaces the network transport under the rate limit and the deadline;
+    ``token_store`` keeps the tokens an OAuth authorization gave (the connections file's).
     """
 
     def __init__(
@@ -71,8 +73,10 @@ class Connection:
         name: str | None = None,
         limiter: RateLimiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        token_store: TokenStore | None = None,
     ) -> None:
         self.spec = spec
+        self.token_store = token_store
         self.name = name or spec.name
         self.expressions = expressions
         self.redactor = Redactor(
@@ -298,7 +302,12 @@ class _SessionPlaceholders(dict[str, Any]):
 
 
 def connect(
-    catalog: Catalog, connector: str, values: Mapping[str, Any], *, name: str | None = None
+    catalog: Catalog,
+    connector: str,
+    values: Mapping[str, Any],
+    *,
+    name: str | None = None,
+    token_store: TokenStore | None = None,
 ) -> Connection:
     """A connection of ``connector`` with ``values`` (not yet opened: nothing is sent).
 
@@ -313,4 +322,5 @@ def connect(
         expressions=catalog.expressions,
         name=name,
         transport=None if local is None else local(values),
+        token_store=token_store,
     )

@@ -66,10 +66,11 @@ def build_spec(compiler: Compiler, builders: Builders) -> Spec:
     """Build a Spec from a schema-valid document; problems are recorded on ``compiler``."""
     data = compiler.document.data
     defaults = data.get("defaults", {})
-    connection = _connection(compiler.at("connection"), builders)
+    retry = _retry(defaults.get("retry"), RetryPolicy())
+    connection = _connection(compiler.at("connection"), builders, retry)
     shared = _Shared(
         errors=_error_rules(compiler.at("defaults", "errors")),
-        retry=_retry(defaults.get("retry"), connection.retry),
+        retry=retry,
         paginate="paginate" in defaults,
         builders=builders,
     )
@@ -92,7 +93,7 @@ def build_spec(compiler: Compiler, builders: Builders) -> Spec:
     )
 
 
-def _connection(c: Compiler, builders: Builders) -> ConnectionSpec:
+def _connection(c: Compiler, builders: Builders, retry: RetryPolicy) -> ConnectionSpec:
     block = c.get()
     required = set(block.get("required", []))
     fields = {
@@ -123,7 +124,7 @@ def _connection(c: Compiler, builders: Builders) -> ConnectionSpec:
         if rate
         else None,
         timeouts=Timeouts(**{k: float(v) for k, v in block.get("timeouts", {}).items()}),
-        retry=_retry(block.get("retry"), RetryPolicy()),
+        retry=retry,
         max_response_bytes=block.get("max_response_bytes", 64 * 1024 * 1024),
         follow_redirects=block.get("follow_redirects", False),
         test_action=test.get("action"),
@@ -159,6 +160,10 @@ def _error_rules(c: Compiler) -> tuple[ErrorRule, ...]:
             statuses = frozenset(status)
         elif isinstance(status, str):
             status_class = int(status[0])
+        headers = tuple(
+            (name.lower(), None if value is True else frozenset(_texts(value)))
+            for name, value in rule.get("headers", {}).items()
+        )
         built.append(
             ErrorRule(
                 kind=rule["kind"],
@@ -167,9 +172,16 @@ def _error_rules(c: Compiler) -> tuple[ErrorRule, ...]:
                 when=c.expression(i, "when"),
                 message=c.expression(i, "message"),
                 field=c.expression(i, "field"),
+                headers=headers,
             )
         )
     return tuple(built)
+
+
+def _texts(value: Any) -> list[str]:
+    """A header value or list of them, as the text a response would carry."""
+    values = value if isinstance(value, list) else [value]
+    return [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
 
 
 def _input_schema(block: Mapping[str, Any]) -> dict[str, Any]:
