@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from hookline.documents.compiler import Compiler
+from hookline.expr.templates import Expression
 from hookline.plugins.protocols import AuthType, Paginator, WebhookVerifier
 from hookline.spec.model import (
     Action,
@@ -54,12 +55,18 @@ class Builders:
 
 @dataclass(frozen=True, slots=True)
 class _Shared:
-    """What every action and trigger of one spec starts from: the defaults and the builders."""
+    """What every action and trigger of one spec starts from: the defaults and the builders.
+
+    ``records`` is the default of list actions (``output: {list: true}``); ``select`` that of
+    the other actions that send a request and read JSON, never of a composite one.
+    """
 
     errors: tuple[ErrorRule, ...]
     retry: RetryPolicy
     paginate: bool
     builders: Builders
+    records: Expression | None = None
+    select: Expression | None = None
 
 
 def build_spec(compiler: Compiler, builders: Builders) -> Spec:
@@ -73,6 +80,8 @@ def build_spec(compiler: Compiler, builders: Builders) -> Spec:
         retry=retry,
         paginate="paginate" in defaults,
         builders=builders,
+        records=compiler.expression("defaults", "records"),
+        select=compiler.expression("defaults", "select"),
     )
     return Spec(
         name=data["name"],
@@ -201,8 +210,13 @@ def _examples(block: Mapping[str, Any]) -> tuple[Example, ...]:
 
 
 def _paginator(c: Compiler, is_list: bool, shared: _Shared) -> Any:
-    """The block's own paginator; a list without one takes the spec's default, if any."""
+    """The block's own paginator; a list without one takes the spec's default, if any.
+
+    ``paginate: false`` is no paginator at all: one page.
+    """
     paginators = shared.builders.paginators
+    if c.get("paginate") is False:
+        return None
     if c.get("paginate") is not None:
         return _typed(c.at("paginate"), paginators)
     if is_list and shared.paginate:
@@ -218,6 +232,19 @@ def _action(c: Compiler, name: str, shared: _Shared) -> Action:
         "idempotent", request is not None and request.method in IDEMPOTENT_METHODS
     )
     output = block.get("output", {})
+    is_list = "records" in output or bool(output.get("list"))
+    records = c.expression("output", "records")
+    if is_list and records is None:
+        records = shared.records
+        if records is None:
+            c.problem(
+                ["output", "list"],
+                "a list action needs records: give output.records, or "
+                "defaults.records for every list action",
+            )
+    select = c.expression("output", "select")
+    if select is None and not is_list and request is not None and request.response == "json":
+        select = shared.select
     lookup = None
     if "lookup" in block:
         lookup = Lookup(
@@ -234,15 +261,15 @@ def _action(c: Compiler, name: str, shared: _Shared) -> Action:
         request=request,
         calls=calls,
         output=Output(
-            select=c.expression("output", "select"),
-            records=c.expression("output", "records"),
+            select=select,
+            records=records,
             schema=output.get("schema"),
             strict=output.get("strict", True),
         ),
         errors=_error_rules(c.at("errors")) + shared.errors,
         retry=_retry(block.get("retry"), shared.retry),
         idempotent=idempotent,
-        paginator=_paginator(c, "records" in output, shared),
+        paginator=_paginator(c, is_list, shared),
         lookup=lookup,
         examples=_examples(block),
     )
