@@ -26,6 +26,7 @@ from hookline.cli.connections import connections
 from hookline.cli.jobs import jobs
 from hookline.cli.run import run
 from hookline.cli.sandbox import sandbox
+from hookline.cli.test import test
 from hookline.cli.validate import validate_file
 from hookline.errors import ConfigurationError, HooklineError, suggest
 from hookline.plugins.manager import get_plugin_manager, plugin_infos
@@ -281,3 +282,4 @@ main.add_command(connections)
 main.add_command(sandbox)
 main.add_command(run)
 main.add_command(jobs)
+main.add_command(test)

@@ -50,8 +50,9 @@ HEADER_COMMENT = (
 
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
 _COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
-_DROPPED = frozenset({"content-length", "transfer-encoding", "content-encoding"})
-"""Headers a recorded body no longer matches: it is kept whole and decoded."""
+_DROPPED = frozenset({"host", "content-length", "transfer-encoding", "content-encoding"})
+"""Headers of the wire alone: the origin (which changes), and the body's framing and encoding
+(a recorded body is kept whole and decoded)."""
 
 _MIN_SPREAD = 8
 """The shortest header credential also scrubbed from bodies; shorter ones would mask words."""

@@ -22,6 +22,7 @@ from jsonschema.exceptions import ValidationError
 
 from hookline.actions.files import SAVE_TO
 from hookline.errors import HooklineError
+from hookline.spec.catalog import OBJECT_REF
 from hookline.spec.model import Action, Example, PollTrigger, Spec
 from hookline.testing.harness import Harness
 from hookline.testing.polls import poll_once
@@ -38,9 +39,10 @@ def example_problems(spec: Spec, adapt: Adapt = _as_given) -> list[str]:
     """What keeps ``spec``'s examples from standing for it, one sentence each.
 
     Every action and trigger needs examples and an output schema; each example's input must
-    match the input schema, and its output the output schema (each record of it, for a list
-    action). ``adapt(name, input)`` gives the input to check, for examples that show what the
-    schema cannot describe (a file path, a local-only option).
+    match the input schema (a download's ``save_to``, which every download takes, aside), and
+    its output the output schema (each record of it, for a list action). ``adapt(name,
+    input)`` gives the input to check, for examples that show what the schema cannot describe
+    (a file path, a local-only option).
     """
     problems = []
     for block in [*spec.actions.values(), *spec.triggers.values()]:
@@ -57,22 +59,37 @@ def example_problems(spec: Spec, adapt: Adapt = _as_given) -> list[str]:
         outputs = Draft202012Validator(spec.schema_with_objects(output_schema))
         for index, example in enumerate(block.examples, 1):
             where = f"{block.name} example #{index}"
-            problems += _invalid(inputs, adapt(block.name, dict(example.input)), f"{where} input")
+            given = adapt(block.name, dict(example.input))
+            if isinstance(block, Action) and block.is_download:
+                given.pop(SAVE_TO, None)
+            problems += _invalid(inputs, given, f"{where} input")
             for record in example.output if many else [example.output]:
                 problems += _invalid(outputs, record, f"{where} output")
     return problems
 
 
 def described_problems(spec: Spec) -> list[str]:
-    """Actions and triggers without a title or description, and inputs without a description."""
+    """Actions and triggers without a title or description, and inputs without a description.
+
+    An input that is a shared object (``$ref``) may take the object's description.
+    """
     problems = []
     for block in [*spec.actions.values(), *spec.triggers.values()]:
         if not (block.title and block.description):
             problems.append(f"{block.name} needs a title and description")
         for name, schema in block.input_schema["properties"].items():
-            if not schema.get("description"):
+            if not _description(spec, schema):
                 problems.append(f"{block.name}: input {name!r} has no description")
     return problems
+
+
+def _description(spec: Spec, schema: Any) -> str:
+    if not isinstance(schema, Mapping):
+        return ""
+    ref = schema.get("$ref")
+    if not schema.get("description") and isinstance(ref, str) and ref.startswith(OBJECT_REF):
+        return _description(spec, spec.objects.get(ref.removeprefix(OBJECT_REF)))
+    return str(schema.get("description") or "")
 
 
 def _invalid(validator: Draft202012Validator, value: Any, what: str) -> list[str]:

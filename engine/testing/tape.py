@@ -7,11 +7,13 @@ error, the cassette is written with every secret scrubbed (``hookline.testing.ca
 Replaying, a ``ReplayTransport`` answers each request from the file and nothing is sent.
 
 A request is matched to a recorded one by method, path and query (the origin left out, since
-a sandbox's port changes), and by body where several recorded requests share those; each
-recorded exchange answers once, in the order recorded. Both sides are compared with secrets
-scrubbed: a replayed connection's secret fields hold placeholders (``***``, or the field's
-first example when the spec gives one, so that its pattern still holds), which its redactor
-replaces just as the recording's real secrets were. Replay never waits for a rate budget.
+a sandbox's port changes), and by body where several recorded requests share those; when no
+recorded request has the same query, by method and path alone (a query may hold the time, as
+a poll's first cursor does). Each recorded exchange answers once, in the order recorded.
+Both sides are compared with secrets scrubbed: a replayed connection's secret fields hold
+placeholders (``***``, or the field's first example when the spec gives one, so that its
+pattern still holds), which its redactor replaces just as the recording's real secrets were.
+Replay never waits for a rate budget.
 """
 
 from __future__ import annotations
@@ -81,13 +83,19 @@ class Player:
         headers = list(request.headers.multi_items())
         where = path_of(self.scrubber.text(str(request.url)))
         body = body_key(request.content, headers, self.scrubber)
-        candidates = [
+        unused = [
             index
             for index, exchange in enumerate(self.cassette.exchanges)
-            if not self.used[index]
-            and exchange.method == request.method
-            and path_of(exchange.url) == where
+            if not self.used[index] and exchange.method == request.method
         ]
+        candidates = [i for i in unused if path_of(self.cassette.exchanges[i].url) == where]
+        if not candidates:  # a query that holds the time (a poll's first cursor) still matches
+            bare = where.partition("?")[0]
+            candidates = [
+                i
+                for i in unused
+                if path_of(self.cassette.exchanges[i].url).partition("?")[0] == bare
+            ]
         if not candidates:
             raise ConfigurationError(
                 f"cassette {str(self.path)!r} has no recorded answer left for "
@@ -197,7 +205,7 @@ def replay_values(spec: Spec, recorded: Mapping[str, Any]) -> dict[str, Any]:
     """Connection values for a replay: the recorded ones, a placeholder for each secret."""
     values = dict(recorded)
     for name, field in spec.connection.fields.items():
-        if field.secret and values.get(name, MASK) == MASK:
+        if field.secret and values.get(name) == MASK:
             examples = field.schema.get("examples")
             values[name] = examples[0] if isinstance(examples, list) and examples else MASK
     return values
