@@ -6,11 +6,12 @@ Installing hookline makes these fixtures available to every test suite in the en
 - ``served``: ``served(connector, seed=0, **options)`` is a context manager serving a fresh
   sandbox on loopback and giving a ``Served`` harness (``call``, ``session``,
   ``simulate_polls``, the sandbox's ``state`` and ``url``).
-- ``cassette``: ``cassette(name, connector, seed=0, **options)`` is a context manager giving
-  a ``Taped`` harness that replays the cassette ``name`` (``.yaml`` added when it has no
-  suffix) from the cassette folder, or records it when the file does not exist or
-  ``--hookline-record`` is given: against the sandbox, or against the connection that
-  ``--hookline-connection NAME`` names in the connections file.
+- ``cassette``: ``cassette(name, connector, seed=0, values=None, **options)`` is a context
+  manager giving a ``Taped`` harness that replays the cassette ``name`` (``.yaml`` added when
+  it has no suffix) from the cassette folder, or records it when the file does not exist or
+  ``--hookline-record`` is given: against the sandbox (``seed`` and ``options`` go to it), or
+  against the connection that ``--hookline-connection NAME`` names in the connections file.
+  ``values`` replace connection values of a replay (a secret's stand-in of the right form).
 - ``clock``: a ``Clock`` that starts now and moves only when told.
 
 The cassette folder is ``--hookline-cassettes DIR``, else ``cassettes`` beside the test file.
@@ -19,7 +20,7 @@ A suite overrides ``hookline_catalog`` in its ``conftest.py`` to choose the plug
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ def served(hookline_catalog: Catalog) -> Callable[..., AbstractContextManager[Se
 def cassette(
     request: pytest.FixtureRequest, hookline_catalog: Catalog
 ) -> Callable[..., AbstractContextManager[Taped]]:
-    """``cassette(name, connector, seed=0, **options)``: replay or record a cassette."""
+    """``cassette(name, connector, seed=0, values=None, **options)``: replay or record one."""
     config = request.config
     folder_option = config.getoption("--hookline-cassettes")
     folder = Path(folder_option) if folder_option else request.path.parent / "cassettes"
@@ -82,14 +83,20 @@ def cassette(
     connection = config.getoption("--hookline-connection")
 
     def open_cassette(
-        name: str, connector: str, *, seed: int = 0, **options: Any
+        name: str,
+        connector: str,
+        *,
+        seed: int = 0,
+        values: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> AbstractContextManager[Taped]:
         path = folder / name if Path(name).suffix else folder / f"{name}.yaml"
         record = record_all or not path.exists()
-        values = None
-        if record and connection:
-            entry = load_connections(hookline_catalog).resolve(connection, connector=connector)
-            values = entry.values
+        if record:
+            values = None
+            if connection:
+                entry = load_connections(hookline_catalog).resolve(connection, connector=connector)
+                values = entry.values
         return taped(
             hookline_catalog, path, connector, record=record, values=values, seed=seed, **options
         )

@@ -226,7 +226,9 @@ def taped(
 
     Recording goes to the connection ``values`` when given (a real account), else to the
     connector's sandbox served for the block with ``seed`` and ``options``. The cassette is
-    written when the block ends without an error (and ``keep`` is still true).
+    written when the block ends without an error (and ``keep`` is still true). Replaying,
+    ``values`` replace recorded ones: a secret that something is computed from (a TOTP secret
+    must be base32) needs a stand-in of the right form rather than ``***``.
     """
     spec = catalog.spec(connector)
     if not record:
@@ -236,15 +238,15 @@ def taped(
                 f"cassette {str(path)!r} was recorded for connector {cassette.connector!r}, "
                 f"not {spec.name!r}"
             )
-        values = replay_values(spec, cassette.connection)
-        yield Taped(catalog, spec, values, replay=cassette, path=path)
+        replayed = {**replay_values(spec, cassette.connection), **(values or {})}
+        yield Taped(catalog, spec, replayed, replay=cassette, path=path)
         return
     with _source(catalog, connector, values, seed, options) as (given, state, url):
         tape = Taped(catalog, spec, given, state=state, url=url)
         yield tape
         if tape.keep:
             cassette = Cassette(
-                spec.name, dict(given), tape.exchanges, tape.call_record, tape.output
+                spec.name, dict(tape.values), tape.exchanges, tape.call_record, tape.output
             )
             cassette.save(path, tape.scrubber(), spec.connection.secret_fields)
 
