@@ -46,8 +46,8 @@ def sandbox_of(catalog: Catalog, name: str) -> Sandbox:
 def serve(catalog: Catalog, name: str, *, seed: int = 0, **options: Any) -> Iterator[Served]:
     """Serve a fresh sandbox of connector ``name`` on loopback while the block runs.
 
-    ``seed`` and ``options`` go to the sandbox's ``create_app``. The app's state is the
-    ``state`` attribute of ``app.state.sandbox`` when the app keeps one there, else None.
+    ``seed`` and ``options`` go to the sandbox's ``create_app``. ``Served.state`` is what
+    the app keeps at ``app.state.sandbox`` (None when it keeps nothing there).
     """
     box = sandbox_of(catalog, name)
     spec = catalog.spec(name)

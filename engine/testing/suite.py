@@ -83,24 +83,24 @@ def run_examples(
     """
     spec = catalog.spec(connector)
     runs = []
-    with tempfile.TemporaryDirectory(prefix="hookline-examples-") as folder:
+    with tempfile.TemporaryDirectory(prefix="hookline-examples-") as downloads:
+        folder = Path(downloads)
         for block, index, example in examples_of(spec):
             if record_to is not None:
                 path = cassette_path(record_to, spec.name, block.name, index)
                 with taped(catalog, path, spec.name, record=True, values=values, seed=seed) as t:
-                    run = run_example(t, block, index, adapt=adapt, folder=Path(folder))
+                    run = run_example(t, block, index, adapt=adapt, folder=folder)
+                    given = adapt(block.name, dict(example.input))
                     kind = "action" if isinstance(block, Action) else "trigger"
-                    t.call_record = {kind: block.name, "example": index, "input": adapt(
-                        block.name, dict(example.input)
-                    )}  # fmt: skip
+                    t.call_record = {kind: block.name, "example": index, "input": given}
                     t.output = _portable(run.output)
                     t.keep = run.ok
             elif values is not None:
                 harness = Harness(catalog, spec, values)
-                run = run_example(harness, block, index, adapt=adapt, folder=Path(folder))
+                run = run_example(harness, block, index, adapt=adapt, folder=folder)
             else:
                 with serve(catalog, spec.name, seed=seed) as served:
-                    run = run_example(served, block, index, adapt=adapt, folder=Path(folder))
+                    run = run_example(served, block, index, adapt=adapt, folder=folder)
             runs.append(run)
     return runs
 
@@ -193,6 +193,9 @@ def first_difference(expected: Any, actual: Any, at: str = "") -> str | None:
 
 # ---------------------------------------------------------------- the four checks
 
+_LATER = ("examples", "docs", "cassettes")
+"""The checks that need a spec that loads."""
+
 
 def check_connector(
     catalog: Catalog,
@@ -220,9 +223,6 @@ def check_connector(
         _docs_check(spec),
         _cassettes_check(catalog, spec, cassettes),
     ]
-
-
-_LATER = ("examples", "docs", "cassettes")
 
 
 def _spec_check(spec: Spec) -> CheckResult:
