@@ -4,6 +4,7 @@ What plugin authors and embedders may import is re-exported here and listed in `
 """
 
 from hookline.actions.call import call_action, iter_records
+from hookline.actions.pages import Page, PageSource
 from hookline.documents.compiler import Compiler
 from hookline.errors import (
     ActionError,
@@ -23,10 +24,12 @@ from hookline.errors import (
     RecipeError,
     ServerError,
     SpecError,
+    SpecFormatError,
     TransportError,
     UnsafeRequestError,
 )
-from hookline.expr.templates import Expressions
+from hookline.expr.templates import CompiledValue, Expressions
+from hookline.http.auth.static import AuthTarget
 from hookline.http.connection import Connection
 from hookline.plugins.hookspecs import hookimpl
 from hookline.plugins.manager import get_plugin_manager
@@ -38,9 +41,11 @@ from hookline.version import __version__
 
 __all__ = [
     "ActionError",
+    "AuthTarget",
     "AuthType",
     "AuthenticationError",
     "Catalog",
+    "CompiledValue",
     "Compiler",
     "ConfigurationError",
     "Connection",
@@ -54,6 +59,8 @@ __all__ = [
     "InvalidResponseError",
     "NotFoundError",
     "OutcomeUnknownError",
+    "Page",
+    "PageSource",
     "Paginator",
     "PermissionDeniedError",
     "PluginError",
@@ -63,6 +70,7 @@ __all__ = [
     "Sandbox",
     "ServerError",
     "SpecError",
+    "SpecFormatError",
     "StateStore",
     "TransportError",
     "UnsafeRequestError",

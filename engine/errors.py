@@ -3,6 +3,7 @@
     HooklineError                 every error a user can meet; has an exit_code
     ├── InvalidDocumentError      a YAML file that is not a valid document; holds Problems
     │   ├── SpecError             a connector spec
+    │   │   └── SpecFormatError   written for a spec format this hookline does not read
     │   └── RecipeError           a recipe (or a connections file)
     ├── PluginError               a plugin that cannot be used (clashing names, bad registration)
     ├── ExpressionError           an expression that does not compile or cannot be evaluated
@@ -65,6 +66,18 @@ class InvalidDocumentError(HooklineError):
 
 class SpecError(InvalidDocumentError):
     """A connector spec is invalid."""
+
+
+class SpecFormatError(SpecError):
+    """A spec written for a format version (``spec: hookline/v2``) this hookline does not read.
+
+    ``found`` is the version the file names, ``name`` the connector it would define.
+    """
+
+    def __init__(self, problems: list[Problem], *, found: str, name: str) -> None:
+        self.found = found
+        self.name = name
+        super().__init__(problems)
 
 
 class RecipeError(InvalidDocumentError):

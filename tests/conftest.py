@@ -1,5 +1,7 @@
 """Fixtures shared by the whole suite: the built-in plugins' catalog and an echo server.
 
+``catalog`` is also the catalog of the test kit's fixtures (``served``, ``cassette``, from
+``hookline.testing.plugin``), so the suite sees the built-ins and no installed plugin.
 ``echo`` is module-scoped (one server per test module); ``server`` is the same server with
 what it saw and its queued replies cleared, so each test starts from nothing.
 """
@@ -19,6 +21,12 @@ from tests.servers import EchoState, serve_echo
 def catalog() -> Catalog:
     """The built-in plugins, without third-party entry points."""
     return Catalog(get_plugin_manager(entry_points=False))
+
+
+@pytest.fixture(scope="session")
+def hookline_catalog(catalog: Catalog) -> Catalog:
+    """The kit's catalog: the built-in plugins, as ``catalog``."""
+    return catalog
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,24 @@
-"""Meta-tests of the Markdown docs: relative links resolve, and the spec guide covers the blocks.
+"""Meta-tests of the Markdown docs: links resolve, the spec guide covers the blocks, examples run.
 
 Links are read outside code (fenced blocks and inline code spans are skipped, since JMESPath
 such as ``[?id](x)`` is not a link); a link with a scheme (``https:``, ``mailto:``) is left
 alone, and a relative one must name an existing file once its ``#anchor`` is removed.
+
+The testing guide's Python examples are quoted from test files (a ``# path`` first line), which
+the suite runs; its ``hookline`` command lines must parse.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
+import warnings
 from pathlib import Path
 
+import click
 import pytest
 
-from hookline.cli.main import generated_docs
+from hookline.cli.main import generated_docs, main
 from hookline.spec.catalog import Catalog
 from hookline.spec.reference import slug
 
@@ -129,3 +135,89 @@ def test_the_spec_reference_describes_every_object(catalog: Catalog) -> None:
     text = generated_docs(catalog)["spec-reference.md"]
     bare = [line for line in text.splitlines() if re.match(r"\| `\w+` \| object \|", line)]
     assert bare == []
+
+
+# ---------------------------------------------------------------- runnable examples
+
+_BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+TESTING_GUIDE = DOCS / "testing.md"
+
+
+def code_blocks(markdown: str, language: str) -> list[str]:
+    """The fenced blocks of ``markdown`` in ``language``."""
+    return [body for lang, body in _BLOCK.findall(markdown) if lang == language]
+
+
+def quoted(block: str) -> tuple[Path, list[str]] | None:
+    """The file a block says it quotes (``# path`` on its first line) and its parts."""
+    first, _, rest = block.partition("\n")
+    path = ROOT / first.removeprefix("# ").strip()
+    if not first.startswith("# ") or not path.is_file():
+        return None
+    parts = re.split(r"^ *# \.\.\.\n", rest, flags=re.MULTILINE)
+    return path, [part for part in parts if part.strip()]
+
+
+def missing_quotes(page: Path) -> list[str]:
+    """The parts of quoted blocks that their file does not hold, in order."""
+    missing = []
+    for language in ("python", "yaml"):
+        for block in code_blocks(page.read_text(encoding="utf-8"), language):
+            found = quoted(block)
+            if found is None:
+                continue
+            path, parts = found
+            text, at = path.read_text(encoding="utf-8"), 0
+            for part in parts:
+                at = text.find(part.rstrip("\n"), at)
+                if at < 0:
+                    missing.append(f"{path.relative_to(ROOT)}: {part.splitlines()[0]!r}")
+                    break
+    return missing
+
+
+def test_every_quoted_snippet_of_the_testing_guide_is_in_its_file() -> None:
+    """The snippets are quoted from test files that run, so the guide shows what runs."""
+    blocks = code_blocks(TESTING_GUIDE.read_text(encoding="utf-8"), "python")
+    assert blocks and all(quoted(block) for block in blocks)
+    assert missing_quotes(TESTING_GUIDE) == []
+
+
+def parses(args: list[str]) -> str | None:
+    """Why the command line ``args`` (after ``hookline``) would not parse, or None."""
+    command: click.Command = main
+    context = None
+    try:
+        while isinstance(command, click.Group):
+            context = command.make_context(command.name or "hookline", args, parent=context)
+            with warnings.catch_warnings():  # click 8.2 renames protected_args; 8.1 needs it
+                warnings.simplefilter("ignore", DeprecationWarning)
+                rest = [*context.protected_args, *context.args]
+            _, found, args = command.resolve_command(context, rest)
+            assert found is not None
+            command = found
+        command.make_context(command.name or "", args, parent=context)
+    except click.UsageError as exc:
+        return exc.format_message()
+    return None
+
+
+def test_every_hookline_command_of_the_testing_guide_parses() -> None:
+    text = TESTING_GUIDE.read_text(encoding="utf-8")
+    prompts = [line for block in code_blocks(text, "text") for line in block.splitlines()]
+    lines = [
+        *(line for block in code_blocks(text, "sh") for line in block.splitlines()),
+        *(line.removeprefix("$ ") for line in prompts if line.startswith("$ ")),
+    ]
+    commands = [
+        part for line in lines for part in line.split(" && ") if part.startswith("hookline ")
+    ]
+    assert len(commands) == 5
+    problems = {command: parses(shlex.split(command)[1:]) for command in commands}
+    assert {command: why for command, why in problems.items() if why} == {}
+
+
+def test_a_command_that_does_not_parse_says_why() -> None:
+    assert parses(["test"]) == "Missing argument 'CONNECTOR'."
+    assert parses(["test", "acme", "--recrod"]) is not None
+    assert parses(["new", "connector", "acme", "--dir", "x"]) is None

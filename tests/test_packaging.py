@@ -52,7 +52,7 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
     assert found - listed == set()
 
 
-def test_wheel_holds_schemas_specs_and_sandboxes(wheel: Path) -> None:
+def test_wheel_holds_schemas_specs_sandboxes_the_kit_and_the_skeleton(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in (
         "hookline/py.typed",
@@ -60,9 +60,16 @@ def test_wheel_holds_schemas_specs_and_sandboxes(wheel: Path) -> None:
         "hookline/schemas/recipe-v1.json",
         "hookline/specs/argus.yaml",
         "hookline/connectors/argus/sandbox/__init__.py",
+        "hookline/testing/plugin.py",
+        "hookline/cli/templates/connector/spec.yaml.tmpl",
         "hookline-0.1.0.dist-info/licenses/LICENSE",
     ):
         assert expected in names
+
+
+def test_wheel_registers_the_test_kit_as_a_pytest_plugin(wheel: Path) -> None:
+    entry_points = zipfile.ZipFile(wheel).read("hookline-0.1.0.dist-info/entry_points.txt")
+    assert "[pytest11]\nhookline = hookline.testing.plugin" in entry_points.decode()
 
 
 def test_spec_loads_from_the_wheel(wheel: Path) -> None:

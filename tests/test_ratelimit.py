@@ -21,7 +21,7 @@ from hookline.http.ratelimit import (
 )
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import RetryPolicy
-from tests.clock import Clock
+from hookline.testing import Clock
 from tests.servers import EchoState, Reply, demo_spec, make_request
 
 pytestmark = pytest.mark.anyio

@@ -24,8 +24,10 @@ from rich.table import Table
 from hookline.cli.call import call
 from hookline.cli.connections import connections
 from hookline.cli.jobs import jobs
+from hookline.cli.new import new
 from hookline.cli.run import run
 from hookline.cli.sandbox import sandbox
+from hookline.cli.test import test
 from hookline.cli.validate import validate_file
 from hookline.errors import ConfigurationError, HooklineError, suggest
 from hookline.plugins.manager import get_plugin_manager, plugin_infos
@@ -221,11 +223,22 @@ def _yaml_files(path: Path) -> list[Path]:
     show_default=True,
     help="The folder to write into.",
 )
+@click.option(
+    "--connector",
+    "connectors",
+    multiple=True,
+    metavar="NAME",
+    help="Write only the reference page of this connector, as a plugin's own docs do (repeatable).",
+)
 @click.pass_obj
-def docs(app: App, output: Path) -> None:
-    """Generate the spec and recipe references from the schemas."""
+def docs(app: App, output: Path, connectors: tuple[str, ...]) -> None:
+    """Generate the references: spec, recipe, command line, and a page per connector.
+
+    Every connector gets a page, those of installed plugins too.
+    """
+    pages = connector_pages(app.catalog, connectors) if connectors else generated_docs(app.catalog)
     output.mkdir(parents=True, exist_ok=True)
-    for name, text in generated_docs(app.catalog).items():
+    for name, text in pages.items():
         target = output / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
@@ -239,10 +252,18 @@ def generated_docs(catalog: Catalog) -> dict[str, str]:
         "recipe-reference.md": recipe_reference(),
         "cli.md": cli_reference(),
     }
-    for name, connector in sorted(catalog.connectors.items()):
-        if connector.plugin.startswith("hookline."):
-            docs[f"connectors/{name}.md"] = connector_reference(connector.spec)
-    return docs
+    return {**docs, **connector_pages(catalog, sorted(catalog.connectors))}
+
+
+def connector_pages(catalog: Catalog, names: Sequence[str]) -> dict[str, str]:
+    """The reference page of each connector of ``names``, by its path below docs/."""
+    pages = {}
+    for name in names:
+        spec = catalog.spec(name)
+        plugin = catalog.connectors[spec.name].plugin
+        built_in = plugin.startswith("hookline.")
+        pages[f"connectors/{name}.md"] = connector_reference(spec, None if built_in else plugin)
+    return pages
 
 
 def cli_reference() -> str:
@@ -281,3 +302,5 @@ main.add_command(connections)
 main.add_command(sandbox)
 main.add_command(run)
 main.add_command(jobs)
+main.add_command(new)
+main.add_command(test)

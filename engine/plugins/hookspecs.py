@@ -153,5 +153,6 @@ def register_sandboxes() -> Sequence[Sandbox]:  # type: ignore[empty-body]
     """Return the platform simulators (``hookline.Sandbox``) this plugin provides.
 
     ``hookline sandbox`` serves them on loopback and writes connections pointing at them;
-    contract tests run each connector's spec against its sandbox.
+    ``hookline run --sandbox`` runs recipes against them; the test kit (``hookline.testing``)
+    and ``hookline test`` run each connector's tests and examples against its sandbox.
     """

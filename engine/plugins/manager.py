@@ -96,9 +96,10 @@ def get_plugin_manager(
             try:
                 module = ep.load()
             except Exception as exc:  # as in _import
+                origin = f" of distribution {ep.dist.name} {ep.dist.version}" if ep.dist else ""
                 warnings.warn(
-                    f"plugin {ep.name!r} ({ep.value}) failed to import and was skipped: "
-                    f"{type(exc).__name__}: {exc}",
+                    f"plugin {ep.name!r} (entry point {ep.value}{origin}) failed to import and "
+                    f"was skipped: {type(exc).__name__}: {exc}",
                     PluginLoadWarning,
                     stacklevel=2,
                 )

@@ -34,8 +34,8 @@ from hookline.errors import (
 from hookline.http.connection import Connection
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import PollTrigger
-from tests.contract.conftest import check_described, check_examples
-from tests.contract.conftest import poll_once as _poll
+from hookline.testing import check_described, check_examples
+from hookline.testing import poll_once as _poll
 
 Record = dict[str, Any]
 

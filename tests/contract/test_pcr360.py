@@ -36,8 +36,7 @@ from hookline.run.pool import ConnectionPool
 from hookline.run.store import open_sqlite
 from hookline.run.triggers import PollResult, poll
 from hookline.spec.catalog import Catalog
-from tests.clock import Clock
-from tests.contract.conftest import check_examples
+from hookline.testing import Clock, check_examples
 
 SEEDED_ITEMS = 36
 FIRST_ITEM = 10001

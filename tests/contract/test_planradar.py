@@ -54,7 +54,7 @@ from hookline.run.store import open_sqlite
 from hookline.run.triggers import PollResult, event_for, given_event, poll, spec_trigger
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import WebhookTrigger
-from tests.contract.conftest import check_described, check_examples
+from hookline.testing import check_described, check_examples
 
 DEFECT, TASK = "obk", "tyb"
 LEVEL_1, GROUND_FLOOR = "nyk", "qdm"

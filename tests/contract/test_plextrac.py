@@ -32,9 +32,8 @@ from hookline.errors import (
 from hookline.http import ratelimit
 from hookline.http.connection import Connection
 from hookline.spec.catalog import Catalog
-from tests.clock import Clock
-from tests.contract.conftest import check_described, check_examples
-from tests.contract.conftest import poll_once as _poll
+from hookline.testing import Clock, check_described, check_examples
+from hookline.testing import poll_once as _poll
 
 TENANT = 7
 CLIENT = 1001  # two reports, 20 findings, the seeded assessment

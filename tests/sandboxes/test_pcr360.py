@@ -30,7 +30,7 @@ from hookline.connectors.pcr360.sandbox.data import (
 )
 from hookline.errors import ConfigurationError
 from hookline.run.sandbox import running
-from tests.clock import Clock
+from hookline.testing import Clock
 
 with warnings.catch_warnings():
     # Starlette warns at import when only httpx (not httpx2) is installed.

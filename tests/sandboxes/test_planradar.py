@@ -30,7 +30,7 @@ from hookline.connectors.planradar.sandbox.data import (
 )
 from hookline.errors import ConfigurationError
 from hookline.run.sandbox import running
-from tests.clock import Clock
+from hookline.testing import Clock
 
 with warnings.catch_warnings():
     # starlette.testclient warns once, on import, that it prefers httpx2 over httpx.

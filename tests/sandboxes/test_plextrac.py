@@ -17,7 +17,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from hookline.connectors.plextrac.sandbox import DEMO_CREDENTIALS, create_app, demo_connection
 from hookline.connectors.plextrac.sandbox.tokens import totp
 from hookline.run.sandbox import running
-from tests.clock import Clock
+from hookline.testing import Clock
 
 with warnings.catch_warnings():
     # starlette asks for the httpx2 package; the installed httpx works the same for tests.

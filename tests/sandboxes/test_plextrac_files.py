@@ -15,7 +15,7 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from hookline.connectors.plextrac.sandbox import create_app
-from tests.clock import Clock
+from hookline.testing import Clock
 from tests.sandboxes.plextrac_errors import assert_error
 
 with warnings.catch_warnings():
