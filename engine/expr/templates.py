@@ -57,6 +57,7 @@ __all__ = [
     "Expressions",
     "Template",
     "compact_json",
+    "truthy",
 ]
 
 _CACHE_SIZE = 4096
@@ -189,6 +190,13 @@ def _templates(value: Any, path: Path) -> Iterator[tuple[Path, Template]]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _templates(item, (*path, index))
+
+
+def truthy(value: Any) -> bool:
+    """JMESPath truth: null, false and empty text, lists and objects are false; 0 is true."""
+    if value is None or value is False:
+        return False
+    return not (isinstance(value, str | list | dict) and not value)
 
 
 def compact_json(value: Any) -> str:
