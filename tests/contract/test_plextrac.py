@@ -22,7 +22,6 @@ from hookline.connectors.plextrac.sandbox.findings import store_finding
 from hookline.connectors.plextrac.sandbox.tokens import totp
 from hookline.errors import (
     AuthenticationError,
-    ExpressionError,
     InvalidRequestError,
     NotFoundError,
     OutcomeUnknownError,
@@ -739,9 +738,14 @@ def test_an_mfa_user_logs_in_with_a_one_time_code(pt: Any) -> None:
     assert len(clients) == len(pt.state.clients)
 
 
-def test_an_mfa_user_without_a_code_fails_at_the_second_step(pt: Any) -> None:
-    with pytest.raises(ExpressionError, match="totp"):
+def test_an_mfa_user_without_a_code_is_told_to_give_one(pt: Any) -> None:
+    with pytest.raises(AuthenticationError) as caught:
         pt.call("list_clients", username="mfa@example.com")
+    assert str(caught.value) == (
+        "plextrac.login: this user needs MFA: give totp_secret or mfa_code in connection "
+        "'plextrac'"
+    )
+    assert len(pt.state.mfa_challenges) == 1  # the password was sent, no step without a code
 
 
 def test_an_expired_token_is_renewed_by_logging_in_again(served: Any) -> None:
