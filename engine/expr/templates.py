@@ -246,6 +246,11 @@ class Expressions:
         """
         return cls(plugin_functions(pm))
 
+    def with_functions(self, functions: Iterable[ExpressionFunction]) -> Expressions:
+        """A runtime with ``functions`` added to this one's: a recipe's ``lookup``, bound to
+        its tables. A name this runtime has already is a ``PluginError``."""
+        return Expressions([*self.functions.values(), *functions])
+
     def compile(self, text: str, *, where: str = "") -> Template:
         """Compile a text with ``{{ }}`` expressions; ``where`` prefixes any error message."""
         try:

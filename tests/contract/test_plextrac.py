@@ -742,8 +742,7 @@ def test_an_mfa_user_without_a_code_is_told_to_give_one(pt: Any) -> None:
     with pytest.raises(AuthenticationError) as caught:
         pt.call("list_clients", username="mfa@example.com")
     assert str(caught.value) == (
-        "plextrac.login: this user needs MFA: give totp_secret or mfa_code in connection "
-        "'plextrac'"
+        "plextrac.login: this user needs MFA: give totp_secret or mfa_code in connection 'plextrac'"
     )
     assert len(pt.state.mfa_challenges) == 1  # the password was sent, no step without a code
 
