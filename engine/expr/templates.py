@@ -40,6 +40,7 @@ from hookline.expr.functions import (
 from hookline.expr.syntax import (
     Path,
     call_positions,
+    check_negations,
     closing,
     error,
     located,
@@ -318,6 +319,7 @@ class Expressions:
         except RecursionError:
             raise error("the expression is nested too deeply", source, 0) from None
         check_calls(source, parsed.parsed, self.functions)
+        check_negations(source, parsed.parsed)
         return Expression(source, offset, parsed, self._options)
 
 
