@@ -261,8 +261,8 @@ def test_a_valid_recipe_compiles_into_the_model(catalog: Catalog) -> None:
         (
             "action: tracker.get_ticket",
             "action: tracker.get_ticket\n    set: {a: 1}",
-            "r.yaml:11:5: steps[0]: a step is exactly one of action, if, for_each, set, stop or "
-            "recipe",
+            "r.yaml:11:5: steps[0]: a step is exactly one of action, if, for_each, set, stop, "
+            "recipe, switch or wait",
         ),
     ],
 )

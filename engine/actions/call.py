@@ -134,17 +134,24 @@ class _Call:
             connector=spec.name, action=action_name, redactor=connection.redactor
         )
         self.output_check = OutputCheck.of(spec, action, self.errors)
+        self.chosen: Request | None = action.request
 
     @property
     def request(self) -> Request:
-        """The action's request; only an action that is not composite reaches for it."""
-        request = self.action.request
+        """The request this call sends (the form its input picked, where the action has
+        several); only an action that is not composite reaches for it."""
+        request = self.chosen
         assert isinstance(request, Request), f"{self.label} is a composite action"
         return request
 
     def prepare(self, input: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The input with defaults applied and file contents encoded, validated."""
-        return prepared_input(self.connection.spec, self.action, input, self.errors)
+        """The input with defaults applied and file contents encoded, validated; the form of
+        the request it picks is chosen here."""
+        values = prepared_input(self.connection.spec, self.action, input, self.errors)
+        if self.action.forms:
+            context = {"connection": self.connection.values, "input": values}
+            self.chosen = self.action.request_for(context)
+        return values
 
     # ------------------------------------------------------------ requests
 

@@ -154,6 +154,37 @@ def _known(path: Path | None) -> list[Path]:
     return [] if path is None else [path]
 
 
+def check_negations(source: str, tree: Mapping[str, Any]) -> None:
+    """Refuse ``!a.b``: JMESPath reads it as ``(!a).b`` (``!a[0]`` reads as it looks).
+
+    ``!`` binds to the name right after it, and the rest of the path is then read from true
+    or false, which always gives null, so ``!vars.ticket`` is never true. The error puts a
+    caret under the ``!`` and shows how to negate the whole path.
+    """
+    negations = [node for node in nodes(tree) if node["type"] == "not_expression"]
+    misread = {
+        id(node["children"][0])
+        for node in nodes(tree)
+        if node["type"] == "subexpression"
+        and node["children"]
+        and isinstance(node["children"][0], dict)
+        and node["children"][0]["type"] == "not_expression"
+    }
+    if not misread:
+        return
+    starts = [t["start"] for t in Lexer().tokenize(source) if t["type"] == "not"]
+    for index, node in enumerate(negations):
+        if id(node) in misread:
+            position = starts[index] if index < len(starts) else 0
+            raise error(
+                "`!` applies only to the name right after it, and the rest of the path is "
+                "then read from true or false, which is always null; put the path in "
+                "parentheses, as in !(vars.ticket)",
+                source,
+                position,
+            )
+
+
 # ---------------------------------------------------------------- messages
 
 

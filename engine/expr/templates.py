@@ -40,6 +40,7 @@ from hookline.expr.functions import (
 from hookline.expr.syntax import (
     Path,
     call_positions,
+    check_negations,
     closing,
     error,
     located,
@@ -57,6 +58,7 @@ __all__ = [
     "Expressions",
     "Template",
     "compact_json",
+    "truthy",
 ]
 
 _CACHE_SIZE = 4096
@@ -191,6 +193,13 @@ def _templates(value: Any, path: Path) -> Iterator[tuple[Path, Template]]:
             yield from _templates(item, (*path, index))
 
 
+def truthy(value: Any) -> bool:
+    """JMESPath truth: null, false and empty text, lists and objects are false; 0 is true."""
+    if value is None or value is False:
+        return False
+    return not (isinstance(value, str | list | dict) and not value)
+
+
 def compact_json(value: Any) -> str:
     """``value`` as compact JSON text; ``ExpressionError`` when it is not JSON data."""
     try:
@@ -237,6 +246,11 @@ class Expressions:
         ``PluginError`` naming the plugins involved.
         """
         return cls(plugin_functions(pm))
+
+    def with_functions(self, functions: Iterable[ExpressionFunction]) -> Expressions:
+        """A runtime with ``functions`` added to this one's: a recipe's ``lookup``, bound to
+        its tables. A name this runtime has already is a ``PluginError``."""
+        return Expressions([*self.functions.values(), *functions])
 
     def compile(self, text: str, *, where: str = "") -> Template:
         """Compile a text with ``{{ }}`` expressions; ``where`` prefixes any error message."""
@@ -305,6 +319,7 @@ class Expressions:
         except RecursionError:
             raise error("the expression is nested too deeply", source, 0) from None
         check_calls(source, parsed.parsed, self.functions)
+        check_negations(source, parsed.parsed)
         return Expression(source, offset, parsed, self._options)
 
 

@@ -29,6 +29,7 @@ from hookline.errors import (
     RateLimitedError,
     ServerError,
 )
+from hookline.expr.templates import truthy as truthy  # where the layers above import it from
 from hookline.http.ratelimit import feedback_of, retry_after
 from hookline.http.redaction import Redactor
 from hookline.spec.model import ErrorRule
@@ -236,10 +237,3 @@ def platform_message(data: Any) -> str | None:
         first = messages[0].get("message")
         return first if isinstance(first, str) else None
     return None
-
-
-def truthy(value: Any) -> bool:
-    """JMESPath truth: null, false and empty text, lists and objects are false; 0 is true."""
-    if value is None or value is False:
-        return False
-    return not (isinstance(value, str | list | dict) and not value)

@@ -59,6 +59,10 @@ logger = logging.getLogger(__name__)
 AUTH_REQUEST = "hookline.auth_request"
 """Request extension marking a request an auth type made: its role (login, refresh, logout)."""
 
+OWN_CREDENTIALS = "hookline.own_credentials"
+"""Request extension marking a request that carries its own credentials, or none on purpose
+(a spec request's ``auth``): the connection's auth does not touch it."""
+
 MAX_REDIRECTS = 10
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -238,7 +242,7 @@ class Sender:
                 f"{context.where} is not on the connection's origin "
                 f"{self.origin[0]}://{self.origin[1]}:{self.origin[2]}; refusing to send it",
             )
-        auth = self.auth if authenticate else None
+        auth = self.auth if authenticate and OWN_CREDENTIALS not in request.extensions else None
         attempt: _Attempt
         if auth is None:
             attempt = partial(self._exchange, request, policy.save_to)

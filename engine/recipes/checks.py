@@ -41,6 +41,10 @@ from hookline.recipes.model import (
     SetStep,
     Step,
     StopStep,
+    SwitchStep,
+    WaitStep,
+    branches,
+    case_key,
 )
 from hookline.recipes.scopes import References, Scope
 from hookline.recipes.shapes import Shape, list_shape, object_shape, words
@@ -70,6 +74,12 @@ DOWNLOAD = {
     "additionalProperties": False,
 }
 """The output of a download action (``hookline.actions.call``): the file saved, or its content."""
+WAITED = {
+    "type": "object",
+    "properties": {"waited": {"type": "number"}},
+    "additionalProperties": False,
+}
+"""The output of a ``wait`` for a duration: the seconds waited."""
 _CRON_FIELD = re.compile(r"(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*")
 
 
@@ -241,11 +251,12 @@ class _Checker:
                 scope = replace(scope, steps={**scope.steps, step.id: output})
             if isinstance(step, SetStep):
                 scope = replace(scope, vars=scope.vars | set(step.values))
-            elif isinstance(step, IfStep):
-                then = self.steps(step.then, scope)
-                otherwise = self.steps(step.otherwise, scope)
+            ran = [self.steps(branch, scope) for branch in branches(step)]
+            if ran:
                 scope = replace(
-                    scope, steps={**then.steps, **otherwise.steps}, vars=then.vars | otherwise.vars
+                    scope,
+                    steps={k: v for after in ran for k, v in after.steps.items()},
+                    vars=frozenset().union(*(after.vars for after in ran)),
                 )
         return scope
 
@@ -260,6 +271,11 @@ class _Checker:
                 step.condition, (*step.path, "if"), scope, "{{ trigger.priority == 'high' }}"
             )
             return None
+        if isinstance(step, SwitchStep):
+            self.switch(step, scope)
+            return None
+        if isinstance(step, WaitStep):
+            return self.wait(step, scope)
         if isinstance(step, ForEachStep):
             return self.loop(step, scope)
         if isinstance(step, SetStep):
@@ -289,7 +305,52 @@ class _Checker:
             self.refs.value(step.input, (*step.path, "with"), scope)
             return None
         self.action_input(step.path, step.input, action.input_schema, spec, step.label, scope)
-        return _output_shape(spec, action, step)
+        return _output_shape(spec, action, step.id, step.label)
+
+    def switch(self, step: SwitchStep, scope: Scope) -> None:
+        """Check a switch's value, and that each case is a value it can have."""
+        where = (*step.path, "switch")
+        shape = self.refs.single(step.value, where, scope, "{{ trigger.priority }}")
+        values = None if shape is None else _enum_texts(shape)
+        if values is None:
+            return
+        for key in step.cases:
+            if key not in values:
+                self.problem(
+                    (*step.path, "cases", key),
+                    f"case {key!r} never matches: {step.value.source.strip()!r} is one of "
+                    f"{', '.join(sorted(values))}{suggest(key, sorted(values))}",
+                    key=True,
+                )
+
+    def wait(self, step: WaitStep, scope: Scope) -> Shape | None:
+        """Check a wait's action, input and condition; the shape of its output."""
+        until = step.until
+        if until is None:
+            return Shape.of(WAITED, f"steps.{step.id}" if step.id else "the wait's output")
+        where = (*step.path, "wait")
+        spec = self.spec_of(until.connection, (*where, "action"))
+        action = None if spec is None else spec.actions.get(until.action)
+        if spec is None or action is None:
+            if spec is not None:
+                self.problem(
+                    (*where, "action"),
+                    f"connector {spec.name!r} has no action "
+                    f"{until.action!r}{suggest(until.action, spec.actions)}",
+                )
+            self.refs.value(until.input, (*where, "with"), scope)
+            self.refs.template(until.condition, (*where, "until"), scope.with_name("result", None))
+            return None
+        self.action_input(where, until.input, action.input_schema, spec, until.label, scope)
+        output = _output_shape(spec, action, step.id, until.label)
+        result = None if output is None else replace(output, label="result")
+        self.refs.single(
+            until.condition,
+            (*where, "until"),
+            scope.with_name("result", result),
+            "{{ result.status == 'closed' }}",
+        )
+        return output
 
     def action_input(
         self,
@@ -381,14 +442,28 @@ class _Checker:
 # ---------------------------------------------------------------- helpers
 
 
-def _output_shape(spec: Spec, action: Action, step: ActionStep) -> Shape | None:
-    label = f"steps.{step.id}" if step.id else f"the output of {step.label}"
+def _output_shape(spec: Spec, action: Action, step_id: str | None, called: str) -> Shape | None:
+    label = f"steps.{step_id}" if step_id else f"the output of {called}"
     if action.is_download:
         return Shape.of(DOWNLOAD, label)
     schema = action.output.schema
     if action.is_list:
         return list_shape(None if schema is None else Shape.of(schema, "", spec.objects), label)
     return None if schema is None else Shape.of(schema, label, spec.objects)
+
+
+def _enum_texts(shape: Shape) -> set[str] | None:
+    """The values a shape allows, as a switch compares them; None when not a fixed set."""
+    found: set[str] = set()
+    for alternative in shape.alternatives() or [{}]:
+        if "const" in alternative:
+            values = [alternative["const"]]
+        elif isinstance(alternative.get("enum"), list):
+            values = alternative["enum"]
+        else:
+            return None
+        found |= {key for key in map(case_key, values) if key is not None}
+    return found
 
 
 def _is_cron(text: str) -> bool:

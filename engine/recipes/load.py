@@ -36,10 +36,16 @@ from hookline.recipes.model import (
     SetStep,
     Step,
     StopStep,
+    SwitchStep,
+    Until,
+    WaitStep,
 )
+from hookline.recipes.tables import load_tables, recipe_expressions, table_problems
 from hookline.spec.catalog import Catalog, base_schema
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_WAIT = 86400
+"""The longest a ``wait`` step may wait (or poll for), in seconds: a day."""
 
 
 def load_recipe(
@@ -77,9 +83,12 @@ class _Loader:
         problems = schema_problems(document, base_schema("recipe-v1"))
         if problems:
             raise RecipeError(problems)
-        builder = _Builder(Compiler(document, self.catalog.expressions), self, (*calling, key))
+        tables, problems = load_tables(document)
+        expressions = recipe_expressions(self.catalog.expressions, tables)
+        builder = _Builder(Compiler(document, expressions), self, (*calling, key))
         recipe = builder.recipe()
-        problems = [*builder.compiler.problems, *builder.callee_problems]
+        problems += [*builder.compiler.problems, *builder.callee_problems]
+        problems += table_problems(document, tables, expressions)
         problems += check_recipe(recipe, document, self.catalog, self.env)
         if problems:
             raise RecipeError(sorted(set(problems), key=_order))
@@ -199,6 +208,15 @@ class _Builder:
                 then=self.steps((*path, "then")),
                 otherwise=self.steps((*path, "else")),
             )
+        if "switch" in block:
+            return SwitchStep(
+                **common,
+                value=c.template(*path, "switch"),
+                cases={key: self.steps((*path, "cases", key)) for key in block["cases"]},
+                default=self.steps((*path, "default")),
+            )
+        if "wait" in block:
+            return self.wait(path, block["wait"], common)
         if "for_each" in block:
             return ForEachStep(
                 **common,
@@ -219,6 +237,40 @@ class _Builder:
             recipe=self.callee(path, block["recipe"]),
             input=c.value(*path, "with") or CompiledValue({}),
         )
+
+    def wait(self, path: KeyPath, block: Any, common: dict[str, Any]) -> WaitStep:
+        """A wait: a duration, or an action called until a condition holds."""
+        where: KeyPath = (*path, "wait")
+        if isinstance(block, str):
+            return WaitStep(**common, seconds=self.duration(where, block))
+        connection, _, action = block["action"].partition(".")
+        every = self.duration((*where, "every"), block["every"])
+        timeout = self.duration((*where, "timeout"), block["timeout"])
+        if every > timeout:
+            self.compiler.problem(
+                (*where, "every"),
+                f"every ({block['every']}) is longer than the timeout ({block['timeout']}): "
+                "the action would be called once",
+            )
+        until = Until(
+            connection=connection,
+            action=action,
+            input=self.compiler.value(*where, "with") or CompiledValue({}),
+            condition=self.compiler.template(*where, "until"),
+            every=every,
+        )
+        return WaitStep(**common, seconds=timeout, until=until)
+
+    def duration(self, path: KeyPath, text: str) -> float:
+        """Seconds of a duration; one longer than ``MAX_WAIT`` is a problem."""
+        seconds = _seconds(text)
+        if seconds > MAX_WAIT:
+            self.compiler.problem(
+                path,
+                f"{text} is longer than a wait may be ({MAX_WAIT // 3600:g} hours); a job "
+                "that waits holds its place, so wait for longer with a polling trigger",
+            )
+        return seconds
 
     def callee(self, path: KeyPath, target: str) -> Recipe:
         """The recipe a step calls, loaded and checked; a stand-in when it cannot be."""

@@ -19,7 +19,7 @@ from hookline.documents.loader import Document, KeyPath, format_path
 from hookline.errors import Problem, suggest
 from hookline.expr.templates import CompiledValue, Template
 from hookline.recipes.inputs import is_plain
-from hookline.recipes.model import ForEachStep, IfStep, Step
+from hookline.recipes.model import ForEachStep, Step, branches
 from hookline.recipes.shapes import Shape, ShapeError, did_you_mean, json_type
 
 
@@ -75,9 +75,9 @@ class References:
                 else:
                     self.declared[step.id] = Declared(step.path, loop)
             self.declare(step.recover, loop)
-            if isinstance(step, IfStep):
-                self.declare((*step.then, *step.otherwise), loop)
-            elif isinstance(step, ForEachStep):
+            for branch in branches(step):
+                self.declare(branch, loop)
+            if isinstance(step, ForEachStep):
                 self.declare(step.steps, step)
 
     def single(self, template: Template, path: KeyPath, scope: Scope, example: str) -> Shape | None:

@@ -20,6 +20,11 @@ Reruns. ``run_job`` given a finished job with its step records runs it again wit
 of the action and recipe steps that succeeded reused, so the job continues from the step that
 failed.
 
+A ``switch`` runs the steps of the case its value picks and records the value and the case.
+A ``wait`` (``hookline.run.waits``) sleeps, or calls an action until a condition on its output
+holds, bounded by its timeout; the record shows the number of calls as its attempts, and a
+timeout fails the step with kind ``timeout``, which ``on_error`` may catch.
+
 ``for_each`` runs at most ``concurrency`` items at once and keeps outputs in item order; after
 a failure it starts no new item, lets the running ones finish (cancelling a request in flight
 would make its outcome unknown), then fails.
@@ -50,8 +55,11 @@ from hookline.recipes.model import (
     SetStep,
     Step,
     StopStep,
+    SwitchStep,
+    WaitStep,
     manual_inputs,
 )
+from hookline.run import waits
 from hookline.run.pool import ConnectionPool
 from hookline.run.store import JobRecord, SqlStore, StepRecord
 
@@ -273,7 +281,7 @@ class _Job:
         """Run one step, record it, and apply its ``on_error`` when it fails."""
         path = frame.path_of(step)
         earlier = self.reused.get(path)
-        if earlier is not None and isinstance(step, ActionStep | CallStep):
+        if earlier is not None and isinstance(step, ActionStep | CallStep | WaitStep):
             frame.set_output(step, earlier.output)
             return
         trace = _Trace(path, time.time())
@@ -333,6 +341,14 @@ class _Job:
             trace.input = {"if": holds}
             await self.run_steps(step.then if holds else step.otherwise, frame)
             return None
+        if isinstance(step, SwitchStep):
+            value = step.value.render(context)
+            case, steps = step.branch(value)
+            trace.input = {"switch": value, "case": case}
+            await self.run_steps(steps, frame)
+            return None
+        if isinstance(step, WaitStep):
+            return await self.wait(step, frame, trace)
         if isinstance(step, ForEachStep):
             items = step.items.render(context)
             trace.input = {"items": len(items) if isinstance(items, list) else items}
@@ -433,6 +449,54 @@ class _Job:
             raise failures[min(failures)]
         return results
 
+    async def wait(self, step: WaitStep, frame: _Frame, trace: _Trace) -> Any:
+        """Wait for a duration, or call an action until its output meets the condition.
+
+        The record shows the duration, or the action, its input, ``every`` and ``timeout``,
+        with the number of calls as the step's attempts; a dry run waits for nothing and
+        plans one call.
+        """
+        until = step.until
+        if until is None:
+            trace.input = {"wait": step.seconds}
+            if not self.runner.dry_run:
+                await waits.pause(step.seconds)
+            return {"waited": step.seconds}
+        context = frame.context
+        rendered = until.input.render(context)
+        trace.input = {
+            "action": until.label,
+            "with": rendered,
+            "every": until.every,
+            "timeout": step.seconds,
+        }
+        connection = self.runner.pool.get(frame.recipe, until.connection)
+        if self.runner.dry_run:
+            plan = await call_action(connection, until.action, rendered, dry_run=True)
+            trace.plan = plan
+            return plan.output
+
+        def counted(checks: int) -> None:
+            trace.attempts = checks
+
+        try:
+            waited = await waits.wait_until(
+                lambda: call_action(connection, until.action, rendered),
+                lambda result: truthy(until.condition.render({**context, "result": result})),
+                every=until.every,
+                timeout=step.seconds,
+                on_check=counted,
+            )
+        except waits.WaitTimedOut as timed_out:
+            message = (
+                f"waited {timed_out.waited:g} s of the {step.seconds:g} s timeout: "
+                f"{until.condition.source.strip()} did not hold after {timed_out.checks} "
+                f"calls of {until.label}"
+            )
+            error = {"kind": "timeout", "message": message, "step": trace.path}
+            raise _StepFailed({**error, "step_id": step.id}) from None
+        return waited.result
+
     async def call(self, step: CallStep, frame: _Frame, trace: _Trace) -> Any:
         """Run a called recipe as this step; its outputs are the output."""
         trigger = step.recipe.trigger
@@ -498,4 +562,6 @@ def _kind(step: Step) -> str:
         SetStep: "set",
         StopStep: "stop",
         CallStep: "recipe",
+        SwitchStep: "switch",
+        WaitStep: "wait",
     }.get(type(step), "step")

@@ -26,10 +26,12 @@ from hookline.spec.model import (
     Example,
     Field,
     ForEachCall,
+    Form,
     Lookup,
     Output,
     PollTrigger,
     RateLimit,
+    Request,
     RetryPolicy,
     Spec,
     Timeouts,
@@ -226,11 +228,14 @@ def _paginator(c: Compiler, is_list: bool, shared: _Shared) -> Any:
 
 def _action(c: Compiler, name: str, shared: _Shared) -> Action:
     block = c.get()
-    request = None if "calls" in block else compile_request(c.at("request"))
+    paths = _path_inputs(block)
+    request: Request | None = None
+    forms: tuple[Form, ...] = ()
+    if "calls" not in block:
+        request, forms = _forms(c.at("request"), paths)
     calls = Composite(_calls(c.at("calls"))) if request is None else None
-    idempotent = block.get(
-        "idempotent", request is not None and request.method in IDEMPOTENT_METHODS
-    )
+    methods = {form.request.method for form in forms} | {request.method if request else ""}
+    idempotent = block.get("idempotent", methods <= IDEMPOTENT_METHODS)
     output = block.get("output", {})
     is_list = "records" in output or bool(output.get("list"))
     records = c.expression("output", "records")
@@ -248,7 +253,7 @@ def _action(c: Compiler, name: str, shared: _Shared) -> Action:
     lookup = None
     if "lookup" in block:
         lookup = Lookup(
-            request=compile_request(c.at("lookup", "request")),
+            request=compile_request(c.at("lookup", "request"), path_inputs=paths),
             match=c.expression("lookup", "match") or c.expressions.compile_expression("`true`"),
             records=c.expression("lookup", "records"),
             select=c.expression("lookup", "select"),
@@ -272,7 +277,59 @@ def _action(c: Compiler, name: str, shared: _Shared) -> Action:
         paginator=_paginator(c, is_list, shared),
         lookup=lookup,
         examples=_examples(block),
+        forms=forms,
     )
+
+
+def _path_inputs(block: Mapping[str, Any]) -> frozenset[str]:
+    """The inputs declared ``format: path``, whose ``/`` a request path keeps."""
+    inputs = block.get("input", {})
+    return frozenset(
+        name
+        for name, schema in inputs.items()
+        if isinstance(schema, Mapping) and schema.get("format") == "path"
+    )
+
+
+def _forms(c: Compiler, paths: frozenset[str]) -> tuple[Request, tuple[Form, ...]]:
+    """An action's request: one block, or a list of forms (each but the last with ``when``).
+
+    A list whose last form has a ``when``, or whose earlier form lacks one (the forms after
+    it could never be sent), or whose forms read their answers differently, is a problem.
+    """
+    block = c.get()
+    if isinstance(block, Mapping):
+        return compile_request(c, path_inputs=paths), ()
+    last = len(block) - 1
+    forms: list[Form] = []
+    for index, written in enumerate(block):
+        at = c.at(index)
+        request = compile_request(at, path_inputs=paths, form=True)
+        when = c.expression(index, "when")
+        if index == last:
+            if when is not None:
+                c.problem(
+                    [index, "when"],
+                    "the last form of a request is sent when no other form's `when` holds; "
+                    "it has no `when` of its own",
+                    key=True,
+                )
+            return request, tuple(forms)
+        if when is None:
+            c.problem(
+                [index],
+                f"only the last form of a request may go without `when`: form {index + 1} "
+                "would always be sent, and the forms after it never",
+            )
+            continue
+        if written.get("response", "json") != block[last].get("response", "json"):
+            c.problem(
+                [index, "response"],
+                "every form of a request reads its answer the same way (`response`); the "
+                "action's output does not depend on which form was sent",
+            )
+        forms.append(Form(when, request))
+    raise AssertionError("unreachable: the schema asks for at least two forms")
 
 
 def _calls(c: Compiler) -> tuple[Call, ...]:
@@ -318,7 +375,7 @@ def _trigger(c: Compiler, name: str, shared: _Shared) -> Trigger:
             **common,
         )
     return PollTrigger(
-        request=compile_request(c.at("request")),
+        request=compile_request(c.at("request"), path_inputs=_path_inputs(block)),
         records=_present(c.expression("records")),
         id=_present(c.expression("id")),
         errors=_error_rules(c.at("errors")) + shared.errors,

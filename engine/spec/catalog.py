@@ -348,7 +348,9 @@ def _unknown_inputs(
     if target is None or not isinstance(given, dict):
         return []
     inputs = dict(target.get("input", {}))
-    if target.get("request", {}).get("response") == "bytes":
+    request = target.get("request", {})
+    last = request[-1] if isinstance(request, list) and request else request
+    if isinstance(last, dict) and last.get("response") == "bytes":
         inputs["save_to"] = {}
     problems = []
     meant = set()  # a misspelt required input is one mistake, not two

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hookline.documents.compiler import Compiler
-from hookline.expr.templates import CompiledValue, Expression, Template
+from hookline.expr.templates import CompiledValue, Expression, Template, truthy
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +45,25 @@ class Part:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestAuth:
+    """What a request carries instead of the connection's auth: nothing, or its own values.
+
+    ``auth: none`` in a spec is a ``RequestAuth`` with no headers, cookies or query.
+    """
+
+    headers: CompiledValue | None = None
+    cookies: CompiledValue | None = None
+    query: CompiledValue | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
-    """A request template; rendering it against a context gives one HTTP request."""
+    """A request template; rendering it against a context gives one HTTP request.
+
+    ``path_inputs`` names the inputs declared ``format: path``: written alone in the path
+    (``{{ input.file }}``), such a value keeps its ``/`` between segments. ``auth``, when set,
+    replaces what the connection's auth would apply.
+    """
 
     method: str
     path: Template
@@ -59,6 +76,8 @@ class Request:
     body: CompiledValue | None = None
     body_base64: bool = False
     response: str = "json"
+    auth: RequestAuth | None = None
+    path_inputs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +170,14 @@ class Lookup:
 
 
 @dataclass(frozen=True, slots=True)
+class Form:
+    """One conditional form of an action's request: sent when ``when`` holds."""
+
+    when: Expression
+    request: Request
+
+
+@dataclass(frozen=True, slots=True)
 class Example:
     """An example input and the output (shape) it gives."""
 
@@ -206,7 +233,9 @@ class Action:
 
     Exactly one of ``request`` and ``calls`` is set: an action sends one HTTP ``Request``
     (read page after page by ``paginator`` for a list), or it is a ``Composite`` of calls to
-    other actions of the spec (the ``calls:`` key in place of ``request:``).
+    other actions of the spec (the ``calls:`` key in place of ``request:``). An action whose
+    request is written as a list of forms has the conditional ones in ``forms``, tried in
+    order, and the last, unconditional one in ``request``; ``request_for`` picks.
     """
 
     name: str
@@ -222,10 +251,19 @@ class Action:
     paginator: Any = None
     lookup: Lookup | None = None
     examples: tuple[Example, ...] = ()
+    forms: tuple[Form, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.request is None) == (self.calls is None):
             raise ValueError(f"action {self.name!r} needs exactly one of a request and calls")
+
+    def request_for(self, context: Mapping[str, Any]) -> Request | None:
+        """The request to send for ``context`` (``input``, ``connection``): the first form
+        whose ``when`` holds (JMESPath truth), else ``request``."""
+        for form in self.forms:
+            if truthy(form.when.search(context)):
+                return form.request
+        return self.request
 
     @property
     def is_list(self) -> bool:
@@ -348,10 +386,24 @@ class Spec:
 # ---------------------------------------------------------------- compiling requests
 
 
-def compile_request(c: Compiler) -> Request:
-    """Compile the request block at ``c`` (actions, triggers, lookups, auth types' requests)."""
+def compile_request(
+    c: Compiler, *, path_inputs: frozenset[str] = frozenset(), form: bool = False
+) -> Request:
+    """Compile the request block at ``c`` (actions, triggers, lookups, auth types' requests).
+
+    ``path_inputs`` are the inputs of the action whose values are paths (``format: path``);
+    ``form`` says the block is one of an action's forms of its request, where ``when`` may
+    stand (the caller compiles it).
+    """
     block = c.get()
     parts = block.get("multipart")
+    if "when" in block and not form:
+        c.problem(
+            ["when"],
+            "`when` picks one of several forms of a request; it applies only to an action's "
+            "request written as a list of forms",
+            key=True,
+        )
     return Request(
         method=block["method"],
         path=c.template("path"),
@@ -364,6 +416,22 @@ def compile_request(c: Compiler) -> Request:
         body=c.value("body"),
         body_base64=block.get("body_base64", False),
         response=block.get("response", "json"),
+        auth=_request_auth(c),
+        path_inputs=path_inputs,
+    )
+
+
+def _request_auth(c: Compiler) -> RequestAuth | None:
+    """The request's own ``auth``: ``none``, or its own headers, cookies and query."""
+    block = c.get("auth")
+    if block is None:
+        return None
+    if block == "none":
+        return RequestAuth()
+    return RequestAuth(
+        headers=c.value("auth", "headers"),
+        cookies=c.value("auth", "cookies"),
+        query=c.value("auth", "query"),
     )
 
 

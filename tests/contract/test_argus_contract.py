@@ -44,7 +44,7 @@ ACTIONS = {
     "advanced_search_cases", "list_case_history", "list_comments", "add_comment",
     "edit_comment", "delete_comment", "list_events", "list_attachments", "upload_attachment",
     "download_attachment", "get_access", "set_access_mode", "grant_access", "revoke_access",
-    "list_tags", "add_tags", "remove_tag", "remove_tag_by_id", "move_case", "list_services",
+    "list_tags", "add_tags", "remove_tag", "move_case", "list_services",
     "get_service", "list_service_subscriptions", "list_categories", "get_category",
 }  # fmt: skip
 CASES = 200
@@ -921,11 +921,17 @@ def test_a_tag_is_removed_by_its_id(ar: Any) -> None:
     case = _customer_case(ar)
     tags = ar.call("add_tags", {"id": case["id"], "tags": ["plextrac/42", "site/oslo"]})
     doomed = next(t for t in tags if t["key"] == "plextrac")
-    left = ar.call("remove_tag_by_id", {"id": case["id"], "tag_id": doomed["id"]})
+    left = ar.call("remove_tag", {"id": case["id"], "tag_id": doomed["id"]})
     assert doomed["id"] not in {t["id"] for t in left}
     assert [t["id"] for t in left] == [t["id"] for t in ar.state.tags[case["id"]]]
     with pytest.raises(NotFoundError, match="Tag not found"):
-        ar.call("remove_tag_by_id", {"id": case["id"], "tag_id": doomed["id"]})
+        ar.call("remove_tag", {"id": case["id"], "tag_id": doomed["id"]})
+
+
+def test_remove_tag_without_an_id_or_a_key_and_value_names_what_is_missing(ar: Any) -> None:
+    case = _customer_case(ar)
+    with pytest.raises(InvalidRequestError, match=r"the path value \{\{ input.key \}\} is empty"):
+        ar.call("remove_tag", {"id": case["id"]})
 
 
 # ---------------------------------------------------------------- services and categories

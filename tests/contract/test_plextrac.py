@@ -22,12 +22,12 @@ from hookline.connectors.plextrac.sandbox.findings import store_finding
 from hookline.connectors.plextrac.sandbox.tokens import totp
 from hookline.errors import (
     AuthenticationError,
-    ExpressionError,
     InvalidRequestError,
     NotFoundError,
     OutcomeUnknownError,
     PermissionDeniedError,
     RateLimitedError,
+    UnsafeRequestError,
 )
 from hookline.http import ratelimit
 from hookline.http.connection import Connection
@@ -85,9 +85,11 @@ def _logged_in(s: Any, action: str, input: Mapping[str, Any] | None = None) -> A
 
 def test_every_example_matches_its_input_and_output_schemas(catalog: Catalog) -> None:
     def file_read(name: str, given: dict[str, Any]) -> dict[str, Any]:
-        """An ``@PATH`` file input is sent as the file's content, base64 encoded."""
+        """An ``@PATH`` file input is sent as the file's content, base64 encoded; the runtime
+        adds ``save_to`` to a download's declared inputs, the spec does not."""
         if given.get("file", "").startswith("@"):
             given["file"] = base64.b64encode(PNG).decode()
+        given.pop("save_to", None)
         return given
 
     check_examples(catalog.spec("plextrac"), file_read)
@@ -374,6 +376,50 @@ def test_upload_image_refuses_a_name_without_an_image_extension(pt: Any) -> None
     with pytest.raises(InvalidRequestError, match="filename"):
         pt.call("upload_image", {"file": PNG, "filename": "shot"})
     assert len(pt.state.uploads) == 1  # only the seeded image
+
+
+def test_get_upload_reads_an_image_back_with_the_session_cookie_alone(
+    pt: Any, tmp_path: Any
+) -> None:
+    async def upload_and_read(conn: Connection) -> tuple[Any, Any]:
+        image = await call_action(conn, "upload_image", {"file": PNG, "filename": "shot.png"})
+        read = await call_action(conn, "get_upload", {"file_url": image["fileUrl"]})
+        saved = tmp_path / "copy.png"
+        kept = await call_action(
+            conn, "get_upload", {"file_url": image["fileUrl"], "save_to": str(saved)}
+        )
+        return read, kept
+
+    read, kept = pt.session(upload_and_read)
+    assert base64.b64decode(read["content"]) == PNG
+    assert (read["content_type"], read["size"]) == ("image/png", len(PNG))
+    assert kept == {"path": str(tmp_path / "copy.png"), "content_type": "image/png", "size": 70}
+    assert (tmp_path / "copy.png").read_bytes() == PNG
+
+
+def test_get_upload_keeps_the_slash_of_the_file_url_and_sends_no_authorization(pt: Any) -> None:
+    async def rendered(conn: Connection) -> Any:
+        await conn.ready()
+        action = conn.spec.actions["get_upload"]
+        assert action.request is not None
+        values = {"file_url": "uploads/a b.png"}
+        return conn.build_request(action.request, conn.context(input=values))
+
+    request = pt.session(rendered)
+    assert request.url.raw_path == b"/api/v1/uploads/a%20b.png"
+    assert "authorization" not in request.headers
+    assert request.headers["cookie"].startswith("token=")
+
+
+@pytest.mark.parametrize("file_url", ["uploads/../api/v1/client/1001", "../uploads/x.png"])
+def test_get_upload_refuses_a_path_that_climbs(pt: Any, file_url: str) -> None:
+    with pytest.raises((InvalidRequestError, UnsafeRequestError)):
+        pt.call("get_upload", {"file_url": file_url})
+
+
+def test_get_upload_of_an_unknown_file_is_not_found(pt: Any) -> None:
+    with pytest.raises(NotFoundError):
+        pt.call("get_upload", {"file_url": "uploads/no-such-image.png"})
 
 
 def test_a_duplicate_finding_title_is_an_invalid_request(pt: Any) -> None:
@@ -691,9 +737,13 @@ def test_an_mfa_user_logs_in_with_a_one_time_code(pt: Any) -> None:
     assert len(clients) == len(pt.state.clients)
 
 
-def test_an_mfa_user_without_a_code_fails_at_the_second_step(pt: Any) -> None:
-    with pytest.raises(ExpressionError, match="totp"):
+def test_an_mfa_user_without_a_code_is_told_to_give_one(pt: Any) -> None:
+    with pytest.raises(AuthenticationError) as caught:
         pt.call("list_clients", username="mfa@example.com")
+    assert str(caught.value) == (
+        "plextrac.login: this user needs MFA: give totp_secret or mfa_code in connection 'plextrac'"
+    )
+    assert len(pt.state.mfa_challenges) == 1  # the password was sent, no step without a code
 
 
 def test_an_expired_token_is_renewed_by_logging_in_again(served: Any) -> None:

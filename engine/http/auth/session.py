@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import httpx
 
-from hookline.errors import ActionError, AuthenticationError, RateLimitedError, ServerError
+from hookline.errors import (
+    ActionError,
+    AuthenticationError,
+    RateLimitedError,
+    ServerError,
+    suggest,
+)
 from hookline.expr.templates import CompiledValue, Expression
 from hookline.http.auth.static import EXPRESSION, TEMPLATE, AuthTarget, copy_request
 from hookline.http.auth.tokens import jwt_expiry
@@ -74,6 +80,7 @@ class SessionAuth:
     renew_when: Expression | None
     mfa: Request | None
     mfa_when: Expression | None
+    mfa_fields: tuple[str, ...]
     refresh: Refresh | None
     logout: Request | None
 
@@ -190,6 +197,15 @@ class SessionAuth:
                 "login, the first answer) and when (a predicate on the first answer; default "
                 "always). The code comes from a field or from totp(connection.SECRET)",
                 "properties": {
+                    "fields": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "minItems": 1,
+                        "description": "The connection fields that can give the code (e.g. "
+                        "[totp_secret, mfa_code]): when the first answer asks for the step "
+                        "and none of them is set, the login fails saying the user needs MFA "
+                        "and naming them, rather than evaluating the step without a code",
+                    },
                     "when": {
                         **EXPRESSION,
                         "description": "A predicate on the first answer; the step runs only "
@@ -260,6 +276,7 @@ class SessionAuth:
             renew_when=c.expression("renew_on", "when"),
             mfa=compile_request(c.at("mfa", "request")) if c.get("mfa") else None,
             mfa_when=c.expression("mfa", "when"),
+            mfa_fields=_mfa_fields(c),
             refresh=refresh,
             logout=compile_request(c.at("logout")) if c.get("logout") else None,
         )
@@ -277,6 +294,19 @@ def _captures(c: Compiler, *path: str) -> dict[str, Expression]:
         assert expression is not None  # the schema requires it
         captures[name] = expression
     return captures
+
+
+def _mfa_fields(c: Compiler) -> tuple[str, ...]:
+    """The fields ``mfa.fields`` names; each must be a field of the connection."""
+    names: list[str] = c.get("mfa", "fields", default=None) or []
+    known = c.root("connection", "fields").get(default={})
+    for index, name in enumerate(names):
+        if name not in known:
+            c.problem(
+                ["mfa", "fields", index],
+                f"{name!r} is not a field of the connection{suggest(name, known)}",
+            )
+    return tuple(names)
 
 
 def _check_single_session(c: Compiler) -> None:
@@ -352,12 +382,27 @@ class Session(httpx.Auth):
             if self.spec.mfa is not None and (
                 self.spec.mfa_when is None or truthy(self.spec.mfa_when.search(body))
             ):
+                self._check_mfa_code()
                 step = self._mark(
                     self.target.build_request(self.spec.mfa, self.target.context(login=body))
                 )
                 context = self._context(step, "login")
                 body = self._accept((yield step), context, "second login step")
             self._establish(body, context, refresh=False)
+
+    def _check_mfa_code(self) -> None:
+        """Refuse to go on with an MFA step that no field of the connection can answer."""
+        fields = self.spec.mfa_fields
+        values = self.target.context()["connection"]
+        if fields and all(values.get(name) in (None, "") for name in fields):
+            context = ErrorContext(
+                connector=self.target.spec.name, action="login", redactor=self.target.redactor
+            )
+            raise context.error(
+                AuthenticationError,
+                f"{context.where}: this user needs MFA: give {' or '.join(fields)} in "
+                f"connection {self.target.name!r}",
+            )
 
     async def async_auth_flow(self, request: httpx.Request) -> Flow:
         """Log in if needed, send with the session, and once more after a rejection."""
