@@ -10,7 +10,7 @@
 and the client's transport stack below it: ``RateLimitedTransport`` (waits for a slot) →
 ``DeadlineTransport`` (a total deadline on each exchange, body included, so a server that
 drips one byte a second cannot hang a job; httpx's own timeouts are per phase) → the network
-(``hookline.http.transport``), or a plugin's in-process transport.
+(``hookline.http.network``: httpx's own transport), or a plugin's in-process transport.
 What an answer means (its JSON, the typed error) is ``hookline.http.responses``' business.
 
 The auth flow is driven here rather than by httpx so that every response it sees (login,
