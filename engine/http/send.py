@@ -5,7 +5,8 @@
     send        retries: backoff with full jitter, Retry-After, bounded attempts and time
     _drive      the auth flow (httpx.Auth): logins and renewals are requests like others
     _exchange   redirects, only where the spec allows them, credentials never leaving the origin
-    _fetch      one HTTP exchange: the body read under a size cap (or streamed to a file)
+    _fetch      one HTTP exchange: the body read (and decompressed) under a size cap, or
+                streamed to a file
 
 and the client's transport stack below it: ``RateLimitedTransport`` (waits for a slot) →
 ``DeadlineTransport`` (a total deadline on each exchange, body included, so a server that
@@ -45,10 +46,12 @@ from hookline.errors import (
     InvalidResponseError,
     OutcomeUnknownError,
     RateLimitedError,
+    ResponseTooLargeError,
     ServerError,
     TransportError,
     UnsafeRequestError,
 )
+from hookline.http.decoding import BadEncoding, codings, decoded
 from hookline.http.ratelimit import retry_after
 from hookline.http.redaction import Redactor
 from hookline.http.responses import ErrorContext, Response, decode_json, error_for, lenient_json
@@ -468,21 +471,35 @@ class Sender:
             raise self._too_large(response.request)
 
     async def _capped(self, response: httpx.Response) -> AsyncIterator[bytes]:
-        """The body's chunks, decoded, until they pass the size cap."""
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        # httpx's decoders are needed only for an encoded body; the others are read as sent
-        encoded = "content-encoding" in response.headers
-        size = 0
-        async for chunk in response.aiter_bytes() if encoded else response.stream:
-            size += len(chunk)
-            if size > self.max_response_bytes:
-                raise self._too_large(response.request)
-            yield chunk
+        """The body's chunks, decompressed as they come, until they pass the size cap.
+
+        The cap counts decompressed bytes as they are produced (``hookline.http.decoding``),
+        so a small compressed answer that would inflate to gigabytes stops at the cap.
+        """
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        try:
+            layers = codings(response.headers)
+            chunks = decoded(aiter(stream), layers) if layers else aiter(stream)
+            size = 0
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise self._too_large(response.request)
+                yield chunk
+        except BadEncoding as exc:
+            context = self.context(response.request, None)
+            raise context.error(
+                InvalidResponseError,
+                f"{context.where} answered {response.status_code} with a body that cannot be "
+                f"read: {exc}",
+                status=response.status_code,
+            ) from None
 
     def _too_large(self, request: httpx.Request) -> ActionError:
         context = self.context(request, None)
         return context.error(
-            InvalidResponseError,
+            ResponseTooLargeError,
             f"{context.where} answered with more than {self.max_response_bytes:,} bytes, the "
             "connection's max_response_bytes",
         )
