@@ -166,14 +166,18 @@ def test_query_lists_repeat_and_nulls_are_left_out(catalog: Catalog) -> None:
     ]
 
 
-def test_headers_are_rendered_and_line_breaks_refused(catalog: Catalog) -> None:
+def test_headers_are_rendered_and_control_characters_refused(catalog: Catalog) -> None:
     request = render(
         catalog, "/", headers={"X-Id": "{{ input.id }}", "Accept": None}, input={"id": 7}
     )
     assert request.headers["x-id"] == "7"
     assert "accept" not in request.headers
-    with pytest.raises(InvalidRequestError, match="line break"):
-        render(catalog, "/", headers={"X-Id": "{{ input.id }}"}, input={"id": "a\r\nHost: evil"})
+    for bad in ("a\r\nHost: evil", "a\nb", "a\x00b", "a\x7fb"):
+        with pytest.raises(InvalidRequestError, match="'X-Id' holds a control character") as e:
+            render(catalog, "/", headers={"X-Id": "{{ input.id }}"}, input={"id": bad})
+        assert bad not in str(e.value)
+    tabbed = render(catalog, "/", headers={"X-Id": "{{ input.id }}"}, input={"id": "a\tb"})
+    assert tabbed.headers["x-id"] == "a\tb"
 
 
 def test_json_body_with_and_without_nulls(catalog: Catalog) -> None:

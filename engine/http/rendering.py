@@ -28,7 +28,7 @@ from hookline.errors import ActionError, InvalidRequestError, UnsafeRequestError
 from hookline.expr.templates import CompiledValue, Template, compact_json
 from hookline.http.redaction import Redactor
 from hookline.http.responses import ErrorContext
-from hookline.http.send import origin
+from hookline.http.send import header_problem, origin
 from hookline.spec.model import Part, Request
 
 _ABSOLUTE = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)")
@@ -159,8 +159,9 @@ class RequestRenderer:
                     headers.pop(name, None)
                     continue
                 text = _text(value, f"header {name!r}", errors)
-                if "\r" in text or "\n" in text:
-                    raise errors.error(InvalidRequestError, f"header {name!r} holds a line break")
+                problem = header_problem(name, text)
+                if problem is not None:
+                    raise errors.error(InvalidRequestError, problem)
                 headers[name] = text
         return headers
 

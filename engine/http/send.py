@@ -5,8 +5,8 @@
     send        retries: backoff with full jitter, Retry-After, bounded attempts and time
     _drive      the auth flow (httpx.Auth): logins and renewals are requests like others
     _exchange   redirects, only where the spec allows them, credentials never leaving the origin
-    _fetch      one HTTP exchange: the body read (and decompressed) under a size cap, or
-                streamed to a file
+    _fetch      one HTTP exchange: headers checked, the body read (and decompressed) under a
+                size cap, or streamed to a file
 
 and the client's transport stack below it: ``RateLimitedTransport`` (waits for a slot) →
 ``DeadlineTransport`` (a total deadline on each exchange, body included, so a server that
@@ -32,6 +32,7 @@ import asyncio
 import logging
 import os
 import random
+import re
 import tempfile
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
@@ -43,6 +44,7 @@ import httpx
 
 from hookline.errors import (
     ActionError,
+    InvalidRequestError,
     InvalidResponseError,
     OutcomeUnknownError,
     RateLimitedError,
@@ -72,6 +74,7 @@ _LOST_ANSWER = (
     httpx.RemoteProtocolError,
 )
 _REDIRECT_SAFE_HEADERS = frozenset({"accept", "accept-language", "user-agent", "content-type"})
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is the one allowed in a value
 
 Flow = AsyncGenerator[httpx.Request, httpx.Response]
 """An auth flow: it yields the requests to send and is sent each one's answer."""
@@ -182,6 +185,22 @@ def _attach(exc: httpx.RequestError, request: httpx.Request) -> None:
         exc.request  # noqa: B018  (raises RuntimeError when the exception has no request)
     except RuntimeError:
         exc.request = request
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """What makes ``value`` unfit to send as header ``name``, or None.
+
+    A control character (a line break above all) would end the header early and let the
+    rest of the value pose as headers of its own. The value is never shown: it may be a
+    credential.
+    """
+    found = _CONTROL.search(value)
+    if found is None:
+        return None
+    return (
+        f"header {name!r} holds a control character (U+{ord(found.group()):04X}) at "
+        f"character {found.start() + 1}, which cannot be sent; the value is not shown"
+    )
 
 
 def origin(url: httpx.URL) -> tuple[str, str, int]:
@@ -422,6 +441,7 @@ class Sender:
         """One exchange; the answer's body read under the size cap (or saved to a file)."""
         if "timeout" not in request.extensions:
             request.extensions = {**request.extensions, "timeout": self.timeout}
+        self._check_headers(request)
         hooks = self.client.event_hooks
         try:
             for hook in hooks["request"]:
@@ -464,6 +484,14 @@ class Sender:
             request=request,
             extensions=response.extensions,
         )
+
+    def _check_headers(self, request: httpx.Request) -> None:
+        """Refuse a header value an auth type or a template filled with control characters."""
+        for name, value in request.headers.items():
+            problem = header_problem(name, value)
+            if problem is not None:
+                context = self.context(request, None)
+                raise context.error(InvalidRequestError, f"{context.where}: {problem}")
 
     def _check_declared_size(self, response: httpx.Response) -> None:
         declared = response.headers.get("content-length", "")
