@@ -23,6 +23,7 @@ from hookline.recipes.checks import check_recipe
 from hookline.recipes.model import (
     DEFAULT_BACKOFF,
     DEFAULT_ITEM,
+    DEFAULT_MAX_ITEMS,
     ActionStep,
     CallStep,
     EventTrigger,
@@ -206,6 +207,7 @@ class _Builder:
                 item=block.get("as", DEFAULT_ITEM),
                 concurrency=block.get("concurrency", 1),
                 steps=self.steps((*path, "steps")),
+                max_items=block.get("max_items", DEFAULT_MAX_ITEMS),
             )
         if "set" in block:
             values = {name: _value(c, *path, "set", name) for name in block["set"]}

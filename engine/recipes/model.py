@@ -25,6 +25,8 @@ DEFAULT_ITEM = "item"
 """The name of a ``for_each`` item when the step gives no ``as``."""
 DEFAULT_BACKOFF = 1.0
 """Seconds before a step's first retry when its ``retry`` gives no ``backoff``."""
+DEFAULT_MAX_ITEMS = 10_000
+"""The most items a ``for_each`` accepts when the step gives no ``max_items``."""
 
 
 # ---------------------------------------------------------------- connections and triggers
@@ -138,13 +140,15 @@ class ForEachStep(Step):
     """Run ``steps`` once per element of ``items``, ``concurrency`` at a time.
 
     The step's output is a list in item order; each entry maps ``item`` (the item's name) to
-    the item and each id of ``steps`` to that step's output for the item.
+    the item and each id of ``steps`` to that step's output for the item. More than
+    ``max_items`` items is the step's error, before any runs.
     """
 
     items: Template
     item: str
     concurrency: int
     steps: tuple[Step, ...]
+    max_items: int = DEFAULT_MAX_ITEMS
 
 
 @dataclass(frozen=True, slots=True)

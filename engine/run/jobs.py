@@ -404,6 +404,17 @@ class _Job:
                     "step_id": step.id,
                 }
             )
+        if len(items) > step.max_items:
+            raise _StepFailed(
+                {
+                    "kind": "too_many_items",
+                    "message": f"for_each got {len(items):,} items, more than its max_items of "
+                    f"{step.max_items:,}; no item was run. Raise max_items on the step to run "
+                    "them all",
+                    "step": path,
+                    "step_id": step.id,
+                }
+            )
         results: list[Any] = [None] * len(items)
         failures: dict[int, BaseException] = {}
         pending = iter(enumerate(items))
