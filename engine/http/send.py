@@ -579,4 +579,5 @@ class Sender:
             data=data,
             content_type=response.headers.get("content-type"),
             path=policy.save_to,
+            content=content,
         )

@@ -192,6 +192,7 @@ class _Builder:
                 connection=connection,
                 action=action,
                 input=c.value(*path, "with") or CompiledValue({}),
+                max_pages=block.get("max_pages"),
             )
         if "if" in block:
             return IfStep(

@@ -114,11 +114,15 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class ActionStep(Step):
-    """Call action ``action`` of connection ``connection`` with ``input`` rendered."""
+    """Call action ``action`` of connection ``connection`` with ``input`` rendered.
+
+    ``max_pages`` bounds the pages a list action reads (None: the spec's bound).
+    """
 
     connection: str
     action: str
     input: CompiledValue
+    max_pages: int | None = None
 
     @property
     def label(self) -> str:

@@ -322,7 +322,11 @@ class _Job:
             trace.input = step.input.render(context)
             connection = self.runner.pool.get(frame.recipe, step.connection)
             result = await call_action(
-                connection, step.action, trace.input, dry_run=self.runner.dry_run
+                connection,
+                step.action,
+                trace.input,
+                dry_run=self.runner.dry_run,
+                max_pages=step.max_pages,
             )
             if isinstance(result, Plan):
                 trace.plan = result

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from hookline.actions.pages import Page
+from hookline.actions.pages import DEFAULT_MAX_PAGES, Page, PageGuard, bounded
 from hookline.errors import ConfigurationError, InvalidResponseError
 from hookline.http.connection import CallPolicy, Connection
 from hookline.http.responses import truthy
@@ -93,7 +93,11 @@ async def poll(
 async def trigger_records(
     connection: Connection, trigger: PollTrigger, context: Mapping[str, Any]
 ) -> AsyncGenerator[Any, None]:
-    """Every record a poll trigger's request finds, page after page, as the platform sends it."""
+    """Every record a poll trigger's request finds, page after page, as the platform sends it.
+
+    The read is bounded as a list action's is (``hookline.actions.pages.PageGuard``): at most
+    the spec's ``paginate.max_pages`` pages (else ``DEFAULT_MAX_PAGES``), none of them twice.
+    """
     if connection.reads_session(trigger.request):
         await connection.ready()
     source = _TriggerSource(connection, trigger, context)
@@ -102,7 +106,7 @@ async def trigger_records(
         for record in page.records:
             yield record
         return
-    async with aclosing(trigger.paginator.pages(source)) as pages:
+    async with aclosing(bounded(trigger.paginator.pages(source), source.guard)) as pages:
         async for page in pages:
             for record in page.records:
                 yield record
@@ -141,6 +145,7 @@ class _TriggerSource:
         self.trigger = trigger
         self.context = context
         self.label = f"{connection.spec.name}.{trigger.name}"
+        self.guard = PageGuard(self.label, trigger.max_pages or DEFAULT_MAX_PAGES)
         self.policy = CallPolicy(
             action=trigger.name,
             errors=trigger.errors,
@@ -161,7 +166,9 @@ class _TriggerSource:
 
     async def fetch(self, request: httpx.Request) -> Page:
         """Send one page request; the records are where the trigger's ``records`` says."""
+        self.guard.admit()
         response = await self.connection.send(request, policy=self.policy)
+        self.guard.check(response.content)
         found = self.trigger.records.search(response.data)
         if found is None:
             found = []
