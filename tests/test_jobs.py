@@ -173,6 +173,30 @@ steps:
     assert state.comments[0]["text"] == "[bot] hello"
 
 
+def test_values_that_hold_the_whole_context_are_kept_and_recorded(
+    harness: Harness, tracker: Any
+) -> None:
+    path = harness.recipe("""\
+vars: {start: "{{ @ }}"}
+steps:
+  - id: whole
+    set: {x: "{{ @ }}", all: "{{ steps }}"}
+  - id: loop
+    for_each: "{{ [@, steps] }}"
+    steps:
+      - set: {y: "{{ @ }}"}
+outputs:
+  title: "{{ vars.x.inputs.title }}"
+  before: "{{ vars.start.inputs.title }}"
+  steps: "{{ keys(vars.x.steps) }}"
+  loops: "{{ length(steps.loop) }}"
+""")
+    outcome, job = harness.run(path)
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.outputs == {"title": "hello", "before": "hello", "steps": [], "loops": 2}
+    assert steps_of(job)["steps[0]"].input["x"]["inputs"] == {"title": "hello"}
+
+
 def test_stop_ends_the_job_with_its_status_and_message(harness: Harness, tracker: Any) -> None:
     state, _ = tracker
     path = harness.recipe("""\
