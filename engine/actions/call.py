@@ -59,14 +59,17 @@ async def call_action(
     dry_run: bool = False,
     max_records: int | None = None,
     max_pages: int | None = None,
+    confirm_shape: bool = False,
 ) -> Any:
     """Run ``action_name`` on ``connection`` with ``input``; return its output.
 
     A list action returns the list of its records (at most ``max_records``, read from at
     most ``max_pages`` pages; ``iter_records`` streams them instead). ``dry_run`` sends
-    nothing and returns a ``Plan``.
+    nothing and returns a ``Plan``. With ``confirm_shape`` the answer must show the
+    platform's shape: a list's records where the spec says (an empty list, but not nothing),
+    and the output matching its schema even where the spec says ``strict: false``.
     """
-    call = _Call(connection, action_name)
+    call = _Call(connection, action_name, confirm_shape=confirm_shape)
     values = call.prepare(input)
     if dry_run:
         return await call.plan(values, max_records)
@@ -130,7 +133,9 @@ class _Planned(Exception):
 class _Call:
     """One call of one action on one connection: the steps ``call_action`` is made of."""
 
-    def __init__(self, connection: Connection, action_name: str) -> None:
+    def __init__(
+        self, connection: Connection, action_name: str, *, confirm_shape: bool = False
+    ) -> None:
         spec = connection.spec
         action = spec.actions.get(action_name)
         if action is None:
@@ -144,7 +149,10 @@ class _Call:
         self.errors = ErrorContext(
             connector=spec.name, action=action_name, redactor=connection.redactor
         )
-        self.output_check = OutputCheck.of(spec, action, self.errors)
+        self.confirm_shape = confirm_shape
+        self.output_check = OutputCheck.of(
+            spec, action, self.errors, strict=True if confirm_shape else None
+        )
 
     @property
     def request(self) -> Request:
@@ -296,7 +304,7 @@ class _Call:
         """The records in one page's body, as the spec's ``records`` expression finds them."""
         expression = self.action.output.records
         assert expression is not None
-        return page_records(expression, data, self.errors)
+        return page_records(expression, data, self.errors, required=self.confirm_shape)
 
     async def composed(self, values: Mapping[str, Any]) -> Any:
         """Run a composite action's calls; ``select`` reads ``{input, calls}``."""
