@@ -16,6 +16,7 @@
         ├── RateLimitedError      the platform refused for rate (retry_after: seconds or None)
         ├── ServerError           the platform failed (5xx)
         ├── InvalidResponseError  the answer could not be read (bad JSON, too large, wrong shape)
+        │   └── ResponseTooLargeError  the answer passed the connection's max_response_bytes
         ├── TransportError        the connection failed before an answer arrived
         ├── OutcomeUnknownError   a non-idempotent request was sent and its answer was lost
         └── UnsafeRequestError    the request would leave its origin or leak a secret
@@ -180,6 +181,10 @@ class InvalidResponseError(ActionError):
     """The platform's answer could not be read or did not have the declared shape."""
 
     kind = "invalid_response"
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """The answer, as sent or once decompressed, passed the connection's size cap."""
 
 
 class TransportError(ActionError):

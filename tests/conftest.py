@@ -2,6 +2,10 @@
 
 ``catalog`` is also the catalog of the test kit's fixtures (``served``, ``cassette``, from
 ``hookline.testing.plugin``), so the suite sees the built-ins and no installed plugin.
+
+Every test starts without proxy variables (a connection reads them as httpx does, and the
+suite's servers are on loopback); a test that needs one sets it.
+
 ``echo`` is module-scoped (one server per test module); ``server`` is the same server with
 what it saw and its queued replies cleared, so each test starts from nothing.
 """
@@ -15,6 +19,15 @@ import pytest
 from hookline.plugins.manager import get_plugin_manager
 from hookline.spec.catalog import Catalog
 from tests.servers import EchoState, serve_echo
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture(autouse=True)
+def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
 
 
 @pytest.fixture(scope="session")

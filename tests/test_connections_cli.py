@@ -12,6 +12,7 @@ from hookline.cli.main import main
 from hookline.run.connections import write_connections
 from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
+from tests.servers import EchoState
 
 
 @pytest.fixture
@@ -54,3 +55,15 @@ def test_refused_credentials_fail_the_test_cleanly(connections_file: Path) -> No
     assert "Traceback" not in result.output
     assert "not-it" not in result.output
     assert result.output.startswith("error: ")
+
+
+def test_a_server_that_is_not_the_platform_fails_the_test(
+    catalog: Catalog, server: tuple[str, EchoState], tmp_path: Path
+) -> None:
+    url, _ = server  # answers 200 with JSON about the request, whatever is asked
+    file = tmp_path / "connections.yaml"
+    write_connections(file, {"argus": {"connector": "argus", "base_url": url, "api_key": "k"}})
+    result = CliRunner().invoke(main, ["connections", "test", "argus", "--connections", str(file)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "output.records 'data' found nothing in the response" in result.stderr

@@ -411,6 +411,22 @@ async def test_a_streamed_body_over_the_cap_is_refused(
             await call(connection, response="bytes")
 
 
+async def test_a_credential_with_a_line_break_is_refused_before_sending(
+    catalog: Catalog, server: tuple[str, EchoState]
+) -> None:
+    url, state = server
+    spec = demo_spec(
+        catalog, auth={"type": "headers", "headers": {"X-Token": "{{ connection.password }}"}}
+    )
+    secret = "s3cret\r\nX-Injected: 1"
+    values = {"url": url, "password": secret}
+    async with Connection(spec, values, expressions=catalog.expressions) as connection:
+        with pytest.raises(InvalidRequestError, match="'x-token' holds a control character") as e:
+            await call(connection)
+    assert "s3cret" not in str(e.value)
+    assert state.seen == []
+
+
 async def test_a_slow_drip_hits_the_total_deadline(
     catalog: Catalog, server: tuple[str, EchoState]
 ) -> None:

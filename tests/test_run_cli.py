@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ from hookline.cli.jobs import jobs
 from hookline.cli.run import run
 from hookline.run.store import open_store
 from hookline.spec.catalog import Catalog
+from tests.measure import measured_call
 from tests.recipe_kit import TOKEN, TrackerState, json_lines, serve_tracker, tracker_catalog, write
 
 CONNECTION = """\
@@ -209,6 +211,48 @@ def test_a_webhook_recipe_needs_an_event(cli: Cli) -> None:
     result = cli.run(cli.recipe(WEBHOOK))
     assert result.exit_code == 2
     assert "runs on webhook events" in result.stderr and "--event FILE" in result.stderr
+
+
+def test_an_event_that_does_not_match_the_triggers_event_schema_is_refused(
+    cli: Cli, tracker: TrackerState
+) -> None:
+    event = write(cli.folder, "event.json", json.dumps({"ticket": {"id": "seven", "title": 1}}))
+    result = cli.run(cli.recipe(WEBHOOK), "--event", str(event))
+    assert result.exit_code == 2
+    assert "the event does not match the tracker.ticket_event event schema" in result.stderr
+    assert "field 'id': 'seven' is not of type 'integer'" in result.stderr
+    assert tracker.comments == []
+
+
+def test_a_manual_recipes_event_is_checked_as_its_inputs_are(
+    cli: Cli, tracker: TrackerState
+) -> None:
+    event = write(cli.folder, "inputs.json", json.dumps({"id": 2, "txt": "typo"}))
+    result = cli.run(cli.recipe(MANUAL), "--event", str(event))
+    assert result.exit_code == 2
+    assert "input 'text' is required" in result.stderr
+    assert "unknown input 'txt'" in result.stderr
+    assert tracker.comments == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "large"])
+def test_an_event_is_read_only_from_a_regular_file_of_at_most_a_mebibyte(
+    cli: Cli, kind: str
+) -> None:
+    path = cli.folder / "event"
+    if kind == "fifo":
+        os.mkfifo(path)  # nothing ever writes to it: reading would wait for ever
+    elif kind == "device":
+        path = Path("/dev/zero")  # reading would never end
+    else:
+        path.write_text(json.dumps({"ticket": {"id": 1, "text": "x" * 2_000_000}}))
+    outcome = measured_call(lambda: cli.run(cli.recipe(WEBHOOK), "--event", str(path)))
+    result = outcome.result
+    assert result.exit_code == 2
+    expected = "larger than 1,048,576 bytes" if kind == "large" else "is not a regular file"
+    assert expected in result.stderr
+    assert outcome.seconds < 5
+    assert outcome.peak_mib < 200
 
 
 def test_dry_run_prints_the_plan_and_sends_and_records_nothing(

@@ -33,7 +33,7 @@ from hookline.actions.composite import plan_calls, run_calls
 from hookline.actions.files import downloaded, save_path
 from hookline.actions.inputs import prepared_input
 from hookline.actions.outputs import OutputCheck, OutputMismatchWarning, page_records
-from hookline.actions.pages import Page
+from hookline.actions.pages import DEFAULT_MAX_PAGES, Page, PageGuard, PageLimitWarning, bounded
 from hookline.actions.plans import Plan, RenderedRequest
 from hookline.errors import ActionError, ConfigurationError, OutcomeUnknownError, suggest
 from hookline.http.connection import CallPolicy, Connection, Response
@@ -41,7 +41,14 @@ from hookline.http.responses import ErrorContext, truthy
 from hookline.spec.model import Action, Request
 from hookline.spec.params import with_params
 
-__all__ = ["OutputMismatchWarning", "Plan", "call_action", "iter_pages", "iter_records"]
+__all__ = [
+    "OutputMismatchWarning",
+    "PageLimitWarning",
+    "Plan",
+    "call_action",
+    "iter_pages",
+    "iter_records",
+]
 
 
 async def call_action(
@@ -51,20 +58,25 @@ async def call_action(
     *,
     dry_run: bool = False,
     max_records: int | None = None,
+    max_pages: int | None = None,
+    confirm_shape: bool = False,
 ) -> Any:
     """Run ``action_name`` on ``connection`` with ``input``; return its output.
 
-    A list action returns the list of its records (at most ``max_records``; ``iter_records``
-    streams them instead). ``dry_run`` sends nothing and returns a ``Plan``.
+    A list action returns the list of its records (at most ``max_records``, read from at
+    most ``max_pages`` pages; ``iter_records`` streams them instead). ``dry_run`` sends
+    nothing and returns a ``Plan``. With ``confirm_shape`` the answer must show the
+    platform's shape: a list's records where the spec says (an empty list, but not nothing),
+    and the output matching its schema even where the spec says ``strict: false``.
     """
-    call = _Call(connection, action_name)
+    call = _Call(connection, action_name, confirm_shape=confirm_shape)
     values = call.prepare(input)
     if dry_run:
         return await call.plan(values, max_records)
     if call.action.composite is not None:
         return await call.composed(values)
     if call.action.is_list:
-        async with aclosing(call.pages(values, max_records)) as pages:
+        async with aclosing(call.pages(values, max_records, max_pages)) as pages:
             return [record async for page in pages for record in page]
     return await call.single(values)
 
@@ -75,13 +87,14 @@ async def iter_records(
     input: Mapping[str, Any] | None = None,
     *,
     max_records: int | None = None,
+    max_pages: int | None = None,
 ) -> AsyncIterator[Any]:
     """Stream the records of list action ``action_name``, fetching pages as they are needed.
 
-    ``max_records`` overrides the spec's ``max_records``. Leaving the loop early stops the
+    ``max_records`` and ``max_pages`` override the spec's. Leaving the loop early stops the
     reading (and cancels pages fetched ahead).
     """
-    pages = iter_pages(connection, action_name, input, max_records=max_records)
+    pages = iter_pages(connection, action_name, input, max_records=max_records, max_pages=max_pages)
     async with aclosing(pages):
         async for page in pages:
             for record in page:
@@ -94,6 +107,7 @@ async def iter_pages(
     input: Mapping[str, Any] | None = None,
     *,
     max_records: int | None = None,
+    max_pages: int | None = None,
 ) -> AsyncGenerator[list[Any], None]:
     """Stream the records of list action ``action_name`` a page at a time, each page a list.
 
@@ -107,7 +121,7 @@ async def iter_pages(
             f"{call.label} is not a list action (it has no output.records); use call_action"
         )
     values = call.prepare(input)
-    async with aclosing(call.pages(values, max_records)) as pages:
+    async with aclosing(call.pages(values, max_records, max_pages)) as pages:
         async for page in pages:
             yield page
 
@@ -119,7 +133,9 @@ class _Planned(Exception):
 class _Call:
     """One call of one action on one connection: the steps ``call_action`` is made of."""
 
-    def __init__(self, connection: Connection, action_name: str) -> None:
+    def __init__(
+        self, connection: Connection, action_name: str, *, confirm_shape: bool = False
+    ) -> None:
         spec = connection.spec
         action = spec.actions.get(action_name)
         if action is None:
@@ -133,7 +149,10 @@ class _Call:
         self.errors = ErrorContext(
             connector=spec.name, action=action_name, redactor=connection.redactor
         )
-        self.output_check = OutputCheck.of(spec, action, self.errors)
+        self.confirm_shape = confirm_shape
+        self.output_check = OutputCheck.of(
+            spec, action, self.errors, strict=True if confirm_shape else None
+        )
         self.chosen: Request | None = action.request
 
     @property
@@ -253,17 +272,22 @@ class _Call:
     # ------------------------------------------------------------ records
 
     async def pages(
-        self, values: Mapping[str, Any], max_records: int | None
+        self, values: Mapping[str, Any], max_records: int | None, max_pages: int | None = None
     ) -> AsyncGenerator[list[Any], None]:
-        """Every record of a list action, in order, up to ``max_records``: a list per page."""
+        """Every record of a list action, in order, up to ``max_records``: a list per page.
+
+        At most ``max_pages`` pages are read (else the spec's ``paginate.max_pages``, else
+        ``DEFAULT_MAX_PAGES``), and none twice (``hookline.actions.pages.PageGuard``).
+        """
         await self.ready(self.request)
-        source = _Source(self, values)
+        guard = PageGuard(self.label, max_pages or self.action.max_pages or DEFAULT_MAX_PAGES)
+        source = _Source(self, values, guard=guard)
         paginator = self.action.paginator
         limit = max_records
         if paginator is None:
             pages: AsyncGenerator[Page, None] = _one_page(source)
         else:
-            pages = paginator.pages(source, max_records=max_records)
+            pages = bounded(paginator.pages(source, max_records=max_records), guard)
             limit = max_records if max_records is not None else paginator.max_records
         select = self.action.output.select
         count = 0
@@ -287,7 +311,7 @@ class _Call:
         """The records in one page's body, as the spec's ``records`` expression finds them."""
         expression = self.action.output.records
         assert expression is not None
-        return page_records(expression, data, self.errors)
+        return page_records(expression, data, self.errors, required=self.confirm_shape)
 
     async def composed(self, values: Mapping[str, Any]) -> Any:
         """Run a composite action's calls; ``select`` reads ``{input, calls}``."""
@@ -349,11 +373,19 @@ class _Call:
 class _Source:
     """The ``PageSource`` a paginator reads one call's pages through."""
 
-    def __init__(self, call: _Call, values: Mapping[str, Any], *, dry_run: bool = False) -> None:
+    def __init__(
+        self,
+        call: _Call,
+        values: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        guard: PageGuard | None = None,
+    ) -> None:
         self.call = call
         self.values = values
         self.label = call.label
         self.dry_run = dry_run
+        self.guard = guard or PageGuard(call.label)
         self.planned: httpx.Request | None = None
         self.policy = call.policy(call.request, values, idempotent=call.action.idempotent)
 
@@ -371,7 +403,9 @@ class _Source:
         if self.dry_run:
             self.planned = request
             raise _Planned
+        self.guard.admit()
         response = await self.call.connection.send(request, policy=self.policy)
+        self.guard.check(response.content)
         return Page(request, response.data, response.headers, self.call.page_records(response.data))
 
 

@@ -45,7 +45,9 @@ from hookline.run.triggers import (
     example_event,
     first_poll,
     given_event,
+    manual_event,
     poll,
+    read_event,
 )
 from hookline.spec.catalog import Catalog
 
@@ -183,12 +185,8 @@ def _payload(recipe: Recipe, pairs: tuple[str, ...], event_file: Path | None) ->
     if event_file is not None:
         if pairs:
             raise ConfigurationError("give the inputs with --input or in --event FILE, not both")
-        try:
-            return orjson.loads(event_file.read_bytes())
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read {str(event_file)!r}: {exc.strerror}") from None
-        except orjson.JSONDecodeError as exc:
-            raise ConfigurationError(f"{event_file} is not JSON: {exc}") from None
+        payload = read_event(event_file)
+        return manual_event(trigger, payload) if isinstance(trigger, ManualTrigger) else payload
     if isinstance(trigger, ManualTrigger):
         return manual_inputs(trigger, dict(_pair(pair, trigger) for pair in pairs))
     return None

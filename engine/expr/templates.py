@@ -12,6 +12,11 @@ registered functions, and nothing more.
 its signature before it runs (``hookline.expr.functions``). Compiling checks syntax,
 function names and argument counts, so a mistake fails at load (``hookline validate``) with a
 caret under the column (``hookline.expr.syntax``), never mid-recipe.
+
+Every evaluation runs within the budgets of ``hookline.expr.budgets``: a bounded number of
+steps, and no value it makes (a multi-select, a function's result, a template's text) larger
+than ``MAX_VALUE_BYTES``. What an expression only reads from its context is not measured:
+it was measured, or parsed within a size cap, when it was made.
 """
 
 from __future__ import annotations
@@ -28,6 +33,13 @@ import jmespath  # type: ignore[import-untyped, unused-ignore]
 from jmespath import exceptions as jmespath_errors  # type: ignore[import-untyped, unused-ignore]
 
 from hookline.errors import ExpressionError
+from hookline.expr.budgets import (
+    MAX_VALUE_BYTES,
+    BudgetedInterpreter,
+    OverBudget,
+    too_large,
+    value_size,
+)
 from hookline.expr.functions import (
     CallError,
     check_calls,
@@ -44,6 +56,7 @@ from hookline.expr.syntax import (
     closing,
     error,
     located,
+    nodes,
     read_paths,
     syntax_error,
 )
@@ -62,6 +75,7 @@ __all__ = [
 ]
 
 _CACHE_SIZE = 4096
+_BUILDERS = frozenset({"multi_select_list", "multi_select_dict", "function_expression"})
 
 
 # ---------------------------------------------------------------- compiled objects
@@ -69,17 +83,31 @@ _CACHE_SIZE = 4096
 
 @dataclass(frozen=True, slots=True)
 class Expression:
-    """One compiled JMESPath expression: ``source`` as written, at ``offset`` in its template."""
+    """One compiled JMESPath expression: ``source`` as written, at ``offset`` in its template.
+
+    ``builds`` says whether it can make a value (a multi-select or a function call) rather
+    than only read one from its data: only then is its result measured.
+    """
 
     source: str
     offset: int
     parsed: Any = field(repr=False, compare=False)
     options: Any = field(repr=False, compare=False)
+    builds: bool = field(default=True, repr=False, compare=False)
 
     def search(self, data: Any) -> Any:
-        """Evaluate against ``data``; every failure is an ``ExpressionError`` naming the source."""
+        """Evaluate against ``data``; every failure is an ``ExpressionError`` naming the source.
+
+        Within the budgets of ``hookline.expr.budgets``: a bounded number of steps, and a
+        result (where the expression builds one) within ``MAX_VALUE_BYTES``.
+        """
         try:
-            return self.parsed.search(data, options=self.options)
+            result = BudgetedInterpreter(self.options).visit(self.parsed.parsed, data)
+            if self.builds:
+                value_size(result, "the result")
+            return result
+        except OverBudget as exc:
+            raise self._error(str(exc), None) from None
         except CallError as exc:
             raise self._error(f"{exc.function}(): {exc.message}", exc.function) from exc
         except jmespath_errors.JMESPathTypeError as exc:  # raised inside JMESPath's functions
@@ -138,9 +166,15 @@ class Template:
         data = context if isinstance(context, dict) else dict(context)
         if self.is_single:
             return self.expressions[0].search(data)
-        return "".join(
-            part if isinstance(part, str) else _text(part.search(data), part) for part in self.parts
-        )
+        pieces = []
+        size = 0
+        for part in self.parts:
+            piece = part if isinstance(part, str) else _text(part.search(data), part)
+            size += len(piece)
+            if size > MAX_VALUE_BYTES and not isinstance(part, str):
+                raise error(f"cannot evaluate: {too_large('the text')}", self.source, part.offset)
+            pieces.append(piece)
+        return "".join(pieces)
 
     def references(self) -> Iterator[Path]:
         """The context paths the expressions read, each once, in order of appearance."""
@@ -320,7 +354,8 @@ class Expressions:
             raise error("the expression is nested too deeply", source, 0) from None
         check_calls(source, parsed.parsed, self.functions)
         check_negations(source, parsed.parsed)
-        return Expression(source, offset, parsed, self._options)
+        builds = any(node["type"] in _BUILDERS for node in nodes(parsed.parsed))
+        return Expression(source, offset, parsed, self._options, builds)
 
 
 def _key_path(where: str, key: Any) -> str:

@@ -4,9 +4,10 @@ A ``Connection`` validates the values against the spec's connection schema (defa
 in, secrets never shown in a message), checks that the base URL keeps credentials safe, binds
 the spec's auth types, and owns one pooled ``httpx.AsyncClient`` whose transport takes a slot
 of the connection's rate budget before every request (logins too) and bounds every exchange
-by the total deadline, over hookline's HTTP/1.1 transport (``hookline.http.transport``) unless a
-plugin answers in-process. ``build_request`` renders a spec request template; ``send`` sends it
-through ``hookline.http.send.Sender`` (auth, redirects, size cap, retries, typed errors).
+by the total deadline, over httpx's own transport with the environment's proxies
+(``hookline.http.network``) unless a plugin answers in-process. ``build_request`` renders a
+spec request template; ``send`` sends it through ``hookline.http.send.Sender`` (auth,
+redirects, size cap, retries, typed errors).
 
 A template may read ``session.*`` (PlexTrac's paths hold ``{{ session.tenant_id }}``, captured
 at login), but a request is rendered before it is sent, so before its auth flow would log in.
@@ -33,12 +34,12 @@ from hookline.errors import ConfigurationError, HooklineError
 from hookline.expr.templates import Expressions
 from hookline.http.auth.static import AuthChain, NoneAuth
 from hookline.http.auth.storage import TokenStore
+from hookline.http.network import NetworkTransport
 from hookline.http.ratelimit import Budget, RateLimitedTransport, RateLimiter, default_limiter
 from hookline.http.redaction import Redactor, protect_logging
 from hookline.http.rendering import RequestRenderer, reads, reads_session
 from hookline.http.responses import Response
 from hookline.http.send import CallPolicy, DeadlineTransport, Sender
-from hookline.http.transport import HTTP11Transport
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import Request, RetryPolicy, Spec
 from hookline.version import __version__
@@ -98,7 +99,7 @@ class Connection:
             else None
         )
         stack = RateLimitedTransport(
-            DeadlineTransport(transport or HTTP11Transport(), timeouts.total),
+            DeadlineTransport(transport or NetworkTransport(), timeouts.total),
             limiter=limiter or default_limiter(),
             key=self._budget_key(),
             budget=budget,

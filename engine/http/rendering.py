@@ -35,7 +35,7 @@ from hookline.errors import ActionError, InvalidRequestError, UnsafeRequestError
 from hookline.expr.templates import CompiledValue, Template, compact_json
 from hookline.http.redaction import Redactor
 from hookline.http.responses import ErrorContext
-from hookline.http.send import OWN_CREDENTIALS, origin
+from hookline.http.send import OWN_CREDENTIALS, header_problem, origin
 from hookline.spec.model import Part, Request, RequestAuth
 
 _ABSOLUTE = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)")
@@ -276,10 +276,11 @@ def _segments(value: Any, source: str, errors: _Refusals) -> str:
 
 
 def _header_text(value: Any, what: str, errors: _Refusals) -> str:
-    """A header's (or cookie's) value as text, refused when it holds a line break."""
+    """A header's (or cookie's) value as text, refused when it holds a control character."""
     text = _text(value, what, errors)
-    if "\r" in text or "\n" in text:
-        raise errors.error(InvalidRequestError, f"{what} holds a line break")
+    problem = header_problem(what, text)
+    if problem is not None:
+        raise errors.error(InvalidRequestError, problem)
     return text
 
 

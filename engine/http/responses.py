@@ -63,7 +63,10 @@ _BY_STATUS: Mapping[int, type[ActionError]] = {
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A successful answer: ``data`` is parsed JSON, text or bytes; ``url`` is redacted."""
+    """A successful answer: ``data`` is parsed JSON, text or bytes; ``url`` is redacted.
+
+    ``content`` is the body as received (decompressed; empty when saved to ``path``).
+    """
 
     status: int
     headers: httpx.Headers
@@ -71,6 +74,7 @@ class Response:
     data: Any
     content_type: str | None
     path: Path | None = None
+    content: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,10 @@ def register_paginators() -> Mapping[str, type[Paginator]]:  # type: ignore[empt
       values)``) and sends it through the connection's auth, rate limit and retries
       (``source.fetch(request)``); ``source.label`` names the action in messages. A link
       the platform gives for the next page must stay on the first request's origin.
+
+    The engine bounds every read whatever the paginator does: a fetch past the block's
+    ``max_pages`` (part of every schema ``block_schema`` makes) ends the read with a
+    warning, and a page whose body repeats an earlier one of the read is an error.
     """
 
 

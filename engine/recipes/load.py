@@ -23,6 +23,7 @@ from hookline.recipes.checks import check_recipe
 from hookline.recipes.model import (
     DEFAULT_BACKOFF,
     DEFAULT_ITEM,
+    DEFAULT_MAX_ITEMS,
     ActionStep,
     CallStep,
     EventTrigger,
@@ -200,6 +201,7 @@ class _Builder:
                 connection=connection,
                 action=action,
                 input=c.value(*path, "with") or CompiledValue({}),
+                max_pages=block.get("max_pages"),
             )
         if "if" in block:
             return IfStep(
@@ -224,6 +226,7 @@ class _Builder:
                 item=block.get("as", DEFAULT_ITEM),
                 concurrency=block.get("concurrency", 1),
                 steps=self.steps((*path, "steps")),
+                max_items=block.get("max_items", DEFAULT_MAX_ITEMS),
             )
         if "set" in block:
             values = {name: _value(c, *path, "set", name) for name in block["set"]}

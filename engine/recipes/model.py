@@ -27,6 +27,8 @@ DEFAULT_ITEM = "item"
 """The name of a ``for_each`` item when the step gives no ``as``."""
 DEFAULT_BACKOFF = 1.0
 """Seconds before a step's first retry when its ``retry`` gives no ``backoff``."""
+DEFAULT_MAX_ITEMS = 10_000
+"""The most items a ``for_each`` accepts when the step gives no ``max_items``."""
 
 
 # ---------------------------------------------------------------- connections and triggers
@@ -114,11 +116,15 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class ActionStep(Step):
-    """Call action ``action`` of connection ``connection`` with ``input`` rendered."""
+    """Call action ``action`` of connection ``connection`` with ``input`` rendered.
+
+    ``max_pages`` bounds the pages a list action reads (None: the spec's bound).
+    """
 
     connection: str
     action: str
     input: CompiledValue
+    max_pages: int | None = None
 
     @property
     def label(self) -> str:
@@ -168,13 +174,15 @@ class ForEachStep(Step):
     """Run ``steps`` once per element of ``items``, ``concurrency`` at a time.
 
     The step's output is a list in item order; each entry maps ``item`` (the item's name) to
-    the item and each id of ``steps`` to that step's output for the item.
+    the item and each id of ``steps`` to that step's output for the item. More than
+    ``max_items`` items is the step's error, before any runs.
     """
 
     items: Template
     item: str
     concurrency: int
     steps: tuple[Step, ...]
+    max_items: int = DEFAULT_MAX_ITEMS
 
 
 @dataclass(frozen=True, slots=True)

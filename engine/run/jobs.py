@@ -262,13 +262,15 @@ class _Job:
     async def run_recipe(self, frame: _Frame) -> dict[str, Any]:
         """Render the variables, run the steps, render the outputs."""
         recipe = frame.recipe
-        frame.context["vars"] = {name: v.render(frame.context) for name, v in recipe.vars.items()}
+        context = _readable(frame.context)
+        frame.context["vars"] = {name: v.render(context) for name, v in recipe.vars.items()}
         await self.run_steps(recipe.steps, frame)
         return self.outputs(frame)
 
     def outputs(self, frame: _Frame) -> dict[str, Any]:
         """The recipe's outputs rendered in ``frame``."""
-        return {name: v.render(frame.context) for name, v in frame.recipe.outputs.items()}
+        context = _readable(frame.context)
+        return {name: v.render(context) for name, v in frame.recipe.outputs.items()}
 
     async def run_steps(self, steps: Sequence[Step], frame: _Frame) -> None:
         """Run ``steps`` in order."""
@@ -325,12 +327,16 @@ class _Job:
 
     async def execute(self, step: Step, frame: _Frame, trace: _Trace) -> Any:
         """Run one step once; its output. What it rendered goes into ``trace`` as it goes."""
-        context = frame.context
+        context = _readable(frame.context)
         if isinstance(step, ActionStep):
             trace.input = step.input.render(context)
             connection = self.runner.pool.get(frame.recipe, step.connection)
             result = await call_action(
-                connection, step.action, trace.input, dry_run=self.runner.dry_run
+                connection,
+                step.action,
+                trace.input,
+                dry_run=self.runner.dry_run,
+                max_pages=step.max_pages,
             )
             if isinstance(result, Plan):
                 trace.plan = result
@@ -355,7 +361,7 @@ class _Job:
             return await self.loop(step, frame, trace.path, items)
         if isinstance(step, SetStep):
             trace.input = {name: value.render(context) for name, value in step.values.items()}
-            context["vars"] = {**context["vars"], **trace.input}
+            frame.context["vars"] = {**frame.context["vars"], **trace.input}
             return trace.input
         if isinstance(step, StopStep):
             message = "" if step.message is None else str(step.message.render(context))
@@ -416,6 +422,17 @@ class _Job:
                 {
                     "kind": "invalid_items",
                     "message": f"for_each needs a list, got {type(items).__name__}",
+                    "step": path,
+                    "step_id": step.id,
+                }
+            )
+        if len(items) > step.max_items:
+            raise _StepFailed(
+                {
+                    "kind": "too_many_items",
+                    "message": f"for_each got {len(items):,} items, more than its max_items of "
+                    f"{step.max_items:,}; no item was run. Raise max_items on the step to run "
+                    "them all",
                     "step": path,
                     "step_id": step.id,
                 }
@@ -535,6 +552,16 @@ def new_event_key() -> str:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _readable(context: dict[str, Any]) -> dict[str, Any]:
+    """The context as templates read it: the same values, in containers of its own.
+
+    A rendered value is kept in the context (``set``, a loop's items, a step's output), and
+    ``{{ @ }}`` or ``{{ steps }}`` renders to the container it reads; were that the live
+    context, the context would come to hold itself and could never be written to history.
+    """
+    return {**context, "steps": dict(context["steps"]), "vars": dict(context["vars"])}
 
 
 def _error(exc: HooklineError, step: Step, path: str) -> dict[str, Any]:

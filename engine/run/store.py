@@ -364,21 +364,47 @@ class _Cursor:
 
 
 class SqliteStore(SqlStore):
-    """State in a SQLite file (WAL mode, so several processes can share it)."""
+    """State in a SQLite file (WAL mode, so several processes can share it).
+
+    A file that is not a SQLite database, or one SQLite finds damaged, is a
+    ``ConfigurationError`` naming it, whenever SQLite notices.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
 
         def connect() -> sqlite3.Connection:
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                    timeout=30)  # fmt: skip
-            conn.execute("PRAGMA journal_mode=WAL")
+            with self._damage_reported():
+                conn.execute("PRAGMA journal_mode=WAL")
             return conn
 
         super().__init__(connect, f"sqlite:///{path}")
 
     def _begin(self, cur: Any) -> None:
         cur.execute("BEGIN IMMEDIATE")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self._damage_reported(), super()._transaction() as cur:
+            yield cur
+
+    @contextmanager
+    def _damage_reported(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if exc.sqlite_errorcode & 0xFF not in _DAMAGED:
+                raise
+            raise ConfigurationError(
+                f"the state database at {self.path} is damaged: {exc}; restore it from a "
+                "backup, or move it aside to start a new one"
+            ) from None
+
+
+_DAMAGED = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
 class PostgresStore(SqlStore):

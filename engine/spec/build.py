@@ -211,19 +211,30 @@ def _examples(block: Mapping[str, Any]) -> tuple[Example, ...]:
     )
 
 
-def _paginator(c: Compiler, is_list: bool, shared: _Shared) -> Any:
-    """The block's own paginator; a list without one takes the spec's default, if any.
+def _paginate(c: Compiler, is_list: bool, shared: _Shared) -> Compiler | None:
+    """The block's own ``paginate``; a list without one takes the spec's default, if any.
 
     ``paginate: false`` is no paginator at all: one page.
     """
-    paginators = shared.builders.paginators
     if c.get("paginate") is False:
         return None
     if c.get("paginate") is not None:
-        return _typed(c.at("paginate"), paginators)
+        return c.at("paginate")
     if is_list and shared.paginate:
-        return _typed(c.root("defaults", "paginate"), paginators)
+        return c.root("defaults", "paginate")
     return None
+
+
+def _paginator(c: Compiler, is_list: bool, shared: _Shared) -> Any:
+    """The paginator built from the block's ``paginate`` (or the spec's default)."""
+    block = _paginate(c, is_list, shared)
+    return None if block is None else _typed(block, shared.builders.paginators)
+
+
+def _max_pages(c: Compiler, is_list: bool, shared: _Shared) -> int | None:
+    """The ``max_pages`` of the block's ``paginate`` (or the spec's default), if it sets one."""
+    block = _paginate(c, is_list, shared)
+    return None if block is None else block.get("max_pages")
 
 
 def _action(c: Compiler, name: str, shared: _Shared) -> Action:
@@ -275,6 +286,7 @@ def _action(c: Compiler, name: str, shared: _Shared) -> Action:
         retry=_retry(block.get("retry"), shared.retry),
         idempotent=idempotent,
         paginator=_paginator(c, is_list, shared),
+        max_pages=_max_pages(c, is_list, shared),
         lookup=lookup,
         examples=_examples(block),
         forms=forms,
@@ -381,6 +393,7 @@ def _trigger(c: Compiler, name: str, shared: _Shared) -> Trigger:
         errors=_error_rules(c.at("errors")) + shared.errors,
         retry=shared.retry,
         paginator=_paginator(c, True, shared),
+        max_pages=_max_pages(c, True, shared),
         cursor_value=c.expression("cursor", "value"),
         cursor_initial=c.value("cursor", "initial"),
         **common,

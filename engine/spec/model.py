@@ -249,6 +249,7 @@ class Action:
     retry: RetryPolicy
     idempotent: bool
     paginator: Any = None
+    max_pages: int | None = None
     lookup: Lookup | None = None
     examples: tuple[Example, ...] = ()
     forms: tuple[Form, ...] = ()
@@ -295,6 +296,7 @@ class PollTrigger:
     errors: tuple[ErrorRule, ...]
     retry: RetryPolicy
     paginator: Any = None
+    max_pages: int | None = None
     cursor_value: Expression | None = None
     cursor_initial: CompiledValue | None = None
     select: Expression | None = None

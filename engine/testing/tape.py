@@ -27,9 +27,9 @@ import httpx
 
 from hookline.errors import ConfigurationError
 from hookline.http.connection import Connection
+from hookline.http.network import NetworkTransport
 from hookline.http.ratelimit import Budget, Feedback
 from hookline.http.redaction import MASK, Redactor
-from hookline.http.transport import HTTP11Transport
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import Spec
 from hookline.testing.cassettes import Cassette, Exchange, Scrubber, body_key, kept_headers, path_of
@@ -190,7 +190,7 @@ class Taped(Harness):
         """Replay from the cassette, or record what goes to the platform."""
         if self.player is not None:
             return ReplayTransport(self.player)
-        return RecordingTransport(super().transport() or HTTP11Transport(), self.exchanges)
+        return RecordingTransport(super().transport() or NetworkTransport(), self.exchanges)
 
     def opened(self, connection: Connection) -> None:
         """Know the connection's secrets (a session's join them as it logs in)."""
