@@ -35,7 +35,9 @@ from hookline.documents.schema_errors import schema_problems
 from hookline.errors import ConfigurationError, ExpressionError, Problem, RecipeError, suggest
 from hookline.expr.templates import Expressions
 from hookline.http.connection import Connection, connect
+from hookline.http.ratelimit import RateLimiter
 from hookline.http.redaction import Redactor
+from hookline.plugins.protocols import SessionCache
 from hookline.spec.catalog import Catalog
 
 DEFAULT_PATH = Path(".hookline") / "connections.yaml"
@@ -72,9 +74,25 @@ class NamedConnection:
     connector: str
     values: Mapping[str, Any]
 
-    def open(self, catalog: Catalog) -> Connection:
-        """A ``Connection`` with these values (use it as an async context manager)."""
-        return connect(catalog, self.connector, self.values, name=self.name)
+    def open(
+        self,
+        catalog: Catalog,
+        *,
+        limiter: RateLimiter | None = None,
+        sessions: SessionCache | None = None,
+    ) -> Connection:
+        """A ``Connection`` with these values (use it as an async context manager).
+
+        ``limiter`` and ``sessions`` share its budget and session with other processes.
+        """
+        return connect(
+            catalog,
+            self.connector,
+            self.values,
+            name=self.name,
+            limiter=limiter,
+            sessions=sessions,
+        )
 
 
 @dataclass(frozen=True, slots=True)
