@@ -65,6 +65,11 @@ CREATED_WITH = (
 )
 """The attributes the shipped PlanRadar event's ticket was created with."""
 NO_ENV = {"HOOKLINE_CONNECTIONS": None, "HOOKLINE_STATE": None}
+WEBHOOK_ENV = {
+    "PLANRADAR_WEBHOOK_USER": "planradar",
+    "PLANRADAR_WEBHOOK_PASSWORD": "a-webhook-password-of-its-own",
+}
+"""The PlanRadar webhook's credentials, which the example takes from the environment only."""
 
 
 def recipe(name: str) -> str:
@@ -260,8 +265,10 @@ def test_a_finding_embeds_the_uploaded_image(
 
 
 def test_a_planradar_ticket_event_opens_an_argus_case(
-    sandboxed: Callable[..., Result], created: Created
+    sandboxed: Callable[..., Result], created: Created, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name, value in WEBHOOK_ENV.items():
+        monkeypatch.setenv(name, value)
     result = sandboxed(recipe("planradar-ticket-to-argus"), "--event", str(PLANRADAR_EVENT))
     ticket = json.loads(PLANRADAR_EVENT.read_text())["data"]["attributes"]
     case = created.state("argus").cases[of_kind(result, "job_finished")[0]["outputs"]["case"]]
@@ -414,9 +421,8 @@ def test_every_example_is_listed_here_and_validates(served: Served) -> None:
     files = sorted(RECIPES.glob("*.yaml"))
     assert [file.stem for file in files] == list(EXAMPLES)
     assert all(file.read_text().startswith(SCHEMA_LINE) for file in files)
-    result = CliRunner().invoke(
-        main, ["validate", str(RECIPES)], env={"HOOKLINE_CONNECTIONS": str(served.connections)}
-    )
+    env = {"HOOKLINE_CONNECTIONS": str(served.connections), **WEBHOOK_ENV}
+    result = CliRunner().invoke(main, ["validate", str(RECIPES)], env=env)
     assert result.exit_code == 0, result.output
     assert result.stdout.count(": valid recipe") == len(EXAMPLES)
     assert served.requests() == []
@@ -587,12 +593,22 @@ MISTAKES = [
     ),
     pytest.param(
         "planradar-ticket-to-argus",
-        "password: \"{{ env.PLANRADAR_WEBHOOK_PASSWORD || 'change-me' }}\"",
         'password: "{{ env.PLANRADAR_WEBHOOK_PASSWORD }}"',
+        'password: "{{ env.PLANRADAR_WEBHOOK_PASSWORD }}x"',
         '    password: "{{ env',
         "trigger.with.password: env.PLANRADAR_WEBHOOK_PASSWORD: the environment variable "
         "'PLANRADAR_WEBHOOK_PASSWORD' is not set",
         id="unset-env",
+    ),
+    pytest.param(
+        "planradar-ticket-to-argus",
+        'password: "{{ env.PLANRADAR_WEBHOOK_PASSWORD }}"',
+        "password: \"{{ env.PLANRADAR_WEBHOOK_PASSWORD || 'change-me' }}\"",
+        '    password: "{{ env',
+        "trigger.with.password: planradar.ticket_created: the password expected of incoming "
+        "webhooks is a value shipped in an example (PLANRADAR_WEBHOOK_PASSWORD is empty or not "
+        "set), which anyone can read",
+        id="example-password",
     ),
 ]
 
