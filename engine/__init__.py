@@ -31,6 +31,7 @@ from hookline.expr.templates import Expressions
 from hookline.http.connection import Connection
 from hookline.plugins.hookspecs import hookimpl
 from hookline.plugins.manager import get_plugin_manager
+from hookline.plugins.protocols import AuthType, Executor, Paginator, StateStore, WebhookVerifier
 from hookline.plugins.records import ExpressionFunction, Sandbox
 from hookline.recipes.load import load_recipe
 from hookline.spec.catalog import Catalog
@@ -38,11 +39,13 @@ from hookline.version import __version__
 
 __all__ = [
     "ActionError",
+    "AuthType",
     "AuthenticationError",
     "Catalog",
     "Compiler",
     "ConfigurationError",
     "Connection",
+    "Executor",
     "ExpressionError",
     "ExpressionFunction",
     "Expressions",
@@ -52,6 +55,7 @@ __all__ = [
     "InvalidResponseError",
     "NotFoundError",
     "OutcomeUnknownError",
+    "Paginator",
     "PermissionDeniedError",
     "PluginError",
     "Problem",
@@ -61,8 +65,10 @@ __all__ = [
     "Sandbox",
     "ServerError",
     "SpecError",
+    "StateStore",
     "TransportError",
     "UnsafeRequestError",
+    "WebhookVerifier",
     "__version__",
     "call_action",
     "get_plugin_manager",

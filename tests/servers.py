@@ -102,7 +102,7 @@ def make_request(
     **parts: Any,
 ) -> model.Request:
     """A compiled request template; ``parts`` are query, headers, json, form, body, flags."""
-    compiled = {
+    compiled: dict[str, Any] = {
         key: expressions.compile_value(value)
         for key, value in parts.items()
         if key in ("query", "headers", "json", "form", "body")

@@ -541,7 +541,7 @@ class _LosingTransport(httpx.AsyncBaseTransport):
 def test_plextrac_create_finding_after_a_lost_answer_gives_the_flaw_id(catalog: Catalog) -> None:
     box = catalog.sandboxes["plextrac"]
     app = box.create_app(seed=1, auth_rate_limit=None)
-    state = app.state.sandbox
+    state = app.state.sandbox  # type: ignore[attr-defined]
     report = next(r for r in state.reports.values() if r["client_id"] == 1001)
     given = {
         "client_id": 1001,

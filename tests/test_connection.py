@@ -291,7 +291,9 @@ async def test_connection_headers_and_defaults_reach_the_server(
     async with Connection(
         spec, {"url": url, "username": "ada"}, expressions=catalog.expressions
     ) as connection:
-        request = connection.build_request(spec.actions["ping"].request, connection.context())
+        ping = spec.actions["ping"].request
+        assert ping is not None
+        request = connection.build_request(ping, connection.context())
         await connection.send(request, policy=CallPolicy())
     headers = state.seen[0].headers
     assert headers["x-client"] == "hookline-ada"
@@ -338,7 +340,8 @@ def test_connection_headers_that_read_the_session_count_for_every_request(
 ) -> None:
     spec = demo_spec(catalog, headers={"X-Tenant": "{{ session.tenant_id }}"})
     connection = Connection(spec, {"url": "https://x.test"}, expressions=catalog.expressions)
-    assert connection.reads_session(spec.actions["ping"].request)
+    ping = spec.actions["ping"].request
+    assert ping is not None and connection.reads_session(ping)
 
 
 async def test_a_dry_run_context_shows_session_placeholders_and_logs_in_nowhere(

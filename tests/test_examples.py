@@ -64,7 +64,7 @@ CREATED_WITH = (
     "typed-values",
 )
 """The attributes the shipped PlanRadar event's ticket was created with."""
-NO_ENV = {"HOOKLINE_CONNECTIONS": None, "HOOKLINE_STATE": None}
+NO_ENV: dict[str, str | None] = {"HOOKLINE_CONNECTIONS": None, "HOOKLINE_STATE": None}
 WEBHOOK_ENV = {
     "PLANRADAR_WEBHOOK_USER": "planradar",
     "PLANRADAR_WEBHOOK_PASSWORD": "a-webhook-password-of-its-own",
@@ -111,7 +111,7 @@ class Created:
         def create_app(**options: Any) -> Any:
             app = box.create_app(**options)
             if box.name in self.prepare:
-                self.prepare[box.name](app.state.sandbox)
+                self.prepare[box.name](app.state.sandbox)  # type: ignore[attr-defined]
             self.apps.append((box.name, app))
             return app
 

@@ -9,12 +9,11 @@ from typing import Any
 import pluggy
 import pytest
 
-from hookline import hookimpl
+from hookline import ExpressionFunction, hookimpl
 from hookline.errors import ExpressionError, PluginError
 from hookline.expr.templates import (
     CompiledValue,
     Expression,
-    ExpressionFunction,
     Expressions,
     Template,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -17,10 +18,23 @@ MAPPED = {"hookline": "engine", "hookline.connectors": "connectors", "hookline.s
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel built from a copy of the source files, so the build leaves the tree untouched."""
+    source = tmp_path_factory.mktemp("source")
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\0")
+    for name in filter(None, tracked):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
-        cwd=ROOT,
+        cwd=source,
         check=True,
         capture_output=True,
     )
@@ -46,6 +60,7 @@ def test_wheel_holds_schemas_specs_and_sandboxes(wheel: Path) -> None:
         "hookline/schemas/recipe-v1.json",
         "hookline/specs/argus.yaml",
         "hookline/connectors/argus/sandbox/__init__.py",
+        "hookline-0.1.0.dist-info/licenses/LICENSE",
     ):
         assert expected in names
 

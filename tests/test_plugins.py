@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from hookline.actions.links import LinkHeaderPaginator, NextUrlPaginator
+from hookline.actions.paginators import CursorPaginator, OffsetPaginator, PagePaginator
 from hookline.cli.main import main
 from hookline.errors import PluginError
+from hookline.http.auth.session import SessionAuth
+from hookline.http.auth.static import ApiKeyAuth, BasicAuth, BearerAuth, HeadersAuth, NoneAuth
+from hookline.http.webhooks import BasicVerifier, HeaderVerifier, HmacVerifier
 from hookline.plugins.manager import (
     DEFAULT_PLUGINS,
     PluginLoadWarning,
+    collect_named,
     get_plugin_manager,
     plugin_infos,
 )
+from hookline.plugins.protocols import (
+    AuthType,
+    Executor,
+    Paginator,
+    StateStore,
+    WebhookVerifier,
+)
+from hookline.run.jobs import InlineExecutor
+from hookline.run.store import open_sqlite
 from hookline.spec.catalog import Catalog
 
 SPEC = """\
@@ -137,3 +155,74 @@ def test_entry_points_of_group_hookline_are_loaded(tmp_path: Path) -> None:
         check=True,
     )
     assert result.stdout.split() == ["acme", "Acme"]
+
+
+def test_trace_hooks_prints_each_registration_hook_call() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "hookline", "connectors"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOOKLINE_TRACE_HOOKS": "1"},
+        check=True,
+    )
+    for hook in ("register_connectors", "register_auth_types", "register_paginators"):
+        assert f"  {hook} [hook]" in done.stderr
+        assert f"  finish {hook} --> " in done.stderr
+    assert "argus" in done.stdout
+
+
+def test_a_hook_wrapper_sees_every_registration_of_its_hook(plugin_path: Path) -> None:
+    (plugin_path / "acme_wrapper.py").write_text(
+        textwrap.dedent(
+            '''
+            """A plugin wrapping register_connectors."""
+            from hookline import hookimpl
+
+            SEEN = []
+
+
+            @hookimpl(wrapper=True)
+            def register_connectors():
+                result = yield
+                SEEN.append(len(result))
+                return result
+            '''
+        )
+    )
+    write_plugin(plugin_path, "acme_plugin")
+    catalog = Catalog(get_plugin_manager(["acme_plugin", "acme_wrapper"], entry_points=False))
+    assert "acme" in catalog.connectors
+    import acme_wrapper  # type: ignore[import-not-found]
+
+    # one call per registering plugin, each through pluggy, each seen by the wrapper
+    assert set(acme_wrapper.SEEN) == {1} and len(acme_wrapper.SEEN) >= 6
+
+
+def test_every_built_in_plugin_type_meets_its_protocol() -> None:
+    # mypy checks these annotations against the protocols; the test checks they are complete.
+    auth_types: list[type[AuthType]] = [
+        NoneAuth, BasicAuth, BearerAuth, ApiKeyAuth, HeadersAuth, SessionAuth
+    ]  # fmt: skip
+    paginators: list[type[Paginator]] = [
+        OffsetPaginator, PagePaginator, CursorPaginator, NextUrlPaginator, LinkHeaderPaginator
+    ]  # fmt: skip
+    verifiers: list[type[WebhookVerifier]] = [BasicVerifier, HeaderVerifier, HmacVerifier]
+    executor: Executor = InlineExecutor()
+    pm = get_plugin_manager(entry_points=False)
+    registered: dict[str, tuple[list[Any], str]] = {
+        "auth type": (auth_types, "register_auth_types"),
+        "paginator": (paginators, "register_paginators"),
+        "verifier": (verifiers, "register_webhook_verifiers"),
+    }
+    for what, (kinds, hook) in registered.items():
+        assert set(collect_named(pm, hook, what).values()) == set(kinds)
+    assert set(collect_named(pm, "register_executors", "executor").values()) == {type(executor)}
+
+
+def test_the_built_in_state_store_meets_the_protocol(tmp_path: Path) -> None:
+    store = open_sqlite(str(tmp_path / "state.db"))
+    try:
+        assert isinstance(store, StateStore)
+        assert not isinstance(object(), StateStore)
+    finally:
+        asyncio.run(store.close())

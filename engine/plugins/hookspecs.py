@@ -12,15 +12,15 @@ entry point group ``hookline`` or named with ``--plugin module.path``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pluggy
 
-if TYPE_CHECKING:
-    from hookline.plugins.records import ExpressionFunction, Sandbox
+from hookline.plugins.protocols import AuthType, Executor, Paginator, StateStore, WebhookVerifier
+from hookline.plugins.records import ExpressionFunction, Sandbox
 
 hookspec = pluggy.HookspecMarker("hookline")
 hookimpl = pluggy.HookimplMarker("hookline")
@@ -57,10 +57,11 @@ def register_transports() -> Mapping[str, Any]:  # type: ignore[empty-body]
 
 
 @hookspec
-def register_auth_types() -> Mapping[str, Any]:  # type: ignore[empty-body]
+def register_auth_types() -> Mapping[str, type[AuthType]]:  # type: ignore[empty-body]
     """Return ``{type name: auth type}`` for the ``connection.auth.type`` values this plugin adds.
 
-    Called once when the catalogue is built. An auth type is a class with:
+    Called once when the catalogue is built. An auth type is a class meeting
+    ``hookline.AuthType``:
 
     - ``schema``: a class attribute, the full JSON Schema of its ``auth`` block (``type`` a
       ``const`` of its name, a ``description`` on every property; ``{"$ref":
@@ -84,10 +85,11 @@ def register_auth_types() -> Mapping[str, Any]:  # type: ignore[empty-body]
 
 
 @hookspec
-def register_paginators() -> Mapping[str, Any]:  # type: ignore[empty-body]
+def register_paginators() -> Mapping[str, type[Paginator]]:  # type: ignore[empty-body]
     """Return ``{type name: paginator}`` for the ``paginate.type`` values this plugin adds.
 
-    Called once when the catalogue is built. A paginator is a class with:
+    Called once when the catalogue is built. A paginator is a class meeting
+    ``hookline.Paginator``:
 
     - ``schema``: a class attribute, the full JSON Schema of its ``paginate`` block (``type``
       a ``const`` of its name, a ``description`` on every property), composed into the spec
@@ -115,11 +117,12 @@ def register_functions() -> Sequence[ExpressionFunction]:  # type: ignore[empty-
 
 
 @hookspec
-def register_webhook_verifiers() -> Mapping[str, Any]:  # type: ignore[empty-body]
+def register_webhook_verifiers() -> Mapping[str, type[WebhookVerifier]]:  # type: ignore[empty-body]
     """Return ``{type name: verifier}`` for the ``verify.type`` values of webhook triggers.
 
-    A verifier decides whether an incoming webhook request is authentic (HTTP Basic, a shared
-    header, an HMAC signature), comparing secrets in constant time.
+    A verifier (``hookline.WebhookVerifier``) decides whether an incoming webhook request is
+    authentic (HTTP Basic, a shared header, an HMAC signature), comparing secrets in constant
+    time.
     """
 
 
@@ -127,19 +130,21 @@ def register_webhook_verifiers() -> Mapping[str, Any]:  # type: ignore[empty-bod
 
 
 @hookspec
-def register_executors() -> Mapping[str, Any]:  # type: ignore[empty-body]
+def register_executors() -> Mapping[str, Callable[[], Executor]]:  # type: ignore[empty-body]
     """Return ``{name: executor factory}`` for the ``--executor`` values this plugin adds.
 
-    An executor runs jobs: in-process on asyncio by default, on workers at scale.
+    An executor (``hookline.Executor``) runs jobs: in-process on asyncio by default, on workers
+    at scale.
     """
 
 
 @hookspec
-def register_state_stores() -> Mapping[str, Any]:  # type: ignore[empty-body]
+def register_state_stores() -> Mapping[str, Callable[[str], StateStore]]:  # type: ignore[empty-body]
     """Return ``{URL scheme: store factory}`` for the ``--state`` URLs this plugin handles.
 
-    A state store keeps trigger cursors, seen event keys and job history. The factory takes
-    the URL and returns an open store.
+    A state store (``hookline.StateStore``) keeps trigger cursors, seen event keys and job
+    history; it needs no hookline base class. The factory takes the URL and returns an open
+    store.
     """
 
 

@@ -111,7 +111,7 @@ class StoreSessionCache:
                 "WHERE key = ? AND sealed IS NOT NULL",
                 (time.time(), row_key),
             )
-            return cur.rowcount > 0
+            return bool(cur.rowcount > 0)
 
         dropped: bool = await self._run(work)
         return dropped
@@ -128,7 +128,7 @@ class StoreSessionCache:
                 "WHERE sessions.lease_until IS NULL OR sessions.lease_until < ?",
                 (row_key, now, holder, now + seconds, now),
             )
-            return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
         claimed: bool = await self._run(work)
         return claimed

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from hookline.documents.compiler import Compiler
+from hookline.plugins.protocols import AuthType, Paginator, WebhookVerifier
 from hookline.spec.model import (
     Action,
     ActionCall,
@@ -46,9 +47,9 @@ _T = TypeVar("_T")
 class Builders:
     """The registered builders a spec's typed blocks are made with, by type name."""
 
-    auth_types: Mapping[str, Any]
-    paginators: Mapping[str, Any]
-    verifiers: Mapping[str, Any]
+    auth_types: Mapping[str, type[AuthType]]
+    paginators: Mapping[str, type[Paginator]]
+    verifiers: Mapping[str, type[WebhookVerifier]]
 
 
 @dataclass(frozen=True, slots=True)

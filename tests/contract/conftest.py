@@ -73,7 +73,7 @@ def served(catalog: Catalog) -> Iterator[Callable[..., Any]]:
         box = catalog.sandboxes[name]
         app = box.create_app(seed=seed, **options)
         with running(app) as url:
-            yield Served(catalog, catalog.spec(name), app.state.sandbox, url, box.connection(url))
+            yield Served(catalog, catalog.spec(name), app.state.sandbox, url, box.connection(url))  # type: ignore[attr-defined]
 
     yield serve
 

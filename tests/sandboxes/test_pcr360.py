@@ -68,7 +68,8 @@ class Api:
         if token is not None:
             sent["PCR-AUTH-TOKEN"] = token
         url = f"/api/{key}/{request}.{output}"
-        return self.client.request(method, url, headers=sent, **kwargs)
+        result: httpx.Response = self.client.request(method, url, headers=sent, **kwargs)
+        return result
 
     def post(self, request: str, token: str | None, **kwargs: Any) -> httpx.Response:
         return self.request("POST", request, token, **kwargs)

@@ -62,9 +62,10 @@ def with_cookie(session: dict[str, Any]) -> dict[str, str]:
 
 def upload(client: TestClient, headers: dict[str, str], **files: Any) -> httpx.Response:
     scope = '["tenant_admin_0","tenant_std_user_0","tenant_analyst_0"]'
-    return client.post(
+    result: httpx.Response = client.post(
         "/api/v1/uploads", headers=headers, data={"setScope": scope}, files=files or None
     )
+    return result
 
 
 # --- uploads ----------------------------------------------------------------------------------
