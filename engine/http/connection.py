@@ -24,6 +24,7 @@ give their own, and ``max_wait`` bounds every wait for it (``hookline.http.ratel
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 import json
@@ -107,12 +108,13 @@ class Connection:
         self.auth = AuthChain(auths) if auths else None
         settings = spec.connection
         timeouts = settings.timeouts
+        self.max_wait = self._max_wait()
         stack = RateLimitedTransport(
             DeadlineTransport(transport or HTTP11Transport(), timeouts.total),
             limiter=limiter or default_limiter(),
             key=self._budget_key(),
             budget=self._budget(),
-            max_wait=self._max_wait(),
+            max_wait=self.max_wait,
         )
         self.client = httpx.AsyncClient(
             transport=stack,
@@ -124,7 +126,9 @@ class Connection:
             ),
             follow_redirects=False,
         )
-        self._login = CallPolicy(action="login", retry=settings.retry, response="bytes")
+        self._login = self._bounded(
+            CallPolicy(action="login", retry=settings.retry, response="bytes")
+        )
         self._headers_read_session = reads(settings.headers, "session")
         self._renderer = RequestRenderer(
             spec.name, self.base_url, settings.headers, self._user_agent, self.redactor
@@ -209,6 +213,13 @@ class Connection:
         rate = self.spec.connection.rate_limit
         return rate.max_wait if rate is not None and rate.max_wait is not None else MAX_WAIT
 
+    def _bounded(self, policy: CallPolicy) -> CallPolicy:
+        """``policy`` with no wait between tries longer than ``max_wait`` (nor Retry-After)."""
+        if policy.retry.max_delay <= self.max_wait:
+            return policy
+        retry = dataclasses.replace(policy.retry, max_delay=self.max_wait)
+        return dataclasses.replace(policy, retry=retry)
+
     def _credential(self) -> str:
         """Who a session belongs to: the connector, base URL and values, hashed.
 
@@ -283,7 +294,7 @@ class Connection:
         error table first, then by status), ``OutcomeUnknownError`` for a non-idempotent
         request whose answer was lost, ``UnsafeRequestError`` for a request off the origin.
         """
-        return await self._sender.send(request, policy)
+        return await self._sender.send(request, self._bounded(policy))
 
     async def logout(self) -> bool:
         """End the credential's session for every process: log out, drop the cached session.

@@ -10,6 +10,7 @@ platform message carries a secret.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from hookline.errors import (
     RateLimitedError,
     ServerError,
 )
-from hookline.http.ratelimit import retry_after
+from hookline.http.ratelimit import moment_text, retry_after, seconds_text
 from hookline.http.redaction import Redactor
 from hookline.spec.model import ErrorRule
 
@@ -207,8 +208,12 @@ def _error(
             text += f" (field {refused})"
     elif cls is RateLimitedError:
         extra["retry_after"] = retry_after(response.headers)
-        if extra["retry_after"] is not None:
-            text += f"; the platform asks to wait {extra['retry_after']:g} s"
+        wait = extra["retry_after"]
+        if wait is not None:
+            text += (
+                f"; the platform asks to wait {seconds_text(wait)} "
+                f"(until {moment_text(time.time() + wait)})"
+            )
     elif cls is AuthenticationError:
         text += "; check the connection's credentials"
     return context.error(cls, text, status=status, platform_message=platform, **extra)
