@@ -26,16 +26,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hookline import ratelimit
-from hookline.catalog import Catalog
 from hookline.connectors.plextrac.sandbox.delivery import signature
 from hookline.errors import InvalidRequestError, PermissionDeniedError
-from hookline.pool import ConnectionPool
-from hookline.recipe import Recipe, load_recipe
-from hookline.sandbox import running
-from hookline.spec import WebhookTrigger
-from hookline.store import open_sqlite
-from hookline.triggers import event_for, given_event, spec_trigger
+from hookline.http import ratelimit
+from hookline.recipes.load import load_recipe
+from hookline.recipes.model import Recipe
+from hookline.run.pool import ConnectionPool
+from hookline.run.sandbox import running
+from hookline.run.store import open_sqlite
+from hookline.run.triggers import event_for, given_event, spec_trigger
+from hookline.spec.catalog import Catalog
+from hookline.spec.model import WebhookTrigger
 
 CLIENT = 1001
 SECRET = "s3cr3t-for-hooks"

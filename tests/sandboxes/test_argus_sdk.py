@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from hookline.connectors.argus.sandbox import DEMO_KEYS, ArgusState, create_app
-from hookline.sandbox import running
+from hookline.run.sandbox import running
 
 case_api = pytest.importorskip("argus_api.lib.cases.v2.case")
 session_module = pytest.importorskip("argus_api.session")

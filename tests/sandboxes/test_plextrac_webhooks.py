@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hookline.connectors.plextrac.sandbox import create_app
-from hookline.sandbox import running
+from hookline.run.sandbox import running
 from tests.sandboxes.plextrac_errors import assert_error
 
 with warnings.catch_warnings():

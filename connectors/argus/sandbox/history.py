@@ -18,6 +18,7 @@ belong to none of them.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -142,7 +143,7 @@ def select_history(state: ArgusState, case: Record, request: Request) -> list[Re
             raise field_error(
                 412, "type", f"Invalid type {kind!r}; expected one of {list(HISTORY_TYPES)}"
             )
-    checks = {
+    checks: dict[str, Callable[[dict[str, Any], set[str]], bool]] = {
         "operation": lambda t, wanted: t["operation"] in wanted,
         "type": lambda t, wanted: bool(_types(t) & wanted),
         "field": lambda t, wanted: any(c["field"] in wanted for c in t["changes"]),
