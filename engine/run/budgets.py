@@ -25,20 +25,15 @@ SCHEMA = (
 
 
 async def create_tables(store: SqlStore, statements: tuple[str, ...]) -> None:
-    """Create tables beside the store's own, once; a race with another process is harmless.
-
-    PostgreSQL may refuse a ``CREATE TABLE IF NOT EXISTS`` that another session runs at the
-    same moment; the second try finds the table.
-    """
+    """Create tables beside the store's own, in turn with other processes doing the same."""
 
     def create(cur: Any) -> None:
+        if store.schema_lock:
+            cur.execute(store.schema_lock)
         for statement in statements:
             cur.execute(statement)
 
-    try:
-        await store.transaction(create)
-    except Exception:  # a concurrent creation, most likely: the retry says if it was more
-        await store.transaction(create)
+    await store.transaction(create)
 
 
 class StoreLedger:

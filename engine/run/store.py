@@ -141,12 +141,16 @@ class SqlStore:
     placeholder = "?"
     row_lock = ""
     """What makes a ``SELECT`` lock the rows it reads until the transaction ends."""
+    schema_lock = ""
+    """A statement that makes processes creating tables at the same moment take turns."""
 
     def __init__(self, connect: Callable[[], Any], url: str) -> None:
         self.url = url
         self._lock = threading.Lock()
         self._conn = connect()
         with self._transaction() as cur:
+            if self.schema_lock:
+                cur.execute(self.schema_lock)
             for statement in SCHEMA:
                 cur.execute(statement)
 
@@ -420,6 +424,9 @@ class PostgresStore(SqlStore):
 
     placeholder = "%s"
     row_lock = " FOR UPDATE"
+    # PostgreSQL refuses a CREATE TABLE IF NOT EXISTS that another session runs at the same
+    # moment (a unique violation in its catalog); a transaction-scoped advisory lock orders them.
+    schema_lock = "SELECT pg_advisory_xact_lock(7306395261)"
 
     def __init__(self, url: str) -> None:
         try:
