@@ -328,7 +328,7 @@ def test_a_job_whose_secret_inputs_are_not_kept_is_not_rerun(
     )
     failed = cli.run(cli.recipe(secret), "-i", "id=2", "-i", "text=pa55-phrase-9")
     assert failed.exit_code == 1
-    job = list(json_lines(cli.jobs("--json").stdout))[0]
+    [job] = json_lines(cli.jobs("--json").stdout)
     assert job["event"] == {"id": 2, "text": "***"}
     shown = cli.jobs("show", job["id"], "--json")
     assert "pa55-phrase-9" not in shown.stdout
