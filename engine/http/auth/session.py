@@ -386,36 +386,16 @@ class Session(httpx.Auth):
     # ------------------------------------------------------------ the session cache
 
     async def _take_up(self, shared: SharedLogin, rejected: int | None) -> bool:
-        """Take up a usable cached session, or hold the login lease (False: log in now).
+        """Take up a usable cached session, or hold the login lease (False: renew now).
 
-        While another process holds the lease this waits for its session. With the lease
-        held, a cached session still valid but due for renewal is taken up so that a refresh
-        can renew it.
+        With the lease held, a cached session still valid but due for renewal is taken up,
+        so that a refresh can renew it.
         """
         refused = self.stamp if rejected is not None and rejected == self.generation else None
-
-        def usable(cached: CachedSession) -> bool:
-            now = time.time()
-            return (
-                cached.stamp != refused
-                and (cached.renew_at is None or cached.renew_at > now)
-                and (cached.expires_at is None or cached.expires_at > now)
-            )
-
-        found = await shared.load()
-        if found is None or not usable(found):
-            found = await shared.claim(usable)
+        found, fresh = await shared.take_up(refused=refused, held=self.stamp)
         if found is not None:
             self._adopt(found)
-            return True
-        due = await shared.load()
-        if (
-            due is not None
-            and due.stamp not in (refused, self.stamp)
-            and (due.expires_at is None or due.expires_at > time.time())
-        ):
-            self._adopt(due)
-        return False
+        return fresh
 
     def _adopt(self, cached: CachedSession) -> None:
         """Use a session another process established, as if this one had logged in."""
