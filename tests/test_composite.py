@@ -41,7 +41,7 @@ connection:
     url: {type: string}
   required: [url]
   base_url: "{{ connection.url }}"
-  retry: {attempts: 1}
+defaults: {retry: {attempts: 1}}
 objects:
   book:
     type: object

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from hookline.cli.main import generated_docs
 from hookline.spec.catalog import Catalog
+from hookline.spec.reference import slug
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -93,3 +95,37 @@ def test_spec_guide_covers_every_built_in_building_block(catalog: Catalog) -> No
         if not _mentioned(name, guide)
     ]
     assert missing == []
+
+
+def anchors(markdown: str) -> set[str]:
+    """The anchors of ``markdown``'s headings, numbered as GitHub numbers repeated ones."""
+    found: set[str] = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", _FENCE.sub("", markdown), re.MULTILINE):
+        anchor = base = slug(heading.replace("`", ""))
+        n = 0
+        while anchor in found:
+            n += 1
+            anchor = f"{base}-{n}"
+        found.add(anchor)
+    return found
+
+
+def test_slugs_follow_github() -> None:
+    assert slug("error_rule") == "error_rule"
+    assert slug("connection.rate_limit") == "connectionrate_limit"
+    assert slug("`basic` auth type".replace("`", "")) == "basic-auth-type"
+
+
+def test_every_anchor_of_the_generated_references_resolves(catalog: Catalog) -> None:
+    dead = []
+    for name, text in generated_docs(catalog).items():
+        known = anchors(text)
+        dead += [f"{name}: #{a}" for a in re.findall(r"\]\(#([^)]+)\)", text) if a not in known]
+    assert dead == []
+
+
+def test_the_spec_reference_describes_every_object(catalog: Catalog) -> None:
+    """No key of the spec reference is a bare object: each links to a section of its keys."""
+    text = generated_docs(catalog)["spec-reference.md"]
+    bare = [line for line in text.splitlines() if re.match(r"\| `\w+` \| object \|", line)]
+    assert bare == []

@@ -17,6 +17,7 @@ from hookline.actions.links import LinkHeaderPaginator, NextUrlPaginator
 from hookline.actions.paginators import CursorPaginator, OffsetPaginator, PagePaginator
 from hookline.cli.main import main
 from hookline.errors import PluginError
+from hookline.http.auth.oauth2 import OAuth2AuthorizationCode, OAuth2ClientCredentials
 from hookline.http.auth.session import SessionAuth
 from hookline.http.auth.static import ApiKeyAuth, BasicAuth, BearerAuth, HeadersAuth, NoneAuth
 from hookline.http.webhooks import BasicVerifier, HeaderVerifier, HmacVerifier
@@ -201,7 +202,8 @@ def test_a_hook_wrapper_sees_every_registration_of_its_hook(plugin_path: Path) -
 def test_every_built_in_plugin_type_meets_its_protocol() -> None:
     # mypy checks these annotations against the protocols; the test checks they are complete.
     auth_types: list[type[AuthType]] = [
-        NoneAuth, BasicAuth, BearerAuth, ApiKeyAuth, HeadersAuth, SessionAuth
+        NoneAuth, BasicAuth, BearerAuth, ApiKeyAuth, HeadersAuth, SessionAuth,
+        OAuth2ClientCredentials, OAuth2AuthorizationCode,
     ]  # fmt: skip
     paginators: list[type[Paginator]] = [
         OffsetPaginator, PagePaginator, CursorPaginator, NextUrlPaginator, LinkHeaderPaginator

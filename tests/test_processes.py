@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -184,7 +185,7 @@ def shared_state(
     schema = f"hookline_processes_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    key = "k" * 16 + uuid.uuid4().hex  # every process of the installation shares it
+    key = Fernet.generate_key().decode()  # every process of the installation shares it
     yield {
         **environ,
         "HOOKLINE_STATE": f"{POSTGRES}?options=-csearch_path%3D{schema}",

@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 
 from hookline.errors import ConfigurationError, RateLimitedError, RateLimitWaitError
 from hookline.http.budget import SharedRateLimiter
@@ -451,11 +452,11 @@ def test_the_state_database_and_its_key_file_are_private(tmp_path: Path) -> None
 def test_the_key_may_come_from_the_environment(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "state.db")
     try:
-        given = installation_key(store, environ={KEY_VARIABLE: "p" * 40})
-        assert given == installation_key(store, environ={KEY_VARIABLE: "p" * 40})
+        key = Fernet.generate_key().decode()
+        assert installation_key(store, environ={KEY_VARIABLE: key}).material == key.encode()
         assert not (tmp_path / "secret.key").exists()
-        with pytest.raises(ConfigurationError, match="at least 32 characters"):
-            installation_key(store, environ={KEY_VARIABLE: "short"})
+        with pytest.raises(ConfigurationError, match="is not a Fernet key"):
+            installation_key(store, environ={KEY_VARIABLE: "a passphrase, not a key"})
     finally:
         asyncio.run(store.close())
 

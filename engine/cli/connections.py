@@ -1,4 +1,5 @@
-"""``hookline connections``: list the named connections, test one, end one's session.
+"""``hookline connections``: list the named connections, test one, authorize an OAuth one,
+end one's session.
 
 Commands that open connections share what they learn through the state store (``--state``,
 the same store ``hookline run`` keeps job history in): a rate budget per credential, so
@@ -22,6 +23,7 @@ from rich.table import Table
 from hookline.actions.checks import ConnectionCheck, check_connection
 from hookline.cli.progress import show_wait
 from hookline.http.connection import Connection
+from hookline.run.authorize import authorize
 from hookline.run.connections import NamedConnection, load_connections
 from hookline.run.sessions import sharing
 from hookline.run.store import DEFAULT_STATE, open_store
@@ -131,3 +133,39 @@ def logout(app: Any, name: str, connections_file: Path | None, state: str | None
         click.echo(f"{entry.name}: logged out; the cached session is dropped")
     else:
         click.echo(f"{entry.name}: no session to end")
+
+
+@connections.command("authorize")
+@click.argument("name")
+@click.option(
+    "--timeout",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds to wait for the browser to come back.",
+)
+@connections_option
+@click.pass_obj
+def authorize_connection(
+    app: Any, name: str, timeout: float, connections_file: Path | None
+) -> None:
+    """Have a person authorize OAuth connection NAME in a browser, and keep its tokens.
+
+    Prints the URL to open. The browser comes back to a listener on 127.0.0.1 (a free port);
+    the answer's state is checked and the code exchanged with its PKCE verifier. The tokens
+    are kept encrypted in tokens/ beside the connections file, with the key in
+    $HOOKLINE_SECRET_KEY or tokens.key there. For connectors whose auth type is
+    oauth2_authorization_code.
+    """
+    entry = load_connections(app.catalog, connections_file).resolve(name)
+
+    def announce(url: str) -> None:
+        click.echo(f"Open this URL in a browser and approve the access:\n\n  {url}\n")
+        click.echo(f"Waiting up to {timeout:g} seconds for the answer...")
+
+    async def run() -> None:
+        async with entry.open(app.catalog) as connection:
+            await authorize(connection, announce, timeout=timeout)
+
+    asyncio.run(run())
+    click.echo(f"connection {entry.name!r} is authorized; its tokens are kept")

@@ -41,6 +41,7 @@ from hookline.documents.schema_errors import schema_problems
 from hookline.errors import ConfigurationError, HooklineError
 from hookline.expr.templates import Expressions
 from hookline.http.auth.static import AuthChain, NoneAuth
+from hookline.http.auth.storage import TokenStore
 from hookline.http.ratelimit import (
     MAX_WAIT,
     Budget,
@@ -76,7 +77,8 @@ class Connection:
     out (for sessions that declare it, unless the session is shared through ``sessions``)
     and closes the client. ``limiter`` defaults to the process-wide one, so connections with
     the same budget key share their budget; ``transport`` replaces the network transport
-    under the rate limit and the deadline; ``sessions`` shares logins between processes.
+    under the rate limit and the deadline; ``token_store`` keeps the tokens an OAuth
+    authorization gave (the connections file's); ``sessions`` shares logins between processes.
     """
 
     def __init__(
@@ -88,9 +90,11 @@ class Connection:
         name: str | None = None,
         limiter: RateLimiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        token_store: TokenStore | None = None,
         sessions: SessionCache | None = None,
     ) -> None:
         self.spec = spec
+        self.token_store = token_store
         self.sessions = sessions
         self.name = name or spec.name
         self.expressions = expressions
@@ -383,6 +387,7 @@ def connect(
     *,
     name: str | None = None,
     limiter: RateLimiter | None = None,
+    token_store: TokenStore | None = None,
     sessions: SessionCache | None = None,
 ) -> Connection:
     """A connection of ``connector`` with ``values`` (not yet opened: nothing is sent).
@@ -400,5 +405,6 @@ def connect(
         name=name,
         limiter=limiter,
         transport=None if local is None else local(values),
+        token_store=token_store,
         sessions=sessions,
     )

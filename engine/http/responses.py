@@ -3,7 +3,8 @@
 ``decode_json`` turns hostile or broken JSON into an ``InvalidResponseError`` with a short,
 redacted snippet, never a parser's exception or a ``RecursionError`` further down.
 ``error_for`` maps an answer to the typed ``ActionError`` it means: the spec's error table
-first (a rule may match a 200 whose body reports a failure), then the status. Every text that
+first (a rule may match a 200 whose body reports a failure, or a 403 whose headers say the
+rate limit ran out), then the status. Every text that
 reaches an error passes through the ``ErrorContext``'s redactor, so no message, URL or
 platform message carries a secret.
 """
@@ -29,7 +30,7 @@ from hookline.errors import (
     RateLimitedError,
     ServerError,
 )
-from hookline.http.ratelimit import moment_text, retry_after, seconds_text
+from hookline.http.ratelimit import feedback_of, moment_text, retry_after, seconds_text
 from hookline.http.redaction import Redactor
 from hookline.spec.model import ErrorRule
 
@@ -169,12 +170,13 @@ def error_for(
 ) -> ActionError | None:
     """The error a response means: the first matching rule of the table, else by status.
 
-    A rule without ``when`` applies to error statuses (400 and above) only; a rule with
-    ``when`` applies wherever its predicate on the body holds, so a 200 can be an error.
+    A rule matches the status and headers it names. Without ``when`` it applies to error
+    statuses (400 and above) only; with ``when`` it applies wherever its predicate on the body
+    holds, so a 200 can be an error.
     """
     status = response.status_code
     for rule in rules:
-        if not rule.matches_status(status):
+        if not (rule.matches_status(status) and rule.matches_headers(response.headers)):
             continue
         if rule.when is None and status < 400:
             continue
@@ -208,6 +210,8 @@ def _error(
             text += f" (field {refused})"
     elif cls is RateLimitedError:
         extra["retry_after"] = retry_after(response.headers)
+        if extra["retry_after"] is None:  # GitHub's 403: only X-RateLimit-Reset says when
+            extra["retry_after"] = feedback_of(status, response.headers).reset
         wait = extra["retry_after"]
         if wait is not None:
             text += (

@@ -13,7 +13,8 @@ variable that is not set, an unknown connector and a value the connector's conne
 refuses are each a located problem of one ``RecipeError`` (errors.py files connections files
 with recipes), with secret values redacted from the messages. The file holds credentials, so
 one readable by other users gives a ``ConnectionsFileWarning``; ``write_connections`` writes
-it with mode 0600.
+it with mode 0600. The tokens an OAuth authorization gives are kept beside it, encrypted, in
+``tokens/`` (``hookline.http.auth.storage``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from hookline.documents.loader import Document, format_path, load_document
 from hookline.documents.schema_errors import schema_problems
 from hookline.errors import ConfigurationError, ExpressionError, Problem, RecipeError, suggest
 from hookline.expr.templates import Expressions
+from hookline.http.auth.storage import EncryptedTokenFiles, TokenStore
 from hookline.http.connection import Connection, connect
 from hookline.http.ratelimit import RateLimiter
 from hookline.http.redaction import Redactor
@@ -73,6 +75,7 @@ class NamedConnection:
     name: str
     connector: str
     values: Mapping[str, Any]
+    tokens: TokenStore | None = None
 
     def open(
         self,
@@ -91,6 +94,7 @@ class NamedConnection:
             self.values,
             name=self.name,
             limiter=limiter,
+            token_store=self.tokens,
             sessions=sessions,
         )
 
@@ -217,9 +221,13 @@ def load_connections(
         raise RecipeError(
             [dataclasses.replace(p, message=redactor.redact(p.message)) for p in problems]
         )
+    tokens = EncryptedTokenFiles(file.parent / "tokens", environ=env)
     entries = {
         name: NamedConnection(
-            name, values["connector"], {k: v for k, v in values.items() if k != "connector"}
+            name,
+            values["connector"],
+            {k: v for k, v in values.items() if k != "connector"},
+            tokens,
         )
         for name, values in rendered.items()
     }

@@ -1,7 +1,7 @@
 """The installation's secret key: what seals cached sessions at rest in the state store.
 
-The key is ``HOOKLINE_SECRET_KEY`` when set (a Fernet key, or any text of at least 32
-characters from which one is derived), else the key file beside the SQLite state database
+The key is ``HOOKLINE_SECRET_KEY`` when set (a Fernet key, as for the OAuth token files of
+``hookline.http.auth.storage``), else the key file beside the SQLite state database
 (``secret.key``, created on first use with mode 0600; with another store,
 ``.hookline/secret.key``). Every process that shares a state store must share its key: the
 processes of one machine using one SQLite file do so through the file; machines sharing a
@@ -15,7 +15,6 @@ checked.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
@@ -34,8 +33,6 @@ KEY_VARIABLE = "HOOKLINE_SECRET_KEY"
 
 KEY_FILE = "secret.key"
 """The key file's name, beside the SQLite state database."""
-
-_MIN_PASSPHRASE = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +77,11 @@ def _from_text(text: str) -> bytes:
     try:
         Fernet(text.strip())
     except (ValueError, TypeError):
-        if len(text) < _MIN_PASSPHRASE:
-            raise ConfigurationError(
-                f"{KEY_VARIABLE} must be a Fernet key or at least {_MIN_PASSPHRASE} characters "
-                'of random text; make one with: python -c "from cryptography.fernet import '
-                'Fernet; print(Fernet.generate_key().decode())"'
-            ) from None
-        return base64.urlsafe_b64encode(hashlib.sha256(text.encode("utf-8")).digest())
+        raise ConfigurationError(
+            f"{KEY_VARIABLE} is not a Fernet key (32 url-safe base64-encoded bytes); make one "
+            'with `python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"`'
+        ) from None
     return text.strip().encode("ascii")
 
 

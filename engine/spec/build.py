@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from hookline.documents.compiler import Compiler
+from hookline.expr.templates import Expression
 from hookline.plugins.protocols import AuthType, Paginator, WebhookVerifier
 from hookline.spec.model import (
     Action,
@@ -54,24 +55,33 @@ class Builders:
 
 @dataclass(frozen=True, slots=True)
 class _Shared:
-    """What every action and trigger of one spec starts from: the defaults and the builders."""
+    """What every action and trigger of one spec starts from: the defaults and the builders.
+
+    ``records`` is the default of list actions (``output: {list: true}``); ``select`` that of
+    the other actions that send a request and read JSON, never of a composite one.
+    """
 
     errors: tuple[ErrorRule, ...]
     retry: RetryPolicy
     paginate: bool
     builders: Builders
+    records: Expression | None = None
+    select: Expression | None = None
 
 
 def build_spec(compiler: Compiler, builders: Builders) -> Spec:
     """Build a Spec from a schema-valid document; problems are recorded on ``compiler``."""
     data = compiler.document.data
     defaults = data.get("defaults", {})
-    connection = _connection(compiler.at("connection"), builders)
+    retry = _retry(defaults.get("retry"), RetryPolicy())
+    connection = _connection(compiler.at("connection"), builders, retry)
     shared = _Shared(
         errors=_error_rules(compiler.at("defaults", "errors")),
-        retry=_retry(defaults.get("retry"), connection.retry),
+        retry=retry,
         paginate="paginate" in defaults,
         builders=builders,
+        records=compiler.expression("defaults", "records"),
+        select=compiler.expression("defaults", "select"),
     )
     return Spec(
         name=data["name"],
@@ -92,7 +102,7 @@ def build_spec(compiler: Compiler, builders: Builders) -> Spec:
     )
 
 
-def _connection(c: Compiler, builders: Builders) -> ConnectionSpec:
+def _connection(c: Compiler, builders: Builders, retry: RetryPolicy) -> ConnectionSpec:
     block = c.get()
     required = set(block.get("required", []))
     fields = {
@@ -128,7 +138,7 @@ def _connection(c: Compiler, builders: Builders) -> ConnectionSpec:
         if rate
         else None,
         timeouts=Timeouts(**{k: float(v) for k, v in block.get("timeouts", {}).items()}),
-        retry=_retry(block.get("retry"), RetryPolicy()),
+        retry=retry,
         max_response_bytes=block.get("max_response_bytes", 64 * 1024 * 1024),
         follow_redirects=block.get("follow_redirects", False),
         test_action=test.get("action"),
@@ -164,6 +174,10 @@ def _error_rules(c: Compiler) -> tuple[ErrorRule, ...]:
             statuses = frozenset(status)
         elif isinstance(status, str):
             status_class = int(status[0])
+        headers = tuple(
+            (name.lower(), None if value is True else frozenset(_texts(value)))
+            for name, value in rule.get("headers", {}).items()
+        )
         built.append(
             ErrorRule(
                 kind=rule["kind"],
@@ -172,9 +186,16 @@ def _error_rules(c: Compiler) -> tuple[ErrorRule, ...]:
                 when=c.expression(i, "when"),
                 message=c.expression(i, "message"),
                 field=c.expression(i, "field"),
+                headers=headers,
             )
         )
     return tuple(built)
+
+
+def _texts(value: Any) -> list[str]:
+    """A header value or list of them, as the text a response would carry."""
+    values = value if isinstance(value, list) else [value]
+    return [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
 
 
 def _input_schema(block: Mapping[str, Any]) -> dict[str, Any]:
@@ -194,8 +215,13 @@ def _examples(block: Mapping[str, Any]) -> tuple[Example, ...]:
 
 
 def _paginator(c: Compiler, is_list: bool, shared: _Shared) -> Any:
-    """The block's own paginator; a list without one takes the spec's default, if any."""
+    """The block's own paginator; a list without one takes the spec's default, if any.
+
+    ``paginate: false`` is no paginator at all: one page.
+    """
     paginators = shared.builders.paginators
+    if c.get("paginate") is False:
+        return None
     if c.get("paginate") is not None:
         return _typed(c.at("paginate"), paginators)
     if is_list and shared.paginate:
@@ -211,6 +237,19 @@ def _action(c: Compiler, name: str, shared: _Shared) -> Action:
         "idempotent", request is not None and request.method in IDEMPOTENT_METHODS
     )
     output = block.get("output", {})
+    is_list = "records" in output or bool(output.get("list"))
+    records = c.expression("output", "records")
+    if is_list and records is None:
+        records = shared.records
+        if records is None:
+            c.problem(
+                ["output", "list"],
+                "a list action needs records: give output.records, or "
+                "defaults.records for every list action",
+            )
+    select = c.expression("output", "select")
+    if select is None and not is_list and request is not None and request.response == "json":
+        select = shared.select
     lookup = None
     if "lookup" in block:
         lookup = Lookup(
@@ -227,15 +266,15 @@ def _action(c: Compiler, name: str, shared: _Shared) -> Action:
         request=request,
         calls=calls,
         output=Output(
-            select=c.expression("output", "select"),
-            records=c.expression("output", "records"),
+            select=select,
+            records=records,
             schema=output.get("schema"),
             strict=output.get("strict", True),
         ),
         errors=_error_rules(c.at("errors")) + shared.errors,
         retry=_retry(block.get("retry"), shared.retry),
         idempotent=idempotent,
-        paginator=_paginator(c, "records" in output, shared),
+        paginator=_paginator(c, is_list, shared),
         lookup=lookup,
         examples=_examples(block),
     )

@@ -65,8 +65,9 @@ class Request:
 class ErrorRule:
     """A row of an error table: the responses it matches and the error they become.
 
-    ``statuses`` empty and ``status_class`` None match any status; ``when`` narrows the match
-    with a predicate on the body.
+    ``statuses`` empty and ``status_class`` None match any status; ``headers`` narrows the
+    match to responses carrying those headers (each name, lower-case, with the values it may
+    have, or None for any value); ``when`` narrows it with a predicate on the body.
     """
 
     kind: str
@@ -75,6 +76,7 @@ class ErrorRule:
     when: Expression | None = None
     message: Expression | None = None
     field: Expression | None = None
+    headers: tuple[tuple[str, frozenset[str] | None], ...] = ()
 
     def matches_status(self, status: int) -> bool:
         """Whether this rule applies to a response with ``status``."""
@@ -82,6 +84,14 @@ class ErrorRule:
             return status in self.statuses
         if self.status_class is not None:
             return status // 100 == self.status_class
+        return True
+
+    def matches_headers(self, headers: Mapping[str, str]) -> bool:
+        """Whether the response ``headers`` (case-insensitive names) are as the rule wants."""
+        for name, values in self.headers:
+            value = headers.get(name)
+            if value is None or (values is not None and value.strip() not in values):
+                return False
         return True
 
 

@@ -112,7 +112,10 @@ def _requesting(data: Mapping[str, Any]) -> Iterable[tuple[str, str, Mapping[str
 def _is_list(kind: str, block: Mapping[str, Any]) -> bool:
     """Whether the spec's default paginate block applies: a list action or a poll trigger."""
     output = block.get("output")
-    return kind == "triggers" or (isinstance(output, dict) and "records" in output)
+    if block.get("paginate") is False:
+        return False
+    listed = isinstance(output, dict) and ("records" in output or bool(output.get("list")))
+    return kind == "triggers" or listed
 
 
 def _merged(

@@ -27,6 +27,7 @@ import httpx
 
 from hookline.errors import ConfigurationError, UnsafeRequestError
 from hookline.expr.templates import CompiledValue
+from hookline.http.auth.storage import TokenStore
 from hookline.http.redaction import Redactor
 from hookline.http.send import AUTH_REQUEST, Flow
 
@@ -54,6 +55,7 @@ class AuthTarget(Protocol):
     base_url: httpx.URL
     redactor: Redactor
     session: dict[str, Any]
+    token_store: TokenStore | None
     sessions: SessionCache | None
     credential: str
 
