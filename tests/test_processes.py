@@ -139,7 +139,6 @@ def test_three_processes_keep_within_one_planradar_budget(
     recipe.write_text(BURST)
     call = "planradar.get_project -i project_id=nqzkdw"
     loop = f"for i in $(seq 10); do {sys.executable} -m hookline call {call} || exit 1; done"
-    began = time.time()
     processes = [
         hookline("run", str(recipe), "--json", env=environ),
         hookline("run", str(recipe), "--json", env=environ),
@@ -152,7 +151,6 @@ def test_three_processes_keep_within_one_planradar_budget(
         ),
     ]
     results = [finished(process) for process in processes]
-    took = time.time() - began
     for code, out, err in results:
         assert code == 0, (out, err)
 
@@ -161,7 +159,8 @@ def test_three_processes_keep_within_one_planradar_budget(
     assert planradar.statuses().count(429) == 0
     assert most_in([entry[0] for entry in api], WINDOW) <= 30
     assert not planradar.app.state.sandbox.limiter.cooldown_until  # never overshot
-    assert took > 2 * WINDOW  # 60 calls at 30 per window: the budget held them back
+    arrivals = sorted(entry[0] for entry in api)
+    assert arrivals[-1] - arrivals[0] > WINDOW  # 60 calls at 30 per window: half waited
     waits = [
         json.loads(line)
         for _, out, err in results
