@@ -14,6 +14,7 @@
         ├── NotFoundError         the object does not exist
         ├── InvalidRequestError   the platform rejected the input (400, 422)
         ├── RateLimitedError      the platform refused for rate (retry_after: seconds or None)
+        │   └── RateLimitWaitError  the budget's next slot is further away than max_wait
         ├── ServerError           the platform failed (5xx)
         ├── InvalidResponseError  the answer could not be read (bad JSON, too large, wrong shape)
         │   └── ResponseTooLargeError  the answer passed the connection's max_response_bytes
@@ -169,6 +170,32 @@ class RateLimitedError(ActionError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(message, **context)  # type: ignore[arg-type]
+
+
+class RateLimitWaitError(RateLimitedError):
+    """A request would wait for its rate budget longer than the connection's ``max_wait``.
+
+    ``wait`` is the seconds it would have waited and ``until`` the Unix time its budget
+    frees up; ``asked`` is the pause the platform asked for (``Retry-After``,
+    ``X-RateLimit-Reset``, a cooldown), None when the wait is the budget's own queue. Nothing
+    was sent: the call fails at once rather than hang.
+    """
+
+    kind = "rate_limit_wait"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        wait: float,
+        until: float,
+        asked: float | None = None,
+        **context: object,
+    ) -> None:
+        self.wait = wait
+        self.until = until
+        self.asked = asked
+        super().__init__(message, retry_after=wait, **context)
 
 
 class ServerError(ActionError):

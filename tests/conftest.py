@@ -7,7 +7,9 @@ Every test starts without proxy variables (a connection reads them as httpx does
 suite's servers are on loopback); a test that needs one sets it.
 
 ``echo`` is module-scoped (one server per test module); ``server`` is the same server with
-what it saw and its queued replies cleared, so each test starts from nothing.
+what it saw and its queued replies cleared, so each test starts from nothing. Every test gets
+a state store of its own through ``HOOKLINE_STATE`` (commands that open connections keep rate
+budgets and sessions there), so none writes into the checkout's ``.hookline``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,15 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture(autouse=True)
+def state_of_its_own(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh default state store for each test."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("HOOKLINE_STATE", str(folder / "state.db"))
 
 
 @pytest.fixture(scope="session")

@@ -81,6 +81,12 @@ CREATED_WITH = (
 )
 """The attributes the shipped PlanRadar event's ticket was created with."""
 NO_ENV: dict[str, str | None] = {"HOOKLINE_CONNECTIONS": None, "HOOKLINE_STATE": None}
+WEBHOOK_ENV = {
+    "PLANRADAR_WEBHOOK_USER": "planradar",
+    "PLANRADAR_WEBHOOK_PASSWORD": "a-webhook-password-of-its-own",
+    "PLEXTRAC_WEBHOOK_SECRET": "a-signing-key-of-its-own",
+}
+"""The webhooks' credentials, which the examples take from the environment only."""
 
 
 def recipe(name: str) -> str:
@@ -150,7 +156,7 @@ def sandboxed(catalog: Catalog, created: Created) -> Callable[..., Result]:
     """``hookline run ARGS --sandbox --json``; fails the test unless every job succeeded."""
 
     def run_in_sandboxes(*args: str) -> Result:
-        result = invoke(catalog, run, [*args, "--sandbox", "--json"], NO_ENV)
+        result = invoke(catalog, run, [*args, "--sandbox", "--json"], {**NO_ENV, **WEBHOOK_ENV})
         assert result.exit_code == 0, result.output
         return result
 
@@ -276,8 +282,10 @@ def test_a_finding_embeds_the_uploaded_image(
 
 
 def test_a_planradar_ticket_event_opens_an_argus_case(
-    sandboxed: Callable[..., Result], created: Created
+    sandboxed: Callable[..., Result], created: Created, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name, value in WEBHOOK_ENV.items():
+        monkeypatch.setenv(name, value)
     result = sandboxed(recipe("planradar-ticket-to-argus"), "--event", str(PLANRADAR_EVENT))
     ticket = json.loads(PLANRADAR_EVENT.read_text())["data"]["attributes"]
     case = created.state("argus").cases[of_kind(result, "job_finished")[0]["outputs"]["case"]]
@@ -546,7 +554,7 @@ def test_plextrac_is_set_up_once_for_published_reports(
             ["ReportPublished"],
         )
     ]
-    assert hooks[0]["secret"] == "change-me"
+    assert hooks[0]["secret"] == WEBHOOK_ENV["PLEXTRAC_WEBHOOK_SECRET"]
     assert {"argus", "argus-cases"} <= {tag["name"] for tag in plextrac.tags.values()}
     assert of_kind(result, "job_finished")[0]["outputs"]["tags"] == ["argus", "argus-cases"]
 
@@ -636,9 +644,8 @@ def test_every_example_is_listed_here_and_validates(served: Served) -> None:
     files = sorted(RECIPES.glob("*.yaml"))
     assert [file.stem for file in files] == list(EXAMPLES)
     assert all(file.read_text().startswith(SCHEMA_LINE) for file in files)
-    result = CliRunner().invoke(
-        main, ["validate", str(RECIPES)], env={"HOOKLINE_CONNECTIONS": str(served.connections)}
-    )
+    env = {"HOOKLINE_CONNECTIONS": str(served.connections), **WEBHOOK_ENV}
+    result = CliRunner().invoke(main, ["validate", str(RECIPES)], env=env)
     assert result.exit_code == 0, result.output
     assert result.stdout.count(": valid recipe") == len(EXAMPLES)
     assert served.requests() == []
@@ -891,12 +898,22 @@ MISTAKES = [
     ),
     pytest.param(
         "planradar-ticket-to-argus",
-        "password: \"{{ env.PLANRADAR_WEBHOOK_PASSWORD || 'change-me' }}\"",
         'password: "{{ env.PLANRADAR_WEBHOOK_PASSWORD }}"',
+        'password: "{{ env.PLANRADAR_WEBHOOK_PASSWORD }}x"',
         '    password: "{{ env',
         "trigger.with.password: env.PLANRADAR_WEBHOOK_PASSWORD: the environment variable "
         "'PLANRADAR_WEBHOOK_PASSWORD' is not set",
         id="unset-env",
+    ),
+    pytest.param(
+        "planradar-ticket-to-argus",
+        'password: "{{ env.PLANRADAR_WEBHOOK_PASSWORD }}"',
+        "password: \"{{ env.PLANRADAR_WEBHOOK_PASSWORD || 'change-me' }}\"",
+        '    password: "{{ env',
+        "trigger.with.password: planradar.ticket_created: the password expected of incoming "
+        "webhooks is a value shipped in an example (PLANRADAR_WEBHOOK_PASSWORD is empty or not "
+        "set), which anyone can read",
+        id="example-password",
     ),
 ]
 
@@ -968,7 +985,7 @@ def test_a_job_failed_mid_way_keeps_earlier_outputs_and_completes_on_rerun(
 def _served_run(catalog: Catalog, served: Served, folder: Path, *args: str) -> Result:
     """``hookline run ARGS`` against the served sandboxes, keeping history in ``folder``."""
     state = ["--connections", str(served.connections), "--state", str(folder / "state.db")]
-    result = invoke(catalog, run, [*args, *state, "--json"], NO_ENV)
+    result = invoke(catalog, run, [*args, *state, "--json"], {**NO_ENV, **WEBHOOK_ENV})
     assert result.exit_code == 0, result.output
     return result
 

@@ -358,7 +358,7 @@ steps:
 """)
     outcome, job = harness.run(path)
     assert outcome.status == "succeeded"
-    assert job.steps[0].input == {"id": 1, "text": "token=***"}
+    assert job.steps[0].input == {"id": 1, "text": "***"}  # rendered from env: all of it
     assert job.steps[0].output == {"id": 1, "text": "token=***"}
     assert TOKEN not in repr(job)
 

@@ -360,3 +360,22 @@ def test_a_poll_the_platform_refuses_ends_the_run_with_exit_1(
     assert result.stderr.startswith("error: tracker.new_ticket: GET ")
     assert "answered 401 Unauthorized: bad token" in result.stderr
     assert "wrong" not in result.stdout + result.stderr
+
+
+def test_a_job_whose_secret_inputs_are_not_kept_is_not_rerun(
+    cli: Cli, tracker: TrackerState
+) -> None:
+    tracker.fail["/tickets/2/comments"] = 1
+    secret = MANUAL.replace(
+        "text: {type: string, description: What to say}",
+        "text: {type: string, writeOnly: true, description: What to say}",
+    )
+    failed = cli.run(cli.recipe(secret), "-i", "id=2", "-i", "text=pa55-phrase-9")
+    assert failed.exit_code == 1
+    [job] = json_lines(cli.jobs("--json").stdout)
+    assert job["event"] == {"id": 2, "text": "***"}
+    shown = cli.jobs("show", job["id"], "--json")
+    assert "pa55-phrase-9" not in shown.stdout
+    refused = cli.jobs("rerun", job["id"])
+    assert refused.exit_code == 2
+    assert "its secret inputs (text) are not kept in job history" in refused.stderr

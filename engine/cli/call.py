@@ -9,7 +9,10 @@ times makes a list. For an input declared with
 ``contentEncoding: base64``, ``--input data=@photo.png`` sends the file's content.
 
 The connection is ``--connection NAME`` from the connections file, or else the only one of the
-connector. Errors are hookline errors, which the ``hookline`` group prints as one clean message
+connector. Its rate budget and session are shared through the state store (``--state``, by
+default the one ``hookline run`` uses), so that calls started together, and a ``run`` or
+``serve`` beside them, keep within one budget and one login; a long wait for the budget is
+told on stderr. Errors are hookline errors, which the ``hookline`` group prints as one clean message
 with the error's exit code.
 """
 
@@ -20,6 +23,7 @@ import functools
 import os
 import sys
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,9 +31,10 @@ import click
 import orjson
 
 from hookline.actions.call import Plan, call_action, iter_pages
-from hookline.cli.connections import connections_option
+from hookline.cli.connections import connections_option, open_shared, state_option
 from hookline.errors import ConfigurationError, suggest
-from hookline.run.connections import NamedConnection, load_connections
+from hookline.http.connection import Connection
+from hookline.run.connections import load_connections
 from hookline.spec.catalog import Catalog
 
 _BATCH = 1 << 20
@@ -94,6 +99,7 @@ def _value(text: str) -> Any:
     help="The connection to use (default: the only one of the connector).",
 )
 @connections_option
+@state_option
 @click.option(
     "--input",
     "-i",
@@ -119,6 +125,7 @@ def call(
     target: str,
     connection_name: str | None,
     connections_file: Path | None,
+    state: str | None,
     inputs: tuple[str, ...],
     input_json: str | None,
     max_records: int | None,
@@ -141,19 +148,19 @@ def call(
         connection_name or connector, connector=connector
     )
     out = sys.stdout.buffer
-    asyncio.run(_run(catalog, entry, action, values, max_records, dry_run, out))
+    opened = entry.open(catalog) if dry_run else open_shared(catalog, entry, state)
+    asyncio.run(_run(opened, action, values, max_records, dry_run, out))
 
 
 async def _run(
-    catalog: Catalog,
-    entry: NamedConnection,
+    opened: AbstractAsyncContextManager[Connection],
     action: str,
     values: Mapping[str, Any],
     max_records: int | None,
     dry_run: bool,
     out: IO[bytes],
 ) -> None:
-    async with entry.open(catalog) as connection:
+    async with opened as connection:
         if dry_run or not connection.spec.actions[action].is_list:
             result = await call_action(
                 connection, action, values, dry_run=dry_run, max_records=max_records

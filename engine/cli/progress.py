@@ -5,6 +5,10 @@ Two reporters, one interface (``hookline.run.jobs.Observer`` plus ``start``, ``p
 summary table naming each failed step and its error; otherwise, or with ``--json``, JSON
 lines, one object per event, for scripts and logs. A dry run adds each step's rendered input,
 requests and stand-in output: the plan.
+
+A request that waits long for its rate budget is told as it starts waiting (``waiting``):
+a line above the live display, or a ``waiting`` JSON event. ``show_wait`` does the same on
+stderr for commands whose stdout is their output (``hookline call``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hookline.actions.call import Plan
+from hookline.http.ratelimit import Wait
 from hookline.run.jobs import JobOutcome, Observer
 from hookline.run.store import JobRecord, StepRecord
 
@@ -50,6 +55,9 @@ class Reporter(Observer):
 
     def note(self, message: str, **data: Any) -> None:
         """Something worth telling that is not a job (an event that already ran)."""
+
+    def waiting(self, wait: Wait) -> None:
+        """A request waits ``wait.seconds`` for its rate budget."""
 
     def job_started(self, job: JobRecord) -> None:
         """Remember the job for the summary."""
@@ -100,6 +108,10 @@ class JsonLinesReporter(Reporter):
     def note(self, message: str, **data: Any) -> None:
         """A remark."""
         self.emit("note", message=message, **data)
+
+    def waiting(self, wait: Wait) -> None:
+        """A ``waiting`` line."""
+        self.emit("waiting", **wait_data(wait))
 
     def job_started(self, job: JobRecord) -> None:
         """A job begins."""
@@ -186,6 +198,10 @@ class TerminalReporter(Reporter):
         """Print a remark above the live display."""
         self.console.print(message, highlight=False)
 
+    def waiting(self, wait: Wait) -> None:
+        """Print the wait above the live display."""
+        self.console.print(wait.message, style="yellow", highlight=False)
+
     def job_started(self, job: JobRecord) -> None:
         """A job begins."""
         super().job_started(job)
@@ -239,6 +255,27 @@ class TerminalReporter(Reporter):
             lines.append(Text(f"outputs: {outputs}"))
         self.console.print(Group(*lines))
         return code
+
+
+def wait_data(wait: Wait) -> dict[str, Any]:
+    """A wait as JSON-shaped data: its message, connector, seconds, budget, asked pause."""
+    return {
+        "message": wait.message,
+        "connector": wait.connector,
+        "seconds": round(wait.seconds, 3),
+        "budget": None if wait.budget is None else str(wait.budget),
+        "asked": wait.asked,
+    }
+
+
+def show_wait(wait: Wait, stream: TextIO | None = None) -> None:
+    """Tell a wait on stderr: a line on a terminal, a ``waiting`` JSON line otherwise."""
+    out = stream or sys.stderr
+    if out.isatty():
+        out.write(f"{wait.message}\n")
+    else:
+        out.write(orjson.dumps({"event": "waiting", **wait_data(wait)}).decode() + "\n")
+    out.flush()
 
 
 def summary_table(outcomes: list[JobOutcome]) -> Table:

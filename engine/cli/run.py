@@ -7,16 +7,19 @@ poll cycle of a poll recipe and a job per new event, or runs one job on the even
 2 for invalid input (the recipe, an option, an input, a connection).
 
 Job history lives in the state store: ``--state`` takes a SQLite path or URL, or a
-PostgreSQL URL; the default is ``.hookline/state.db``. ``--sandbox`` runs the recipe against
-fresh sandboxes served for the run (``hookline.run.sandboxed``), with a temporary state store
-unless ``--state`` is given, since a cursor saved against one sandbox means nothing to the
-next. Errors are turned into exit codes here (``exits``), not by the ``hookline`` group,
-because invalid input exits 2 rather than 1.
+PostgreSQL URL; the default is ``.hookline/state.db``. The run's connections keep their rate
+budgets and sessions there too, shared with every other command given the same store.
+``--sandbox`` runs the recipe against fresh sandboxes served for the run
+(``hookline.run.sandboxed``), with a temporary state store unless ``--state`` is given, since
+a cursor saved against one sandbox means nothing to the next. Errors are turned into exit
+codes here (``exits``), not by the ``hookline`` group, because invalid input exits 2 rather
+than 1.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import tempfile
@@ -29,7 +32,7 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-from hookline.cli.connections import connections_option
+from hookline.cli.connections import connections_option, state_option
 from hookline.cli.progress import JsonLinesReporter, Reporter, TerminalReporter
 from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentError
 from hookline.plugins.manager import collect_named
@@ -39,7 +42,9 @@ from hookline.run.connections import load_connections
 from hookline.run.jobs import DRY_RUN_ID, JobRunner, new_event_key
 from hookline.run.pool import ConnectionPool
 from hookline.run.sandboxed import ServedSandbox, sandboxed, with_sandbox_connections
-from hookline.run.store import DEFAULT_STATE, JobRecord, SqlStore, open_store
+from hookline.run.secrets import masked, secret_values
+from hookline.run.sessions import sharing
+from hookline.run.store import JobRecord, SqlStore, open_store
 from hookline.run.triggers import (
     event_for,
     example_event,
@@ -53,17 +58,6 @@ from hookline.spec.catalog import Catalog
 
 INVALID_INPUT = 2
 T = TypeVar("T")
-
-
-def state_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    """The ``--state URL`` option."""
-    return click.option(
-        "--state",
-        metavar="URL",
-        envvar="HOOKLINE_STATE",
-        help=f"The state store: a SQLite path or URL, or a postgresql:// URL "
-        f"(default: $HOOKLINE_STATE or {DEFAULT_STATE}).",
-    )(function)
 
 
 def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -245,15 +239,18 @@ async def _run(
     reporter: Reporter,
     notes: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> int:
-    async with pool:
-        pool.open(recipe)
-        if dry_run:
+    if dry_run:
+        async with pool:
+            pool.open(recipe)
             runner = JobRunner(recipe, pool, None, env=pool.env, dry_run=True, observer=reporter)
             _start(reporter, recipe, notes, dry_run=True)
             return await reported(reporter, _dry_run(recipe, pool, payload, runner, reporter))
-        executor = _executor(catalog)
-        store = open_store(state, catalog.pm)
-        try:
+    executor = _executor(catalog)
+    store = open_store(state, catalog.pm)
+    try:
+        pool.sharing = sharing(store, on_wait=reporter.waiting, environ=pool.env)
+        async with pool:
+            pool.open(recipe)
             runner = JobRunner(recipe, pool, store, env=pool.env, observer=reporter)
             _start(reporter, recipe, notes, dry_run=False)
 
@@ -261,8 +258,8 @@ async def _run(
                 await executor.run(runner, await _jobs(recipe, pool, store, payload, reporter))
 
             return await reported(reporter, work())
-        finally:
-            await store.close()
+    finally:
+        await store.close()
 
 
 def _start(
@@ -306,9 +303,11 @@ async def _jobs(
     recipe: Recipe, pool: ConnectionPool, store: SqlStore, payload: Any, reporter: Reporter
 ) -> list[JobRecord]:
     """The jobs this run makes: one for a manual run or a given event, or a poll's."""
-    if recipe.is_manual:
-        job = await store.create_job(recipe.name, recipe.path, new_event_key(), payload)
-        return [job] if job is not None else []
+    if isinstance(recipe.trigger, ManualTrigger):
+        paths = [path for path, _ in secret_values(recipe.trigger.inputs_schema, payload, {})]
+        kept = masked(payload, paths)  # job history keeps no secret input
+        job = await store.create_job(recipe.name, recipe.path, new_event_key(), kept)
+        return [] if job is None else [dataclasses.replace(job, event=payload)]
     if payload is not None:
         job, new = await given_event(recipe, pool, store, payload)
         if job is None:

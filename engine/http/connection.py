@@ -15,13 +15,22 @@ A caller therefore awaits ``ready()`` before rendering a request that ``reads_se
 run renders with ``context(dry_run=True)`` instead, which shows ``<session.NAME>`` and never
 logs in. Rendering itself, and why a path value cannot leave the base URL, is
 ``hookline.http.rendering``'s.
+
+Given a ``SessionCache`` (``sessions``, from the state store), a connection shares its login
+with every process that uses the same credential (``credential``, a hash of the connector,
+base URL and values) and leaves the session open when it closes, for the next one to reuse;
+``logout()`` ends it for all. Its rate budget is the spec's ``rate_limit`` unless the values
+give their own, and ``max_wait`` bounds every wait for it (``hookline.http.ratelimit``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
+import json
 import logging
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -35,11 +44,18 @@ from hookline.expr.templates import Expressions
 from hookline.http.auth.static import AuthChain, NoneAuth
 from hookline.http.auth.storage import TokenStore
 from hookline.http.network import NetworkTransport
-from hookline.http.ratelimit import Budget, RateLimitedTransport, RateLimiter, default_limiter
+from hookline.http.ratelimit import (
+    MAX_WAIT,
+    Budget,
+    RateLimitedTransport,
+    RateLimiter,
+    default_limiter,
+)
 from hookline.http.redaction import Redactor, protect_logging
 from hookline.http.rendering import RequestRenderer, reads, reads_session
 from hookline.http.responses import Response
 from hookline.http.send import CallPolicy, DeadlineTransport, Sender
+from hookline.plugins.protocols import SessionCache
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import Request, RetryPolicy, Spec
 from hookline.version import __version__
@@ -59,10 +75,11 @@ class Connection:
     """A spec plus a user's connection values: one pooled client, its auth, budget, redactor.
 
     Use as ``async with Connection(spec, values, expressions=...) as conn:``; closing logs
-    out (for sessions that declare it) and closes the client. ``limiter`` defaults to the
-    process-wide one, so connections with the same budget key share their budget;
-    ``transport`` replaces the network transport under the rate limit and the deadline;
-    ``token_store`` keeps the tokens an OAuth authorization gave (the connections file's).
+    out (for sessions that declare it, unless the session is shared through ``sessions``)
+    and closes the client. ``limiter`` defaults to the process-wide one, so connections with
+    the same budget key share their budget; ``transport`` replaces the network transport
+    under the rate limit and the deadline; ``token_store`` keeps the tokens an OAuth
+    authorization gave (the connections file's); ``sessions`` shares logins between processes.
     """
 
     def __init__(
@@ -75,9 +92,11 @@ class Connection:
         limiter: RateLimiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         token_store: TokenStore | None = None,
+        sessions: SessionCache | None = None,
     ) -> None:
         self.spec = spec
         self.token_store = token_store
+        self.sessions = sessions
         self.name = name or spec.name
         self.expressions = expressions
         self.redactor = Redactor(
@@ -89,20 +108,18 @@ class Connection:
         self._user_agent = _user_agent()
         self.base_url = self._base_url()
         self._check_transport_security()
+        self.credential = self._credential()
         auths = [auth.bind(self) for auth in spec.connection.auth]
         self.auth = AuthChain(auths) if auths else None
         settings = spec.connection
         timeouts = settings.timeouts
-        budget = (
-            Budget(settings.rate_limit.requests, settings.rate_limit.per)
-            if settings.rate_limit
-            else None
-        )
+        self.max_wait = self._max_wait()
         stack = RateLimitedTransport(
             DeadlineTransport(transport or NetworkTransport(), timeouts.total),
             limiter=limiter or default_limiter(),
             key=self._budget_key(),
-            budget=budget,
+            budget=self._budget(),
+            max_wait=self.max_wait,
         )
         self.client = httpx.AsyncClient(
             transport=stack,
@@ -114,7 +131,9 @@ class Connection:
             ),
             follow_redirects=False,
         )
-        self._login = CallPolicy(action="login", retry=settings.retry, response="bytes")
+        self._login = self._bounded(
+            CallPolicy(action="login", retry=settings.retry, response="bytes")
+        )
         self._headers_read_session = reads(settings.headers, "session")
         self._renderer = RequestRenderer(
             spec.name, self.base_url, settings.headers, self._user_agent, self.redactor
@@ -183,6 +202,39 @@ class Connection:
                 "if the network path is trusted"
             )
 
+    def _budget(self) -> Budget | None:
+        """The values' ``rate_limit`` if given, else the spec's."""
+        given = self.values.get("rate_limit")
+        if isinstance(given, Mapping):
+            return Budget(int(given["requests"]), float(given["per"]))
+        rate = self.spec.connection.rate_limit
+        return Budget(rate.requests, rate.per) if rate else None
+
+    def _max_wait(self) -> float:
+        """The values' ``max_wait`` if given, else the spec's, else ten minutes."""
+        given = self.values.get("max_wait")
+        if isinstance(given, int | float) and not isinstance(given, bool):
+            return float(given)
+        rate = self.spec.connection.rate_limit
+        return rate.max_wait if rate is not None and rate.max_wait is not None else MAX_WAIT
+
+    def _bounded(self, policy: CallPolicy) -> CallPolicy:
+        """``policy`` with no wait between tries longer than ``max_wait`` (nor Retry-After)."""
+        if policy.retry.max_delay <= self.max_wait:
+            return policy
+        retry = dataclasses.replace(policy.retry, max_delay=self.max_wait)
+        return dataclasses.replace(policy, retry=retry)
+
+    def _credential(self) -> str:
+        """Who a session belongs to: the connector, base URL and values, hashed.
+
+        Every value counts (a user name as much as a password), so two users of one instance
+        never share a session; the secrets themselves never leave the process.
+        """
+        values = json.dumps(self.values, sort_keys=True, default=str, separators=(",", ":"))
+        owner = "\0".join([self.spec.name, str(self.base_url), values])
+        return f"{self.spec.name}:{hashlib.sha256(owner.encode()).hexdigest()}"
+
     def _budget_key(self) -> str:
         """Who owns the rate budget: the spec's key, else the base URL and credentials."""
         rate = self.spec.connection.rate_limit
@@ -247,24 +299,51 @@ class Connection:
         error table first, then by status), ``OutcomeUnknownError`` for a non-idempotent
         request whose answer was lost, ``UnsafeRequestError`` for a request off the origin.
         """
-        return await self._sender.send(request, policy)
+        return await self._sender.send(request, self._bounded(policy))
+
+    async def logout(self) -> bool:
+        """End the credential's session for every process: log out, drop the cached session.
+
+        The spec's logout request is sent where it declares one and the session is still
+        valid. Returns whether there was a session to end.
+        """
+        if self.auth is None or self.auth.login is None:
+            return False
+        if self.sessions is None:
+            ended = not self.auth.needs_login()
+            await self._end_session()
+            return ended
+        cached = await self.sessions.load(self.credential)
+        if cached is None:
+            return False
+        if cached.expires_at is None or cached.expires_at > time.time():
+            await self.ready()  # takes up the cached session, to carry it on the logout
+            await self._end_session()
+        await self.sessions.drop(self.credential)
+        return True
+
+    async def _end_session(self) -> None:
+        """Send the logout request, if there is one, and forget the session."""
+        logout = self.auth.logout_request() if self.auth else None
+        if logout is not None:
+            try:
+                await self._sender.send(logout, _LOGOUT, authenticate=False)
+            except HooklineError as exc:
+                logger.warning("%s: logout failed: %s", self.name, self.redactor.redact(str(exc)))
+            assert self.auth is not None
+            self.auth.forget()
 
     async def close(self) -> None:
-        """Log out (where the session declares a logout) and close the client; idempotent."""
+        """Log out (where the session declares a logout) and close the client; idempotent.
+
+        A session shared through ``sessions`` stays open for the next process to reuse.
+        """
         if self._closed:
             return
         self._closed = True
         try:
-            logout = self.auth.logout_request() if self.auth else None
-            if logout is not None:
-                try:
-                    await self._sender.send(logout, _LOGOUT, authenticate=False)
-                except HooklineError as exc:
-                    logger.warning(
-                        "%s: logout failed: %s", self.name, self.redactor.redact(str(exc))
-                    )
-                assert self.auth is not None
-                self.auth.forget()
+            if self.sessions is None:
+                await self._end_session()
         finally:
             await self.client.aclose()
 
@@ -308,12 +387,15 @@ def connect(
     values: Mapping[str, Any],
     *,
     name: str | None = None,
+    limiter: RateLimiter | None = None,
     token_store: TokenStore | None = None,
+    sessions: SessionCache | None = None,
 ) -> Connection:
     """A connection of ``connector`` with ``values`` (not yet opened: nothing is sent).
 
     A connector a plugin answers in-process (``register_transports``) gets its transport;
-    the others go over the network.
+    the others go over the network. ``limiter`` and ``sessions`` share budgets and logins
+    (default: this process's limiter, no shared sessions).
     """
     spec = catalog.spec(connector)
     local = catalog.transports.get(spec.name)
@@ -322,6 +404,8 @@ def connect(
         values,
         expressions=catalog.expressions,
         name=name,
+        limiter=limiter,
         transport=None if local is None else local(values),
         token_store=token_store,
+        sessions=sessions,
     )

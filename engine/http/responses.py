@@ -11,6 +11,7 @@ platform message carries a secret.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from hookline.errors import (
     ServerError,
 )
 from hookline.expr.templates import truthy as truthy  # where the layers above import it from
-from hookline.http.ratelimit import feedback_of, retry_after
+from hookline.http.ratelimit import feedback_of, moment_text, retry_after, seconds_text
 from hookline.http.redaction import Redactor
 from hookline.spec.model import ErrorRule
 
@@ -216,8 +217,12 @@ def _error(
         extra["retry_after"] = retry_after(response.headers)
         if extra["retry_after"] is None:  # GitHub's 403: only X-RateLimit-Reset says when
             extra["retry_after"] = feedback_of(status, response.headers).reset
-        if extra["retry_after"] is not None:
-            text += f"; the platform asks to wait {extra['retry_after']:g} s"
+        wait = extra["retry_after"]
+        if wait is not None:
+            text += (
+                f"; the platform asks to wait {seconds_text(wait)} "
+                f"(until {moment_text(time.time() + wait)})"
+            )
     elif cls is AuthenticationError:
         text += "; check the connection's credentials"
     return context.error(cls, text, status=status, platform_message=platform, **extra)

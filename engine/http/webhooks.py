@@ -3,7 +3,12 @@
 Each verifier is a builder registered through ``register_webhook_verifiers`` (the built-ins
 below use the same hook as a third party would). Secrets are rendered from the connection's
 values and compared in constant time (``hmac.compare_digest``), so the time an answer takes
-says nothing about how much of a guess was right.
+says nothing about how much of a guess was right. An expected credential that renders empty
+accepts nothing: an empty HTTP Basic pair would otherwise match ``Basic Og==``.
+
+A verifier's ``credentials()`` names the templates it expects, and which are secrets, so that
+loading a recipe can refuse credentials that render empty or to a value shipped in an
+example (``hookline.recipes.credentials``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,15 @@ def _same(a: str, b: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Credential:
+    """One credential a verifier expects: its name, its template, whether it is a secret."""
+
+    name: str
+    value: CompiledValue
+    secret: bool
+
+
+@dataclass(frozen=True, slots=True)
 class BasicVerifier:
     """HTTP Basic credentials the platform sends with each webhook (PlanRadar)."""
 
@@ -59,8 +73,21 @@ class BasicVerifier:
         """Build from a ``verify: {type: basic}`` block."""
         return cls(_value(c, "username"), _value(c, "password"))
 
+    def credentials(self) -> tuple[Credential, ...]:
+        """The user name and the password (a secret)."""
+        return (
+            Credential("user name", self.username, secret=False),
+            Credential("password", self.password, secret=True),
+        )
+
     def verify(self, headers: Mapping[str, str], body: bytes, context: Mapping[str, Any]) -> bool:
-        """True when the Authorization header holds exactly the expected credentials."""
+        """True when the Authorization header holds exactly the expected credentials.
+
+        An expected user name or password that renders empty accepts nothing.
+        """
+        username, password = _text(self.username, context), _text(self.password, context)
+        if not username or not password:
+            return False
         scheme, _, encoded = _header(headers, "authorization").partition(" ")
         if scheme.lower() != "basic":
             return False
@@ -68,8 +95,7 @@ class BasicVerifier:
             given = base64.b64decode(encoded, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return False
-        expected = f"{_text(self.username, context)}:{_text(self.password, context)}"
-        return _same(given, expected)
+        return _same(given, f"{username}:{password}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +121,10 @@ class HeaderVerifier:
     def from_spec(cls, c: Compiler) -> HeaderVerifier:
         """Build from a ``verify: {type: header}`` block."""
         return cls(str(c.get("name")), _value(c, "value"))
+
+    def credentials(self) -> tuple[Credential, ...]:
+        """The header's expected value (a secret)."""
+        return (Credential(f"value of header {self.name}", self.value, secret=True),)
 
     def verify(self, headers: Mapping[str, str], body: bytes, context: Mapping[str, Any]) -> bool:
         """True when the header holds exactly the expected secret."""
@@ -146,6 +176,10 @@ class HmacVerifier:
             encoding=str(c.get("encoding", default="hex")),
             prefix=str(c.get("prefix", default="")),
         )
+
+    def credentials(self) -> tuple[Credential, ...]:
+        """The shared key (a secret)."""
+        return (Credential("signing key", self.secret, secret=True),)
 
     def verify(self, headers: Mapping[str, str], body: bytes, context: Mapping[str, Any]) -> bool:
         """True when the header holds the HMAC of ``body`` under the shared key."""

@@ -5,12 +5,26 @@ store needs no ``SqlStore`` base, an auth type no built-in class. mypy checks a 
 them, and the hook specifications name them (``hookline.plugins.hookspecs``). The types they
 mention live in the layers above; they are imported for annotations only, so this module stays
 at the bottom of the layers.
+
+Two contracts let the HTTP runtime reach the state store, which sits above it: rate budgets
+and login sessions are shared by every process of an installation, yet ``hookline.http`` may
+not import ``hookline.run``. So the runtime states here what it needs and the state store
+(the built-in SQLite and PostgreSQL one, or a plugin's) provides it:
+
+- ``BudgetLedger``: read and change one rate budget's state under a lock that holds across
+  processes (a short transaction);
+- ``SessionCache``: keep a connection's login results, sealed, and let one process at a time
+  log in for a credential (a lease).
+
+Their keys are opaque text the runtime derives from a credential (a hash, never the secret);
+budget state is JSON-shaped data the runtime alone interprets.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     import httpx
@@ -167,4 +181,71 @@ class Executor(Protocol):
 
     async def run(self, runner: JobRunner, jobs: Sequence[JobRecord]) -> list[JobOutcome]:
         """Run every job with ``runner``; one job's failure does not stop the next."""
+        ...
+
+
+# ---------------------------------------------------------------- shared between processes
+
+T = TypeVar("T")
+
+BudgetState = Mapping[str, Any]
+"""One rate budget's state: JSON-shaped data only the rate limiter reads."""
+
+
+class BudgetLedger(Protocol):
+    """Rate budgets kept where every process of an installation sees them."""
+
+    async def update_budget(
+        self, key: str, change: Callable[[BudgetState | None], tuple[BudgetState | None, T]]
+    ) -> T:
+        """Apply ``change`` to budget ``key`` atomically across processes; return its result.
+
+        ``change`` gets the stored state (None before the first use) and returns the state to
+        store (None: leave it as it was) and a result. It runs while every other process's
+        change of the same key waits, so it must be quick and must not await anything; it
+        may run again if the store retries a transaction.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSession:
+    """A login's results as a session cache keeps them.
+
+    ``values`` are the captured values (``session.*``); ``stamp`` names this login, so a
+    process can tell a session another process renewed from the one it holds; ``expires_at``
+    and ``renew_at`` are Unix times (None: the session lasts until the platform refuses it).
+    """
+
+    values: Mapping[str, Any]
+    stamp: str
+    expires_at: float | None = None
+    renew_at: float | None = None
+
+
+class SessionCache(Protocol):
+    """Login results shared by the processes of one installation, encrypted at rest."""
+
+    async def load(self, key: str) -> CachedSession | None:
+        """The session cached under ``key``, or None (none, or unreadable with this key)."""
+        ...
+
+    async def save(self, key: str, session: CachedSession) -> None:
+        """Cache ``session`` under ``key``, replacing what was there."""
+        ...
+
+    async def drop(self, key: str) -> bool:
+        """Forget the session under ``key``; whether there was one."""
+        ...
+
+    async def claim(self, key: str, holder: str, seconds: float) -> bool:
+        """Take the login lease of ``key`` for ``seconds`` unless another holder has it.
+
+        Whoever holds the lease logs in while the others wait and then adopt its session;
+        a lease whose holder died runs out after ``seconds``.
+        """
+        ...
+
+    async def release(self, key: str, holder: str) -> None:
+        """Give the lease of ``key`` back, if ``holder`` still holds it."""
         ...

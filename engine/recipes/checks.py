@@ -10,7 +10,9 @@ template sees (the trigger's event, the steps that ran before, variables, the lo
 - references to names that do not exist, to unknown step ids, to steps that run later or
   inside a loop, to variables never set and to environment variables that are not set, and
   references checked against the output schemas (``hookline.recipes.scopes`` checks each one);
-- a template whose type is known and does not fit the input it fills.
+- a template whose type is known and does not fit the input it fills;
+- webhook credentials that render empty or to a value shipped in an example
+  (``hookline.recipes.credentials``).
 
 This module follows the recipe's structure (connections, trigger, steps) and works out the
 scope at each place; ``hookline.recipes.scopes`` checks what a template reads against that scope.
@@ -29,6 +31,7 @@ from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, un
 from hookline.documents.loader import Document, KeyPath
 from hookline.errors import ConfigurationError, Problem, suggest
 from hookline.expr.templates import CompiledValue
+from hookline.recipes.credentials import credential_problems
 from hookline.recipes.inputs import type_mismatch, written_problems
 from hookline.recipes.model import (
     ActionStep,
@@ -49,7 +52,7 @@ from hookline.recipes.model import (
 from hookline.recipes.scopes import References, Scope
 from hookline.recipes.shapes import Shape, list_shape, object_shape, words
 from hookline.spec.catalog import Catalog
-from hookline.spec.model import Action, PollTrigger, Spec
+from hookline.spec.model import Action, PollTrigger, Spec, WebhookTrigger
 
 ERROR_SHAPE = Shape.of(
     {
@@ -201,6 +204,8 @@ class _Checker:
             trigger.event,
             Scope({"env": None}),
         )
+        if isinstance(found, WebhookTrigger):
+            self.problems += credential_problems(self.document, trigger, found, spec, self.env)
         schema = found.output_schema
         return (
             None if schema is None else Shape.of(schema, f"the {trigger.event} event", spec.objects)

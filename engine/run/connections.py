@@ -37,7 +37,9 @@ from hookline.errors import ConfigurationError, ExpressionError, Problem, Recipe
 from hookline.expr.templates import Expressions
 from hookline.http.auth.storage import EncryptedTokenFiles, TokenStore
 from hookline.http.connection import Connection, connect
+from hookline.http.ratelimit import RateLimiter
 from hookline.http.redaction import Redactor
+from hookline.plugins.protocols import SessionCache
 from hookline.spec.catalog import Catalog
 
 DEFAULT_PATH = Path(".hookline") / "connections.yaml"
@@ -75,10 +77,25 @@ class NamedConnection:
     values: Mapping[str, Any]
     tokens: TokenStore | None = None
 
-    def open(self, catalog: Catalog) -> Connection:
-        """A ``Connection`` with these values (use it as an async context manager)."""
+    def open(
+        self,
+        catalog: Catalog,
+        *,
+        limiter: RateLimiter | None = None,
+        sessions: SessionCache | None = None,
+    ) -> Connection:
+        """A ``Connection`` with these values (use it as an async context manager).
+
+        ``limiter`` and ``sessions`` share its budget and session with other processes.
+        """
         return connect(
-            catalog, self.connector, self.values, name=self.name, token_store=self.tokens
+            catalog,
+            self.connector,
+            self.values,
+            name=self.name,
+            limiter=limiter,
+            token_store=self.tokens,
+            sessions=sessions,
         )
 
 

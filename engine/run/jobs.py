@@ -4,9 +4,10 @@
 runs its steps in order and renders its outputs; a step renders its input from the context
 (``trigger``, ``inputs``, ``steps.<id>``, ``vars``, ``env``, the loop item, ``error``) and
 adds its output under its id. Each step is recorded in the state store as it ends, with its
-rendered input and output redacted by every connection's redactor, its error and timing, at
-a path that names it (``steps[2]``, ``steps[1].then[0]``, ``steps[3].for_each[7].steps[0]``,
-``steps[4].recipe.steps[0]`` for a called recipe's step).
+rendered input and output redacted by every connection's redactor and the job's own secrets
+(values read from ``env``, inputs declared secret: ``hookline.run.secrets``), its error and
+timing, at a path that names it (``steps[2]``, ``steps[1].then[0]``,
+``steps[3].for_each[7].steps[0]``, ``steps[4].recipe.steps[0]`` for a called recipe's step).
 
 Failures. A step's error ends the job (``on_error: stop``, the default), is noted and passed
 over (``continue``), or runs the step's ``on_error`` steps with ``error`` in the context. An
@@ -61,6 +62,7 @@ from hookline.recipes.model import (
 )
 from hookline.run import waits
 from hookline.run.pool import ConnectionPool
+from hookline.run.secrets import JobSecrets
 from hookline.run.store import JobRecord, SqlStore, StepRecord
 
 DRY_RUN_ID = "dry-run"
@@ -139,13 +141,21 @@ class _Frame:
             self.own[step.id] = output
 
 
+_SAME = object()
+
+
 @dataclass(slots=True)
 class _Trace:
-    """What a step's record will hold, filled in as the step runs (and kept if it fails)."""
+    """What a step's record will hold, filled in as the step runs (and kept if it fails).
+
+    ``shown`` is the input as the record shows it, where it differs from ``input`` (secrets
+    masked).
+    """
 
     path: str
     started: float
     input: Any = None
+    shown: Any = _SAME
     plan: Plan | None = None
     attempts: int = 1
 
@@ -173,9 +183,14 @@ class JobRunner:
         self.recipe = recipe
         self.pool = pool
         self.store = None if dry_run else store
-        self.env = dict(env)
+        self.secrets = JobSecrets(env)
+        self.env = self.secrets.env
         self.dry_run = dry_run
         self.observer = observer or Observer()
+
+    def redact(self, data: Any) -> Any:
+        """``data`` with the connections' secrets and the jobs' own replaced by ``***``."""
+        return self.secrets.redact(self.pool.redact(data))
 
     async def run_job(self, job: JobRecord) -> JobOutcome:
         """Run ``job``; the action and recipe steps its history shows succeeded are reused.
@@ -205,6 +220,8 @@ class _Job:
         recipe = runner.recipe
         event = job.event
         inputs = event if recipe.is_manual else {}
+        if isinstance(recipe.trigger, ManualTrigger):
+            runner.secrets.learn(recipe.trigger.inputs_schema, inputs)
         frame = self.frame(recipe, event, inputs)
         try:
             try:
@@ -220,7 +237,7 @@ class _Job:
             outcome = JobOutcome(job.id, "failed", error)
         except BaseException as exc:
             error = {"kind": "internal", "message": f"{type(exc).__name__}: {exc}", "step": ""}
-            await self.finish(JobOutcome(job.id, "failed", runner.pool.redact(error)))
+            await self.finish(JobOutcome(job.id, "failed", runner.redact(error)))
             raise
         await self.finish(outcome)
         return outcome
@@ -239,8 +256,8 @@ class _Job:
         redacted = JobOutcome(
             outcome.job_id,
             outcome.status,
-            self.runner.pool.redact(outcome.error),
-            self.runner.pool.redact(outcome.outputs),
+            self.runner.redact(outcome.error),
+            self.runner.redact(outcome.outputs),
         )
         if store is not None:
             await store.finish_job(
@@ -301,7 +318,7 @@ class _Job:
             return
         except HooklineError as exc:
             status = "outcome_unknown" if isinstance(exc, OutcomeUnknownError) else "failed"
-            error = self.runner.pool.redact(_error(exc, step, path))
+            error = self.runner.redact(_error(exc, step, path))
             await self.record(step, trace, error=error, status=status)
             if status == "outcome_unknown":
                 raise _StepFailed(error, status) from None
@@ -328,9 +345,13 @@ class _Job:
     async def execute(self, step: Step, frame: _Frame, trace: _Trace) -> Any:
         """Run one step once; its output. What it rendered goes into ``trace`` as it goes."""
         context = _readable(frame.context)
+        secrets = self.runner.secrets
         if isinstance(step, ActionStep):
             trace.input = step.input.render(context)
             connection = self.runner.pool.get(frame.recipe, step.connection)
+            action = connection.spec.actions.get(step.action)
+            schema = None if action is None else action.input_schema
+            trace.shown = secrets.shown(step.input, trace.input, schema, connection.spec.objects)
             result = await call_action(
                 connection,
                 step.action,
@@ -361,6 +382,7 @@ class _Job:
             return await self.loop(step, frame, trace.path, items)
         if isinstance(step, SetStep):
             trace.input = {name: value.render(context) for name, value in step.values.items()}
+            trace.shown = secrets.shown(step.values, trace.input)
             frame.context["vars"] = {**frame.context["vars"], **trace.input}
             return trace.input
         if isinstance(step, StopStep):
@@ -369,6 +391,9 @@ class _Job:
             raise _Stopped(step.status, message, trace.path)
         assert isinstance(step, CallStep)
         trace.input = step.input.render(context)
+        called = step.recipe.trigger
+        schema = called.inputs_schema if isinstance(called, ManualTrigger) else None
+        trace.shown = secrets.shown(step.input, trace.input, schema)
         return await self.call(step, frame, trace)
 
     async def recover(self, step: Step, frame: _Frame, error: dict[str, Any]) -> None:
@@ -393,14 +418,14 @@ class _Job:
         status: str | None = None,
     ) -> None:
         """Store one step's record (redacted) and tell the observer."""
-        redact = self.runner.pool.redact
+        redact = self.runner.redact
         record = StepRecord(
             path=trace.path,
             seq=next(self.seq),
             status=status or ("failed" if error is not None else "succeeded"),
             step_id=step.id,
             action=step.label if isinstance(step, ActionStep) else _kind(step),
-            input=redact(trace.input),
+            input=redact(trace.input if trace.shown is _SAME else trace.shown),
             output=redact(output),
             error=error,
             started_at=trace.started,

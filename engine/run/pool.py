@@ -8,7 +8,9 @@ run before any job starts, and every secret is known before any step's input is 
 ``redact`` applies every connection's redactor to what job history stores.
 
 A connector that a plugin answers in-process (``register_transports``, e.g. the ``file``
-connector) sends its requests through the plugin's transport (``Catalog.connect``).
+connector) sends its requests through the plugin's transport (``Catalog.connect``). Given a
+``Sharing`` (``hookline.run.sessions``), the connections take their rate budgets and
+sessions from the state store, shared with every other process that uses it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from hookline.errors import ConfigurationError
 from hookline.http.connection import Connection, connect
 from hookline.recipes.model import Recipe, RecipeConnection
 from hookline.run.connections import Connections
+from hookline.run.sessions import Sharing
 from hookline.spec.catalog import Catalog
 
 
@@ -33,9 +36,11 @@ class ConnectionPool:
         *,
         env: Mapping[str, str],
         connections: Connections | None = None,
+        sharing: Sharing | None = None,
     ) -> None:
         self.catalog = catalog
         self.env = dict(env)
+        self.sharing = sharing
         self.named = connections.entries if connections is not None else {}
         self._open: dict[tuple[str, str], Connection] = {}
 
@@ -74,7 +79,14 @@ class ConnectionPool:
         context = {"env": self.env}
         values.update({key: value.render(context) for key, value in connection.values.items()})
         assert connection.connector is not None  # the static checks refuse a recipe without it
-        return connect(self.catalog, connection.connector, values, name=connection.name)
+        return connect(
+            self.catalog,
+            connection.connector,
+            values,
+            name=connection.name,
+            limiter=self.sharing.limiter if self.sharing else None,
+            sessions=self.sharing.sessions if self.sharing else None,
+        )
 
     async def close(self) -> None:
         """Close every connection (logging out of sessions)."""

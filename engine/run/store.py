@@ -10,21 +10,29 @@ as jobs *and* moves the cursor in one transaction (a cursor never passes an even
 durably queued), and a job's identity is unique per (recipe, event key), so an event seen
 twice never starts a second job. Calls are ``async``; the drivers are synchronous and run in
 a worker thread, one statement batch at a time.
+
+``transaction`` lets the modules beside this one (rate budgets in ``hookline.run.budgets``,
+sessions in ``hookline.run.sessions``) keep their own tables in the same database: on SQLite
+each transaction is ``BEGIN IMMEDIATE``, so writers of all processes take turns, and on
+PostgreSQL a ``SELECT ... {row_lock}`` holds the rows it read until the end. A SQLite file
+is created readable by its owner only (mode 0600), in a folder made with mode 0700: it holds
+job history and cached sessions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pluggy
@@ -32,6 +40,8 @@ import pluggy
 from hookline.errors import ConfigurationError
 from hookline.plugins.hookspecs import hookimpl
 from hookline.plugins.manager import collect_named
+
+T = TypeVar("T")
 
 DEFAULT_STATE = Path(".hookline") / "state.db"
 FINAL = frozenset({"succeeded", "failed", "skipped", "outcome_unknown"})
@@ -129,12 +139,18 @@ class SqlStore:
     """A state store over a DB-API connection; subclasses say how to connect and quote."""
 
     placeholder = "?"
+    row_lock = ""
+    """What makes a ``SELECT`` lock the rows it reads until the transaction ends."""
+    schema_lock = ""
+    """A statement that makes processes creating tables at the same moment take turns."""
 
     def __init__(self, connect: Callable[[], Any], url: str) -> None:
         self.url = url
         self._lock = threading.Lock()
         self._conn = connect()
         with self._transaction() as cur:
+            if self.schema_lock:
+                cur.execute(self.schema_lock)
             for statement in SCHEMA:
                 cur.execute(statement)
 
@@ -161,6 +177,14 @@ class SqlStore:
                 return work(cur)
 
         return await asyncio.to_thread(job)
+
+    async def transaction(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(cursor)`` in one transaction (the cursor takes ``?`` parameters).
+
+        ``work`` runs in a worker thread and must not await; an exception rolls it back.
+        """
+        result: T = await self._run(work)
+        return result
 
     # ------------------------------------------------------------------- cursors and polls
 
@@ -371,8 +395,8 @@ class SqliteStore(SqlStore):
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        _create_private(path)
 
         def connect() -> sqlite3.Connection:
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
@@ -407,10 +431,27 @@ class SqliteStore(SqlStore):
 _DAMAGED = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file with mode 0600 (and its folder with 0700) if it is missing.
+
+    SQLite gives its journal and WAL files the database file's mode, so they follow.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    if str(path) == ":memory:":
+        return
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 class PostgresStore(SqlStore):
     """State in PostgreSQL (``pip install 'hookline[postgresql]'``)."""
 
     placeholder = "%s"
+    row_lock = " FOR UPDATE"
+    # PostgreSQL refuses a CREATE TABLE IF NOT EXISTS that another session runs at the same
+    # moment (a unique violation in its catalog); a transaction-scoped advisory lock orders them.
+    schema_lock = "SELECT pg_advisory_xact_lock(7306395261)"
 
     def __init__(self, url: str) -> None:
         try:

@@ -131,7 +131,12 @@ def _connection(c: Compiler, builders: Builders, retry: RetryPolicy) -> Connecti
         base_url=_present(c.value("base_url")),
         auth=auths,
         headers=c.value("headers"),
-        rate_limit=RateLimit(rate["requests"], float(rate["per"]), c.value("rate_limit", "key"))
+        rate_limit=RateLimit(
+            rate["requests"],
+            float(rate["per"]),
+            c.value("rate_limit", "key"),
+            float(rate["max_wait"]) if "max_wait" in rate else None,
+        )
         if rate
         else None,
         timeouts=Timeouts(**{k: float(v) for k, v in block.get("timeouts", {}).items()}),

@@ -136,6 +136,29 @@ class Timeouts:
     total: float = 300.0
 
 
+CONNECTION_SETTINGS: Mapping[str, Any] = {
+    "max_wait": {
+        "type": "number",
+        "minimum": 0,
+        "description": "The longest a request waits for the rate budget, in seconds (a pause "
+        "the platform asks for included); past it the call fails. Default: the spec's "
+        "rate_limit.max_wait, else 600",
+    },
+    "rate_limit": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["requests", "per"],
+        "description": "The budget this credential really has, where it differs from the "
+        "spec's rate_limit (another plan, a test sandbox with a short window)",
+        "properties": {
+            "requests": {"type": "integer", "minimum": 1, "description": "Requests per window"},
+            "per": {"type": "number", "exclusiveMinimum": 0, "description": "The window, in s"},
+        },
+    },
+}
+"""Values every connection may give besides its spec's fields: how its budget is held."""
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimit:
     """A request budget; connections whose rendered ``key`` is equal share one budget."""
@@ -143,6 +166,7 @@ class RateLimit:
     requests: int
     per: float
     key: CompiledValue | None = None
+    max_wait: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +380,8 @@ class ConnectionSpec:
             "type": "boolean",
             "description": "Allow secrets over plain http to a host that is not loopback",
         }
+        for name, schema in CONNECTION_SETTINGS.items():
+            properties.setdefault(name, dict(schema))
         return {
             "type": "object",
             "properties": properties,

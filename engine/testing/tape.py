@@ -28,7 +28,7 @@ import httpx
 from hookline.errors import ConfigurationError
 from hookline.http.connection import Connection
 from hookline.http.network import NetworkTransport
-from hookline.http.ratelimit import Budget, Feedback
+from hookline.http.ratelimit import MAX_WAIT, Budget, Feedback
 from hookline.http.redaction import MASK, Redactor
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import Spec
@@ -145,7 +145,7 @@ class ReplayTransport(httpx.AsyncBaseTransport):
 class _Unlimited:
     """A rate limiter that never waits: replayed answers cost the platform nothing."""
 
-    async def acquire(self, key: str, budget: Budget | None) -> None:
+    async def acquire(self, key: str, budget: Budget | None, *, max_wait: float = MAX_WAIT) -> None:
         """Return at once."""
 
     async def feedback(self, key: str, budget: Budget | None, feedback: Feedback) -> None:

@@ -584,10 +584,12 @@ class KeyRecorder(ratelimit.InProcessRateLimiter):
         super().__init__()
         self.keys: list[str] = []
 
-    async def acquire(self, key: str, budget: ratelimit.Budget | None) -> None:
+    async def acquire(
+        self, key: str, budget: ratelimit.Budget | None, *, max_wait: float = ratelimit.MAX_WAIT
+    ) -> None:
         """Record, then wait for a slot as usual."""
         self.keys.append(key)
-        await super().acquire(key, budget)
+        await super().acquire(key, budget, max_wait=max_wait)
 
 
 def test_connections_to_one_account_share_its_budget(pr: Any) -> None:

@@ -33,6 +33,7 @@ from hookline.http.send import AUTH_REQUEST, Flow
 
 if TYPE_CHECKING:
     from hookline.documents.compiler import Compiler
+    from hookline.plugins.protocols import SessionCache
     from hookline.spec.model import Request, Spec
 
 TEMPLATE = {"$ref": "#/$defs/template"}
@@ -43,7 +44,11 @@ EXPRESSION = {"$ref": "#/$defs/expression"}
 
 
 class AuthTarget(Protocol):
-    """What an auth type binds to: the parts of a ``Connection`` it reads and fills."""
+    """What an auth type binds to: the parts of a ``Connection`` it reads and fills.
+
+    ``sessions`` (None: none) shares login results between processes under ``credential``,
+    a hash that names who the credentials belong to.
+    """
 
     spec: Spec
     name: str
@@ -51,6 +56,8 @@ class AuthTarget(Protocol):
     redactor: Redactor
     session: dict[str, Any]
     token_store: TokenStore | None
+    sessions: SessionCache | None
+    credential: str
 
     def context(self, **names: Any) -> dict[str, Any]:
         """The template context: ``connection``, ``session`` and ``names``."""
