@@ -619,7 +619,7 @@ def test_a_mistake_is_refused_where_it_is_before_any_request(
     if name == "planradar-ticket-to-argus":
         args += ["--event", str(PLANRADAR_EVENT)]
     result = invoke(catalog, run, args, {**NO_ENV, "PLANRADAR_WEBHOOK_PASSWORD": None})
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert f"{broken}:{line}:" in result.stderr and message in result.stderr, result.stderr
     assert served.requests() == []
 

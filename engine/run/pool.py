@@ -20,7 +20,7 @@ from typing import Any
 from hookline.errors import ConfigurationError
 from hookline.http.connection import Connection, connect
 from hookline.recipes.model import Recipe, RecipeConnection
-from hookline.run.connections import Connections
+from hookline.run.connections import Connections, missing_fields
 from hookline.spec.catalog import Catalog
 
 
@@ -36,7 +36,8 @@ class ConnectionPool:
     ) -> None:
         self.catalog = catalog
         self.env = dict(env)
-        self.named = connections.entries if connections is not None else {}
+        self.connections = connections or Connections(None, {})
+        self.named = self.connections.entries
         self._open: dict[tuple[str, str], Connection] = {}
 
     def open(self, recipe: Recipe) -> None:
@@ -63,17 +64,28 @@ class ConnectionPool:
         return data
 
     def _connect(self, connection: RecipeConnection) -> Connection:
+        assert connection.connector is not None  # the static checks refuse a recipe without it
         values: dict[str, Any] = {}
         if connection.named is not None:
             entry = self.named.get(connection.named)
-            if entry is None:
+            if entry is not None:
+                values.update(entry.values)
+            elif connection.named != connection.connector:
                 raise ConfigurationError(
                     f"no connection named {connection.named!r} in the connections file"
                 )
-            values.update(entry.values)
         context = {"env": self.env}
         values.update({key: value.render(context) for key, value in connection.values.items()})
-        assert connection.connector is not None  # the static checks refuse a recipe without it
+        spec = self.catalog.spec(connection.connector)
+        missing = missing_fields(spec, values)
+        if missing:
+            raise ConfigurationError(
+                f"connection {connection.name!r} of connector {spec.name!r} needs "
+                f"{', '.join(missing)}: {self.connections.where()} has no entry "
+                f"{connection.named or connection.name!r} and the recipe gives no values; "
+                "write the entry (`hookline sandbox --write-connections` writes sandbox ones), "
+                "give the values in the recipe, or run with --sandbox"
+            )
         return connect(self.catalog, connection.connector, values, name=connection.name)
 
     async def close(self) -> None:
