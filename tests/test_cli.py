@@ -68,7 +68,7 @@ def test_validate_reports_a_bad_expression_with_a_caret(tmp_path: Path) -> None:
     spec.write_text(VALID.replace("path: /items/{{ input.id }}", "path: /items/{{ input.id. }}"))
     code, output = invoke("validate", str(spec))
     assert code == 1
-    assert f"{spec}:24:13: actions.get_item.request.path:" in output
+    assert f"{spec}:24:32: actions.get_item.request.path:" in output
     assert "^" in output
 
 

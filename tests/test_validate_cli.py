@@ -152,3 +152,38 @@ def test_bad_usage_exits_2_for_every_command(clean: dict[str, str | None]) -> No
         ["sandbox", "--port", "-1"],
     ):
         assert CliRunner().invoke(main, args, env=clean).exit_code == 2, args
+
+
+def test_a_bad_expression_is_reported_at_its_own_line_and_column_and_nothing_else(
+    clean: dict[str, str | None], tmp_path: Path
+) -> None:
+    source = (ROOT / "recipes" / "argus-incident-to-plextrac.yaml").read_text()
+    text = source.replace("trigger.priority == 'critical'", "trigger.priority = 'critical'")
+    assert text != source
+    (tmp_path / "bad.yaml").write_text(text)
+    result = validate(clean, "bad.yaml")
+    assert result.exit_code == 1
+    line = text.splitlines().index(
+        "      severity: \"{{ trigger.priority = 'critical' && 'Critical' || 'High' }}\""
+    )
+    assert result.stderr == (
+        f"bad.yaml:{line + 1}:38: steps[0].with.severity: unexpected character '=' "
+        "(did you mean '=='?):\n"
+        "  trigger.priority = 'critical' && 'Critical' || 'High'\n"
+        "                   ^\n"
+        "1 of 1 files invalid\n"
+    )
+
+
+def test_a_bad_expression_in_a_folded_text_is_located_inside_it(
+    clean: dict[str, str | None], tmp_path: Path
+) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "recipe: b\nconnections:\n  files: {connector: file}\ntrigger: {manual: {}}\n"
+        "steps:\n  - action: files.write_text\n    with:\n      path: x\n      text: >-\n"
+        "        line one\n        {{ a = b }}\n"
+    )
+    result = validate(clean, "bad.yaml")
+    assert result.stderr.splitlines()[0] == (
+        "bad.yaml:11:14: steps[0].with.text: unexpected character '=' (did you mean '=='?):"
+    )
