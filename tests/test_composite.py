@@ -108,7 +108,7 @@ actions:
     required: [export]
     calls:
       - id: shelf
-        if: "{{ input.shelf_id == null }}"
+        if: "{{ input.shelf_id == `null` }}"
         action: create_shelf
         with: {name: "{{ input.export.shelf.name }}"}
       - id: books

@@ -26,6 +26,8 @@ class ConnectionCheck:
 async def check_connection(connection: Connection) -> ConnectionCheck:
     """Run the spec's ``connection.test`` action: whether ``connection`` works, in short.
 
+    Its input's templates read ``connection`` and ``session`` (logged in first).
+
     A list action reads one record at most. Its failure is raised as it is (an
     ``AuthenticationError`` for refused credentials, ...); a spec without a test is a
     ``ConfigurationError``.
@@ -38,7 +40,8 @@ async def check_connection(connection: Connection) -> ConnectionCheck:
             "one with connection.test: {action: NAME}"
         )
     await connection.ready()
-    output = await call_action(connection, settings.test_action, settings.test_input, max_records=1)
+    given = settings.test_input.render(connection.context())
+    output = await call_action(connection, settings.test_action, given, max_records=1)
     is_list = spec.actions[settings.test_action].is_list
     return ConnectionCheck(
         connection.name, spec.name, settings.test_action, len(output) if is_list else None

@@ -22,6 +22,7 @@ from hookline.expr.templates import CompiledValue, Template
 from hookline.recipes.inputs import is_plain
 from hookline.recipes.model import ForEachStep, IfStep, Step
 from hookline.recipes.shapes import Shape, ShapeError, did_you_mean, json_type
+from hookline.spec.scopes import bare_literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +127,12 @@ class References:
             allowed = sorted(scope.names)
             self.problem(
                 path,
-                f"{shown}: unknown name {root!r}{did_you_mean(root, allowed)}; "
-                f"here an expression reads {', '.join(allowed)}",
+                f"{shown}: "
+                + (
+                    bare_literal(root)
+                    or f"unknown name {root!r}{did_you_mean(root, allowed)}; "
+                    f"here an expression reads {', '.join(allowed)}"
+                ),
             )
             return None
         if root == "env":
