@@ -47,6 +47,10 @@ actions:
       count: {type: integer}
       tags: {type: array, items: {type: string}}
       exact: {type: boolean}
+      state:
+        anyOf:
+          - {enum: [open, closed]}
+          - {type: array, items: {enum: [open, closed]}}
     required: [name]
     request:
       method: POST
@@ -128,6 +132,29 @@ def test_max_records_limits_a_list(obj: Obj, paged: tuple[str, PagedState], tmp_
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [0, 1, 2, 3]
 
 
+@pytest.mark.parametrize("tags", ['["bug"]', "bug"])
+def test_a_list_input_takes_json_or_one_item(
+    obj: Obj, echo: tuple[str, EchoState], tmp_path: Path, tags: str
+) -> None:
+    url, _ = echo
+    args = ["--connections", connections(tmp_path, main=url), "-i", "name=x", "-i", f"tags={tags}"]
+    result = invoke(obj, "shop.find", *args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(json.loads(result.stdout)["body"])["tags"] == ["bug"]
+
+
+def test_a_value_outside_an_enum_names_the_allowed_values(
+    obj: Obj, echo: tuple[str, EchoState], tmp_path: Path
+) -> None:
+    url, state = echo
+    state.reset()
+    args = ["--connections", connections(tmp_path, main=url), "-i", "name=x", "-i", "state=shut"]
+    result = invoke(obj, "shop.find", *args)
+    assert result.exit_code == 1
+    assert str(result.exception) == "shop.find: input 'state': 'shut' is not one of open, closed"
+    assert state.seen == []
+
+
 def test_inputs_parse_as_json_or_text_and_repeat_into_lists(
     obj: Obj, echo: tuple[str, EchoState], tmp_path: Path
 ) -> None:
@@ -172,16 +199,32 @@ def test_parse_inputs(
 
 @pytest.mark.parametrize(
     ("pair", "expected"),
-    [("name=0042", "0042"), ("tags=5", "5"), ("count=5", 5), ("other=5", 5), ('name="x"', '"x"')],
+    [
+        ("name=0042", "0042"),
+        ("tags=5", ["5"]),
+        ("tags=bug", ["bug"]),
+        ('tags=["bug", "ui"]', ["bug", "ui"]),
+        ("count=5", 5),
+        ("other=5", 5),
+        ('name="x"', '"x"'),
+        ('name=["x"]', '["x"]'),
+        ("either=open", "open"),
+        ('either=["open", "new"]', ["open", "new"]),
+        ("either=5", "5"),
+    ],
 )
-def test_string_inputs_keep_their_text(pair: str, expected: Any) -> None:
+def test_inputs_are_read_as_their_declared_type(pair: str, expected: Any) -> None:
     properties = {
         "name": {"type": "string"},
         "tags": {"type": "array", "items": {"type": "string"}},
         "count": {"type": "integer"},
+        "either": {"$ref": "#/objects/states"},
+    }
+    objects = {
+        "states": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
     }
     key = pair.split("=")[0]
-    assert parse_inputs((pair,), None, properties) == {key: expected}
+    assert parse_inputs((pair,), None, properties, objects) == {key: expected}
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,10 @@
 
 The output is JSON on stdout: one document for an action, one line per record (JSON lines,
 written as the pages arrive) for a list action, the rendered requests for ``--dry-run``.
-Input comes from ``--input-json`` (an object) and ``--input key=value`` pairs on top of it: a
-value is read as JSON where it parses as JSON (``5``, ``true``, ``[1,2]``, ``"5"``) and as text
-otherwise, except that an input declared as a string always gets the text; a key given several
-times makes a list. For an input declared with
+Input comes from ``--input-json`` (an object) and ``--input key=value`` pairs on top of it,
+each value read as the type its input declares (``hookline.cli.inputs``: ``-i labels=bug`` and
+``-i 'labels=["bug"]'`` both give a list input ``["bug"]``, ``-i id=0042`` gives a text input
+``"0042"``); a key given several times makes a list. For an input declared with
 ``contentEncoding: base64``, ``--input data=@photo.png`` sends the file's content.
 
 The connection is ``--connection NAME`` from the connections file, or else the only one of the
@@ -28,6 +28,7 @@ import orjson
 
 from hookline.actions.call import Plan, call_action, iter_pages
 from hookline.cli.connections import connections_option
+from hookline.cli.inputs import read_inputs
 from hookline.errors import ConfigurationError, suggest
 from hookline.run.connections import NamedConnection, load_connections
 from hookline.spec.catalog import Catalog
@@ -42,12 +43,12 @@ def parse_inputs(
     pairs: tuple[str, ...],
     input_json: str | None,
     properties: Mapping[str, Any] | None = None,
+    objects: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The action's input from ``--input-json`` and ``--input key=value`` pairs.
+    """The action's input from ``--input-json`` and ``--input key=value`` pairs on top of it.
 
-    A value is read as JSON where it parses, else as text; but where ``properties`` (the
-    action's input schema) declares a key, or its list items, as text, the value stays text,
-    so ``-i id=0042`` gives ``"0042"`` to a string input.
+    Each pair's value is read as the type ``properties`` (the action's input schema, with
+    the spec's ``objects``) declares for it (``hookline.cli.inputs``).
     """
     values: dict[str, Any] = {}
     if input_json is not None:
@@ -58,31 +59,8 @@ def parse_inputs(
         if not isinstance(parsed, dict):
             raise click.BadParameter("must be a JSON object", param_hint="--input-json")
         values.update(parsed)
-    given: dict[str, list[Any]] = {}
-    for pair in pairs:
-        key, separator, text = pair.partition("=")
-        if not separator or not key:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--input")
-        given.setdefault(key, []).append(text if _is_text(properties, key) else _value(text))
-    for key, items in given.items():
-        values[key] = items[0] if len(items) == 1 else items
+    values.update(read_inputs(pairs, properties, objects))
     return values
-
-
-def _is_text(properties: Mapping[str, Any] | None, key: str) -> bool:
-    schema = (properties or {}).get(key)
-    if not isinstance(schema, Mapping):
-        return False
-    if schema.get("type") == "array" and isinstance(schema.get("items"), Mapping):
-        schema = schema["items"]
-    return schema.get("type") == "string"
-
-
-def _value(text: str) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
 
 
 @click.command("call")
@@ -100,7 +78,8 @@ def _value(text: str) -> Any:
     "inputs",
     multiple=True,
     metavar="KEY=VALUE",
-    help="An input value, read as JSON where it parses, else as text (repeatable; a "
+    help="An input value, read as its declared type: JSON where it parses as one the input "
+    "takes, else text; a single value for a list input is a one-item list (repeatable; a "
     "repeated key makes a list).",
 )
 @click.option("--input-json", metavar="JSON", help="The input as a JSON object.")
@@ -136,7 +115,8 @@ def call(
         raise ConfigurationError(
             f"connector {connector!r} has no action {action!r}{suggest(action, spec.actions)}"
         )
-    values = parse_inputs(inputs, input_json, spec.actions[action].input_schema.get("properties"))
+    properties = spec.actions[action].input_schema.get("properties")
+    values = parse_inputs(inputs, input_json, properties, spec.objects)
     entry = load_connections(catalog, connections_file).resolve(
         connection_name or connector, connector=connector
     )

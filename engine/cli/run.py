@@ -20,7 +20,7 @@ import asyncio
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import ExitStack
 from functools import wraps
 from pathlib import Path
@@ -30,6 +30,7 @@ import click
 import orjson
 
 from hookline.cli.connections import connections_option
+from hookline.cli.inputs import read_inputs
 from hookline.cli.progress import JsonLinesReporter, Reporter, TerminalReporter
 from hookline.errors import ConfigurationError, HooklineError
 from hookline.plugins.manager import collect_named
@@ -111,7 +112,8 @@ def reporter_for(as_json: bool) -> Reporter:
     "inputs",
     multiple=True,
     metavar="KEY=VALUE",
-    help="An input of a manual recipe (repeatable); read as its declared type.",
+    help="An input of a manual recipe, read as its declared type (repeatable; a repeated "
+    "key makes a list).",
 )
 @click.option(
     "--event",
@@ -188,22 +190,8 @@ def _payload(recipe: Recipe, pairs: tuple[str, ...], event_file: Path | None) ->
         except orjson.JSONDecodeError as exc:
             raise ConfigurationError(f"{event_file} is not JSON: {exc}") from None
     if isinstance(trigger, ManualTrigger):
-        return manual_inputs(trigger, dict(_pair(pair, trigger) for pair in pairs))
+        return manual_inputs(trigger, read_inputs(pairs, trigger.inputs_schema["properties"]))
     return None
-
-
-def _pair(pair: str, trigger: ManualTrigger) -> tuple[str, Any]:
-    key, separator, text = pair.partition("=")
-    if not separator or not key:
-        raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--input")
-    schema = trigger.inputs_schema["properties"].get(key)
-    kind = schema.get("type") if isinstance(schema, Mapping) else None
-    if kind == "string":
-        return key, text
-    try:
-        return key, orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return key, text
 
 
 def _run_in_sandboxes(
