@@ -137,7 +137,14 @@ def test_a_list_input_takes_json_or_one_item(
     obj: Obj, echo: tuple[str, EchoState], tmp_path: Path, tags: str
 ) -> None:
     url, _ = echo
-    args = ["--connections", connections(tmp_path, main=url), "-i", "name=x", "-i", f"tags={tags}"]
+    args = [
+        "--connections",
+        str(connections(tmp_path, main=url)),
+        "-i",
+        "name=x",
+        "-i",
+        f"tags={tags}",
+    ]
     result = invoke(obj, "shop.find", *args)
     assert result.exit_code == 0, result.output
     assert json.loads(json.loads(result.stdout)["body"])["tags"] == ["bug"]
@@ -148,7 +155,14 @@ def test_a_value_outside_an_enum_names_the_allowed_values(
 ) -> None:
     url, state = echo
     state.reset()
-    args = ["--connections", connections(tmp_path, main=url), "-i", "name=x", "-i", "state=shut"]
+    args = [
+        "--connections",
+        str(connections(tmp_path, main=url)),
+        "-i",
+        "name=x",
+        "-i",
+        "state=shut",
+    ]
     result = invoke(obj, "shop.find", *args)
     assert result.exit_code == 1
     assert str(result.exception) == "shop.find: input 'state': 'shut' is not one of open, closed"
