@@ -14,8 +14,10 @@ from click.testing import CliRunner, Result
 
 from hookline import hookimpl
 from hookline.cli.call import call, parse_inputs
+from hookline.cli.main import main
 from hookline.errors import ConfigurationError, InvalidRequestError
 from hookline.plugins.manager import get_plugin_manager
+from hookline.run.connections import write_connections
 from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
 
@@ -341,3 +343,34 @@ def test_a_platform_error_reaches_the_group_as_a_hookline_error(
     assert result.exception is not None
     assert "no such shop" in str(result.exception)
     assert SECRET not in str(result.exception)
+
+
+def test_a_dry_run_shows_auth_and_session_headers_redacted_and_labels_the_example(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    box = catalog.sandboxes["plextrac"]
+    with running(box.create_app(seed=1)) as url:
+        file = tmp_path / "connections.yaml"
+        write_connections(file, {"plextrac": {"connector": "plextrac", **box.connection(url)}})
+        args = ["call", "plextrac.list_clients", "--dry-run", "--connections", str(file)]
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    (request,) = plan["requests"]
+    assert request["headers"]["authorization"] == "***"  # the session's bearer token
+    assert "output" not in plan
+    assert plan["example_output"][0]["name"] == "Karbo Industries"
+    assert "plextrac-demo" not in result.stdout
+
+
+def test_a_dry_run_of_an_action_with_a_static_key_shows_it_redacted(
+    obj: Obj, tmp_path: Path
+) -> None:
+    file = connections(tmp_path, main="http://127.0.0.1:9")
+    result = invoke(obj, "shop.find", "--connections", file, "-i", "name=x", "--dry-run")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["requests"][0]["headers"]["authorization"] == "***"
+    assert plan["requests"][0]["url"] == "http://127.0.0.1:9/find?key=***"
+    assert plan["example_output"] is None
+    assert SECRET not in result.stdout

@@ -514,7 +514,7 @@ def test_a_dry_run_stops_at_the_first_call_that_needs_an_earlier_output(
     plan = call(catalog, spec, url, "export_shelf", {"shelf_id": 1}, dry_run=True).to_dict()
     assert [r["role"] for r in plan["requests"]] == ["call shelf (get_shelf): request"]
     assert "calls books are not planned" in plan["note"]
-    assert plan["output"] == {"shelf": {"id": 1, "name": "Poetry"}, "books": []}
+    assert plan["example_output"] == {"shelf": {"id": 1, "name": "Poetry"}, "books": []}
     skipped = call(
         catalog, spec, url, "import_shelf", {"export": {}, "shelf_id": 2}, dry_run=True
     ).to_dict()

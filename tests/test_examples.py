@@ -64,7 +64,7 @@ CREATED_WITH = (
     "typed-values",
 )
 """The attributes the shipped PlanRadar event's ticket was created with."""
-NO_ENV = {"HOOKLINE_CONNECTIONS": None, "HOOKLINE_STATE": None}
+NO_ENV: dict[str, str | None] = {"HOOKLINE_CONNECTIONS": None, "HOOKLINE_STATE": None}
 
 
 def recipe(name: str) -> str:
@@ -420,6 +420,52 @@ def test_every_example_is_listed_here_and_validates(served: Served) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.count(": valid recipe") == len(EXAMPLES)
     assert served.requests() == []
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("where", ["--sandbox", "--connections"])
+def test_every_example_plans_a_dry_run_with_outputs_shaped_like_real_ones(
+    catalog: Catalog,
+    served: Served,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    where: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for app in served.apps.values():
+        app.requests.clear()
+    args = [recipe(name), "--dry-run", "--json"]
+    args += ["--sandbox"] if where == "--sandbox" else ["--connections", str(served.connections)]
+    if name == "planradar-ticket-to-argus":
+        args += ["--event", str(PLANRADAR_EVENT)]
+    if name == "plextrac-finding-with-image":  # the image is named relative to the repository
+        args += ["-i", f"image={RECIPES / 'assets' / 'admin-console.png'}"]
+    result = invoke(catalog, run, args, NO_ENV)
+    assert result.exit_code == 0, result.output
+    assert of_kind(result, "summary")[0]["succeeded"] == 1
+    assert served.requests() == []
+    assert list(tmp_path.iterdir()) == []  # nothing written, no history kept
+    for step in of_kind(result, "step"):
+        if step["action"].startswith("files."):  # answered for real, changing nothing
+            assert "output" in step and "example_output" not in step
+        elif "requests" in step:
+            assert "example_output" in step and "output" not in step
+
+
+def test_a_dry_run_reads_back_what_it_would_have_written(
+    catalog: Catalog, created: Created, tmp_path: Path
+) -> None:
+    args = [recipe("plextrac-export-import"), "--dry-run", "--sandbox", "--json"]
+    result = invoke(catalog, run, args, NO_ENV)
+    assert result.exit_code == 0, result.output
+    steps = {step["id"]: step for step in of_kind(result, "step")}
+    written = steps["saved"]["input"]["data"]
+    assert steps["saved"]["output"]["path"] == "plextrac-export.json"
+    assert steps["exported"]["output"] == written
+    assert steps["import"]["input"] == {"items": len(written)}
+    assert of_kind(result, "job_finished")[0]["outputs"]["file"] == "plextrac-export.json"
+    assert not (tmp_path / "exports").exists()
 
 
 # Each example with one mistake of a kind the static checks catch: (recipe, the text

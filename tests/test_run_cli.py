@@ -223,7 +223,8 @@ def test_dry_run_prints_the_plan_and_sends_and_records_nothing(
     assert note["method"] == "GET" and note["url"].endswith("/tickets?since=0")
     step = of_kind(result, "step")[0]
     assert step["input"] == {"id": 1, "text": "seen First"}
-    assert step["output"] == {"id": 7, "text": "hello"}
+    assert step["example_output"] == {"id": 7, "text": "hello"}
+    assert step["requests"][0]["headers"]["authorization"] == "***"
     assert step["requests"][0]["method"] == "POST"
     assert TOKEN not in result.stdout
     listing = cli.jobs("--json")

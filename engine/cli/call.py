@@ -92,7 +92,8 @@ def parse_inputs(
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Print the requests the call would start with, secrets redacted; send nothing.",
+    help="Print the requests the call would start with, with the headers its auth adds, "
+    "every credential shown as ***, and an example of its output; send nothing.",
 )
 def call(
     target: str,
@@ -133,7 +134,7 @@ async def _run(
     dry_run: bool,
     out: IO[bytes],
 ) -> None:
-    async with entry.open(catalog) as connection:
+    async with entry.open(catalog, dry_run=dry_run) as connection:
         if dry_run or not connection.spec.actions[action].is_list:
             result = await call_action(
                 connection, action, values, dry_run=dry_run, max_records=max_records

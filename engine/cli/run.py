@@ -128,8 +128,9 @@ def reporter_for(as_json: bool) -> Reporter:
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Render every step with the actions' example outputs standing in; send nothing, "
-    "record nothing, print the plan.",
+    help="Render every step with the actions' example outputs standing in (the file "
+    "connector answers for real, keeping what it writes in memory); send nothing, record "
+    "nothing, print the plan, credentials shown as ***.",
 )
 @click.option(
     "--sandbox",
@@ -166,7 +167,7 @@ def run(
     recipe = load_recipe(recipe_file, catalog, env=env, connectors=connections.connectors)
     payload = _payload(recipe, inputs, event_file)
     reporter = reporter_for(as_json)
-    pool = ConnectionPool(catalog, env=env, connections=connections)
+    pool = ConnectionPool(catalog, env=env, connections=connections, dry_run=dry_run)
     if in_sandboxes:
         return _run_in_sandboxes(recipe, pool, catalog, payload, state, dry_run, reporter)
     return asyncio.run(_run(recipe, pool, catalog, payload, state, dry_run, reporter))

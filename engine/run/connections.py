@@ -74,9 +74,12 @@ class NamedConnection:
     connector: str
     values: Mapping[str, Any]
 
-    def open(self, catalog: Catalog) -> Connection:
-        """A ``Connection`` with these values (use it as an async context manager)."""
-        return connect(catalog, self.connector, self.values, name=self.name)
+    def open(self, catalog: Catalog, *, dry_run: bool = False) -> Connection:
+        """A ``Connection`` with these values (use it as an async context manager).
+
+        ``dry_run`` gives an in-process connector its dry-run transport, if it has one.
+        """
+        return connect(catalog, self.connector, self.values, name=self.name, dry_run=dry_run)
 
 
 @dataclass(frozen=True, slots=True)

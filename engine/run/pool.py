@@ -8,7 +8,8 @@ run before any job starts, and every secret is known before any step's input is 
 ``redact`` applies every connection's redactor to what job history stores.
 
 A connector that a plugin answers in-process (``register_transports``, e.g. the ``file``
-connector) sends its requests through the plugin's transport (``Catalog.connect``).
+connector) sends its requests through the plugin's transport (``connect``); a pool for a dry
+run gives it the plugin's dry-run transport, where it has one.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ class ConnectionPool:
         *,
         env: Mapping[str, str],
         connections: Connections | None = None,
+        dry_run: bool = False,
     ) -> None:
         self.catalog = catalog
         self.env = dict(env)
+        self.dry_run = dry_run
         self.connections = connections or Connections(None, {})
         self.named = self.connections.entries
         self._open: dict[tuple[str, str], Connection] = {}
@@ -86,7 +89,9 @@ class ConnectionPool:
                 "write the entry (`hookline sandbox --write-connections` writes sandbox ones), "
                 "give the values in the recipe, or run with --sandbox"
             )
-        return connect(self.catalog, connection.connector, values, name=connection.name)
+        return connect(
+            self.catalog, connection.connector, values, name=connection.name, dry_run=self.dry_run
+        )
 
     async def close(self) -> None:
         """Close every connection (logging out of sessions)."""
