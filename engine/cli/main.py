@@ -9,10 +9,9 @@ Warnings (a plugin that failed to import, a connections file others can read) pr
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn
@@ -27,8 +26,9 @@ from hookline.cli.connections import connections
 from hookline.cli.jobs import jobs
 from hookline.cli.run import run
 from hookline.cli.sandbox import sandbox
+from hookline.cli.show import show
 from hookline.cli.validate import validate
-from hookline.errors import ConfigurationError, HooklineError, suggest
+from hookline.errors import HooklineError
 from hookline.plugins.manager import get_plugin_manager, plugin_infos
 from hookline.spec.catalog import Catalog
 from hookline.spec.reference import connector_reference, recipe_reference, spec_reference
@@ -134,69 +134,6 @@ def plugins(app: App) -> None:
 
 
 @main.command()
-@click.argument("target", metavar="CONNECTOR[.ACTION]")
-@click.pass_obj
-def show(app: App, target: str) -> None:
-    """Show a connector (connection, actions, triggers) or one action or trigger in full."""
-    name, _, member = target.partition(".")
-    spec = app.catalog.spec(name)
-    console = Console(width=120)
-    if not member:
-        for line in _describe_connector(spec):
-            console.print(line, highlight=False)
-        return
-    block = spec.actions.get(member) or spec.triggers.get(member)
-    if block is None:
-        raise ConfigurationError(
-            f"connector {name!r} has no action or trigger {member!r}"
-            f"{suggest(member, [*spec.actions, *spec.triggers])}"
-        )
-    for line in _describe_member(spec, block):
-        console.print(line, highlight=False)
-
-
-def _describe_connector(spec: Any) -> Iterator[str]:
-    yield f"[bold]{spec.name}[/bold] — {spec.title}"
-    if spec.description:
-        yield spec.description
-    yield "\n[bold]Connection fields[/bold]"
-    for f in spec.connection.fields.values():
-        flags = ", ".join(
-            x for x in ("required" if f.required else "", "secret" if f.secret else "") if x
-        )
-        yield f"  {f.name} ({f.type}{', ' + flags if flags else ''}): {f.description}"
-    yield "\n[bold]Actions[/bold]"
-    for action in spec.actions.values():
-        yield f"  {action.name}: {action.title}"
-    if spec.triggers:
-        yield "\n[bold]Triggers[/bold]"
-        for trigger in spec.triggers.values():
-            yield f"  {trigger.name} ({trigger.type}): {trigger.title}"
-
-
-def _describe_member(spec: Any, block: Any) -> Iterator[str]:
-    yield f"[bold]{spec.name}.{block.name}[/bold] — {block.title}"
-    if block.description:
-        yield block.description
-    schema = block.input_schema
-    yield "\n[bold]Inputs[/bold]"
-    required = set(schema.get("required", []))
-    for name, prop in schema.get("properties", {}).items():
-        kind = prop.get("type", prop.get("$ref", "any")) if isinstance(prop, dict) else "any"
-        mark = " (required)" if name in required else ""
-        description = prop.get("description", "") if isinstance(prop, dict) else ""
-        yield f"  {name}: {kind}{mark} — {description}"
-    output = block.output.schema if hasattr(block, "output") else block.output_schema
-    if output is not None:
-        yield "\n[bold]Output[/bold]"
-        yield json.dumps(output, indent=2)
-    for example in block.examples:
-        yield f"\n[bold]Example[/bold]{': ' + example.title if example.title else ''}"
-        yield "input: " + json.dumps(example.input)
-        yield "output: " + json.dumps(example.output, indent=2)
-
-
-@main.command()
 @click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
@@ -270,3 +207,4 @@ main.add_command(sandbox)
 main.add_command(run)
 main.add_command(jobs)
 main.add_command(validate)
+main.add_command(show)
