@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -374,3 +379,70 @@ def test_a_dry_run_of_an_action_with_a_static_key_shows_it_redacted(
     assert plan["requests"][0]["url"] == "http://127.0.0.1:9/find?key=***"
     assert plan["example_output"] is None
     assert SECRET not in result.stdout
+
+
+@pytest.fixture
+def argus_connections(catalog: Catalog, tmp_path: Path) -> Iterator[Path]:
+    box = catalog.sandboxes["argus"]
+    with running(box.create_app(seed=1)) as url:
+        file = tmp_path / "connections.yaml"
+        write_connections(file, {"argus": {"connector": "argus", **box.connection(url)}})
+        yield file
+
+
+def test_a_list_read_on_a_terminal_shows_records_and_pages_on_stderr(
+    argus_connections: Path,
+) -> None:
+    args = ["call", "argus.search_cases", "--max-records", "120"]
+    args += ["--connections", str(argus_connections)]
+    main_fd, terminal = pty.openpty()
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "hookline", *args],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            timeout=60,
+            check=False,
+        )
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(main_fd, 4096)
+            except OSError:  # the terminal's other end is closed: all is read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(main_fd)
+    assert process.returncode == 0
+    assert len(process.stdout.splitlines()) == 120
+    last = shown.decode().replace("\r\n", "\n").split("\x1b[2K")[-1]
+    assert re.fullmatch(r"read 120 records in 2 pages \(\d+\.\ds\)\n", last), shown
+
+
+def test_off_a_terminal_stderr_carries_nothing_but_errors(argus_connections: Path) -> None:
+    args = ["call", "argus.search_cases", "--max-records", "120"]
+    result = CliRunner().invoke(main, [*args, "--connections", str(argus_connections)])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 120
+    assert result.stderr == ""
+
+
+def test_a_connector_that_needs_no_values_works_without_a_connections_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {"HOOKLINE_CONNECTIONS": None}
+    runner = CliRunner()
+    written = runner.invoke(
+        main, ["call", "file.write_text", "-i", "path=a.txt", "-i", "text=hi"], env=env
+    )
+    assert written.exit_code == 0, written.output
+    assert json.loads(written.stdout) == {"path": "a.txt", "size": 2}
+    read = runner.invoke(main, ["call", "file.read_text", "-i", "path=a.txt"], env=env)
+    assert json.loads(read.stdout) == {"text": "hi"}
+    argus = runner.invoke(main, ["call", "argus.get_case", "-i", "id=1"], env=env)
+    assert argus.exit_code == 1
+    assert "no connection for connector 'argus'" in argus.stderr

@@ -9,8 +9,10 @@ each value read as the type its input declares (``hookline.cli.inputs``: ``-i la
 ``contentEncoding: base64``, ``--input data=@photo.png`` sends the file's content.
 
 The connection is ``--connection NAME`` from the connections file, or else the only one of the
-connector. Errors are hookline errors, which the ``hookline`` group prints as one clean message
-with the error's exit code.
+connector (or, for a connector that needs no values, such as ``file``, one with its
+defaults). On a terminal, reading a list shows the records and pages read so far on stderr;
+off a terminal stderr carries errors only. Errors are hookline errors, which the ``hookline``
+group prints as one clean message with the error's exit code.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import asyncio
 import functools
 import os
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 import click
 import orjson
@@ -119,10 +122,11 @@ def call(
     properties = spec.actions[action].input_schema.get("properties")
     values = parse_inputs(inputs, input_json, properties, spec.objects)
     entry = load_connections(catalog, connections_file).resolve(
-        connection_name or connector, connector=connector
+        connection_name or connector, connector=connector, catalog=catalog
     )
     out = sys.stdout.buffer
-    asyncio.run(_run(catalog, entry, action, values, max_records, dry_run, out))
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    asyncio.run(_run(catalog, entry, action, values, max_records, dry_run, out, progress))
 
 
 async def _run(
@@ -133,6 +137,7 @@ async def _run(
     max_records: int | None,
     dry_run: bool,
     out: IO[bytes],
+    progress: _Progress | None = None,
 ) -> None:
     async with entry.open(catalog, dry_run=dry_run) as connection:
         if dry_run or not connection.spec.actions[action].is_list:
@@ -148,9 +153,51 @@ async def _run(
         try:
             async for page in iter_pages(connection, action, values, max_records=max_records):
                 lines.add(page)
+                if progress is not None:
+                    progress.page(len(page))
             lines.write()
         except BrokenPipeError:  # the reader (``| head``) has had enough: stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        finally:
+            if progress is not None:
+                progress.done()
+
+
+class _Progress:
+    """The records and pages read so far, on one line of a terminal, redrawn as pages come.
+
+    Shown only when stderr is a terminal: a script reading stderr sees nothing but errors.
+    """
+
+    def __init__(self, stream: TextIO, interval: float = 0.1) -> None:
+        self.stream = stream
+        self.interval = interval
+        self.records = self.pages = 0
+        self.started = self.shown = time.monotonic()
+
+    def page(self, records: int) -> None:
+        """A page of ``records`` was read."""
+        self.records += records
+        self.pages += 1
+        now = time.monotonic()
+        if now - self.shown >= self.interval:
+            self.shown = now
+            self.write(f"reading: {self.counts()}")
+
+    def done(self) -> None:
+        """Leave the totals on the line."""
+        seconds = time.monotonic() - self.started
+        self.write(f"read {self.counts()} ({seconds:.1f}s)\n")
+
+    def counts(self) -> str:
+        """``1,234 records in 13 pages``."""
+        records = f"{self.records:,} record{'' if self.records == 1 else 's'}"
+        return f"{records} in {self.pages:,} page{'' if self.pages == 1 else 's'}"
+
+    def write(self, text: str) -> None:
+        """Replace the line with ``text``."""
+        self.stream.write(f"\r\x1b[2K{text}")
+        self.stream.flush()
 
 
 class _Lines:
