@@ -3,7 +3,8 @@
 ``hookline validate`` checks the YAML blocks of a Markdown file that are whole recipes or
 specs, and the docs' tests run its shell blocks. A block written as an illustration only
 (a fragment with ``...``, a made-up host) says so with the word ``illustration`` after its
-language, ```` ```yaml illustration ````, and is left alone.
+language, ```` ```yaml illustration ````, and is left alone. A block that is a file the
+page's commands read says so with ``file=NAME`` (```` ```yaml file=acme.yaml ````).
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ class Block:
     def illustration(self) -> bool:
         """Whether the block is marked as an illustration, not to be checked."""
         return ILLUSTRATION in self.words
+
+    @property
+    def file(self) -> str | None:
+        """The file name a ``file=NAME`` word gives the block, if any."""
+        for word in self.words:
+            key, equals, name = word.partition("=")
+            if key == "file" and equals and name:
+                return name
+        return None
 
     def padded(self) -> str:
         """The text preceded by blank lines, so that a parser's line numbers are the file's."""
