@@ -91,11 +91,24 @@ class PluginError(HooklineError):
 
 
 class ExpressionError(HooklineError):
-    """An expression failed to compile or to evaluate."""
+    """An expression failed to compile or to evaluate.
 
-    def __init__(self, message: str, *, expression: str = "", column: int | None = None) -> None:
+    ``expression`` is the text the error is in and ``column`` (1-based) where in it;
+    ``detail`` is the message without its "at column N" and caret lines, for a caller that
+    locates the error in a file itself.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expression: str = "",
+        column: int | None = None,
+        detail: str | None = None,
+    ) -> None:
         self.expression = expression
         self.column = column
+        self.detail = message if detail is None else detail
         super().__init__(message)
 
 

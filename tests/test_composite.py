@@ -109,7 +109,7 @@ actions:
     required: [export]
     calls:
       - id: shelf
-        if: "{{ input.shelf_id == null }}"
+        if: "{{ input.shelf_id == `null` }}"
         action: create_shelf
         with: {name: "{{ input.export.shelf.name }}"}
       - id: books
@@ -516,7 +516,7 @@ def test_a_dry_run_stops_at_the_first_call_that_needs_an_earlier_output(
     plan = call(catalog, spec, url, "export_shelf", {"shelf_id": 1}, dry_run=True).to_dict()
     assert [r["role"] for r in plan["requests"]] == ["call shelf (get_shelf): request"]
     assert "calls books are not planned" in plan["note"]
-    assert plan["output"] == {"shelf": {"id": 1, "name": "Poetry"}, "books": []}
+    assert plan["example_output"] == {"shelf": {"id": 1, "name": "Poetry"}, "books": []}
     skipped = call(
         catalog, spec, url, "import_shelf", {"export": {}, "shelf_id": 2}, dry_run=True
     ).to_dict()

@@ -67,3 +67,43 @@ def test_a_server_that_is_not_the_platform_fails_the_test(
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert "output.records 'data' found nothing in the response" in result.stderr
+
+
+ECHO_SPEC = """\
+spec: hookline/v1
+name: echoed
+title: Echoed
+connection:
+  fields:
+    url: {type: string, description: Where}
+    team: {type: string, description: Which team}
+  required: [url, team]
+  base_url: "{{ connection.url }}"
+  test: {action: ping, input: {team: "{{ connection.team }}"}}
+actions:
+  ping:
+    title: Ping a team
+    input:
+      team: {type: string, description: The team}
+    request: {method: GET, path: /ping, query: {team: "{{ input.team }}"}}
+"""
+
+
+def test_the_test_input_is_rendered_from_the_connection(
+    server: tuple[str, EchoState], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, state = server
+    (tmp_path / "echoed.yaml").write_text(ECHO_SPEC)
+    (tmp_path / "echoed_plugin.py").write_text(
+        "from pathlib import Path\nfrom hookline import hookimpl\n\n\n"
+        "@hookimpl\ndef register_connectors():\n"
+        "    return [Path(__file__).with_name('echoed.yaml')]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    file = tmp_path / "connections.yaml"
+    write_connections(file, {"echo": {"connector": "echoed", "url": url, "team": "blue"}})
+    args = ["--plugin", "echoed_plugin", "connections", "test", "echo", "--connections", str(file)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert result.output == "echoed connection 'echo' works (ping)\n"
+    assert state.seen[0].query == [("team", "blue")]

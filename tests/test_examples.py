@@ -733,6 +733,52 @@ def test_the_examples_call_most_write_actions_of_the_four_connectors(catalog: Ca
     )
 
 
+@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("where", ["--sandbox", "--connections"])
+def test_every_example_plans_a_dry_run_with_outputs_shaped_like_real_ones(
+    catalog: Catalog,
+    served: Served,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    where: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for app in served.apps.values():
+        app.requests.clear()
+    args = [recipe(name), "--dry-run", "--json"]
+    args += ["--sandbox"] if where == "--sandbox" else ["--connections", str(served.connections)]
+    if name == "planradar-ticket-to-argus":
+        args += ["--event", str(PLANRADAR_EVENT)]
+    if name == "plextrac-finding-with-image":  # the image is named relative to the repository
+        args += ["-i", f"image={RECIPES / 'assets' / 'admin-console.png'}"]
+    result = invoke(catalog, run, args, {**NO_ENV, **WEBHOOK_ENV})
+    assert result.exit_code == 0, result.output
+    assert of_kind(result, "summary")[0]["succeeded"] == 1
+    assert served.requests() == []
+    assert list(tmp_path.iterdir()) == []  # nothing written, no history kept
+    for step in of_kind(result, "step"):
+        if step["action"].startswith("files."):  # answered for real, changing nothing
+            assert "output" in step and "example_output" not in step
+        elif "requests" in step:
+            assert "example_output" in step and "output" not in step
+
+
+def test_a_dry_run_reads_back_what_it_would_have_written(
+    catalog: Catalog, created: Created, tmp_path: Path
+) -> None:
+    args = [recipe("plextrac-export-import"), "--dry-run", "--sandbox", "--json"]
+    result = invoke(catalog, run, args, {**NO_ENV, **WEBHOOK_ENV})
+    assert result.exit_code == 0, result.output
+    steps = {step["id"]: step for step in of_kind(result, "step")}
+    written = steps["saved"]["input"]["data"]
+    assert steps["saved"]["output"]["path"] == "plextrac-export.json"
+    assert steps["exported"]["output"] == written
+    assert steps["import"]["input"] == {"items": len(written)}
+    assert of_kind(result, "job_finished")[0]["outputs"]["file"] == "plextrac-export.json"
+    assert not (tmp_path / "exports").exists()
+
+
 # Each example with one mistake of a kind the static checks catch: (recipe, the text
 # replaced, its replacement, the text that starts the line the problem is reported at (a
 # multi-line value's problem is reported where the value starts), the message).
@@ -940,7 +986,7 @@ def test_a_mistake_is_refused_where_it_is_before_any_request(
     if name == "planradar-ticket-to-argus":
         args += ["--event", str(PLANRADAR_EVENT)]
     result = invoke(catalog, run, args, {**NO_ENV, "PLANRADAR_WEBHOOK_PASSWORD": None})
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert f"{broken}:{line}:" in result.stderr and message in result.stderr, result.stderr
     assert served.requests() == []
 

@@ -408,6 +408,7 @@ def things(request: str, paginate: str = "") -> str:
     block = f"    paginate: {paginate}\n" if paginate else ""
     return (
         f"actions:\n  things:\n    title: Things\n    request: {request}\n{block}"
+        "    input: {query: {type: object}, q: {type: string}}\n"
         "    output: {records: items}\n"
     )
 

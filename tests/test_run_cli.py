@@ -140,12 +140,12 @@ def test_a_failed_job_exits_1_and_names_the_failed_step(cli: Cli, tracker: Track
     assert of_kind(result, "summary")[0]["exit_code"] == 1
 
 
-def test_an_invalid_recipe_exits_2_with_located_problems_and_sends_nothing(
+def test_an_invalid_recipe_exits_1_with_located_problems_and_sends_nothing(
     cli: Cli, tracker: TrackerState
 ) -> None:
     broken = MANUAL.replace("inputs.text", "inputs.txt").replace("add_comment", "add_coment")
     result = cli.run(cli.recipe(broken, "broken.yaml"), "-i", "id=2", "-i", "text=hi")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     lines = result.stderr.splitlines()
     assert any(
         line.endswith(
@@ -159,18 +159,20 @@ def test_an_invalid_recipe_exits_2_with_located_problems_and_sends_nothing(
 
 
 @pytest.mark.parametrize(
-    ("inputs", "message"),
+    ("inputs", "code", "message"),
     [
-        (["id=two", "text=hi"], "input 'id': 'two' is not of type 'integer'"),
-        (["id=2"], "input 'text' is required"),
-        (["id=2", "text=hi", "txt=x"], "unknown input 'txt' (inputs: id, text)"),
-        (["id"], "--input 'id' is not KEY=VALUE"),
+        (["id=two", "text=hi"], 1, "input 'id': 'two' is not of type 'integer'"),
+        (["id=2"], 1, "input 'text' is required"),
+        (["id=2", "text=hi", "txt=x"], 1, "unknown input 'txt' (inputs: id, text)"),
+        (["id"], 2, "Invalid value for --input: 'id' is not KEY=VALUE"),
     ],
 )
-def test_invalid_inputs_exit_2(cli: Cli, inputs: list[str], message: str) -> None:
+def test_invalid_inputs_exit_1_and_bad_usage_2(
+    cli: Cli, inputs: list[str], code: int, message: str
+) -> None:
     args = [arg for value in inputs for arg in ("-i", value)]
     result = cli.run(cli.recipe(MANUAL), *args)
-    assert result.exit_code == 2
+    assert result.exit_code == code
     assert message in result.stderr
 
 
@@ -209,7 +211,7 @@ def test_an_event_file_runs_one_job_once(cli: Cli, tracker: TrackerState) -> Non
 
 def test_a_webhook_recipe_needs_an_event(cli: Cli) -> None:
     result = cli.run(cli.recipe(WEBHOOK))
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "runs on webhook events" in result.stderr and "--event FILE" in result.stderr
 
 
@@ -265,7 +267,8 @@ def test_dry_run_prints_the_plan_and_sends_and_records_nothing(
     assert note["method"] == "GET" and note["url"].endswith("/tickets?since=0")
     step = of_kind(result, "step")[0]
     assert step["input"] == {"id": 1, "text": "seen First"}
-    assert step["output"] == {"id": 7, "text": "hello"}
+    assert step["example_output"] == {"id": 7, "text": "hello"}
+    assert step["requests"][0]["headers"]["authorization"] == "***"
     assert step["requests"][0]["method"] == "POST"
     assert TOKEN not in result.stdout
     listing = cli.jobs("--json")
@@ -323,7 +326,7 @@ def test_jobs_lists_shows_and_reruns_a_failed_job(cli: Cli, tracker: TrackerStat
     assert json.loads(cli.jobs("show", job_id, "--json").stdout)["status"] == "succeeded"
 
     nothing = cli.jobs("rerun", job_id)
-    assert nothing.exit_code == 2 and "nothing to rerun" in nothing.stderr
+    assert nothing.exit_code == 1 and "nothing to rerun" in nothing.stderr
 
 
 def test_rerun_of_an_unknown_outcome_needs_resend(cli: Cli, catalog: Catalog) -> None:
@@ -340,14 +343,14 @@ def test_rerun_of_an_unknown_outcome_needs_resend(cli: Cli, catalog: Catalog) ->
 
     job_id = asyncio.run(seed())
     refused = cli.jobs("rerun", job_id)
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1
     assert "outcome of steps[0] is unknown" in refused.stderr and "--resend" in refused.stderr
     assert cli.jobs("rerun", job_id, "--resend", "--json").exit_code == 0
 
 
-def test_an_unknown_job_id_exits_2(cli: Cli) -> None:
+def test_an_unknown_job_id_exits_1(cli: Cli) -> None:
     result = cli.jobs("show", "nope")
-    assert result.exit_code == 2 and "no job 'nope'" in result.stderr
+    assert result.exit_code == 1 and "no job 'nope'" in result.stderr
 
 
 def test_a_poll_the_platform_refuses_ends_the_run_with_exit_1(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing, suppress
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -337,6 +338,19 @@ class _Call:
     # ------------------------------------------------------------ dry runs
 
     async def plan(self, values: Mapping[str, Any], max_records: int | None) -> Plan:
+        """The requests this call would begin with, redacted, and its example output.
+
+        A connection that answers dry runs gives its answer instead of the example.
+        """
+        plan = await self.planned(values, max_records)
+        if not self.connection.answers_dry_runs:
+            return plan
+        answer = await call_action(
+            self.connection, self.action.name, values, max_records=max_records
+        )
+        return replace(plan, output=answer, example=False)
+
+    async def planned(self, values: Mapping[str, Any], max_records: int | None) -> Plan:
         """The requests this call would begin with, redacted, and its example output."""
         example = self.action.examples[0].output if self.action.examples else None
         if self.action.composite is not None:
@@ -366,8 +380,9 @@ class _Call:
         return source.planned
 
     def shown(self, role: str, request: httpx.Request) -> RenderedRequest:
-        """``request`` as plain data with every secret replaced by ``***``."""
-        return RenderedRequest.of(role, request, self.connection.redactor.redact)
+        """``request`` as plain data, as auth would send it, every credential ``***``."""
+        redact = self.connection.redactor.redact
+        return RenderedRequest.of(role, request, redact, self.connection.with_credentials(request))
 
 
 class _Source:

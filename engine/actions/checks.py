@@ -40,6 +40,7 @@ async def check_connection(connection: Connection) -> ConnectionCheck:
     output schema, whatever its ``strict``. A failure is raised as it is (an
     ``AuthenticationError`` for refused credentials, an ``InvalidResponseError`` for an
     answer of another shape, ...); a spec without a test is a ``ConfigurationError``.
+    Its input's templates read ``connection`` and ``session`` (logged in first).
     """
     spec = connection.spec
     settings = spec.connection
@@ -49,8 +50,9 @@ async def check_connection(connection: Connection) -> ConnectionCheck:
             "one with connection.test: {action: NAME}"
         )
     await connection.ready()
+    given = settings.test_input.render(connection.context())
     output = await call_action(
-        connection, settings.test_action, settings.test_input, max_records=1, confirm_shape=True
+        connection, settings.test_action, given, max_records=1, confirm_shape=True
     )
     action = spec.actions[settings.test_action]
     return ConnectionCheck(

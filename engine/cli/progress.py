@@ -133,7 +133,7 @@ class JsonLinesReporter(Reporter):
             data["error"] = step.error
         if self.dry_run:
             data["input"] = step.input
-            data["output"] = step.output
+            data["example_output" if plan is not None and plan.example else "output"] = step.output
             if plan is not None:
                 data["requests"] = [request.to_dict() for request in plan.requests]
         self.emit("step", **data)
@@ -301,7 +301,8 @@ def _plan_text(step: StepRecord, plan: Plan | None) -> Text:
     for request in plan.requests if plan is not None else ():
         text.append(f"\n  {request.role}: {request.method} {request.url}")
     if plan is not None:
-        text.append("\n  example output: " + orjson.dumps(step.output, default=str).decode())
+        label = "example output" if plan.example else "output"
+        text.append(f"\n  {label}: " + orjson.dumps(step.output, default=str).decode())
     return text
 
 

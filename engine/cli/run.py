@@ -3,17 +3,17 @@
 ``run`` checks the recipe statically first (nothing is sent for a recipe with a problem),
 opens its connections, and then: runs a manual recipe once with ``--input`` values, runs one
 poll cycle of a poll recipe and a job per new event, or runs one job on the event in
-``--event FILE``. Exit codes: 0 when every job succeeds (or is skipped), 1 when any fails,
-2 for invalid input (the recipe, an option, an input, a connection).
+``--event FILE``. Exit codes: 0 when every job succeeds (or is skipped), 1 when any fails or
+what was given cannot be used (the recipe, an input, a connection), 2 for bad usage.
 
 Job history lives in the state store: ``--state`` takes a SQLite path or URL, or a
 PostgreSQL URL; the default is ``.hookline/state.db``. The run's connections keep their rate
 budgets and sessions there too, shared with every other command given the same store.
 ``--sandbox`` runs the recipe against fresh sandboxes served for the run
 (``hookline.run.sandboxed``), with a temporary state store unless ``--state`` is given, since
-a cursor saved against one sandbox means nothing to the next. Errors are turned into exit
-codes here (``exits``), not by the ``hookline`` group, because invalid input exits 2 rather
-than 1.
+a cursor saved against one sandbox means nothing to the next. A command returns its exit code
+(``exits``); errors are the ``hookline`` group's to report, with the exit code of every
+command.
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ import dataclasses
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import ExitStack
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import orjson
 
 from hookline.cli.connections import connections_option, state_option
+from hookline.cli.inputs import read_inputs
 from hookline.cli.progress import JsonLinesReporter, Reporter, TerminalReporter
-from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentError
+from hookline.errors import ConfigurationError, HooklineError
 from hookline.plugins.manager import collect_named
 from hookline.recipes.load import load_recipe
 from hookline.recipes.model import ManualTrigger, Recipe, manual_inputs
@@ -56,7 +56,6 @@ from hookline.run.triggers import (
 )
 from hookline.spec.catalog import Catalog
 
-INVALID_INPUT = 2
 T = TypeVar("T")
 
 
@@ -68,27 +67,26 @@ def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def exits(function: Callable[..., int]) -> Callable[..., None]:
-    """Turn hookline errors into a message and exit code: 2 for invalid input, else 1."""
+    """Exit with the code the command returns; a hookline error prints and exits with its own.
+
+    The ``hookline`` group does the same for every command; this keeps a command that is
+    invoked on its own (embedded, or in tests) saying the same.
+    """
 
     @wraps(function)
     def run(*args: Any, **kwargs: Any) -> None:
         """Run the command and exit with its code."""
         try:
             code = function(*args, **kwargs)
-        except (InvalidDocumentError, ConfigurationError) as exc:
-            _error(exc)
-            sys.exit(INVALID_INPUT)
         except HooklineError as exc:
-            _error(exc)
+            if getattr(click.get_current_context().find_root().obj, "debug", False):
+                raise
+            text = str(exc)
+            click.echo(text if "\n" in text else f"error: {text}", err=True)
             sys.exit(exc.exit_code)
         sys.exit(code)
 
     return run
-
-
-def _error(exc: HooklineError) -> None:
-    text = str(exc)
-    click.echo(text if "\n" in text else f"error: {text}", err=True)
 
 
 def reporter_for(as_json: bool) -> Reporter:
@@ -109,7 +107,8 @@ def reporter_for(as_json: bool) -> Reporter:
     "inputs",
     multiple=True,
     metavar="KEY=VALUE",
-    help="An input of a manual recipe (repeatable); read as its declared type.",
+    help="An input of a manual recipe, read as its declared type (repeatable; a repeated "
+    "key makes a list).",
 )
 @click.option(
     "--event",
@@ -124,8 +123,9 @@ def reporter_for(as_json: bool) -> Reporter:
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Render every step with the actions' example outputs standing in; send nothing, "
-    "record nothing, print the plan.",
+    help="Render every step with the actions' example outputs standing in (the file "
+    "connector answers for real, keeping what it writes in memory); send nothing, record "
+    "nothing, print the plan, credentials shown as ***.",
 )
 @click.option(
     "--sandbox",
@@ -151,8 +151,8 @@ def run(
 ) -> int:
     """Run a recipe once: a manual recipe, one poll cycle, or one job on --event FILE.
 
-    Exits 0 when every job succeeds, 1 when any fails (the summary names the failed step),
-    2 for invalid input.
+    Exits 0 when every job succeeds, 1 when any fails (the summary names the failed step)
+    or what was given cannot be used, 2 for bad usage.
     """
     catalog: Catalog = app.catalog
     env = dict(os.environ)
@@ -162,7 +162,7 @@ def run(
     recipe = load_recipe(recipe_file, catalog, env=env, connectors=connections.connectors)
     payload = _payload(recipe, inputs, event_file)
     reporter = reporter_for(as_json)
-    pool = ConnectionPool(catalog, env=env, connections=connections)
+    pool = ConnectionPool(catalog, env=env, connections=connections, dry_run=dry_run)
     if in_sandboxes:
         return _run_in_sandboxes(recipe, pool, catalog, payload, state, dry_run, reporter)
     return asyncio.run(_run(recipe, pool, catalog, payload, state, dry_run, reporter))
@@ -182,22 +182,8 @@ def _payload(recipe: Recipe, pairs: tuple[str, ...], event_file: Path | None) ->
         payload = read_event(event_file)
         return manual_event(trigger, payload) if isinstance(trigger, ManualTrigger) else payload
     if isinstance(trigger, ManualTrigger):
-        return manual_inputs(trigger, dict(_pair(pair, trigger) for pair in pairs))
+        return manual_inputs(trigger, read_inputs(pairs, trigger.inputs_schema["properties"]))
     return None
-
-
-def _pair(pair: str, trigger: ManualTrigger) -> tuple[str, Any]:
-    key, separator, text = pair.partition("=")
-    if not separator or not key:
-        raise ConfigurationError(f"--input {pair!r} is not KEY=VALUE")
-    schema = trigger.inputs_schema["properties"].get(key)
-    kind = schema.get("type") if isinstance(schema, Mapping) else None
-    if kind == "string":
-        return key, text
-    try:
-        return key, orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return key, text
 
 
 def _run_in_sandboxes(

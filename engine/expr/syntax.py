@@ -191,9 +191,10 @@ def check_negations(source: str, tree: Mapping[str, Any]) -> None:
 def error(detail: str, text: str, position: int) -> ExpressionError:
     """An error whose message ends with ``text`` and a caret under ``position``."""
     return ExpressionError(
-        f"{detail} at column {position + 1}:\n{_pointer(text, position)}",
+        f"{detail} at column {position + 1}:\n{pointer(text, position)}",
         expression=text,
         column=position + 1,
+        detail=detail,
     )
 
 
@@ -201,7 +202,12 @@ def located(exc: ExpressionError, where: str) -> ExpressionError:
     """``exc`` with ``where`` (a key path, or nothing) in front of its message."""
     if not where:
         return exc
-    return ExpressionError(f"{where}: {exc}", expression=exc.expression, column=exc.column)
+    return ExpressionError(
+        f"{where}: {exc}",
+        expression=exc.expression,
+        column=exc.column,
+        detail=f"{where}: {exc.detail}",
+    )
 
 
 def syntax_error(source: str, exc: Any) -> ExpressionError:
@@ -244,7 +250,8 @@ def _describe(exc: Any) -> str:
     return repr(str(value))
 
 
-def _pointer(text: str, position: int) -> str:
+def pointer(text: str, position: int) -> str:
+    """``text`` on one line (a window of it, if long) and a caret under ``position``."""
     line = text.translate(_ONE_LINE)
     if len(line) <= _WINDOW:
         return f"  {line}\n  {' ' * position}^"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import ipaddress
 import json
 import logging
@@ -80,6 +81,9 @@ class Connection:
     the same budget key share their budget; ``transport`` replaces the network transport
     under the rate limit and the deadline; ``token_store`` keeps the tokens an OAuth
     authorization gave (the connections file's); ``sessions`` shares logins between processes.
+    ``answers_dry_runs`` says that the transport answers as the platform would but changes
+    nothing (an in-process connector's dry-run transport), so a dry run may send to it and
+    show real outputs instead of the spec's examples.
     """
 
     def __init__(
@@ -93,10 +97,12 @@ class Connection:
         transport: httpx.AsyncBaseTransport | None = None,
         token_store: TokenStore | None = None,
         sessions: SessionCache | None = None,
+        answers_dry_runs: bool = False,
     ) -> None:
         self.spec = spec
         self.token_store = token_store
         self.sessions = sessions
+        self.answers_dry_runs = answers_dry_runs
         self.name = name or spec.name
         self.expressions = expressions
         self.redactor = Redactor(
@@ -279,6 +285,14 @@ class Connection:
         """
         return self._renderer.render(request, context, action=action)
 
+    def with_credentials(self, request: httpx.Request) -> httpx.Request:
+        """``request`` with the credentials auth would add, for showing it (dry runs).
+
+        Nothing is sent and no one logs in: a session's values are ``<session.NAME>``
+        placeholders. Every added value is a credential; show them redacted.
+        """
+        return self.auth.preview(request) if self.auth is not None else request
+
     # ------------------------------------------------------------ sending
 
     async def ready(self) -> None:
@@ -390,22 +404,37 @@ def connect(
     limiter: RateLimiter | None = None,
     token_store: TokenStore | None = None,
     sessions: SessionCache | None = None,
+    dry_run: bool = False,
 ) -> Connection:
     """A connection of ``connector`` with ``values`` (not yet opened: nothing is sent).
 
     A connector a plugin answers in-process (``register_transports``) gets its transport;
     the others go over the network. ``limiter`` and ``sessions`` share budgets and logins
-    (default: this process's limiter, no shared sessions).
+    (default: this process's limiter, no shared sessions). For a ``dry_run``, a transport
+    factory that takes a ``dry_run`` keyword gives a transport that changes nothing, which the
+    dry run uses.
     """
     spec = catalog.spec(connector)
     local = catalog.transports.get(spec.name)
+    dry = dry_run and local is not None and _takes_dry_run(local)
+    transport = None
+    if local is not None:
+        transport = local(values, dry_run=True) if dry else local(values)
     return Connection(
         spec,
         values,
         expressions=catalog.expressions,
         name=name,
         limiter=limiter,
-        transport=None if local is None else local(values),
+        transport=transport,
         token_store=token_store,
         sessions=sessions,
+        answers_dry_runs=dry,
     )
+
+
+def _takes_dry_run(factory: Any) -> bool:
+    try:
+        return "dry_run" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a callable without a signature Python can read
+        return False

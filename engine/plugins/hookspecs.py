@@ -49,7 +49,11 @@ def register_transports() -> Mapping[str, Any]:  # type: ignore[empty-body]
     Every connection of such a connector sends its requests through
     ``factory(values) -> httpx.AsyncBaseTransport`` instead of the network (the built-in
     ``file`` connector reads and writes local files this way). Auth, rate limits, retries,
-    error tables and redaction apply as to any connector.
+    error tables and redaction apply as to any connector. A factory that also takes a
+    keyword ``dry_run`` is called with ``dry_run=True`` for dry runs, and returns a transport
+    that answers as the real one would but changes nothing (the ``file`` connector keeps
+    what a dry run writes in memory, so a later read of the same run finds it); dry runs
+    then show its answers instead of the actions' example outputs.
     """
 
 

@@ -87,17 +87,30 @@ _CRON_FIELD = re.compile(r"(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*")
 
 
 def check_recipe(
-    recipe: Recipe, document: Document, catalog: Catalog, env: Mapping[str, str]
+    recipe: Recipe,
+    document: Document,
+    catalog: Catalog,
+    env: Mapping[str, str] | None,
+    unset: list[Problem] | None = None,
 ) -> list[Problem]:
-    """Every static problem of ``recipe`` (compiled from ``document``), located."""
-    return _Checker(recipe, document, catalog, env).run()
+    """Every static problem of ``recipe`` (compiled from ``document``), located.
+
+    ``env`` None checks environment references for their form only; with ``unset`` given,
+    references to variables ``env`` lacks go there instead of being problems.
+    """
+    return _Checker(recipe, document, catalog, env, unset).run()
 
 
 class _Checker:
     """One recipe's checks, with the problems found so far and its connections' specs."""
 
     def __init__(
-        self, recipe: Recipe, document: Document, catalog: Catalog, env: Mapping[str, str]
+        self,
+        recipe: Recipe,
+        document: Document,
+        catalog: Catalog,
+        env: Mapping[str, str] | None,
+        unset: list[Problem] | None,
     ) -> None:
         self.recipe = recipe
         self.document = document
@@ -105,7 +118,7 @@ class _Checker:
         self.env = env
         self.problems: list[Problem] = []
         self.specs: dict[str, Spec] = {}
-        self.refs = References(document, env, self.problems)
+        self.refs = References(document, env, self.problems, unset)
 
     def problem(self, path: KeyPath, message: str, *, key: bool = False) -> None:
         """Record a problem at ``path`` of the recipe."""
@@ -161,7 +174,9 @@ class _Checker:
         values = {key: value.value for key, value in connection.values.items()}
         schema = spec.connection.values_schema()
         label = f"connector {spec.name!r}"
-        self.inputs(path, values, schema, label, "field", satisfied=connection.named is not None)
+        # Values not written here come from the connections file (or a sandbox) when it runs.
+        satisfied = connection.named is not None or not values
+        self.inputs(path, values, schema, label, "field", satisfied=satisfied)
         for key, value in connection.values.items():
             self.refs.value(value, (*path, key), Scope({"env": None}))
 
@@ -204,7 +219,8 @@ class _Checker:
             trigger.event,
             Scope({"env": None}),
         )
-        if isinstance(found, WebhookTrigger):
+        if isinstance(found, WebhookTrigger) and self.env is not None:
+            # without the environment (validate in CI) the credentials cannot be judged
             self.problems += credential_problems(self.document, trigger, found, spec, self.env)
         schema = found.output_schema
         return (

@@ -53,34 +53,56 @@ def load_recipe(
     path: Path,
     catalog: Catalog,
     *,
-    env: Mapping[str, str] = os.environ,
+    env: Mapping[str, str] | None = os.environ,
     connectors: Mapping[str, str] | None = None,
+    unset_env: list[Problem] | None = None,
+    text: str | None = None,
 ) -> Recipe:
     """Load, compile and statically check the recipe at ``path`` and every recipe it calls.
 
-    ``env`` is the environment the recipe will run in (``env.NAME`` must be set there);
-    ``connectors`` names the connector of each connection in the connections file, so that a
-    connection given by name is checked like one written in place. Raises ``RecipeError`` with
-    every located problem.
+    ``env`` is the environment the recipe will run in (``env.NAME`` must be set there); None
+    when it is not known, as when validating in CI without secrets: then ``env.NAME`` is
+    checked for its form only. With ``unset_env`` given, references to variables ``env``
+    lacks are added to it rather than refused. ``connectors`` names the connector of each
+    connection in the connections file, so that a connection given by name is checked like
+    one written in place; a name the file lacks that names a connector stands for a
+    connection of that connector. ``text`` gives the recipe's content (``path`` then only
+    names it and locates the recipes it calls). Raises ``RecipeError`` with every located
+    problem.
     """
-    return _Loader(catalog, env, connectors or {}).load(Path(path), ())
+    loader = _Loader(catalog, env, connectors or {}, unset_env)
+    return loader.load(Path(path), (), text)
 
 
 class _Loader:
     """Loads a recipe tree once per file, refusing a recipe that ends up calling itself."""
 
-    def __init__(self, catalog: Catalog, env: Mapping[str, str], named: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        env: Mapping[str, str] | None,
+        named: Mapping[str, str],
+        unset_env: list[Problem] | None,
+    ) -> None:
         self.catalog = catalog
         self.env = env
         self.named = named
+        self.unset_env = unset_env
         self.loaded: dict[Path, Recipe] = {}
 
-    def load(self, path: Path, calling: tuple[Path, ...]) -> Recipe:
+    def connector_of(self, name: str) -> str | None:
+        """The connector of connections-file entry ``name``; a connector's own name stands
+        for a connection of that connector when the file has no such entry."""
+        if name in self.named:
+            return self.named[name]
+        return name if name in self.catalog.connectors else None
+
+    def load(self, path: Path, calling: tuple[Path, ...], text: str | None = None) -> Recipe:
         """Load ``path`` (called from the recipes ``calling``), or the copy loaded before."""
         key = path.resolve()
-        if key in self.loaded:
+        if key in self.loaded and text is None:
             return self.loaded[key]
-        document = load_document(path, error=RecipeError)
+        document = load_document(path, error=RecipeError, text=text)
         problems = schema_problems(document, base_schema("recipe-v1"))
         if problems:
             raise RecipeError(problems)
@@ -90,7 +112,7 @@ class _Loader:
         recipe = builder.recipe()
         problems += [*builder.compiler.problems, *builder.callee_problems]
         problems += table_problems(document, tables, expressions)
-        problems += check_recipe(recipe, document, self.catalog, self.env)
+        problems += check_recipe(recipe, document, self.catalog, self.env, self.unset_env)
         if problems:
             raise RecipeError(sorted(set(problems), key=_order))
         self.loaded[key] = recipe
@@ -140,14 +162,16 @@ class _Builder:
         """One entry of ``connections``: a name, or a mapping with values."""
         path: KeyPath = ("connections", name)
         if isinstance(block, str):
-            return RecipeConnection(name, self.loader.named.get(block), block, {}, path)
+            return RecipeConnection(name, self.loader.connector_of(block), block, {}, path)
         values = {
             key: _value(self.compiler, *path, key)
             for key in block
             if key not in ("connector", "connection")
         }
         named = block.get("connection")
-        connector = block.get("connector") or (self.loader.named.get(named) if named else None)
+        connector = block.get("connector") or (self.loader.connector_of(named) if named else None)
+        if named is None and not values and self.loader.named.get(name) == connector:
+            named = name  # `connector:` alone: the values of the file's entry of this name
         return RecipeConnection(name, connector, named, values, path)
 
     def trigger(self, block: Mapping[str, Any]) -> RecipeTrigger:

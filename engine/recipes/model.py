@@ -39,8 +39,11 @@ class RecipeConnection:
     """A connection the recipe uses, by the name its steps give it.
 
     ``named`` is the connections-file entry it starts from (if any); ``values`` are the values
-    written in the recipe, which override the entry's. ``connector`` is None only while a
-    named entry is unknown, which the static checks report.
+    written in the recipe, which override the entry's. A name the file lacks that is a
+    connector's name stands for a connection of that connector with no values but its
+    fields' defaults (enough for ``file``; others then need their values from somewhere, such
+    as ``--sandbox``). ``connector`` is None only while a named entry is unknown, which the
+    static checks report.
     """
 
     name: str

@@ -443,13 +443,14 @@ class _Job:
         if items is None:
             items = []
         if not isinstance(items, list):
+            message = f"for_each needs a list, got {type(items).__name__}"
+            if self.runner.dry_run:  # say why the plan stops here
+                message += (
+                    "; a dry run reads the actions' example outputs, which do not always have "
+                    "the shape of real ones, so this loop and what reads it cannot be planned"
+                )
             raise _StepFailed(
-                {
-                    "kind": "invalid_items",
-                    "message": f"for_each needs a list, got {type(items).__name__}",
-                    "step": path,
-                    "step_id": step.id,
-                }
+                {"kind": "invalid_items", "message": message, "step": path, "step_id": step.id}
             )
         if len(items) > step.max_items:
             raise _StepFailed(

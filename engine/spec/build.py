@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from hookline.documents.compiler import Compiler
-from hookline.expr.templates import Expression
+from hookline.expr.templates import CompiledValue, Expression
 from hookline.plugins.protocols import AuthType, Paginator, WebhookVerifier
 from hookline.spec.model import (
     Action,
@@ -144,7 +144,7 @@ def _connection(c: Compiler, builders: Builders, retry: RetryPolicy) -> Connecti
         max_response_bytes=block.get("max_response_bytes", 64 * 1024 * 1024),
         follow_redirects=block.get("follow_redirects", False),
         test_action=test.get("action"),
-        test_input=test.get("input", {}),
+        test_input=c.value("test", "input") or CompiledValue({}),
     )
 
 

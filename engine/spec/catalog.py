@@ -41,6 +41,7 @@ from hookline.spec.build import Builders, build_spec, iter_schemas
 from hookline.spec.formats import check_format, refusal
 from hookline.spec.model import Spec
 from hookline.spec.params import paginate_problems
+from hookline.spec.scopes import scope_problems
 
 OBJECT_REF = "#/objects/"
 
@@ -115,6 +116,7 @@ class Catalog:
             raise SpecError(problems)
         compiler = Compiler(document, self.expressions)
         compiler.problems.extend(cross_check(document))
+        compiler.problems.extend(scope_problems(document, self.expressions))
         spec = build_spec(compiler, self.builders)
         compiler.raise_if_problems(SpecError)
         return spec

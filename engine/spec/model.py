@@ -363,7 +363,7 @@ class ConnectionSpec:
     max_response_bytes: int = 64 * 1024 * 1024
     follow_redirects: bool = False
     test_action: str | None = None
-    test_input: Mapping[str, Any] = field(default_factory=dict)
+    test_input: CompiledValue = field(default_factory=lambda: CompiledValue({}))
 
     @property
     def secret_fields(self) -> tuple[str, ...]:

@@ -492,10 +492,18 @@ class Session(httpx.Auth):
             )
             rejected = used
 
-    def authorize(self, request: httpx.Request) -> httpx.Request:
+    def preview(self, request: httpx.Request) -> httpx.Request:
+        """``request`` as the session would send it, its values read as placeholders.
+
+        For dry runs: nothing is sent and no login happens, so every value the session
+        adds is a ``<session.NAME>`` placeholder; the names of what it adds are real.
+        """
+        return self.authorize(request, dry_run=True)
+
+    def authorize(self, request: httpx.Request, *, dry_run: bool = False) -> httpx.Request:
         """A copy of ``request`` carrying the session's headers, cookies and query."""
         authorized = copy_request(request)
-        context = self.target.context()
+        context = self.target.context(dry_run=dry_run)
         if self.spec.headers is not None:
             for name, value in self.spec.headers.render(context).items():
                 if value is not None:
