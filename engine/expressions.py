@@ -28,6 +28,7 @@ import jmespath  # type: ignore[import-untyped, unused-ignore]
 from jmespath import exceptions as jmespath_errors  # type: ignore[import-untyped, unused-ignore]
 
 from .errors import ExpressionError
+from .expr.closures import Evaluator, compile_ast
 from .expression_functions import (
     CallError,
     ExpressionFunction,
@@ -74,11 +75,12 @@ class Expression:
     offset: int
     parsed: Any = field(repr=False, compare=False)
     options: Any = field(repr=False, compare=False)
+    evaluate: Evaluator = field(repr=False, compare=False)
 
     def search(self, data: Any) -> Any:
         """Evaluate against ``data``; every failure is an ``ExpressionError`` naming the source."""
         try:
-            return self.parsed.search(data, options=self.options)
+            return self.evaluate(data)
         except CallError as exc:
             raise self._error(f"{exc.function}(): {exc.message}", exc.function) from exc
         except jmespath_errors.JMESPathTypeError as exc:  # raised inside JMESPath's functions
@@ -306,7 +308,9 @@ class Expressions:
         except RecursionError:
             raise error("the expression is nested too deeply", source, 0) from None
         check_calls(source, parsed.parsed, self.functions)
-        return Expression(source, offset, parsed, self._options)
+        return Expression(
+            source, offset, parsed, self._options, compile_ast(parsed.parsed, self._options)
+        )
 
 
 def _key_path(where: str, key: Any) -> str:
