@@ -10,9 +10,12 @@ of ``@`` nested ten deep is a thousand-fold when written out as JSON. Two budget
   (``hookline.expr.functions`` for JMESPath's ``join`` and ``to_string``,
   ``hookline.expr.builtins`` for the registered ones); ``value_size`` measures a value
   without writing it, counting a list or object that is shared as often as it appears.
-- ``MAX_STEPS``: an evaluation visits at most this many nodes of the syntax tree, each
-  projected element counting again (``BudgetedInterpreter``), so a chain of projections and
-  flattens stops after a second or so instead of spinning for minutes.
+- ``MAX_STEPS``: an evaluation takes at most this many steps, each element a projection,
+  filter or flatten goes over and each function call counting one (``spend``, from the
+  compiled closures; ``BudgetedInterpreter`` counts every node it visits where the
+  interpreter runs), so a chain of projections and flattens stops after a second or so
+  instead of spinning for minutes. An expression without them takes as many steps as it has
+  nodes, which its length already bounds, so those are not counted.
 
 Both are checked where an expression is evaluated (``hookline.expr.templates``), whichever
 evaluator runs it, and the error names the expression with a caret.
@@ -20,6 +23,7 @@ evaluator runs it, and the error names the expression with a caret.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +38,27 @@ MAX_STEPS = 1_000_000
 
 class OverBudget(Exception):
     """An evaluation passed a budget; the message says which, for the expression's error."""
+
+
+class _Meter(threading.local):
+    """The steps the evaluation running in this thread has left."""
+
+    left = MAX_STEPS
+
+
+_METER = _Meter()
+
+
+def start_evaluation() -> None:
+    """Give the evaluation about to run in this thread its whole step budget."""
+    _METER.left = MAX_STEPS
+
+
+def spend(steps: int) -> None:
+    """Count ``steps`` against the running evaluation; ``OverBudget`` past ``MAX_STEPS``."""
+    _METER.left -= steps
+    if _METER.left < 0:
+        raise OverBudget(f"the evaluation took more than {MAX_STEPS:,} steps")
 
 
 class TooLarge(OverBudget):

@@ -35,11 +35,12 @@ from jmespath import exceptions as jmespath_errors  # type: ignore[import-untype
 from hookline.errors import ExpressionError
 from hookline.expr.budgets import (
     MAX_VALUE_BYTES,
-    BudgetedInterpreter,
     OverBudget,
+    start_evaluation,
     too_large,
     value_size,
 )
+from hookline.expr.closures import Evaluator, compile_ast
 from hookline.expr.functions import (
     CallError,
     check_calls,
@@ -93,6 +94,7 @@ class Expression:
     offset: int
     parsed: Any = field(repr=False, compare=False)
     options: Any = field(repr=False, compare=False)
+    evaluate: Evaluator = field(repr=False, compare=False)
     builds: bool = field(default=True, repr=False, compare=False)
 
     def search(self, data: Any) -> Any:
@@ -102,7 +104,8 @@ class Expression:
         result (where the expression builds one) within ``MAX_VALUE_BYTES``.
         """
         try:
-            result = BudgetedInterpreter(self.options).visit(self.parsed.parsed, data)
+            start_evaluation()
+            result = self.evaluate(data)
             if self.builds:
                 value_size(result, "the result")
             return result
@@ -355,7 +358,8 @@ class Expressions:
         check_calls(source, parsed.parsed, self.functions)
         check_negations(source, parsed.parsed)
         builds = any(node["type"] in _BUILDERS for node in nodes(parsed.parsed))
-        return Expression(source, offset, parsed, self._options, builds)
+        evaluate = compile_ast(parsed.parsed, self._options)
+        return Expression(source, offset, parsed, self._options, evaluate, builds)
 
 
 def _key_path(where: str, key: Any) -> str:
