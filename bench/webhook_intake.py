@@ -1,4 +1,4 @@
-"""Benchmark: webhook intake of ``hookline serve`` against a bare endpoint, and event latency.
+r"""Benchmark: webhook intake of ``hookline serve`` against a bare endpoint, and event latency.
 
 Run by hand, never by the test suite::
 
@@ -13,9 +13,10 @@ Two servers, each in a process of its own on 127.0.0.1, both uvicorn with the sa
   each 202 means the event and its job were committed to disk first, and the jobs run in the
   same process while requests arrive.
 
-The load comes from another process: an ``httpx.AsyncClient`` with ``--connections``
-keep-alive connections, each sending a ~1 KB PlanRadar-shaped event (a fresh ticket each time)
-as soon as the previous one is answered, for ``--seconds``. Rounds alternate between the two
+The load comes from another process: ``--connections`` httpx clients, each on one HTTP/1.1
+keep-alive connection (h11 over asyncio streams, ``KeepAlive``), each sending a ~1 KB
+PlanRadar-shaped event (a fresh ticket each time) as soon as the previous one is answered,
+for ``--seconds``. Rounds alternate between the two
 servers; each row is the best round, with the CPU time the server process spent per request
 (for hookline, until the round's jobs had run too), which other load on a shared machine
 disturbs less than the wall clock. Then the **event-to-job-done latency**: events sent one at
@@ -44,6 +45,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import h11
+import httpx
 
 HERE = Path(__file__).resolve().parent
 USER, PASSWORD = "bench", "a-long-random-bench-password"
@@ -90,7 +94,6 @@ def serving(command: list[str], url: str, env: dict[str, str]) -> Iterator[subpr
     The server's log (a line per job) goes to a file: a pipe nobody reads would fill up and
     stop the server at its next line.
     """
-    import httpx
 
     with tempfile.NamedTemporaryFile(prefix="hookline-bench-", suffix=".log") as log:
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
@@ -152,9 +155,61 @@ def event() -> bytes:
     return json.dumps(body).encode()
 
 
+class KeepAlive(httpx.AsyncBaseTransport):
+    """One HTTP/1.1 keep-alive connection for one sequential worker: h11 over asyncio streams.
+
+    httpx's default transport (httpcore on anyio) costs several times the CPU per request and
+    slows down as connections are added, so with it the client, not the servers, would be
+    measured.
+    """
+
+    def __init__(self) -> None:
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self.conn: Any = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` on the connection (opened on first use) and read the answer."""
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(request.url.host, request.url.port)
+            self.conn = h11.Connection(h11.CLIENT)
+        reader, writer = self.streams
+        head = h11.Request(
+            method=request.method, target=request.url.raw_path, headers=request.headers.raw
+        )
+        body = request.read()
+        data = self.conn.send(head) + self.conn.send(h11.Data(data=body))
+        writer.write(data + self.conn.send(h11.EndOfMessage()))
+        await writer.drain()
+        status, headers, chunks = 0, [], []
+        while True:
+            event = self.conn.next_event()
+            if event is h11.NEED_DATA:
+                received = await reader.read(65536)
+                if not received:
+                    await self.aclose()
+                    raise httpx.RemoteProtocolError("the server closed the connection")
+                self.conn.receive_data(received)
+            elif isinstance(event, h11.Response):
+                status, headers = event.status_code, list(event.headers)
+            elif isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                break
+        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
+            self.conn.start_next_cycle()
+        else:
+            await self.aclose()
+        return httpx.Response(status, headers=headers, content=b"".join(chunks))
+
+    async def aclose(self) -> None:
+        """Close the connection."""
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+
 async def load(url: str, seconds: float, connections: int, rate: float | None) -> dict[str, Any]:
     """Send events to ``url`` for ``seconds``: as fast as answered, or ``rate`` a second."""
-    import httpx
 
     auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     headers = {"Content-Type": "application/json", "Authorization": auth}
@@ -162,15 +217,11 @@ async def load(url: str, seconds: float, connections: int, rate: float | None) -
     errors: dict[str, int] = {}
     latencies: list[float] = []
     sent: dict[str, float] = {}
-    # hookline's own transport under httpx's API: httpcore's pool costs several times the CPU
-    # per request and slows down as connections are added, so it would measure the client.
-    from hookline.http.transport import HTTP11Transport
+    stop = time.monotonic() + seconds
 
-    transport = HTTP11Transport(max_connections=connections, max_idle=connections)
-    async with httpx.AsyncClient(transport=transport, timeout=30) as client:
-        stop = time.monotonic() + seconds
-
-        async def worker(pace: float | None) -> None:
+    async def worker(pace: float | None) -> None:
+        transport = KeepAlive()
+        async with httpx.AsyncClient(transport=transport, timeout=30) as client:
             while time.monotonic() < stop:
                 body = event()
                 began, at = time.monotonic(), time.time()
@@ -186,12 +237,12 @@ async def load(url: str, seconds: float, connections: int, rate: float | None) -
                 if pace is not None:
                     await asyncio.sleep(max(0.0, pace - (time.monotonic() - began)))
 
-        started = time.monotonic()
-        if rate is None:
-            await asyncio.gather(*(worker(None) for _ in range(connections)))
-        else:
-            await worker(1 / rate)
-        elapsed = time.monotonic() - started
+    started = time.monotonic()
+    if rate is None:
+        await asyncio.gather(*(worker(None) for _ in range(connections)))
+    else:
+        await worker(1 / rate)
+    elapsed = time.monotonic() - started
     return {"requests": len(latencies), "seconds": elapsed, "statuses": statuses,
             "errors": errors, "latencies": latencies, "sent": sent}  # fmt: skip
 

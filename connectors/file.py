@@ -10,6 +10,11 @@ ASGI app over the connection's folder, so nothing goes over the network.
 Every path is relative to the folder and must stay inside it (an absolute path, ``..``
 climbing out, or a link pointing outside is refused). Files are written to a temporary name
 and renamed, so a reader never sees half a file.
+
+Dry runs. The transport for a dry run (``transport(values, dry_run=True)``) answers every
+request as the real one would, but keeps what it writes in memory: a later read in the same
+run finds it, and the folder is left as it was. So a dry run of a recipe that writes a file
+and reads it back plans the steps after it with the data that would be there.
 """
 
 from __future__ import annotations
@@ -56,14 +61,19 @@ def register_transports() -> Mapping[str, Callable[[Mapping[str, Any]], httpx.As
     return {"file": transport}
 
 
-def transport(values: Mapping[str, Any]) -> httpx.AsyncBaseTransport:
-    """The in-process transport of a connection with these values."""
-    return httpx.ASGITransport(app=create_app(Path(str(values.get("folder") or "."))))
+def transport(values: Mapping[str, Any], *, dry_run: bool = False) -> httpx.AsyncBaseTransport:
+    """The in-process transport of a connection with these values (see Dry runs)."""
+    folder = Path(str(values.get("folder") or "."))
+    return httpx.ASGITransport(app=create_app(folder, dry_run=dry_run))
 
 
-def create_app(folder: Path) -> Starlette:
-    """The file operations over ``folder``, one POST route per action of the spec."""
+def create_app(folder: Path, *, dry_run: bool = False) -> Starlette:
+    """The file operations over ``folder``, one POST route per action of the spec.
+
+    With ``dry_run``, writes are kept in memory, where later reads find them.
+    """
     root = folder.expanduser()
+    files = _Folder() if not dry_run else _DryFolder()
 
     def route(name: str, work: Callable[[Path, dict[str, Any]], Any]) -> Route:
         """A POST route running ``work`` on the path the body names."""
@@ -84,42 +94,41 @@ def create_app(folder: Path) -> Starlette:
 
         return Route(f"/{name}", endpoint, methods=["POST"])
 
-    def written(target: Path, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def written(target: Path, size: int, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """What a write action returns."""
         path = target.relative_to(root.resolve()).as_posix()
-        return {"path": path, "size": target.stat().st_size, **(extra or {})}
+        return {"path": path, "size": size, **(extra or {})}
 
     def write_json(target: Path, body: dict[str, Any]) -> Any:
         """Write ``data`` as JSON."""
         indent = body.get("indent") or None
-        _write(target, json.dumps(body.get("data"), indent=indent, ensure_ascii=False) + "\n")
-        return written(target)
+        text = json.dumps(body.get("data"), indent=indent, ensure_ascii=False) + "\n"
+        return written(target, files.write(target, text))
 
     def write_text(target: Path, body: dict[str, Any]) -> Any:
         """Write ``text``."""
-        _write(target, str(body.get("text", "")))
-        return written(target)
+        return written(target, files.write(target, str(body.get("text", ""))))
 
     def write_csv(target: Path, body: dict[str, Any]) -> Any:
         """Write ``rows`` as CSV."""
         rows = body.get("rows") or []
-        _write(target, _csv(rows, body.get("columns"), bool(body.get("formulas"))))
-        return written(target, {"rows": len(rows)})
+        text = _csv(rows, body.get("columns"), bool(body.get("formulas")))
+        return written(target, files.write(target, text), {"rows": len(rows)})
 
     def read_json(target: Path, body: dict[str, Any]) -> Any:
         """The file's JSON data."""
         try:
-            return {"data": json.loads(_read(target))}
+            return {"data": json.loads(files.read(target))}
         except json.JSONDecodeError as exc:
             raise _Refused(400, f"{body['path']} is not JSON: {exc}") from None
 
     def read_csv(target: Path, body: dict[str, Any]) -> Any:
         """The file's rows."""
-        return {"rows": list(csv.DictReader(io.StringIO(_read(target), newline="")))}
+        return {"rows": list(csv.DictReader(io.StringIO(files.read(target), newline="")))}
 
     def read_text(target: Path, body: dict[str, Any]) -> Any:
         """The file's text."""
-        return {"text": _read(target)}
+        return {"text": files.read(target)}
 
     operations: dict[str, Callable[[Path, dict[str, Any]], Any]] = {
         "write_json": write_json,
@@ -145,27 +154,50 @@ def _inside(root: Path, path: Any) -> Path:
     return target
 
 
-def _read(target: Path) -> str:
-    try:
-        return target.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise _Refused(404, f"no file {target.name!r} in the folder") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _Refused(400, f"cannot read {target.name!r}: {exc}") from None
+class _Folder:
+    """Reads and writes files on disk."""
+
+    def read(self, target: Path) -> str:
+        """The file's text; a refusal when it is missing or unreadable."""
+        try:
+            return target.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise _Refused(404, f"no file {target.name!r} in the folder") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _Refused(400, f"cannot read {target.name!r}: {exc}") from None
+
+    def write(self, target: Path, text: str) -> int:
+        """Replace the file with ``text`` (through a temporary file); its size in bytes."""
+        temporary: str | None = None
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+                stream.write(text)
+            os.replace(temporary, target)
+        except OSError as exc:
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)
+            raise _Refused(400, f"cannot write {target.name!r}: {exc.strerror or exc}") from None
+        return target.stat().st_size
 
 
-def _write(target: Path, text: str) -> None:
-    temporary: str | None = None
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
-    except OSError as exc:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
-        raise _Refused(400, f"cannot write {target.name!r}: {exc.strerror or exc}") from None
+class _DryFolder(_Folder):
+    """A dry run's folder: writes are kept in memory and read back from there."""
+
+    def __init__(self) -> None:
+        self.written: dict[Path, str] = {}
+
+    def read(self, target: Path) -> str:
+        """What this run wrote to the file, else the file on disk."""
+        if target in self.written:
+            return self.written[target]
+        return super().read(target)
+
+    def write(self, target: Path, text: str) -> int:
+        """Keep ``text`` as the file's; its size in bytes, as it would be written."""
+        self.written[target] = text
+        return len(text.encode("utf-8"))
 
 
 def _csv(rows: list[Any], columns: list[str] | None, formulas: bool) -> str:

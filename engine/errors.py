@@ -3,6 +3,7 @@
     HooklineError                 every error a user can meet; has an exit_code
     ├── InvalidDocumentError      a YAML file that is not a valid document; holds Problems
     │   ├── SpecError             a connector spec
+    │   │   └── SpecFormatError   written for a spec format this hookline does not read
     │   └── RecipeError           a recipe (or a connections file)
     ├── PluginError               a plugin that cannot be used (clashing names, bad registration)
     ├── ExpressionError           an expression that does not compile or cannot be evaluated
@@ -13,8 +14,10 @@
         ├── NotFoundError         the object does not exist
         ├── InvalidRequestError   the platform rejected the input (400, 422)
         ├── RateLimitedError      the platform refused for rate (retry_after: seconds or None)
+        │   └── RateLimitWaitError  the budget's next slot is further away than max_wait
         ├── ServerError           the platform failed (5xx)
         ├── InvalidResponseError  the answer could not be read (bad JSON, too large, wrong shape)
+        │   └── ResponseTooLargeError  the answer passed the connection's max_response_bytes
         ├── TransportError        the connection failed before an answer arrived
         ├── OutcomeUnknownError   a non-idempotent request was sent and its answer was lost
         └── UnsafeRequestError    the request would leave its origin or leak a secret
@@ -67,6 +70,18 @@ class SpecError(InvalidDocumentError):
     """A connector spec is invalid."""
 
 
+class SpecFormatError(SpecError):
+    """A spec written for a format version (``spec: hookline/v2``) this hookline does not read.
+
+    ``found`` is the version the file names, ``name`` the connector it would define.
+    """
+
+    def __init__(self, problems: list[Problem], *, found: str, name: str) -> None:
+        self.found = found
+        self.name = name
+        super().__init__(problems)
+
+
 class RecipeError(InvalidDocumentError):
     """A recipe or connections file is invalid."""
 
@@ -76,11 +91,24 @@ class PluginError(HooklineError):
 
 
 class ExpressionError(HooklineError):
-    """An expression failed to compile or to evaluate."""
+    """An expression failed to compile or to evaluate.
 
-    def __init__(self, message: str, *, expression: str = "", column: int | None = None) -> None:
+    ``expression`` is the text the error is in and ``column`` (1-based) where in it;
+    ``detail`` is the message without its "at column N" and caret lines, for a caller that
+    locates the error in a file itself.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expression: str = "",
+        column: int | None = None,
+        detail: str | None = None,
+    ) -> None:
         self.expression = expression
         self.column = column
+        self.detail = message if detail is None else detail
         super().__init__(message)
 
 
@@ -157,6 +185,32 @@ class RateLimitedError(ActionError):
         super().__init__(message, **context)  # type: ignore[arg-type]
 
 
+class RateLimitWaitError(RateLimitedError):
+    """A request would wait for its rate budget longer than the connection's ``max_wait``.
+
+    ``wait`` is the seconds it would have waited and ``until`` the Unix time its budget
+    frees up; ``asked`` is the pause the platform asked for (``Retry-After``,
+    ``X-RateLimit-Reset``, a cooldown), None when the wait is the budget's own queue. Nothing
+    was sent: the call fails at once rather than hang.
+    """
+
+    kind = "rate_limit_wait"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        wait: float,
+        until: float,
+        asked: float | None = None,
+        **context: object,
+    ) -> None:
+        self.wait = wait
+        self.until = until
+        self.asked = asked
+        super().__init__(message, retry_after=wait, **context)
+
+
 class ServerError(ActionError):
     """The platform failed to handle the request."""
 
@@ -167,6 +221,10 @@ class InvalidResponseError(ActionError):
     """The platform's answer could not be read or did not have the declared shape."""
 
     kind = "invalid_response"
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """The answer, as sent or once decompressed, passed the connection's size cap."""
 
 
 class TransportError(ActionError):

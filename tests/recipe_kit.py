@@ -43,7 +43,7 @@ connection:
   required: [base_url, token]
   base_url: "{{ connection.base_url }}"
   auth: {type: bearer, token: "{{ connection.token }}"}
-  retry: {attempts: 1}
+defaults: {retry: {attempts: 1}}
 objects:
   ticket:
     type: object

@@ -102,7 +102,7 @@ def make_request(
     **parts: Any,
 ) -> model.Request:
     """A compiled request template; ``parts`` are query, headers, json, form, body, flags."""
-    compiled = {
+    compiled: dict[str, Any] = {
         key: expressions.compile_value(value)
         for key, value in parts.items()
         if key in ("query", "headers", "json", "form", "body")
@@ -557,12 +557,14 @@ def paged_app(total: int = 23, *, delay: float = 0.0) -> Starlette:
         params = dict(request.query_params)
         await hold(request, params)
         number = int(params.get("page", 1))
+        size = int(params.get("per_page", 5))
+        carried = f"&per_page={size}" if "per_page" in params else ""  # as GitHub's links do
         base = str(request.base_url).rstrip("/")
-        links = [f'<{base}/linked?page=1>; rel="first"']
-        if number * 5 < state.total:
-            links.insert(0, f'<{base}/linked?page={number + 1}>; rel="next last"')
+        links = [f'<{base}/linked?page=1{carried}>; rel="first"']
+        if number * size < state.total:
+            links.insert(0, f'<{base}/linked?page={number + 1}{carried}>; rel="next last"')
         headers = {"link": ", ".join(links)}
-        return JSONResponse({"items": state.records((number - 1) * 5, 5)}, headers=headers)
+        return JSONResponse({"items": state.records((number - 1) * size, size)}, headers=headers)
 
     async def stolen(request: Request) -> Response:
         await hold(request, dict(request.query_params))

@@ -435,7 +435,7 @@ def test_a_dry_run_shows_the_lookup_and_the_example_output(
     plan = call(catalog, spec, url, "create_item", ITEM, dry_run=True).to_dict()
     assert [r["role"] for r in plan["requests"]] == ["request", "lookup, only after a lost answer"]
     assert plan["requests"][1]["url"] == f"{url}/items?external_id=x-1"
-    assert plan["output"] == {"id": 1, "external_id": "x-1", "title": "Door"}
+    assert plan["example_output"] == {"id": 1, "external_id": "x-1", "title": "Door"}
     assert state.seen == []
 
 
@@ -541,7 +541,7 @@ class _LosingTransport(httpx.AsyncBaseTransport):
 def test_plextrac_create_finding_after_a_lost_answer_gives_the_flaw_id(catalog: Catalog) -> None:
     box = catalog.sandboxes["plextrac"]
     app = box.create_app(seed=1, auth_rate_limit=None)
-    state = app.state.sandbox
+    state = app.state.sandbox  # type: ignore[attr-defined]
     report = next(r for r in state.reports.values() if r["client_id"] == 1001)
     given = {
         "client_id": 1001,

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +19,10 @@ from click.testing import CliRunner, Result
 
 from hookline import hookimpl
 from hookline.cli.call import call, parse_inputs
+from hookline.cli.main import main
 from hookline.errors import ConfigurationError, InvalidRequestError
 from hookline.plugins.manager import get_plugin_manager
+from hookline.run.connections import write_connections
 from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
 
@@ -47,6 +54,10 @@ actions:
       count: {type: integer}
       tags: {type: array, items: {type: string}}
       exact: {type: boolean}
+      state:
+        anyOf:
+          - {enum: [open, closed]}
+          - {type: array, items: {enum: [open, closed]}}
     required: [name]
     request:
       method: POST
@@ -128,6 +139,43 @@ def test_max_records_limits_a_list(obj: Obj, paged: tuple[str, PagedState], tmp_
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [0, 1, 2, 3]
 
 
+@pytest.mark.parametrize("tags", ['["bug"]', "bug"])
+def test_a_list_input_takes_json_or_one_item(
+    obj: Obj, echo: tuple[str, EchoState], tmp_path: Path, tags: str
+) -> None:
+    url, _ = echo
+    args = [
+        "--connections",
+        str(connections(tmp_path, main=url)),
+        "-i",
+        "name=x",
+        "-i",
+        f"tags={tags}",
+    ]
+    result = invoke(obj, "shop.find", *args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(json.loads(result.stdout)["body"])["tags"] == ["bug"]
+
+
+def test_a_value_outside_an_enum_names_the_allowed_values(
+    obj: Obj, echo: tuple[str, EchoState], tmp_path: Path
+) -> None:
+    url, state = echo
+    state.reset()
+    args = [
+        "--connections",
+        str(connections(tmp_path, main=url)),
+        "-i",
+        "name=x",
+        "-i",
+        "state=shut",
+    ]
+    result = invoke(obj, "shop.find", *args)
+    assert result.exit_code == 1
+    assert str(result.exception) == "shop.find: input 'state': 'shut' is not one of open, closed"
+    assert state.seen == []
+
+
 def test_inputs_parse_as_json_or_text_and_repeat_into_lists(
     obj: Obj, echo: tuple[str, EchoState], tmp_path: Path
 ) -> None:
@@ -172,16 +220,32 @@ def test_parse_inputs(
 
 @pytest.mark.parametrize(
     ("pair", "expected"),
-    [("name=0042", "0042"), ("tags=5", "5"), ("count=5", 5), ("other=5", 5), ('name="x"', '"x"')],
+    [
+        ("name=0042", "0042"),
+        ("tags=5", ["5"]),
+        ("tags=bug", ["bug"]),
+        ('tags=["bug", "ui"]', ["bug", "ui"]),
+        ("count=5", 5),
+        ("other=5", 5),
+        ('name="x"', '"x"'),
+        ('name=["x"]', '["x"]'),
+        ("either=open", "open"),
+        ('either=["open", "new"]', ["open", "new"]),
+        ("either=5", "5"),
+    ],
 )
-def test_string_inputs_keep_their_text(pair: str, expected: Any) -> None:
+def test_inputs_are_read_as_their_declared_type(pair: str, expected: Any) -> None:
     properties = {
         "name": {"type": "string"},
         "tags": {"type": "array", "items": {"type": "string"}},
         "count": {"type": "integer"},
+        "either": {"$ref": "#/objects/states"},
+    }
+    objects = {
+        "states": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
     }
     key = pair.split("=")[0]
-    assert parse_inputs((pair,), None, properties) == {key: expected}
+    assert parse_inputs((pair,), None, properties, objects) == {key: expected}
 
 
 @pytest.mark.parametrize(
@@ -284,3 +348,101 @@ def test_a_platform_error_reaches_the_group_as_a_hookline_error(
     assert result.exception is not None
     assert "no such shop" in str(result.exception)
     assert SECRET not in str(result.exception)
+
+
+def test_a_dry_run_shows_auth_and_session_headers_redacted_and_labels_the_example(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    box = catalog.sandboxes["plextrac"]
+    with running(box.create_app(seed=1)) as url:
+        file = tmp_path / "connections.yaml"
+        write_connections(file, {"plextrac": {"connector": "plextrac", **box.connection(url)}})
+        args = ["call", "plextrac.list_clients", "--dry-run", "--connections", str(file)]
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    (request,) = plan["requests"]
+    assert request["headers"]["authorization"] == "***"  # the session's bearer token
+    assert "output" not in plan
+    assert plan["example_output"][0]["name"] == "Karbo Industries"
+    assert "plextrac-demo" not in result.stdout
+
+
+def test_a_dry_run_of_an_action_with_a_static_key_shows_it_redacted(
+    obj: Obj, tmp_path: Path
+) -> None:
+    file = connections(tmp_path, main="http://127.0.0.1:9")
+    result = invoke(obj, "shop.find", "--connections", file, "-i", "name=x", "--dry-run")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["requests"][0]["headers"]["authorization"] == "***"
+    assert plan["requests"][0]["url"] == "http://127.0.0.1:9/find?key=***"
+    assert plan["example_output"] is None
+    assert SECRET not in result.stdout
+
+
+@pytest.fixture
+def argus_connections(catalog: Catalog, tmp_path: Path) -> Iterator[Path]:
+    box = catalog.sandboxes["argus"]
+    with running(box.create_app(seed=1)) as url:
+        file = tmp_path / "connections.yaml"
+        write_connections(file, {"argus": {"connector": "argus", **box.connection(url)}})
+        yield file
+
+
+def test_a_list_read_on_a_terminal_shows_records_and_pages_on_stderr(
+    argus_connections: Path,
+) -> None:
+    args = ["call", "argus.search_cases", "--max-records", "120"]
+    args += ["--connections", str(argus_connections)]
+    main_fd, terminal = pty.openpty()
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "hookline", *args],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            timeout=60,
+            check=False,
+        )
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(main_fd, 4096)
+            except OSError:  # the terminal's other end is closed: all is read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(main_fd)
+    assert process.returncode == 0
+    assert len(process.stdout.splitlines()) == 120
+    last = shown.decode().replace("\r\n", "\n").split("\x1b[2K")[-1]
+    assert re.fullmatch(r"read 120 records in 2 pages \(\d+\.\ds\)\n", last), shown
+
+
+def test_off_a_terminal_stderr_carries_nothing_but_errors(argus_connections: Path) -> None:
+    args = ["call", "argus.search_cases", "--max-records", "120"]
+    result = CliRunner().invoke(main, [*args, "--connections", str(argus_connections)])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 120
+    assert result.stderr == ""
+
+
+def test_a_connector_that_needs_no_values_works_without_a_connections_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {"HOOKLINE_CONNECTIONS": None}
+    runner = CliRunner()
+    written = runner.invoke(
+        main, ["call", "file.write_text", "-i", "path=a.txt", "-i", "text=hi"], env=env
+    )
+    assert written.exit_code == 0, written.output
+    assert json.loads(written.stdout) == {"path": "a.txt", "size": 2}
+    read = runner.invoke(main, ["call", "file.read_text", "-i", "path=a.txt"], env=env)
+    assert json.loads(read.stdout) == {"text": "hi"}
+    argus = runner.invoke(main, ["call", "argus.get_case", "-i", "id=1"], env=env)
+    assert argus.exit_code == 1
+    assert "no connection for connector 'argus'" in argus.stderr

@@ -227,7 +227,7 @@ def test_a_postgresql_store_opens_its_connection_again_after_it_broke(tmp_path: 
         store = open_store(url, PM)
         try:
             asyncio.run(queue(store, 1))
-            pid = asyncio.run(store.run(lambda cur: _backend(cur)))
+            pid = asyncio.run(store.transaction(lambda cur: _backend(cur)))
             with psycopg.connect(POSTGRES, autocommit=True) as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
             with pytest.raises(psycopg.OperationalError):

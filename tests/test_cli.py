@@ -68,7 +68,7 @@ def test_validate_reports_a_bad_expression_with_a_caret(tmp_path: Path) -> None:
     spec.write_text(VALID.replace("path: /items/{{ input.id }}", "path: /items/{{ input.id. }}"))
     code, output = invoke("validate", str(spec))
     assert code == 1
-    assert f"{spec}:24:13: actions.get_item.request.path:" in output
+    assert f"{spec}:24:32: actions.get_item.request.path:" in output
     assert "^" in output
 
 
@@ -82,9 +82,31 @@ def test_validate_refuses_a_file_that_is_neither_spec_nor_recipe(tmp_path: Path)
 
 def test_show_a_connector_and_an_action() -> None:
     code, output = invoke("show", "argus")
-    assert code == 0 and "search_cases" in output and "api_key (string, required, secret)" in output
+    assert code == 0 and "search_cases" in output
+    lines = [" ".join(line.split()) for line in output.splitlines()]
+    assert any(line.startswith("api_key * text, secret ") for line in lines), output
+    assert any(line.startswith("base_url text (uri) https://api.mnemonic.no ") for line in lines)
     code, output = invoke("show", "argus.get_case")
     assert code == 0 and "Inputs" in output and "Example" in output
+
+
+def test_show_resolves_shared_objects_into_types_values_defaults_and_required_marks() -> None:
+    code, output = invoke("show", "pcr360.list_service_desk")
+    assert code == 0
+    lines = [" ".join(line.split()) for line in output.splitlines()]
+    assert "#/objects" not in output
+    assert "type one of IN, SO The item's type: IN (incident) or SO (service order)" in lines
+    assert "RECID * text The item's record id, a whole number as text" in lines
+    code, output = invoke("show", "argus.search_cases")
+    flat = " ".join(output.split())
+    assert "status one of pendingCustomer, pendingSoc," in flat and "; or a list of them" in flat
+    code, output = invoke("show", "plextrac.create_finding")
+    lines = [" ".join(line.split()) for line in output.splitlines()]
+    assert "client_id * an integer The client's id" in lines
+    assert "title * text, at least 1 character The title (unique within the report)" in lines
+    code, output = invoke("show", "file.write_json")
+    lines = [" ".join(line.split()) for line in output.splitlines()]
+    assert "indent an integer, at least 0, at most 8 2 Spaces per level (0: one line)" in lines
 
 
 def test_an_unknown_name_suggests_a_close_one_without_a_traceback() -> None:

@@ -27,6 +27,7 @@ from hookline.errors import (
 from hookline.http.connection import Connection
 from hookline.http.ratelimit import InProcessRateLimiter
 from hookline.recipes.load import load_recipe
+from hookline.recipes.model import ActionStep
 from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import Spec
@@ -40,7 +41,7 @@ connection:
     url: {type: string}
   required: [url]
   base_url: "{{ connection.url }}"
-  retry: {attempts: 1}
+defaults: {retry: {attempts: 1}}
 objects:
   book:
     type: object
@@ -108,7 +109,7 @@ actions:
     required: [export]
     calls:
       - id: shelf
-        if: "{{ input.shelf_id == null }}"
+        if: "{{ input.shelf_id == `null` }}"
         action: create_shelf
         with: {name: "{{ input.export.shelf.name }}"}
       - id: books
@@ -168,8 +169,9 @@ class Library:
     seen: list[str] = field(default_factory=list)
 
     def add_shelf(self, name: str) -> dict[str, Any]:
-        shelf = {"id": len(self.shelves) + 1, "name": name}
-        self.shelves[shelf["id"]] = shelf
+        number = len(self.shelves) + 1
+        shelf = {"id": number, "name": name}
+        self.shelves[number] = shelf
         return shelf
 
     def add_book(self, shelf_id: int, title: str, author: str | None = None) -> dict[str, Any]:
@@ -514,7 +516,7 @@ def test_a_dry_run_stops_at_the_first_call_that_needs_an_earlier_output(
     plan = call(catalog, spec, url, "export_shelf", {"shelf_id": 1}, dry_run=True).to_dict()
     assert [r["role"] for r in plan["requests"]] == ["call shelf (get_shelf): request"]
     assert "calls books are not planned" in plan["note"]
-    assert plan["output"] == {"shelf": {"id": 1, "name": "Poetry"}, "books": []}
+    assert plan["example_output"] == {"shelf": {"id": 1, "name": "Poetry"}, "books": []}
     skipped = call(
         catalog, spec, url, "import_shelf", {"export": {}, "shelf_id": 2}, dry_run=True
     ).to_dict()
@@ -556,7 +558,8 @@ outputs:
 def test_a_recipe_reads_a_composite_output_by_its_schema(catalog: Catalog, tmp_path: Path) -> None:
     path = tmp_path / "copy.yaml"
     path.write_text(RECIPE)
-    assert load_recipe(path, catalog, env={}).steps[0].action == "export_client"
+    step = load_recipe(path, catalog, env={}).steps[0]
+    assert isinstance(step, ActionStep) and step.action == "export_client"
     path.write_text(RECIPE.replace("reports[0].name", "reports[0].nmae"))
     with pytest.raises(RecipeError, match="has no field 'nmae'"):
         load_recipe(path, catalog, env={})

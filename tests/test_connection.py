@@ -11,10 +11,15 @@ import httpx
 import pytest
 
 from hookline.actions.checks import check_connection
-from hookline.errors import ConfigurationError, InvalidRequestError, UnsafeRequestError
+from hookline.errors import (
+    ConfigurationError,
+    InvalidRequestError,
+    InvalidResponseError,
+    UnsafeRequestError,
+)
 from hookline.http.connection import CallPolicy, Connection
 from hookline.spec.catalog import Catalog
-from tests.servers import EchoState, demo_spec, make_request
+from tests.servers import EchoState, Reply, demo_spec, make_request
 
 pytestmark = pytest.mark.anyio
 
@@ -166,14 +171,18 @@ def test_query_lists_repeat_and_nulls_are_left_out(catalog: Catalog) -> None:
     ]
 
 
-def test_headers_are_rendered_and_line_breaks_refused(catalog: Catalog) -> None:
+def test_headers_are_rendered_and_control_characters_refused(catalog: Catalog) -> None:
     request = render(
         catalog, "/", headers={"X-Id": "{{ input.id }}", "Accept": None}, input={"id": 7}
     )
     assert request.headers["x-id"] == "7"
     assert "accept" not in request.headers
-    with pytest.raises(InvalidRequestError, match="line break"):
-        render(catalog, "/", headers={"X-Id": "{{ input.id }}"}, input={"id": "a\r\nHost: evil"})
+    for bad in ("a\r\nHost: evil", "a\nb", "a\x00b", "a\x7fb"):
+        with pytest.raises(InvalidRequestError, match="'X-Id' holds a control character") as e:
+            render(catalog, "/", headers={"X-Id": "{{ input.id }}"}, input={"id": bad})
+        assert bad not in str(e.value)
+    tabbed = render(catalog, "/", headers={"X-Id": "{{ input.id }}"}, input={"id": "a\tb"})
+    assert tabbed.headers["x-id"] == "a\tb"
 
 
 def test_json_body_with_and_without_nulls(catalog: Catalog) -> None:
@@ -291,7 +300,9 @@ async def test_connection_headers_and_defaults_reach_the_server(
     async with Connection(
         spec, {"url": url, "username": "ada"}, expressions=catalog.expressions
     ) as connection:
-        request = connection.build_request(spec.actions["ping"].request, connection.context())
+        ping = spec.actions["ping"].request
+        assert ping is not None
+        request = connection.build_request(ping, connection.context())
         await connection.send(request, policy=CallPolicy())
     headers = state.seen[0].headers
     assert headers["x-client"] == "hookline-ada"
@@ -338,7 +349,8 @@ def test_connection_headers_that_read_the_session_count_for_every_request(
 ) -> None:
     spec = demo_spec(catalog, headers={"X-Tenant": "{{ session.tenant_id }}"})
     connection = Connection(spec, {"url": "https://x.test"}, expressions=catalog.expressions)
-    assert connection.reads_session(spec.actions["ping"].request)
+    ping = spec.actions["ping"].request
+    assert ping is not None and connection.reads_session(ping)
 
 
 async def test_a_dry_run_context_shows_session_placeholders_and_logs_in_nowhere(
@@ -390,7 +402,39 @@ async def test_the_connection_test_runs_the_declared_action(
             check = await check_connection(connection)
         assert (check.connection, check.action, check.records) == ("demo", action, records)
     assert [seen.path for seen in state.seen] == ["/ping", "/list"]
-    assert str(check) == "demo connection 'demo' works (list_query, 1 record(s) read)"
+    assert str(check) == (
+        "demo connection 'demo' works (list_query, 1 record(s) read; its output has no schema "
+        "to check the answer by)"
+    )
+
+
+async def test_a_connection_test_needs_the_platforms_shape_not_any_2xx(
+    catalog: Catalog, server: tuple[str, EchoState]
+) -> None:
+    url, state = server
+    record = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}
+    actions = {
+        "list_things": {
+            "title": "Things",
+            "request": {"method": "GET", "path": "/things"},
+            "output": {"records": "data", "schema": record, "strict": False},
+        },
+    }
+    spec = demo_spec(catalog, actions=actions, test={"action": "list_things"})
+    answers = [
+        ({"hello": "not the platform"}, "output.records 'data' found nothing in the response"),
+        ({"data": [{"id": "x"}]}, "record 0: the output does not match its schema"),
+        ({"data": [{"id": 7}]}, None),
+        ({"data": []}, None),
+    ]
+    for body, problem in answers:
+        state.replies.append(Reply(body=body))
+        async with Connection(spec, {"url": url}, expressions=catalog.expressions) as connection:
+            if problem is None:
+                assert (await check_connection(connection)).schema is True
+                continue
+            with pytest.raises(InvalidResponseError, match=problem):
+                await check_connection(connection)
 
 
 async def test_a_connection_test_needs_a_declared_action(catalog: Catalog) -> None:

@@ -12,6 +12,7 @@ from hookline.cli.main import main
 from hookline.run.connections import write_connections
 from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
+from tests.servers import EchoState
 
 
 @pytest.fixture
@@ -54,3 +55,55 @@ def test_refused_credentials_fail_the_test_cleanly(connections_file: Path) -> No
     assert "Traceback" not in result.output
     assert "not-it" not in result.output
     assert result.output.startswith("error: ")
+
+
+def test_a_server_that_is_not_the_platform_fails_the_test(
+    catalog: Catalog, server: tuple[str, EchoState], tmp_path: Path
+) -> None:
+    url, _ = server  # answers 200 with JSON about the request, whatever is asked
+    file = tmp_path / "connections.yaml"
+    write_connections(file, {"argus": {"connector": "argus", "base_url": url, "api_key": "k"}})
+    result = CliRunner().invoke(main, ["connections", "test", "argus", "--connections", str(file)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "output.records 'data' found nothing in the response" in result.stderr
+
+
+ECHO_SPEC = """\
+spec: hookline/v1
+name: echoed
+title: Echoed
+connection:
+  fields:
+    url: {type: string, description: Where}
+    team: {type: string, description: Which team}
+  required: [url, team]
+  base_url: "{{ connection.url }}"
+  test: {action: ping, input: {team: "{{ connection.team }}"}}
+actions:
+  ping:
+    title: Ping a team
+    input:
+      team: {type: string, description: The team}
+    request: {method: GET, path: /ping, query: {team: "{{ input.team }}"}}
+"""
+
+
+def test_the_test_input_is_rendered_from_the_connection(
+    server: tuple[str, EchoState], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, state = server
+    (tmp_path / "echoed.yaml").write_text(ECHO_SPEC)
+    (tmp_path / "echoed_plugin.py").write_text(
+        "from pathlib import Path\nfrom hookline import hookimpl\n\n\n"
+        "@hookimpl\ndef register_connectors():\n"
+        "    return [Path(__file__).with_name('echoed.yaml')]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    file = tmp_path / "connections.yaml"
+    write_connections(file, {"echo": {"connector": "echoed", "url": url, "team": "blue"}})
+    args = ["--plugin", "echoed_plugin", "connections", "test", "echo", "--connections", str(file)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert result.output == "echoed connection 'echo' works (ping)\n"
+    assert state.seen[0].query == [("team", "blue")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -28,7 +28,7 @@ SECRET = "s3cr3t-from-the-environment"
 
 
 class Specs:
-    """A spec source holding the test's connectors."""
+    """Stands in for a ``Catalog`` holding only the test's connectors."""
 
     def __init__(self, expressions: Expressions, **specs: Spec) -> None:
         self.expressions = expressions
@@ -49,16 +49,17 @@ class Specs:
 
 
 @pytest.fixture(scope="module")
-def source(catalog: Catalog) -> Specs:
+def source(catalog: Catalog) -> Catalog:
     fields = {
         "url": {"type": "string"},
         "port": {"type": "integer", "default": 443},
         "verbose": {"type": "boolean"},
         "token": {"type": "string", "secret": True, "pattern": "^tok-"},
     }
-    return Specs(
+    specs = Specs(
         catalog.expressions, demo=demo_spec(catalog, fields=fields), other=demo_spec(catalog)
     )
+    return cast(Catalog, specs)  # the two things load_connections reads of a catalog
 
 
 def write(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
@@ -68,7 +69,7 @@ def write(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
     return path
 
 
-def test_entries_are_rendered_from_the_environment(source: Specs, tmp_path: Path) -> None:
+def test_entries_are_rendered_from_the_environment(source: Catalog, tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "prod:\n"
@@ -92,7 +93,7 @@ def test_entries_are_rendered_from_the_environment(source: Specs, tmp_path: Path
     assert connection.values["port"] == 8443 and connection.name == "prod"
 
 
-def test_problems_are_located_and_secrets_redacted(source: Specs, tmp_path: Path) -> None:
+def test_problems_are_located_and_secrets_redacted(source: Catalog, tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "prod:\n"
@@ -121,20 +122,20 @@ def test_problems_are_located_and_secrets_redacted(source: Specs, tmp_path: Path
     assert "colour" in text
 
 
-def test_only_environment_variables_can_be_used(source: Specs, tmp_path: Path) -> None:
+def test_only_environment_variables_can_be_used(source: Catalog, tmp_path: Path) -> None:
     path = write(tmp_path, "prod:\n  connector: demo\n  url: '{{ connection.url }}'\n")
     with pytest.raises(RecipeError, match=r"only use environment variables"):
         load_connections(source, path, environ={})
 
 
-def test_a_file_others_can_read_gives_a_warning(source: Specs, tmp_path: Path) -> None:
+def test_a_file_others_can_read_gives_a_warning(source: Catalog, tmp_path: Path) -> None:
     path = write(tmp_path, "prod:\n  connector: demo\n  url: https://x.test\n", mode=0o644)
     with pytest.warns(ConnectionsFileWarning, match="chmod 600"):
         load_connections(source, path, environ={})
 
 
 def test_the_file_is_named_by_option_then_environment_then_default(
-    source: Specs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    source: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert connections_path("x.yaml", environ={"HOOKLINE_CONNECTIONS": "y.yaml"}) == (
         Path("x.yaml"),
@@ -160,7 +161,7 @@ def entries(tmp_path: Path, **named: dict[str, Any]) -> Any:
     return path
 
 
-def test_resolving_by_name_or_by_connector(source: Specs, tmp_path: Path) -> None:
+def test_resolving_by_name_or_by_connector(source: Catalog, tmp_path: Path) -> None:
     path = entries(
         tmp_path,
         a={"connector": "demo", "url": "https://a.test"},
@@ -183,7 +184,7 @@ def test_resolving_by_name_or_by_connector(source: Specs, tmp_path: Path) -> Non
         connections.resolve("d", connector="demo")
 
 
-def test_writing_merges_and_keeps_the_file_private(source: Specs, tmp_path: Path) -> None:
+def test_writing_merges_and_keeps_the_file_private(source: Catalog, tmp_path: Path) -> None:
     path = tmp_path / "new" / ".hookline" / "connections.yaml"
     write_connections(path, {"a": {"connector": "demo", "url": "https://a.test"}})
     write_connections(

@@ -57,7 +57,7 @@ def query(state: str, sql: str) -> list[tuple[Any, ...]]:
                 cur.execute(sql)
                 return [tuple(row) for row in cur.fetchall()]
 
-            return await store.run(work)
+            return await store.transaction(work)
         finally:
             await store.close()
 

@@ -1,18 +1,55 @@
-"""Meta-tests of the Markdown docs: relative links resolve, and the spec guide covers the blocks.
+"""Meta-tests of the Markdown docs: links resolve, the spec guide covers the blocks, and every
+recipe, spec and command in README.md and docs/ that is meant to work does.
 
 Links are read outside code (fenced blocks and inline code spans are skipped, since JMESPath
 such as ``[?id](x)`` is not a link); a link with a scheme (``https:``, ``mailto:``) is left
 alone, and a relative one must name an existing file once its ``#anchor`` is removed.
+
+The testing guide's Python examples are quoted from test files (a ``# path`` first line), which
+the suite runs; its ``hookline`` command lines must parse.
+
+Docs that run. Every fenced YAML block that is a whole recipe or spec validates
+(``hookline validate`` reads them out of the Markdown). Every ``hookline`` command of a shell
+block runs and exits 0, in a fresh folder per page, against sandboxes served for the module
+with a connections file pointing at them, as after ``hookline sandbox --write-connections``:
+
+- ``&&``-joined commands are split, and only the ``hookline`` ones are run (a virtualenv's
+  setup and the test tools are not hookline's to check here);
+- ``hookline sandbox`` builds its apps but serves nothing (the module's sandboxes stand in),
+  and ``hookline serve`` checks its recipes and says what it serves, then stops;
+- a call in a generated connector reference runs with ``--dry-run`` when the connector has a
+  sandbox: it checks that the command line gives an input the action accepts, while the
+  contract tests send the same examples to the sandboxes (the ``file`` connector's calls run
+  for real, in the page's folder);
+- the commands of a page run in order, in one folder, where a YAML block marked
+  ``file=NAME`` is written as that file first, the repository's ``recipes`` folder is, and
+  a file an input names as ``@PATH`` exists;
+- a block marked ``illustration`` (a synopsis, made-up ids, a plugin that does not exist) is
+  skipped on purpose.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
+import socket
+import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import click
 import pytest
+from click.testing import CliRunner
 
+from hookline.cli.main import generated_docs, main
+from hookline.documents.markdown import fenced_blocks
+from hookline.run.connections import write_connections
+from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
+from hookline.spec.reference import slug
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -93,3 +130,273 @@ def test_spec_guide_covers_every_built_in_building_block(catalog: Catalog) -> No
         if not _mentioned(name, guide)
     ]
     assert missing == []
+
+
+def anchors(markdown: str) -> set[str]:
+    """The anchors of ``markdown``'s headings, numbered as GitHub numbers repeated ones."""
+    found: set[str] = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", _FENCE.sub("", markdown), re.MULTILINE):
+        anchor = base = slug(heading.replace("`", ""))
+        n = 0
+        while anchor in found:
+            n += 1
+            anchor = f"{base}-{n}"
+        found.add(anchor)
+    return found
+
+
+def test_slugs_follow_github() -> None:
+    assert slug("error_rule") == "error_rule"
+    assert slug("connection.rate_limit") == "connectionrate_limit"
+    assert slug("`basic` auth type".replace("`", "")) == "basic-auth-type"
+
+
+def test_every_anchor_of_the_generated_references_resolves(catalog: Catalog) -> None:
+    dead = []
+    for name, text in generated_docs(catalog).items():
+        known = anchors(text)
+        dead += [f"{name}: #{a}" for a in re.findall(r"\]\(#([^)]+)\)", text) if a not in known]
+    assert dead == []
+
+
+def test_the_spec_reference_describes_every_object(catalog: Catalog) -> None:
+    """No key of the spec reference is a bare object: each links to a section of its keys."""
+    text = generated_docs(catalog)["spec-reference.md"]
+    bare = [line for line in text.splitlines() if re.match(r"\| `\w+` \| object \|", line)]
+    assert bare == []
+
+
+# ---------------------------------------------------------------- runnable examples
+
+_BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+TESTING_GUIDE = DOCS / "testing.md"
+
+
+def code_blocks(markdown: str, language: str) -> list[str]:
+    """The fenced blocks of ``markdown`` in ``language``."""
+    return [body for lang, body in _BLOCK.findall(markdown) if lang == language]
+
+
+def quoted(block: str) -> tuple[Path, list[str]] | None:
+    """The file a block says it quotes (``# path`` on its first line) and its parts."""
+    first, _, rest = block.partition("\n")
+    path = ROOT / first.removeprefix("# ").strip()
+    if not first.startswith("# ") or not path.is_file():
+        return None
+    parts = re.split(r"^ *# \.\.\.\n", rest, flags=re.MULTILINE)
+    return path, [part for part in parts if part.strip()]
+
+
+def missing_quotes(page: Path) -> list[str]:
+    """The parts of quoted blocks that their file does not hold, in order."""
+    missing = []
+    for language in ("python", "yaml"):
+        for block in code_blocks(page.read_text(encoding="utf-8"), language):
+            found = quoted(block)
+            if found is None:
+                continue
+            path, parts = found
+            text, at = path.read_text(encoding="utf-8"), 0
+            for part in parts:
+                at = text.find(part.rstrip("\n"), at)
+                if at < 0:
+                    missing.append(f"{path.relative_to(ROOT)}: {part.splitlines()[0]!r}")
+                    break
+    return missing
+
+
+def test_every_quoted_snippet_of_the_testing_guide_is_in_its_file() -> None:
+    """The snippets are quoted from test files that run, so the guide shows what runs."""
+    blocks = code_blocks(TESTING_GUIDE.read_text(encoding="utf-8"), "python")
+    assert blocks and all(quoted(block) for block in blocks)
+    assert missing_quotes(TESTING_GUIDE) == []
+
+
+def parses(args: list[str]) -> str | None:
+    """Why the command line ``args`` (after ``hookline``) would not parse, or None."""
+    command: click.Command = main
+    context = None
+    try:
+        while isinstance(command, click.Group):
+            context = command.make_context(command.name or "hookline", args, parent=context)
+            with warnings.catch_warnings():  # click 8.2 renames protected_args; 8.1 needs it
+                warnings.simplefilter("ignore", DeprecationWarning)
+                rest = [*context.protected_args, *context.args]
+            _, found, args = command.resolve_command(context, rest)
+            assert found is not None
+            command = found
+        command.make_context(command.name or "", args, parent=context)
+    except click.UsageError as exc:
+        return exc.format_message()
+    return None
+
+
+def test_every_hookline_command_of_the_testing_guide_parses() -> None:
+    text = TESTING_GUIDE.read_text(encoding="utf-8")
+    prompts = [line for block in code_blocks(text, "text") for line in block.splitlines()]
+    lines = [
+        *(line for block in code_blocks(text, "sh") for line in block.splitlines()),
+        *(line.removeprefix("$ ") for line in prompts if line.startswith("$ ")),
+    ]
+    commands = [
+        part for line in lines for part in line.split(" && ") if part.startswith("hookline ")
+    ]
+    assert len(commands) == 5
+    problems = {command: parses(shlex.split(command)[1:]) for command in commands}
+    assert {command: why for command, why in problems.items() if why} == {}
+
+
+def test_a_command_that_does_not_parse_says_why() -> None:
+    assert parses(["test"]) == "Missing argument 'CONNECTOR'."
+    assert parses(["test", "acme", "--recrod"]) is not None
+    assert parses(["new", "connector", "acme", "--dir", "x"]) is None
+
+
+# ---------------------------------------------------------------- docs that run
+
+SHELLS = ("sh", "bash", "shell", "console")
+GENERATED = DOCS / "connectors"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``hookline`` command of a page: its words after ``hookline``, and where it is."""
+
+    page: Path
+    line: int
+    words: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.page.relative_to(ROOT)}:{self.line}: hookline {shlex.join(self.words)}"
+
+
+def page_commands(page: Path) -> list[Command]:
+    """The ``hookline`` commands of the page's shell blocks that are not illustrations."""
+    found = []
+    for block in fenced_blocks(page.read_text(encoding="utf-8")):
+        if block.language not in SHELLS or block.illustration:
+            continue
+        lines = block.text.replace("\\\n", " ").splitlines()
+        for offset, line in enumerate(lines):
+            words = shlex.split(line.removeprefix("$ "), comments=True)
+            for command in _split_and(words):
+                if command and Path(command[0]).name == "hookline":
+                    found.append(Command(page, block.line + offset, tuple(command[1:])))
+    return found
+
+
+def _split_and(words: list[str]) -> Iterator[list[str]]:
+    command: list[str] = []
+    for word in words:
+        if word == "&&":
+            yield command
+            command = []
+        else:
+            command.append(word)
+    yield command
+
+
+COMMANDS = [command for page in PAGES for command in page_commands(page)]
+
+
+def test_the_pages_have_commands_and_illustrations_stay_rare() -> None:
+    assert len(COMMANDS) > 60
+    marked = [
+        (page, block.line)
+        for page in PAGES
+        for block in fenced_blocks(page.read_text(encoding="utf-8"))
+        if block.illustration
+    ]
+    assert len(marked) <= 6, marked
+
+
+@dataclass
+class Served:
+    """The sandboxes of the module, and the connections file pointing at them."""
+
+    connections: Path
+
+
+@pytest.fixture(scope="module")
+def served(catalog: Catalog, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    folder = tmp_path_factory.mktemp("served")
+    with ExitStack() as stack:
+        entries = {}
+        for name, box in catalog.sandboxes.items():
+            url = stack.enter_context(running(box.create_app()))
+            entries[name] = {"connector": name, **box.connection(url)}
+        write_connections(folder / "connections.yaml", entries)
+        yield Served(folder / "connections.yaml")
+
+
+def _built(apps: list[tuple[Any, socket.socket]]) -> None:
+    """What ``hookline sandbox`` would serve, left unserved: the sockets are closed."""
+    for _, sock in apps:
+        sock.close()
+
+
+async def _stopped(*args: Any, **kwargs: Any) -> None:
+    """A ``hookline serve`` asked to stop as soon as it starts."""
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, Path]:
+    """The folder of each page's commands, made when its first command runs."""
+    return {}
+
+
+def _page_folder(page: Path, folders: dict[Path, Path], base: Path) -> Path:
+    """What a page's commands expect around them: its files and the example recipes."""
+    if page not in folders:
+        folder = folders[page] = base / page.relative_to(ROOT).as_posix().replace("/", "-")
+        folder.mkdir()
+        (folder / "recipes").symlink_to(ROOT / "recipes")
+        for block in fenced_blocks(page.read_text(encoding="utf-8")):
+            if block.file is not None:
+                (folder / block.file).write_text(block.text, encoding="utf-8")
+    return folders[page]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=str)
+def test_every_hookline_command_in_the_docs_runs(
+    command: Command,
+    served: Served,
+    catalog: Catalog,
+    folders: dict[Path, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = folders.setdefault(ROOT, tmp_path_factory.mktemp("pages"))
+    tmp_path = _page_folder(command.page, folders, base)
+    monkeypatch.chdir(tmp_path)
+    words = list(command.words)
+    for word in words:  # an input read from a file: give it one
+        key, _, value = word.partition("=")
+        if value.startswith("@") and key:
+            target = tmp_path / value[1:]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    connector = words[1].partition(".")[0] if words[:1] == ["call"] else ""
+    if command.page.is_relative_to(GENERATED) and connector in catalog.sandboxes:
+        words += [] if "--dry-run" in words else ["--dry-run"]
+    env: dict[str, str | None] = {
+        "HOOKLINE_CONNECTIONS": str(served.connections),
+        "HOOKLINE_STATE": None,
+    }
+    if words[:1] == ["sandbox"]:  # the module's sandboxes stand in: build the apps, serve none
+        monkeypatch.setattr("hookline.cli.sandbox.serve", _built)
+        words += ["--port", "0"]
+        env["HOOKLINE_CONNECTIONS"] = None  # what it writes goes to the page's folder
+    if words[:1] == ["serve"]:  # checks its recipes and says what it serves, then stops
+        monkeypatch.setattr("hookline.cli.serve.Service.run", _stopped)
+        words += ["--port", "0"]
+    result = CliRunner().invoke(main, words, env=env)
+    assert result.exit_code == 0, f"{command}\n{result.output}"
+
+
+def test_every_recipe_and_spec_in_the_docs_validates(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOOKLINE_CONNECTIONS", raising=False)
+    result = CliRunner().invoke(main, ["validate", str(ROOT / "README.md"), str(DOCS)])
+    assert result.exit_code == 0, result.output
+    checked = {line.split(":")[0] for line in result.stdout.splitlines()}
+    assert {str(DOCS / "recipes.md"), str(DOCS / "specs.md")} <= checked

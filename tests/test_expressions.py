@@ -9,12 +9,11 @@ from typing import Any
 import pluggy
 import pytest
 
-from hookline import hookimpl
+from hookline import ExpressionFunction, hookimpl
 from hookline.errors import ExpressionError, PluginError
 from hookline.expr.templates import (
     CompiledValue,
     Expression,
-    ExpressionFunction,
     Expressions,
     Template,
 )
@@ -188,6 +187,9 @@ COMPILE_ERRORS = [
     ("{{ length(a, b) }}", "length() takes exactly 1 argument but is given 2", 1),
     ("{{ length(a) || length() }}", "length() takes exactly 1 argument but is given 0", 14),
     ("{{ merge() }}", "merge() takes at least 1 argument but is given 0", 1),
+    ("{{ !vars.ticket }}", "`!` applies only to the name right after it", 1),
+    ("{{ a && !b.c[0] }}", "put the path in parentheses, as in !(vars.ticket)", 6),
+    ("{{ !(a) || !b.c }}", "`!` applies only to the name right after it", 9),
 ]
 
 
@@ -209,6 +211,12 @@ def test_caret_stays_under_the_column_in_a_long_multiline_text(runtime: Expressi
     shown, pointer = str(caught.value).splitlines()[-2:]
     assert len(shown) < 100
     assert shown[pointer.index("^")] == "{"
+
+
+def test_a_negation_of_a_whole_path_or_a_call_compiles(runtime: Expressions) -> None:
+    template = runtime.compile("{{ !(vars.ticket) && !contains(a, 'x') && !d[0] && b != c }}")
+    context = {"vars": {"ticket": None}, "a": [], "b": 1, "c": 2, "d": []}
+    assert template.render(context) is True
 
 
 def test_compile_expression_takes_a_bare_expression(runtime: Expressions) -> None:
@@ -413,7 +421,7 @@ REFERENCE_CASES: list[tuple[str, list[tuple[str | int, ...]]]] = [
     ("{{ join(', ', vars.names) }}", [("vars", "names")]),
     ("{{ a || b.c }}", [("a",), ("b", "c")]),
     ("{{ a.x && !(b.y) }}", [("a", "x"), ("b", "y")]),
-    ("{{ !b.y }}", [("b",)]),  # JMESPath reads this as (!b).y
+    ("{{ !(b.y) }}", [("b", "y")]),
     ("{{ trigger.priority == 'critical' }}", [("trigger", "priority")]),
     ("{{ [a, b.c] }}", [("a",), ("b", "c")]),
     ("{{ {id: steps.x.id, t: trigger.subject} }}", [("steps", "x", "id"), ("trigger", "subject")]),

@@ -205,7 +205,7 @@ def test_uuid_is_a_fresh_version_4_uuid(runtime: Expressions) -> None:
 
 def test_replace_refuses_to_build_unbounded_text(runtime: Expressions) -> None:
     context = {"text": "a" * 10_000, "new": "b" * 10_000}
-    with pytest.raises(ExpressionError, match="longer than"):
+    with pytest.raises(ExpressionError, match="larger than 10,000,000 bytes"):
         evaluate(runtime, "replace(text, 'a', new)", context)
 
 

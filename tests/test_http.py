@@ -23,6 +23,7 @@ from hookline.errors import (
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
+    SpecError,
     TransportError,
     UnsafeRequestError,
 )
@@ -30,7 +31,7 @@ from hookline.http.connection import CallPolicy, Connection
 from hookline.http.ratelimit import InProcessRateLimiter
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import ErrorRule, RetryPolicy
-from tests.servers import EchoState, Reply, demo_spec, make_request, serve_echo
+from tests.servers import EchoState, Reply, demo_spec, make_request, serve_echo, spec_from
 
 pytestmark = pytest.mark.anyio
 
@@ -313,6 +314,57 @@ async def test_the_error_table_comes_first_and_can_match_a_200(
     assert refused.value.field == "priority"
 
 
+GITHUB_ERRORS = """
+spec: hookline/v1
+name: hub
+title: Hub
+connection: {fields: {url: {type: string}}, base_url: "{{ connection.url }}"}
+defaults:
+  errors:
+    - status: [403, 429]
+      headers: {X-RateLimit-Remaining: "0"}
+      kind: rate_limited
+    - status: 403
+      headers: {X-GitHub-SSO: true}
+      kind: authentication
+actions:
+  ping: {title: Ping, request: {method: GET, path: /thing}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("headers", "error"),
+    [
+        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "4000000000"}, RateLimitedError),
+        ({"X-RateLimit-Remaining": "12"}, PermissionDeniedError),
+        ({"x-github-sso": "required; url=https://github.com/orgs/x/sso"}, AuthenticationError),
+        ({}, PermissionDeniedError),
+    ],
+    ids=["limit-spent", "limit-left", "sso-any-value", "no-headers"],
+)
+async def test_error_rules_can_match_response_headers(
+    catalog: Catalog,
+    server: tuple[str, EchoState],
+    headers: dict[str, str],
+    error: type[Exception],
+) -> None:
+    url, state = server
+    rules = spec_from(catalog, GITHUB_ERRORS).actions["ping"].errors
+    state.replies.append(Reply(403, {"message": "API rate limit exceeded"}, headers))
+    async with connect(catalog, url) as connection:
+        with pytest.raises(error) as caught:
+            await call(connection, errors=rules)
+    assert type(caught.value) is error
+    if isinstance(caught.value, RateLimitedError):
+        assert caught.value.retry_after is not None and caught.value.retry_after > 0
+
+
+def test_an_error_rule_header_value_must_be_text_a_list_or_true(catalog: Catalog) -> None:
+    bad = GITHUB_ERRORS.replace("{X-GitHub-SSO: true}", "{X-GitHub-SSO: false}")
+    with pytest.raises(SpecError, match="X-GitHub-SSO"):
+        spec_from(catalog, bad)
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
@@ -357,6 +409,22 @@ async def test_a_streamed_body_over_the_cap_is_refused(
     async with connect(catalog, url, max_response_bytes=1024) as connection:
         with pytest.raises(InvalidResponseError, match="max_response_bytes"):
             await call(connection, response="bytes")
+
+
+async def test_a_credential_with_a_line_break_is_refused_before_sending(
+    catalog: Catalog, server: tuple[str, EchoState]
+) -> None:
+    url, state = server
+    spec = demo_spec(
+        catalog, auth={"type": "headers", "headers": {"X-Token": "{{ connection.password }}"}}
+    )
+    secret = "s3cret\r\nX-Injected: 1"
+    values = {"url": url, "password": secret}
+    async with Connection(spec, values, expressions=catalog.expressions) as connection:
+        with pytest.raises(InvalidRequestError, match="'x-token' holds a control character") as e:
+            await call(connection)
+    assert "s3cret" not in str(e.value)
+    assert state.seen == []
 
 
 async def test_a_slow_drip_hits_the_total_deadline(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,49 @@ outputs:
     assert "steps[0].for_each[5].steps[0]" in steps_of(job)
 
 
+def test_for_each_refuses_more_items_than_its_max_items_before_running_any(
+    harness: Harness, tracker: Any
+) -> None:
+    state, _ = tracker
+    path = harness.recipe("""\
+steps:
+  - id: each
+    for_each: "{{ ['a', 'b', 'c'] }}"
+    max_items: 2
+    steps:
+      - action: tracker.touch
+        with: {key: "{{ item }}"}
+""")
+    outcome, job = harness.run(path)
+    assert outcome.status == "failed" and outcome.error is not None
+    assert outcome.error["kind"] == "too_many_items"
+    assert "for_each got 3 items, more than its max_items of 2" in outcome.error["message"]
+    assert state.touches == {}
+    assert steps_of(job)["steps[0]"].status == "failed"
+
+
+def test_for_each_accepts_at_most_10000_items_unless_the_recipe_says_more(
+    harness: Harness, tracker: Any
+) -> None:
+    trigger = "trigger: {manual: {inputs: {items: {type: array}}}}\n"
+    body = """\
+steps:
+  - for_each: "{{ inputs.items }}"
+    max_items: %s
+    steps:
+      - set: {last: "{{ item }}"}
+"""
+    default = harness.recipe(trigger + body.replace("    max_items: %s\n", ""), manual=False)
+    started = time.perf_counter()
+    outcome, _ = harness.run(default, {"items": list(range(10_001))})
+    assert outcome.status == "failed" and outcome.error is not None
+    assert "more than its max_items of 10,000" in outcome.error["message"]
+    assert time.perf_counter() - started < 10
+    raised = harness.recipe(trigger + body % 20_000, "raised", manual=False)
+    outcome, _ = harness.run(raised, {"items": list(range(3))})
+    assert outcome.status == "succeeded"
+
+
 def test_set_makes_variables_for_later_steps(harness: Harness, tracker: Any) -> None:
     state, _ = tracker
     path = harness.recipe("""\
@@ -127,6 +171,30 @@ steps:
 """)
     assert harness.run(path)[0].status == "succeeded"
     assert state.comments[0]["text"] == "[bot] hello"
+
+
+def test_values_that_hold_the_whole_context_are_kept_and_recorded(
+    harness: Harness, tracker: Any
+) -> None:
+    path = harness.recipe("""\
+vars: {start: "{{ @ }}"}
+steps:
+  - id: whole
+    set: {x: "{{ @ }}", all: "{{ steps }}"}
+  - id: loop
+    for_each: "{{ [@, steps] }}"
+    steps:
+      - set: {y: "{{ @ }}"}
+outputs:
+  title: "{{ vars.x.inputs.title }}"
+  before: "{{ vars.start.inputs.title }}"
+  steps: "{{ keys(vars.x.steps) }}"
+  loops: "{{ length(steps.loop) }}"
+""")
+    outcome, job = harness.run(path)
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.outputs == {"title": "hello", "before": "hello", "steps": [], "loops": 2}
+    assert steps_of(job)["steps[0]"].input["x"]["inputs"] == {"title": "hello"}
 
 
 def test_stop_ends_the_job_with_its_status_and_message(harness: Harness, tracker: Any) -> None:
@@ -290,7 +358,7 @@ steps:
 """)
     outcome, job = harness.run(path)
     assert outcome.status == "succeeded"
-    assert job.steps[0].input == {"id": 1, "text": "token=***"}
+    assert job.steps[0].input == {"id": 1, "text": "***"}  # rendered from env: all of it
     assert job.steps[0].output == {"id": 1, "text": "token=***"}
     assert TOKEN not in repr(job)
 

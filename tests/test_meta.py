@@ -1,12 +1,15 @@
-"""Meta-tests that keep the project aligned: public API, hook docs, generated references."""
+"""Meta-tests that keep the project aligned: public API and its reference, hook docs, generated
+references."""
 
 from __future__ import annotations
 
 import ast
 import inspect
+import re
 from pathlib import Path
 
 import hookline
+import hookline.testing
 from hookline.cli.main import generated_docs
 from hookline.plugins import hookspecs
 from hookline.spec.catalog import Catalog
@@ -18,6 +21,24 @@ def test_all_lists_exactly_the_public_names() -> None:
     public = {name for name in vars(hookline) if not name.startswith("_")}
     modules = {name for name, value in vars(hookline).items() if inspect.ismodule(value)}
     assert set(hookline.__all__) == (public - modules) | {"__version__"}
+
+
+def _listed(section: str) -> list[str]:
+    """The names docs/api.md lists (``- `name`: ...``) under the heading ``## `section```."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    body = text.split(f"\n## `{section}`\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^- `([A-Za-z_][A-Za-z0-9_]*)`: \S", body, re.MULTILINE)
+
+
+def test_the_api_reference_lists_exactly_the_public_names_once_each() -> None:
+    for module in (hookline, hookline.testing):
+        listed = _listed(module.__name__)
+        assert len(listed) == len(set(listed)), module.__name__
+        assert set(listed) == set(module.__all__), module.__name__
+
+
+def test_the_test_kit_exports_what_it_lists() -> None:
+    assert all(hasattr(hookline.testing, name) for name in hookline.testing.__all__)
 
 
 def test_every_hook_is_documented_in_its_module_and_in_the_plugin_guide() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -17,10 +18,23 @@ MAPPED = {"hookline": "engine", "hookline.connectors": "connectors", "hookline.s
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel built from a copy of the source files, so the build leaves the tree untouched."""
+    source = tmp_path_factory.mktemp("source")
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\0")
+    for name in filter(None, tracked):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
-        cwd=ROOT,
+        cwd=source,
         check=True,
         capture_output=True,
     )
@@ -38,7 +52,7 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
     assert found - listed == set()
 
 
-def test_wheel_holds_schemas_specs_and_sandboxes(wheel: Path) -> None:
+def test_wheel_holds_schemas_specs_sandboxes_the_kit_and_the_skeleton(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in (
         "hookline/py.typed",
@@ -46,8 +60,16 @@ def test_wheel_holds_schemas_specs_and_sandboxes(wheel: Path) -> None:
         "hookline/schemas/recipe-v1.json",
         "hookline/specs/argus.yaml",
         "hookline/connectors/argus/sandbox/__init__.py",
+        "hookline/testing/plugin.py",
+        "hookline/cli/templates/connector/spec.yaml.tmpl",
+        "hookline-0.1.0.dist-info/licenses/LICENSE",
     ):
         assert expected in names
+
+
+def test_wheel_registers_the_test_kit_as_a_pytest_plugin(wheel: Path) -> None:
+    entry_points = zipfile.ZipFile(wheel).read("hookline-0.1.0.dist-info/entry_points.txt")
+    assert "[pytest11]\nhookline = hookline.testing.plugin" in entry_points.decode()
 
 
 def test_spec_loads_from_the_wheel(wheel: Path) -> None:

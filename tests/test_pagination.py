@@ -144,6 +144,11 @@ actions:
     request: {method: GET, path: /linked}
     paginate: {type: link_header}
     output: {records: items}
+  link_header_sized:
+    title: RFC 8288 Link headers, ten records a page
+    request: {method: GET, path: /linked}
+    paginate: {type: link_header, page_size: 10}
+    output: {records: items}
 """
 
 # action → the requests the server should see: (path, the paginator's parameters)
@@ -168,6 +173,8 @@ EXPECTED_REQUESTS = {
     "next_absolute": [("/next", {"absolute": "1"})]
     + [("/next", {"start": str(s), "absolute": "1"}) for s in range(5, 25, 5)],
     "link_header": [("/linked", {})] + [("/linked", {"page": str(n)}) for n in range(2, 6)],
+    "link_header_sized": [("/linked", {"per_page": "10"})]
+    + [("/linked", {"page": str(n), "per_page": "10"}) for n in (2, 3)],
 }
 
 
@@ -328,7 +335,7 @@ def test_a_repeated_cursor_stops_with_an_invalid_response(
     catalog: Catalog, spec: Spec, server: tuple[str, PagedState]
 ) -> None:
     url, state = server
-    with pytest.raises(InvalidResponseError, match="same next-page token twice"):
+    with pytest.raises(InvalidResponseError, match="next-page token already sent"):
         read(catalog, spec, url, "cursor_repeating")
     assert len(state.seen) == 2
 
@@ -401,6 +408,7 @@ def things(request: str, paginate: str = "") -> str:
     block = f"    paginate: {paginate}\n" if paginate else ""
     return (
         f"actions:\n  things:\n    title: Things\n    request: {request}\n{block}"
+        "    input: {query: {type: object}, q: {type: string}}\n"
         "    output: {records: items}\n"
     )
 

@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from hookline.actions.links import LinkHeaderPaginator, NextUrlPaginator
+from hookline.actions.paginators import CursorPaginator, OffsetPaginator, PagePaginator
 from hookline.cli.main import main
 from hookline.errors import PluginError
+from hookline.http.auth.oauth2 import OAuth2AuthorizationCode, OAuth2ClientCredentials
+from hookline.http.auth.session import SessionAuth
+from hookline.http.auth.static import ApiKeyAuth, BasicAuth, BearerAuth, HeadersAuth, NoneAuth
+from hookline.http.webhooks import BasicVerifier, HeaderVerifier, HmacVerifier
 from hookline.plugins.manager import (
     DEFAULT_PLUGINS,
     PluginLoadWarning,
+    collect_named,
     get_plugin_manager,
     plugin_infos,
 )
+from hookline.plugins.protocols import (
+    AuthType,
+    Executor,
+    Paginator,
+    StateStore,
+    WebhookVerifier,
+)
+from hookline.run.jobs import InlineExecutor
+from hookline.run.store import open_sqlite
 from hookline.spec.catalog import Catalog
 
 SPEC = """\
@@ -137,3 +157,184 @@ def test_entry_points_of_group_hookline_are_loaded(tmp_path: Path) -> None:
         check=True,
     )
     assert result.stdout.split() == ["acme", "Acme"]
+
+
+def test_trace_hooks_prints_each_registration_hook_call() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "hookline", "connectors"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOOKLINE_TRACE_HOOKS": "1"},
+        check=True,
+    )
+    for hook in ("register_connectors", "register_auth_types", "register_paginators"):
+        assert f"  {hook} [hook]" in done.stderr
+        assert f"  finish {hook} --> " in done.stderr
+    assert "argus" in done.stdout
+
+
+def test_a_hook_wrapper_sees_every_registration_of_its_hook(plugin_path: Path) -> None:
+    (plugin_path / "acme_wrapper.py").write_text(
+        textwrap.dedent(
+            '''
+            """A plugin wrapping register_connectors."""
+            from hookline import hookimpl
+
+            SEEN = []
+
+
+            @hookimpl(wrapper=True)
+            def register_connectors():
+                result = yield
+                SEEN.append(len(result))
+                return result
+            '''
+        )
+    )
+    write_plugin(plugin_path, "acme_plugin")
+    catalog = Catalog(get_plugin_manager(["acme_plugin", "acme_wrapper"], entry_points=False))
+    assert "acme" in catalog.connectors
+    import acme_wrapper  # type: ignore[import-not-found]
+
+    # one call per registering plugin, each through pluggy, each seen by the wrapper
+    assert set(acme_wrapper.SEEN) == {1} and len(acme_wrapper.SEEN) >= 6
+
+
+def test_every_built_in_plugin_type_meets_its_protocol() -> None:
+    # mypy checks these annotations against the protocols; the test checks they are complete.
+    auth_types: list[type[AuthType]] = [
+        NoneAuth, BasicAuth, BearerAuth, ApiKeyAuth, HeadersAuth, SessionAuth,
+        OAuth2ClientCredentials, OAuth2AuthorizationCode,
+    ]  # fmt: skip
+    paginators: list[type[Paginator]] = [
+        OffsetPaginator, PagePaginator, CursorPaginator, NextUrlPaginator, LinkHeaderPaginator
+    ]  # fmt: skip
+    verifiers: list[type[WebhookVerifier]] = [BasicVerifier, HeaderVerifier, HmacVerifier]
+    executor: Executor = InlineExecutor()
+    pm = get_plugin_manager(entry_points=False)
+    registered: dict[str, tuple[list[Any], str]] = {
+        "auth type": (auth_types, "register_auth_types"),
+        "paginator": (paginators, "register_paginators"),
+        "verifier": (verifiers, "register_webhook_verifiers"),
+    }
+    for what, (kinds, hook) in registered.items():
+        assert set(collect_named(pm, hook, what).values()) == set(kinds)
+    assert set(collect_named(pm, "register_executors", "executor").values()) == {type(executor)}
+
+
+def test_the_built_in_state_store_meets_the_protocol(tmp_path: Path) -> None:
+    store = open_sqlite(str(tmp_path / "state.db"))
+    try:
+        assert isinstance(store, StateStore)
+        assert not isinstance(object(), StateStore)
+    finally:
+        asyncio.run(store.close())
+
+
+# ---------------------------------------------------------------- failure modes
+
+
+def _dist(folder: Path, name: str, entry: str) -> None:
+    """A distribution's metadata in ``folder`` with one entry point of group hookline."""
+    info = folder / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[hookline]\n{entry}\n")
+
+
+def test_an_entry_point_that_fails_to_import_is_named_and_the_rest_works(tmp_path: Path) -> None:
+    (tmp_path / "broken_entry.py").write_text("raise RuntimeError('boom at import')\n")
+    _dist(tmp_path, "broken-entry", "broken = broken_entry")
+    done = subprocess.run(
+        [sys.executable, "-m", "hookline", "connectors"],
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert (
+        "warning: plugin 'broken' (entry point broken_entry of distribution broken-entry 1.0) "
+        "failed to import and was skipped: RuntimeError: boom at import"
+    ) in done.stderr
+    assert "argus" in done.stdout
+
+
+def _block_plugin(folder: Path, module: str, hook: str, body: str) -> None:
+    (folder / f"{module}.py").write_text(
+        textwrap.dedent(
+            f'''
+            """A test plugin registering one {hook} entry."""
+            from hookline import Sandbox, hookimpl
+            from hookline.http.auth.static import NoneAuth
+
+
+            @hookimpl
+            def {hook}():
+                return {body}
+            '''
+        )
+    )
+
+
+def test_two_plugins_with_one_auth_type_name_is_an_error_naming_both(plugin_path: Path) -> None:
+    for module in ("auth_one", "auth_two"):
+        _block_plugin(plugin_path, module, "register_auth_types", '{"acme_hmac": NoneAuth}')
+    pm = get_plugin_manager(["auth_one", "auth_two"], entry_points=False)
+    with pytest.raises(
+        PluginError,
+        match="auth type 'acme_hmac' is registered by both plugin 'auth_one' and plugin 'auth_two'",
+    ):
+        Catalog(pm)
+
+
+def test_two_plugins_with_one_sandbox_name_is_an_error_naming_both(plugin_path: Path) -> None:
+    box = 'Sandbox("argus", "Argus again", dict, lambda url: {}, "none")'
+    _block_plugin(plugin_path, "sandbox_two", "register_sandboxes", f"[{box}]")
+    pm = get_plugin_manager(["sandbox_two"], entry_points=False)
+    with pytest.raises(
+        PluginError,
+        match=re.escape(
+            "sandbox for 'argus' is registered by both plugin "
+            "'hookline.connectors.argus' and plugin 'sandbox_two'"
+        ),
+    ):
+        Catalog(pm).sandboxes  # noqa: B018
+
+
+def _v2_plugin(folder: Path) -> None:
+    write_plugin(folder, "acme_v2", spec_name="acme_v2", function="whisper")
+    spec = folder / "acme_v2.yaml"
+    spec.write_text(spec.read_text().replace("spec: hookline/v1", "spec: hookline/v2"))
+
+
+def test_a_plugin_spec_of_another_format_is_refused_and_the_rest_loads(plugin_path: Path) -> None:
+    _v2_plugin(plugin_path)
+    catalog = Catalog(get_plugin_manager(["acme_v2"], entry_points=False))
+    with pytest.warns(PluginLoadWarning) as warned:
+        assert "argus" in catalog.connectors and "acme_v2" not in catalog.connectors
+    message = str(warned[0].message)
+    assert message.startswith(f"plugin 'acme_v2' registers {plugin_path / 'acme_v2.yaml'}")
+    assert "a spec written for hookline/v2; this hookline (0.1.0) reads hookline/v1 only" in message
+    with pytest.raises(PluginError, match="connector 'acme_v2' is not loaded"):
+        catalog.spec("acme_v2")
+
+
+@pytest.mark.filterwarnings("default::hookline.plugins.manager.PluginLoadWarning")
+def test_calling_a_refused_connector_says_why(plugin_path: Path) -> None:
+    _v2_plugin(plugin_path)
+    result = CliRunner().invoke(main, ["--plugin", "acme_v2", "call", "acme_v2.ping"])
+    assert result.exit_code == 1
+    assert "error: plugin 'acme_v2' registers" in result.output
+    assert "Install a version of the plugin written for hookline/v1" in result.output
+
+
+def test_validate_names_the_format_of_a_spec_it_does_not_read(tmp_path: Path) -> None:
+    spec = tmp_path / "acme.yaml"
+    spec.write_text(SPEC.replace("spec: hookline/v1", "spec: hookline/v2"))
+    result = CliRunner().invoke(main, ["validate", str(spec)])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        f"{spec}:1:7: spec: this spec is written for hookline/v2, which this hookline (0.1.0) "
+        "does not read: it reads hookline/v1. Use a hookline that reads hookline/v2, or a "
+        "version of the connector written for hookline/v1"
+    )

@@ -21,7 +21,7 @@ from hookline.http.ratelimit import (
 )
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import RetryPolicy
-from tests.clock import Clock
+from hookline.testing import Clock
 from tests.servers import EchoState, Reply, demo_spec, make_request
 
 pytestmark = pytest.mark.anyio
@@ -164,9 +164,9 @@ class RecordingLimiter(InProcessRateLimiter):
         self.told: list[tuple[str, Feedback]] = []
         self.keys: list[str] = []
 
-    async def acquire(self, key: str, budget: Budget | None) -> None:
+    async def acquire(self, key: str, budget: Budget | None, *, max_wait: float = 600) -> None:
         self.keys.append(key)
-        await super().acquire(key, budget)
+        await super().acquire(key, budget, max_wait=max_wait)
 
     async def feedback(self, key: str, budget: Budget | None, feedback: Feedback) -> None:
         self.told.append((key, feedback))

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hookline.cli.validate import validate_file
-from hookline.errors import RecipeError
+from hookline.errors import Problem, RecipeError
 from hookline.recipes.load import load_recipe
 from hookline.recipes.model import (
     ActionStep,
@@ -286,8 +285,8 @@ def test_a_valid_recipe_compiles_into_the_model(catalog: Catalog) -> None:
         (
             "action: tracker.get_ticket",
             "action: tracker.get_ticket\n    set: {a: 1}",
-            "r.yaml:11:5: steps[0]: a step is exactly one of action, if, for_each, set, stop or "
-            "recipe",
+            "r.yaml:11:5: steps[0]: a step is exactly one of action, if, for_each, set, stop, "
+            "recipe, switch or wait",
         ),
     ],
 )
@@ -414,19 +413,6 @@ def test_a_named_connection_must_be_in_the_connections_file(catalog: Catalog) ->
     assert recipe.connections["tracker"].connector == "tracker"
 
 
-def test_validate_runs_every_static_check_on_a_recipe(
-    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("HOOKLINE_CONNECTIONS", raising=False)
-    assert validate_file(write(Path("."), "ok.yaml", VALID), catalog) == "recipe"
-    with pytest.raises(RecipeError, match="has no action 'get_tiket'"):
-        validate_file(
-            write(Path("."), "bad.yaml", VALID.replace("get_ticket", "get_tiket")), catalog
-        )
-
-
 def test_a_call_step_holds_the_called_recipe(catalog: Catalog) -> None:
     write(
         Path("."), "callee.yaml", manual("callee", "  - action: tracker.touch\n    with: {key: x}")
@@ -435,3 +421,50 @@ def test_a_call_step_holds_the_called_recipe(catalog: Catalog) -> None:
     step = recipe.steps[0]
     assert isinstance(step, CallStep) and step.recipe.name == "callee"
     assert [r.name for r in recipe.walk()] == ["caller", "callee"]
+
+
+def test_a_connection_named_like_a_connector_stands_for_that_connector(catalog: Catalog) -> None:
+    written = '\n    connector: tracker\n    base_url: "{{ env.TRACKER_URL }}"\n'
+    text = VALID.replace(written + '    token: "{{ env.TRACKER_TOKEN }}"', " tracker")
+    assert "tracker: tracker" in text
+    connection = load(catalog, text).connections["tracker"]
+    assert (connection.connector, connection.named, connection.values) == ("tracker", "tracker", {})
+
+
+def test_a_connection_with_its_connector_alone_takes_the_file_entry_of_its_name(
+    catalog: Catalog,
+) -> None:
+    text = VALID.replace(
+        '    base_url: "{{ env.TRACKER_URL }}"\n    token: "{{ env.TRACKER_TOKEN }}"\n', ""
+    )
+    alone = load(catalog, text).connections["tracker"]
+    assert (alone.connector, alone.named) == ("tracker", None)
+    path = write(Path("."), "r.yaml", text)
+    named = load_recipe(path, catalog, env=ENV, connectors={"tracker": "tracker"})
+    assert named.connections["tracker"].named == "tracker"
+
+
+def test_without_an_environment_env_references_are_checked_for_form_only(
+    catalog: Catalog,
+) -> None:
+    path = write(Path("."), "r.yaml", VALID)
+    assert load_recipe(path, catalog, env=None).name == "r"
+    unset: list[Problem] = []
+    load_recipe(path, catalog, env={}, unset_env=unset)
+    assert [str(p) for p in unset] == [
+        "r.yaml:5:15: connections.tracker.base_url: env.TRACKER_URL: the environment variable "
+        "'TRACKER_URL' is not set",
+        "r.yaml:6:12: connections.tracker.token: env.TRACKER_TOKEN: the environment variable "
+        "'TRACKER_TOKEN' is not set",
+    ]
+    broken = VALID.replace("env.TRACKER_URL", "env").replace(
+        '"{{ env.TRACKER_TOKEN }}"', """'{{ env."a-b" }}'"""
+    )
+    with pytest.raises(RecipeError) as info:
+        load_recipe(write(Path("."), "r.yaml", broken), catalog, env=None)
+    assert [str(p) for p in info.value.problems] == [
+        "r.yaml:5:15: connections.tracker.base_url: env: read one environment variable by its "
+        "name: env.NAME",
+        "r.yaml:6:12: connections.tracker.token: env.a-b: 'a-b' is not an environment variable "
+        "name (letters, digits and '_', not starting with a digit)",
+    ]

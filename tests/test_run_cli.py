@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ from hookline.cli.jobs import jobs
 from hookline.cli.run import run
 from hookline.run.store import open_store
 from hookline.spec.catalog import Catalog
+from tests.measure import measured_call
 from tests.recipe_kit import TOKEN, TrackerState, json_lines, serve_tracker, tracker_catalog, write
 
 CONNECTION = """\
@@ -138,12 +140,12 @@ def test_a_failed_job_exits_1_and_names_the_failed_step(cli: Cli, tracker: Track
     assert of_kind(result, "summary")[0]["exit_code"] == 1
 
 
-def test_an_invalid_recipe_exits_2_with_located_problems_and_sends_nothing(
+def test_an_invalid_recipe_exits_1_with_located_problems_and_sends_nothing(
     cli: Cli, tracker: TrackerState
 ) -> None:
     broken = MANUAL.replace("inputs.text", "inputs.txt").replace("add_comment", "add_coment")
     result = cli.run(cli.recipe(broken, "broken.yaml"), "-i", "id=2", "-i", "text=hi")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     lines = result.stderr.splitlines()
     assert any(
         line.endswith(
@@ -157,18 +159,20 @@ def test_an_invalid_recipe_exits_2_with_located_problems_and_sends_nothing(
 
 
 @pytest.mark.parametrize(
-    ("inputs", "message"),
+    ("inputs", "code", "message"),
     [
-        (["id=two", "text=hi"], "input 'id': 'two' is not of type 'integer'"),
-        (["id=2"], "input 'text' is required"),
-        (["id=2", "text=hi", "txt=x"], "unknown input 'txt' (inputs: id, text)"),
-        (["id"], "--input 'id' is not KEY=VALUE"),
+        (["id=two", "text=hi"], 1, "input 'id': 'two' is not of type 'integer'"),
+        (["id=2"], 1, "input 'text' is required"),
+        (["id=2", "text=hi", "txt=x"], 1, "unknown input 'txt' (inputs: id, text)"),
+        (["id"], 2, "Invalid value for --input: 'id' is not KEY=VALUE"),
     ],
 )
-def test_invalid_inputs_exit_2(cli: Cli, inputs: list[str], message: str) -> None:
+def test_invalid_inputs_exit_1_and_bad_usage_2(
+    cli: Cli, inputs: list[str], code: int, message: str
+) -> None:
     args = [arg for value in inputs for arg in ("-i", value)]
     result = cli.run(cli.recipe(MANUAL), *args)
-    assert result.exit_code == 2
+    assert result.exit_code == code
     assert message in result.stderr
 
 
@@ -207,8 +211,50 @@ def test_an_event_file_runs_one_job_once(cli: Cli, tracker: TrackerState) -> Non
 
 def test_a_webhook_recipe_needs_an_event(cli: Cli) -> None:
     result = cli.run(cli.recipe(WEBHOOK))
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "runs on webhook events" in result.stderr and "--event FILE" in result.stderr
+
+
+def test_an_event_that_does_not_match_the_triggers_event_schema_is_refused(
+    cli: Cli, tracker: TrackerState
+) -> None:
+    event = write(cli.folder, "event.json", json.dumps({"ticket": {"id": "seven", "title": 1}}))
+    result = cli.run(cli.recipe(WEBHOOK), "--event", str(event))
+    assert result.exit_code == 2
+    assert "the event does not match the tracker.ticket_event event schema" in result.stderr
+    assert "field 'id': 'seven' is not of type 'integer'" in result.stderr
+    assert tracker.comments == []
+
+
+def test_a_manual_recipes_event_is_checked_as_its_inputs_are(
+    cli: Cli, tracker: TrackerState
+) -> None:
+    event = write(cli.folder, "inputs.json", json.dumps({"id": 2, "txt": "typo"}))
+    result = cli.run(cli.recipe(MANUAL), "--event", str(event))
+    assert result.exit_code == 2
+    assert "input 'text' is required" in result.stderr
+    assert "unknown input 'txt'" in result.stderr
+    assert tracker.comments == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "large"])
+def test_an_event_is_read_only_from_a_regular_file_of_at_most_a_mebibyte(
+    cli: Cli, kind: str
+) -> None:
+    path = cli.folder / "event"
+    if kind == "fifo":
+        os.mkfifo(path)  # nothing ever writes to it: reading would wait for ever
+    elif kind == "device":
+        path = Path("/dev/zero")  # reading would never end
+    else:
+        path.write_text(json.dumps({"ticket": {"id": 1, "text": "x" * 2_000_000}}))
+    outcome = measured_call(lambda: cli.run(cli.recipe(WEBHOOK), "--event", str(path)))
+    result = outcome.result
+    assert result.exit_code == 2
+    expected = "larger than 1,048,576 bytes" if kind == "large" else "is not a regular file"
+    assert expected in result.stderr
+    assert outcome.seconds < 5
+    assert outcome.peak_mib < 200
 
 
 def test_dry_run_prints_the_plan_and_sends_and_records_nothing(
@@ -221,7 +267,8 @@ def test_dry_run_prints_the_plan_and_sends_and_records_nothing(
     assert note["method"] == "GET" and note["url"].endswith("/tickets?since=0")
     step = of_kind(result, "step")[0]
     assert step["input"] == {"id": 1, "text": "seen First"}
-    assert step["output"] == {"id": 7, "text": "hello"}
+    assert step["example_output"] == {"id": 7, "text": "hello"}
+    assert step["requests"][0]["headers"]["authorization"] == "***"
     assert step["requests"][0]["method"] == "POST"
     assert TOKEN not in result.stdout
     listing = cli.jobs("--json")
@@ -279,7 +326,7 @@ def test_jobs_lists_shows_and_reruns_a_failed_job(cli: Cli, tracker: TrackerStat
     assert json.loads(cli.jobs("show", job_id, "--json").stdout)["status"] == "succeeded"
 
     nothing = cli.jobs("rerun", job_id)
-    assert nothing.exit_code == 2 and "nothing to rerun" in nothing.stderr
+    assert nothing.exit_code == 1 and "nothing to rerun" in nothing.stderr
 
 
 def test_rerun_of_an_unknown_outcome_needs_resend(cli: Cli, catalog: Catalog) -> None:
@@ -296,14 +343,14 @@ def test_rerun_of_an_unknown_outcome_needs_resend(cli: Cli, catalog: Catalog) ->
 
     job_id = asyncio.run(seed())
     refused = cli.jobs("rerun", job_id)
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1
     assert "outcome of steps[0] is unknown" in refused.stderr and "--resend" in refused.stderr
     assert cli.jobs("rerun", job_id, "--resend", "--json").exit_code == 0
 
 
-def test_an_unknown_job_id_exits_2(cli: Cli) -> None:
+def test_an_unknown_job_id_exits_1(cli: Cli) -> None:
     result = cli.jobs("show", "nope")
-    assert result.exit_code == 2 and "no job 'nope'" in result.stderr
+    assert result.exit_code == 1 and "no job 'nope'" in result.stderr
 
 
 def test_a_poll_the_platform_refuses_ends_the_run_with_exit_1(
@@ -316,3 +363,22 @@ def test_a_poll_the_platform_refuses_ends_the_run_with_exit_1(
     assert result.stderr.startswith("error: tracker.new_ticket: GET ")
     assert "answered 401 Unauthorized: bad token" in result.stderr
     assert "wrong" not in result.stdout + result.stderr
+
+
+def test_a_job_whose_secret_inputs_are_not_kept_is_not_rerun(
+    cli: Cli, tracker: TrackerState
+) -> None:
+    tracker.fail["/tickets/2/comments"] = 1
+    secret = MANUAL.replace(
+        "text: {type: string, description: What to say}",
+        "text: {type: string, writeOnly: true, description: What to say}",
+    )
+    failed = cli.run(cli.recipe(secret), "-i", "id=2", "-i", "text=pa55-phrase-9")
+    assert failed.exit_code == 1
+    [job] = json_lines(cli.jobs("--json").stdout)
+    assert job["event"] == {"id": 2, "text": "***"}
+    shown = cli.jobs("show", job["id"], "--json")
+    assert "pa55-phrase-9" not in shown.stdout
+    refused = cli.jobs("rerun", job["id"])
+    assert refused.exit_code == 2
+    assert "its secret inputs (text) are not kept in job history" in refused.stderr

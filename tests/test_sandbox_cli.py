@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -75,3 +77,63 @@ def test_unknown_sandbox_suggests_a_close_name() -> None:
     result = CliRunner().invoke(main, ["sandbox", "argos"])
     assert result.exit_code == 1
     assert "did you mean 'argus'" in result.output
+
+
+def test_a_port_in_use_names_the_sandbox_and_suggests_port_0() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["sandbox", "plextrac", "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: the plextrac sandbox cannot listen on 127.0.0.1:{port}: Address already in "
+        "use; another program (or another hookline sandbox) may have the port. Give --port 0 "
+        "for any free ports, or --port N for others\n"
+    )
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The apps ``hookline sandbox`` would serve, collected instead of served."""
+    apps: list[Any] = []
+
+    def collect(pairs: list[tuple[Any, socket.socket]]) -> None:
+        for app, sock in pairs:
+            apps.append(app)
+            sock.close()
+
+    monkeypatch.setattr("hookline.cli.sandbox.serve", collect)
+    return apps
+
+
+def test_each_sandbox_takes_its_own_knobs_as_options(served: list[Any]) -> None:
+    args = ["sandbox", "--port", "0", "plextrac", "pcr360", "--token-lifetime", "60"]
+    args += ["--session-activity-seconds=30", "--maintenance"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "options: --token-lifetime=60" in result.stdout
+    assert "options: --session-activity-seconds=30 --maintenance=True" in result.stdout
+    plextrac, pcr360 = served
+    assert plextrac.state.sandbox.options.token_lifetime == 60
+    assert pcr360.state.sandbox.session_activity_seconds == 30
+    assert pcr360.state.sandbox.maintenance is True
+
+
+def test_an_option_no_chosen_sandbox_takes_is_a_usage_error(served: list[Any]) -> None:
+    result = CliRunner().invoke(main, ["sandbox", "argus", "--token-lifetime", "60"])
+    assert result.exit_code == 2
+    assert "no such option: --token-lifetime (the options of argus: --case-count" in result.stderr
+    assert served == []
+    typo = CliRunner().invoke(main, ["sandbox", "plextrac", "--token-lifetim", "60"])
+    assert typo.exit_code == 2 and "(did you mean '--token-lifetime'?)" in typo.stderr
+    bad = CliRunner().invoke(main, ["sandbox", "plextrac", "--token-lifetime", "soon"])
+    assert bad.exit_code == 2 and "'soon' is not an integer" in bad.stderr
+
+
+def test_options_lists_every_knob_with_its_default() -> None:
+    result = CliRunner().invoke(main, ["sandbox", "--options"])
+    assert result.exit_code == 0
+    rows = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert "plextrac --token-lifetime N 900" in rows
+    assert "pcr360 --maintenance / --no-maintenance false" in rows

@@ -309,12 +309,12 @@ def test_health_and_metrics(served: Served, tracker: TrackerState) -> None:
             async def broken(work: Any) -> Any:
                 raise OSError("the disk is gone")
 
-            original = service.store.run
-            service.store.run = broken  # type: ignore[method-assign]
+            original = service.store.transaction
+            service.store.transaction = broken  # type: ignore[method-assign]
             try:
                 failing = await client.get(f"{url}/healthz")
             finally:
-                service.store.run = original  # type: ignore[method-assign]
+                service.store.transaction = original  # type: ignore[method-assign]
             assert failing.status_code == 503 and failing.json()["store"] == "unreachable"
 
     served.serve(paths, work)
@@ -345,7 +345,7 @@ def test_serve_checks_every_recipe_before_starting_and_names_every_problem(
     served.recipe("bad1", POLL.format(action="add_coment", with_=COMMENT))
     served.recipe("bad2", HOOK.replace("trigger.title", "trigger.titel"))
     result = served.cli(serve, str(served.folder), "--port", "0")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "bad1.yaml:9:13: steps[0].action: connector 'tracker' has no action 'add_coment'" in (
         result.output
     )
@@ -357,7 +357,7 @@ def test_serve_refuses_two_recipes_of_one_name(served: Served) -> None:
     served.poll_recipe("watch")
     (served.folder / "again.yaml").write_text((served.folder / "watch.yaml").read_text())
     result = served.cli(serve, str(served.folder), "--port", "0")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "two recipes are named 'watch'" in result.output
 
 
@@ -379,7 +379,7 @@ def test_jobs_lists_stale_and_unknown_jobs_and_resolves_one(served: Served) -> N
     listed = served.cli(jobs, "--unknown", "--json")
     assert [job["id"] for job in json_lines(listed.stdout)] == [unknown.id]
     refused = served.cli(jobs, "resolve", stale.id[:10], "--as", "failed")
-    assert refused.exit_code == 2 and "only a job whose outcome is unknown" in refused.output
+    assert refused.exit_code == 1 and "only a job whose outcome is unknown" in refused.output
     done = served.cli(jobs, "resolve", unknown.id[:10], "--as", "succeeded")
     assert done.exit_code == 0, done.output
     shown = json.loads(served.cli(jobs, "show", unknown.id, "--json").stdout)
@@ -403,7 +403,7 @@ def test_replay_runs_chosen_events_again_as_new_jobs(served: Served, tracker: Tr
     assert everything.exit_code == 0, everything.output
     assert len(tracker.comments) == 5
     missing = served.cli(replay, str(path), "--event", "404")
-    assert missing.exit_code == 2 and "no event '404'" in missing.output
+    assert missing.exit_code == 1 and "no event '404'" in missing.output
 
 
 def test_triggers_flags_a_watermark_that_has_not_moved(

@@ -386,6 +386,24 @@ async def test_mfa_with_a_totp_code(catalog: Catalog, platform: tuple[str, Sessi
     assert (state.logins, state.mfa_steps) == (1, 1)
 
 
+async def test_an_mfa_step_that_no_field_can_answer_says_which_fields_to_give(
+    catalog: Catalog, platform: tuple[str, SessionState]
+) -> None:
+    url, state = platform
+    state.configure(mfa=True)
+    auth = {**MFA_SESSION, "mfa": {**MFA_SESSION["mfa"], "fields": ["totp_secret"]}}
+    async with connect(catalog, auth, url) as connection:
+        with pytest.raises(AuthenticationError, match="this user needs MFA: give totp_secret"):
+            await fetch(connection, "/api/things")
+    assert state.mfa_steps == 0
+
+
+def test_mfa_fields_must_be_fields_of_the_connection(catalog: Catalog) -> None:
+    auth = {**MFA_SESSION, "mfa": {**MFA_SESSION["mfa"], "fields": ["totp_secrt"]}}
+    with pytest.raises(SpecError, match="'totp_secrt' is not a field of the connection"):
+        demo_spec(catalog, auth=auth)
+
+
 async def test_mfa_with_a_code_from_a_connection_field(
     catalog: Catalog, platform: tuple[str, SessionState]
 ) -> None:

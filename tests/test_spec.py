@@ -83,7 +83,7 @@ def test_valid_spec_compiles(catalog: Catalog) -> None:
         pytest.param(
             "path: /items/{{ input.id }}",
             "path: /items/{{ input.id. }}",
-            "specs/demo.yaml:24:13: actions.get_item.request.path:",
+            "specs/demo.yaml:24:32: actions.get_item.request.path: expected an expression after",
             id="bad-expression",
         ),
         pytest.param(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -10,7 +11,9 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 
+from hookline.cli.main import main
 from hookline.errors import ConfigurationError
 from hookline.plugins.manager import get_plugin_manager
 from hookline.run.store import SqlStore, StepRecord, open_store, redact_url
@@ -160,3 +163,53 @@ def test_event_job_finds_the_job_of_an_event_key(store: SqlStore) -> None:
     found = run(store.event_job("r", "k"))
     assert found is not None and found.id == job.id and found.event == {"id": 1}
     assert run(store.event_job("r", "other")) is None
+
+
+# ---------------------------------------------------------------- a damaged database
+
+
+def test_a_file_that_is_not_a_database_is_reported_by_path(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.write_bytes(b"this was never a database" * 200)
+    with pytest.raises(ConfigurationError) as caught:
+        open_store(str(path), get_plugin_manager(entry_points=False))
+    assert str(caught.value).startswith(
+        f"the state database at {path} is damaged: file is not a database"
+    )
+
+
+def test_a_database_damaged_inside_is_reported_when_sqlite_finds_it(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    pm = get_plugin_manager(entry_points=False)
+
+    async def fill() -> None:
+        store = open_store(str(path), pm)
+        for n in range(50):
+            await store.create_job("recipe", "recipe.yaml", f"event-{n}", {"text": "x" * 500})
+        await store.close()
+
+    run(fill())
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with path.open("r+b") as file:  # a page of the jobs table overwritten
+        file.seek(3 * 4096)
+        file.write(b"\xff" * 4096)
+
+    async def read() -> Any:
+        store = open_store(str(path), pm)
+        try:
+            return await store.list_jobs()
+        finally:
+            await store.close()
+
+    with pytest.raises(ConfigurationError, match="is damaged: database disk image is malformed"):
+        run(read())
+
+
+def test_the_command_line_reports_a_damaged_database_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.write_bytes(b"\x00garbage" * 1000)
+    result = CliRunner().invoke(main, ["jobs", "--state", str(path)])
+    assert result.exit_code == 2  # the command line's code for input it cannot use
+    assert "Traceback" not in result.output
+    assert f"error: the state database at {path} is damaged" in result.stderr

@@ -189,7 +189,7 @@ def empty(served: Served) -> Served:
         for table in ("inbox", "jobs"):
             cur.execute(f"DELETE FROM {table}")
 
-    asyncio.run(served.store.run(clear))
+    asyncio.run(served.store.transaction(clear))
     served.jobs.clear()
     return served
 

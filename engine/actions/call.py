@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing, suppress
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -38,7 +39,7 @@ from hookline.actions.composite import plan_calls, run_calls
 from hookline.actions.files import downloaded, save_path
 from hookline.actions.inputs import prepared_input
 from hookline.actions.outputs import OutputCheck, OutputMismatchWarning, page_records
-from hookline.actions.pages import Page
+from hookline.actions.pages import DEFAULT_MAX_PAGES, Page, PageGuard, PageLimitWarning, bounded
 from hookline.actions.plans import Plan, RenderedRequest
 from hookline.errors import ActionError, ConfigurationError, OutcomeUnknownError, suggest
 from hookline.http.connection import CallPolicy, Connection, Response
@@ -46,7 +47,14 @@ from hookline.http.responses import ErrorContext, truthy
 from hookline.spec.model import Action, Request
 from hookline.spec.params import with_params
 
-__all__ = ["OutputMismatchWarning", "Plan", "call_action", "iter_pages", "iter_records"]
+__all__ = [
+    "OutputMismatchWarning",
+    "PageLimitWarning",
+    "Plan",
+    "call_action",
+    "iter_pages",
+    "iter_records",
+]
 
 
 async def call_action(
@@ -56,15 +64,20 @@ async def call_action(
     *,
     dry_run: bool = False,
     max_records: int | None = None,
+    max_pages: int | None = None,
+    confirm_shape: bool = False,
     resumed: bool = False,
 ) -> Any:
     """Run ``action_name`` on ``connection`` with ``input``; return its output.
 
-    A list action returns the list of its records (at most ``max_records``; ``iter_records``
-    streams them instead). ``dry_run`` sends nothing and returns a ``Plan``. ``resumed``
-    says an earlier attempt of this very call may have reached the platform.
+    A list action returns the list of its records (at most ``max_records``, read from at
+    most ``max_pages`` pages; ``iter_records`` streams them instead). ``dry_run`` sends
+    nothing and returns a ``Plan``. With ``confirm_shape`` the answer must show the
+    platform's shape: a list's records where the spec says (an empty list, but not nothing),
+    and the output matching its schema even where the spec says ``strict: false``.
+    ``resumed`` says an earlier attempt of this very call may have reached the platform.
     """
-    call = _Call(connection, action_name)
+    call = _Call(connection, action_name, confirm_shape=confirm_shape)
     values = call.prepare(input)
     if dry_run:
         return await call.plan(values, max_records)
@@ -75,7 +88,7 @@ async def call_action(
     if call.action.composite is not None:
         return await call.composed(values)
     if call.action.is_list:
-        async with aclosing(call.pages(values, max_records)) as pages:
+        async with aclosing(call.pages(values, max_records, max_pages)) as pages:
             return [record async for page in pages for record in page]
     return await call.single(values)
 
@@ -86,13 +99,14 @@ async def iter_records(
     input: Mapping[str, Any] | None = None,
     *,
     max_records: int | None = None,
+    max_pages: int | None = None,
 ) -> AsyncIterator[Any]:
     """Stream the records of list action ``action_name``, fetching pages as they are needed.
 
-    ``max_records`` overrides the spec's ``max_records``. Leaving the loop early stops the
+    ``max_records`` and ``max_pages`` override the spec's. Leaving the loop early stops the
     reading (and cancels pages fetched ahead).
     """
-    pages = iter_pages(connection, action_name, input, max_records=max_records)
+    pages = iter_pages(connection, action_name, input, max_records=max_records, max_pages=max_pages)
     async with aclosing(pages):
         async for page in pages:
             for record in page:
@@ -105,6 +119,7 @@ async def iter_pages(
     input: Mapping[str, Any] | None = None,
     *,
     max_records: int | None = None,
+    max_pages: int | None = None,
 ) -> AsyncGenerator[list[Any], None]:
     """Stream the records of list action ``action_name`` a page at a time, each page a list.
 
@@ -118,7 +133,7 @@ async def iter_pages(
             f"{call.label} is not a list action (it has no output.records); use call_action"
         )
     values = call.prepare(input)
-    async with aclosing(call.pages(values, max_records)) as pages:
+    async with aclosing(call.pages(values, max_records, max_pages)) as pages:
         async for page in pages:
             yield page
 
@@ -130,7 +145,9 @@ class _Planned(Exception):
 class _Call:
     """One call of one action on one connection: the steps ``call_action`` is made of."""
 
-    def __init__(self, connection: Connection, action_name: str) -> None:
+    def __init__(
+        self, connection: Connection, action_name: str, *, confirm_shape: bool = False
+    ) -> None:
         spec = connection.spec
         action = spec.actions.get(action_name)
         if action is None:
@@ -144,18 +161,28 @@ class _Call:
         self.errors = ErrorContext(
             connector=spec.name, action=action_name, redactor=connection.redactor
         )
-        self.output_check = OutputCheck.of(spec, action, self.errors)
+        self.confirm_shape = confirm_shape
+        self.output_check = OutputCheck.of(
+            spec, action, self.errors, strict=True if confirm_shape else None
+        )
+        self.chosen: Request | None = action.request
 
     @property
     def request(self) -> Request:
-        """The action's request; only an action that is not composite reaches for it."""
-        request = self.action.request
+        """The request this call sends (the form its input picked, where the action has
+        several); only an action that is not composite reaches for it."""
+        request = self.chosen
         assert isinstance(request, Request), f"{self.label} is a composite action"
         return request
 
     def prepare(self, input: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The input with defaults applied and file contents encoded, validated."""
-        return prepared_input(self.connection.spec, self.action, input, self.errors)
+        """The input with defaults applied and file contents encoded, validated; the form of
+        the request it picks is chosen here."""
+        values = prepared_input(self.connection.spec, self.action, input, self.errors)
+        if self.action.forms:
+            context = {"connection": self.connection.values, "input": values}
+            self.chosen = self.action.request_for(context)
+        return values
 
     # ------------------------------------------------------------ requests
 
@@ -284,17 +311,22 @@ class _Call:
     # ------------------------------------------------------------ records
 
     async def pages(
-        self, values: Mapping[str, Any], max_records: int | None
+        self, values: Mapping[str, Any], max_records: int | None, max_pages: int | None = None
     ) -> AsyncGenerator[list[Any], None]:
-        """Every record of a list action, in order, up to ``max_records``: a list per page."""
+        """Every record of a list action, in order, up to ``max_records``: a list per page.
+
+        At most ``max_pages`` pages are read (else the spec's ``paginate.max_pages``, else
+        ``DEFAULT_MAX_PAGES``), and none twice (``hookline.actions.pages.PageGuard``).
+        """
         await self.ready(self.request)
-        source = _Source(self, values)
+        guard = PageGuard(self.label, max_pages or self.action.max_pages or DEFAULT_MAX_PAGES)
+        source = _Source(self, values, guard=guard)
         paginator = self.action.paginator
         limit = max_records
         if paginator is None:
             pages: AsyncGenerator[Page, None] = _one_page(source)
         else:
-            pages = paginator.pages(source, max_records=max_records)
+            pages = bounded(paginator.pages(source, max_records=max_records), guard)
             limit = max_records if max_records is not None else paginator.max_records
         select = self.action.output.select
         count = 0
@@ -318,7 +350,7 @@ class _Call:
         """The records in one page's body, as the spec's ``records`` expression finds them."""
         expression = self.action.output.records
         assert expression is not None
-        return page_records(expression, data, self.errors)
+        return page_records(expression, data, self.errors, required=self.confirm_shape)
 
     async def composed(self, values: Mapping[str, Any]) -> Any:
         """Run a composite action's calls; ``select`` reads ``{input, calls}``."""
@@ -344,6 +376,19 @@ class _Call:
     # ------------------------------------------------------------ dry runs
 
     async def plan(self, values: Mapping[str, Any], max_records: int | None) -> Plan:
+        """The requests this call would begin with, redacted, and its example output.
+
+        A connection that answers dry runs gives its answer instead of the example.
+        """
+        plan = await self.planned(values, max_records)
+        if not self.connection.answers_dry_runs:
+            return plan
+        answer = await call_action(
+            self.connection, self.action.name, values, max_records=max_records
+        )
+        return replace(plan, output=answer, example=False)
+
+    async def planned(self, values: Mapping[str, Any], max_records: int | None) -> Plan:
         """The requests this call would begin with, redacted, and its example output."""
         example = self.action.examples[0].output if self.action.examples else None
         if self.action.composite is not None:
@@ -373,18 +418,27 @@ class _Call:
         return source.planned
 
     def shown(self, role: str, request: httpx.Request) -> RenderedRequest:
-        """``request`` as plain data with every secret replaced by ``***``."""
-        return RenderedRequest.of(role, request, self.connection.redactor.redact)
+        """``request`` as plain data, as auth would send it, every credential ``***``."""
+        redact = self.connection.redactor.redact
+        return RenderedRequest.of(role, request, redact, self.connection.with_credentials(request))
 
 
 class _Source:
     """The ``PageSource`` a paginator reads one call's pages through."""
 
-    def __init__(self, call: _Call, values: Mapping[str, Any], *, dry_run: bool = False) -> None:
+    def __init__(
+        self,
+        call: _Call,
+        values: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        guard: PageGuard | None = None,
+    ) -> None:
         self.call = call
         self.values = values
         self.label = call.label
         self.dry_run = dry_run
+        self.guard = guard or PageGuard(call.label)
         self.planned: httpx.Request | None = None
         self.policy = call.policy(call.request, values, idempotent=call.action.idempotent)
 
@@ -402,7 +456,9 @@ class _Source:
         if self.dry_run:
             self.planned = request
             raise _Planned
+        self.guard.admit()
         response = await self.call.connection.send(request, policy=self.policy)
+        self.guard.check(response.content)
         return Page(request, response.data, response.headers, self.call.page_records(response.data))
 
 

@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unus
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
 
 from hookline.actions.files import SAVE_TO, SAVE_TO_SCHEMA, encoded_content
+from hookline.documents.schema_errors import explain
 from hookline.errors import InvalidRequestError, suggest
 from hookline.http.responses import ErrorContext
 from hookline.spec.model import Action, Spec
@@ -45,8 +46,10 @@ def prepared_input(
     for name, prop in properties.items():
         if name in values and isinstance(prop, Mapping) and prop.get("contentEncoding") == "base64":
             values[name] = encoded_content(name, values[name], errors)
-    validator = Draft202012Validator(spec.schema_with_objects(schema))
-    problems = [_problem(error, properties) for error in validator.iter_errors(values)]
+    full = spec.schema_with_objects(schema)
+    assert isinstance(full, Mapping)
+    validator = Draft202012Validator(full)
+    problems = [_problem(error, properties, full) for error in validator.iter_errors(values)]
     if problems:
         raise errors.error(InvalidRequestError, f"{errors.where}: {'; '.join(sorted(problems))}")
     return values
@@ -80,7 +83,9 @@ def _accepts_null(schema: Any) -> bool:
     return kinds == "null" or (isinstance(kinds, list) and "null" in kinds)
 
 
-def _problem(error: ValidationError, properties: Mapping[str, Any]) -> str:
+def _problem(
+    error: ValidationError, properties: Mapping[str, Any], schema: Mapping[str, Any]
+) -> str:
     """One sentence naming the input field ``error`` is about."""
     where = field_name(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, Mapping):
@@ -91,6 +96,11 @@ def _problem(error: ValidationError, properties: Mapping[str, Any]) -> str:
     if error.validator == "additionalProperties" and not where:
         unknown = sorted(set(error.instance) - set(properties))  # type: ignore[arg-type]
         return "; ".join(f"unknown input {name!r}{suggest(name, properties)}" for name in unknown)
+    if error.validator in ("anyOf", "oneOf"):  # say which form was meant, not "any of"
+        return "; ".join(
+            f"input {field_name(path)!r}: {shortened(message)}" if path else f"input: {message}"
+            for path, message in explain(error, schema)
+        )
     if where:
         return f"input {where!r}: {shortened(error.message)}"
     return f"input: {shortened(error.message)}"

@@ -12,7 +12,7 @@ headers and body.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -70,6 +70,8 @@ class LinkHeaderPaginator:
     """
 
     rel: str = "next"
+    size_param: str = "per_page"
+    page_size: int | None = None
     max_records: int | None = None
 
     schema: ClassVar[dict[str, Any]] = block_schema(
@@ -81,14 +83,30 @@ class LinkHeaderPaginator:
                 "type": "string",
                 "minLength": 1,
                 "description": "The relation of the next page's link (default next)",
-            }
+            },
+            "page_size": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Records asked for per page, sent as size_param with the first "
+                "request (the platform's links carry it on); without it the platform's default",
+            },
+            "size_param": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The query parameter for the page size (default per_page)",
+            },
         },
     )
 
     @classmethod
     def from_spec(cls, c: Compiler) -> Self:
         """Build from a ``paginate: {type: link_header}`` block."""
-        return cls(rel=c.get("rel", default="next"), max_records=c.get("max_records"))
+        return cls(
+            rel=c.get("rel", default="next"),
+            size_param=c.get("size_param", default="per_page"),
+            page_size=c.get("page_size"),
+            max_records=c.get("max_records"),
+        )
 
     def pages(
         self, source: PageSource, *, max_records: int | None = None
@@ -100,7 +118,10 @@ class LinkHeaderPaginator:
             links = link_targets(page.headers.get("link", ""), self.rel)
             return links[0] if links else None
 
-        return _followed(source, limit, next_link)
+        if self.page_size is None:
+            return _followed(source, limit, next_link)
+        size = {self.size_param: self.page_size}
+        return _followed(source, limit, next_link, size, {"size": self.page_size})
 
 
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,=]+\s*(?:=\s*(?:\"[^\"]*\"|[^;,]*))?)*)")
@@ -121,10 +142,17 @@ def link_targets(header: str, rel: str) -> list[str]:
 
 
 async def _followed(
-    source: PageSource, limit: int | None, next_link: Callable[[Page], Any]
+    source: PageSource,
+    limit: int | None,
+    next_link: Callable[[Page], Any],
+    values: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> AsyncGenerator[Page, None]:
-    """Pages from the action's request, then from each link ``next_link`` finds in a page."""
-    first = source.request({})
+    """Pages from the action's request, then from each link ``next_link`` finds in a page.
+
+    ``values`` go in the first request's query, ``context`` is its ``page`` in templates.
+    """
+    first = source.request(context or {}, "query", values)
     pristine = _moved(first, first.url)
     seen = {str(first.url)}
     page = await source.fetch(first)

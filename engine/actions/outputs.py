@@ -36,13 +36,18 @@ class OutputCheck:
     errors: ErrorContext
 
     @classmethod
-    def of(cls, spec: Spec, action: Action, errors: ErrorContext) -> OutputCheck | None:
-        """The check of ``action``'s output (of each record, for a list); None without a schema."""
+    def of(
+        cls, spec: Spec, action: Action, errors: ErrorContext, *, strict: bool | None = None
+    ) -> OutputCheck | None:
+        """The check of ``action``'s output (of each record, for a list); None without a schema.
+
+        ``strict`` overrides the spec's ``output.strict``.
+        """
         schema = action.output.schema
         if schema is None:
             return None
         validator = Draft202012Validator(spec.schema_with_objects(schema))
-        return cls(validator, action.output.strict, errors)
+        return cls(validator, action.output.strict if strict is None else strict, errors)
 
     def __call__(self, value: Any, where: str = "") -> None:
         """Raise or warn, as the spec says, when ``value`` does not match the schema.
@@ -62,12 +67,21 @@ class OutputCheck:
         raise self.errors.error(InvalidResponseError, message)
 
 
-def page_records(expression: Expression, data: Any, errors: ErrorContext) -> list[Any]:
+def page_records(
+    expression: Expression, data: Any, errors: ErrorContext, *, required: bool = False
+) -> list[Any]:
     """The records in one page's body, as the spec's ``records`` expression finds them.
 
-    Nothing found is no records; anything but a list is an ``InvalidResponseError``.
+    Nothing found is no records, unless ``required``; anything but a list is an
+    ``InvalidResponseError``.
     """
     found = expression.search(data)
+    if found is None and required:
+        raise errors.error(
+            InvalidResponseError,
+            f"{errors.where}: output.records {expression.source!r} found nothing in the "
+            "response, where the platform's answers hold a list",
+        )
     if found is None:
         return []
     if not isinstance(found, list):

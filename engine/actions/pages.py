@@ -8,23 +8,48 @@ auth, rate limit and retries.
 
 Where a paginator's parameters go in the request is ``hookline.spec.params``.
 
-``block_schema`` gives every paginate block's schema its common shape (a ``type`` constant
-and ``max_records``), for the built-in paginators and a plugin's alike.
+Every read is bounded whatever its paginator does (``PageGuard``, which the sources apply
+around each fetch): a page whose body repeats one already read in this read is an
+``InvalidResponseError`` (a platform that ignores the paging parameters, or hands back cursors
+in a circle), and a read stops after ``max_pages`` pages with a ``PageLimitWarning``, where a
+platform keeps offering new pages for ever. The bound is the spec's ``paginate.max_pages``, or
+a recipe step's ``max_pages``, else ``DEFAULT_MAX_PAGES``.
+
+``block_schema`` gives every paginate block's schema its common shape (a ``type`` constant,
+``max_records`` and ``max_pages``), for the built-in paginators and a plugin's alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import warnings
+from collections.abc import AsyncGenerator, Iterable, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 
+from hookline.errors import InvalidResponseError
+
+DEFAULT_MAX_PAGES = 10_000
+"""The most pages one read fetches unless the spec or the recipe step says otherwise."""
+
+_EDGE = 8192  # a body is known by its length and its first and last bytes
 _MAX_RECORDS = {
     "type": "integer",
     "minimum": 1,
     "description": "Read at most this many records (a call may ask for fewer or more)",
 }
+_MAX_PAGES = {
+    "type": "integer",
+    "minimum": 1,
+    "description": f"Read at most this many pages (default {DEFAULT_MAX_PAGES:,}); a read that "
+    "reaches it stops there with a warning, and a recipe step may set its own",
+}
+
+
+class PageLimitWarning(UserWarning):
+    """A read stopped at its ``max_pages`` while the platform was still offering pages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +82,63 @@ class PageSource(Protocol):
         ...
 
 
+# ---------------------------------------------------------------- every read's bounds
+
+
+class PageLimitReached(Exception):
+    """A source was asked for one page more than its read allows."""
+
+
+@dataclass(slots=True)
+class PageGuard:
+    """One read's bounds: at most ``max_pages`` pages, and no page body seen twice.
+
+    A source calls ``admit`` before it sends for a page and ``check`` with the body it got.
+    """
+
+    label: str
+    max_pages: int = DEFAULT_MAX_PAGES
+    fetched: int = 0
+    bodies: set[tuple[int, int]] = field(default_factory=set)
+
+    def admit(self) -> None:
+        """Count one more page; past ``max_pages`` it is ``PageLimitReached`` instead."""
+        if self.fetched >= self.max_pages:
+            raise PageLimitReached
+        self.fetched += 1
+
+    def check(self, content: bytes) -> None:
+        """Refuse a body this read has already had: reading on would go round in a circle."""
+        if not content:
+            return
+        key = (len(content), hash((content[:_EDGE], content[-_EDGE:])))
+        if key in self.bodies:
+            raise InvalidResponseError(
+                f"{self.label}: the platform answered a page request with a page already read "
+                "in this read (it may ignore the paging parameters); reading stopped rather "
+                "than loop"
+            )
+        self.bodies.add(key)
+
+
+async def bounded(
+    pages: AsyncGenerator[Page, None], guard: PageGuard
+) -> AsyncGenerator[Page, None]:
+    """``pages`` until the read's last page, or until ``guard``'s ``max_pages`` (a warning)."""
+    async with aclosing(pages):
+        try:
+            async for page in pages:
+                yield page
+        except PageLimitReached:
+            warnings.warn(
+                f"{guard.label}: reading stopped after {guard.max_pages:,} pages, its "
+                "max_pages, while the platform offered more; set paginate.max_pages in the "
+                "spec, or max_pages on the recipe step, to read further",
+                PageLimitWarning,
+                stacklevel=2,
+            )
+
+
 # ---------------------------------------------------------------- a paginate block's schema
 
 
@@ -65,7 +147,8 @@ def block_schema(
 ) -> dict[str, Any]:
     """The JSON Schema of a ``paginate: {type: KIND}`` block with ``properties``.
 
-    Every paginator has ``max_records``, the spec's bound on the records read.
+    Every paginator has ``max_records``, the spec's bound on the records read, and
+    ``max_pages``, the bound on the pages (which the engine applies, not the paginator).
     """
     return {
         "type": "object",
@@ -76,5 +159,6 @@ def block_schema(
             "type": {"const": kind, "description": description},
             **properties,
             "max_records": _MAX_RECORDS,
+            "max_pages": _MAX_PAGES,
         },
     }

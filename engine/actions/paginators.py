@@ -15,6 +15,7 @@ platform's next-page links, ``next_url`` and ``link_header``, are ``hookline.act
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import suppress
@@ -291,7 +292,8 @@ class CursorPaginator:
     """A next-page token in the body, sent back as a parameter of the next request.
 
     Reading stops when a page gives no token (absent, null or empty) or holds no records;
-    a token given twice in a row is an invalid response rather than an endless loop.
+    a token already sent in this read (twice in a row, or tokens going round in a circle) is
+    an invalid response rather than an endless loop.
     """
 
     cursor: Expression
@@ -353,6 +355,7 @@ class CursorPaginator:
         """The pages in order, up to ``max_records`` records (default: the spec's)."""
         limit = self.max_records if max_records is None else max_records
         token: Any = None
+        sent: set[str] = set()
         read = 0
         while True:
             page = await source.fetch(self._request(source, token))
@@ -363,11 +366,13 @@ class CursorPaginator:
                 return
             if limit is not None and read >= limit:
                 return
-            if following == token:
+            key = json.dumps(following, sort_keys=True, default=repr)
+            if key in sent:
                 raise InvalidResponseError(
-                    f"{source.label}: the platform gave the same next-page token twice in a row; "
-                    "reading stopped rather than loop"
+                    f"{source.label}: the platform gave a next-page token already sent in this "
+                    "read; reading stopped rather than loop"
                 )
+            sent.add(key)
             token = following
 
 

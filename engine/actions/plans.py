@@ -3,7 +3,9 @@
 ``call_action(..., dry_run=True)`` renders every request the call would begin with (the first
 page for a list, the lookup for a create that has one, the calls of a composite that need only
 its input), sends nothing, and returns a ``Plan`` whose ``output`` is the action's first
-example output.
+example output, which stands in for the real one and is labelled as an example wherever it is
+shown. A connection whose in-process transport answers dry runs (the ``file`` connector) gives
+its real answer instead, computed without changing anything.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import Any
 
 import httpx
 import orjson
+
+REDACTED = "***"
+"""What a credential's value is shown as."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +32,27 @@ class RenderedRequest:
     body: Any
 
     @classmethod
-    def of(cls, role: str, request: httpx.Request, redact: Callable[[str], str]) -> RenderedRequest:
-        """``request`` as plain data, every text passed through ``redact``."""
+    def of(
+        cls,
+        role: str,
+        request: httpx.Request,
+        redact: Callable[[str], str],
+        credentials: httpx.Request | None = None,
+    ) -> RenderedRequest:
+        """``request`` as plain data, every text passed through ``redact``.
+
+        ``credentials`` is the same request with the auth's credentials added: the headers
+        it adds or changes are shown with ``***`` as their value, and its URL (a query key,
+        a path key) is shown redacted.
+        """
         headers = {name: redact(value) for name, value in request.headers.items()}
-        return cls(role, request.method, redact(str(request.url)), headers, _body(request, redact))
+        url = str(request.url)
+        if credentials is not None:
+            for name, value in credentials.headers.items():
+                if request.headers.get(name) != value:
+                    headers[name] = REDACTED
+            url = str(credentials.url)
+        return cls(role, request.method, redact(url), headers, _body(request, redact))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for JSON output."""
@@ -45,26 +67,28 @@ class RenderedRequest:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What a call would do: the requests it starts with, and an example of its output.
+    """What a call would do: the requests it starts with, and its output or an example of it.
 
-    Credentials that the connection's auth adds when a request is sent (headers, a login) are
-    not part of a plan; every secret in what is shown is replaced by ``***``. ``note`` says
-    what the requests leave out: a composite action's calls that need outputs a dry run
-    cannot have.
+    The requests show what is sent, headers that the connection's auth and session add
+    included, with every secret and credential value replaced by ``***``. ``example`` says
+    that ``output`` is the spec's example output (null when the action has none) rather than
+    the answer. ``note`` says what the requests leave out: a composite action's calls that
+    need outputs a dry run cannot have.
     """
 
     action: str
     requests: tuple[RenderedRequest, ...]
     output: Any
     note: str = ""
+    example: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data, for JSON output."""
+        """Plain data, for JSON output: the output under ``example_output`` if it is one."""
         data = {
             "dry_run": True,
             "action": self.action,
             "requests": [request.to_dict() for request in self.requests],
-            "output": self.output,
+            "example_output" if self.example else "output": self.output,
         }
         if self.note:
             data["note"] = self.note

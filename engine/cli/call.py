@@ -2,15 +2,20 @@
 
 The output is JSON on stdout: one document for an action, one line per record (JSON lines,
 written as the pages arrive) for a list action, the rendered requests for ``--dry-run``.
-Input comes from ``--input-json`` (an object) and ``--input key=value`` pairs on top of it: a
-value is read as JSON where it parses as JSON (``5``, ``true``, ``[1,2]``, ``"5"``) and as text
-otherwise, except that an input declared as a string always gets the text; a key given several
-times makes a list. For an input declared with
+Input comes from ``--input-json`` (an object) and ``--input key=value`` pairs on top of it,
+each value read as the type its input declares (``hookline.cli.inputs``: ``-i labels=bug`` and
+``-i 'labels=["bug"]'`` both give a list input ``["bug"]``, ``-i id=0042`` gives a text input
+``"0042"``); a key given several times makes a list. For an input declared with
 ``contentEncoding: base64``, ``--input data=@photo.png`` sends the file's content.
 
 The connection is ``--connection NAME`` from the connections file, or else the only one of the
-connector. Errors are hookline errors, which the ``hookline`` group prints as one clean message
-with the error's exit code.
+connector (or, for a connector that needs no values, such as ``file``, one with its
+defaults). Its rate budget and session are shared through the state store (``--state``, by
+default the one ``hookline run`` uses), so that calls started together, and a ``run`` or
+``serve`` beside them, keep within one budget and one login; a long wait for the budget is
+told on stderr. On a terminal, reading a list shows the records and pages read so far on
+stderr; off a terminal stderr carries errors only. Errors are hookline errors, which the
+``hookline`` group prints as one clean message with the error's exit code.
 """
 
 from __future__ import annotations
@@ -19,17 +24,21 @@ import asyncio
 import functools
 import os
 import sys
+import time
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 import click
 import orjson
 
 from hookline.actions.call import Plan, call_action, iter_pages
-from hookline.cli.connections import connections_option
+from hookline.cli.connections import connections_option, open_shared, state_option
+from hookline.cli.inputs import read_inputs
 from hookline.errors import ConfigurationError, suggest
-from hookline.run.connections import NamedConnection, load_connections
+from hookline.http.connection import Connection
+from hookline.run.connections import load_connections
 from hookline.spec.catalog import Catalog
 
 _BATCH = 1 << 20
@@ -42,12 +51,12 @@ def parse_inputs(
     pairs: tuple[str, ...],
     input_json: str | None,
     properties: Mapping[str, Any] | None = None,
+    objects: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The action's input from ``--input-json`` and ``--input key=value`` pairs.
+    """The action's input from ``--input-json`` and ``--input key=value`` pairs on top of it.
 
-    A value is read as JSON where it parses, else as text; but where ``properties`` (the
-    action's input schema) declares a key, or its list items, as text, the value stays text,
-    so ``-i id=0042`` gives ``"0042"`` to a string input.
+    Each pair's value is read as the type ``properties`` (the action's input schema, with
+    the spec's ``objects``) declares for it (``hookline.cli.inputs``).
     """
     values: dict[str, Any] = {}
     if input_json is not None:
@@ -58,31 +67,8 @@ def parse_inputs(
         if not isinstance(parsed, dict):
             raise click.BadParameter("must be a JSON object", param_hint="--input-json")
         values.update(parsed)
-    given: dict[str, list[Any]] = {}
-    for pair in pairs:
-        key, separator, text = pair.partition("=")
-        if not separator or not key:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--input")
-        given.setdefault(key, []).append(text if _is_text(properties, key) else _value(text))
-    for key, items in given.items():
-        values[key] = items[0] if len(items) == 1 else items
+    values.update(read_inputs(pairs, properties, objects))
     return values
-
-
-def _is_text(properties: Mapping[str, Any] | None, key: str) -> bool:
-    schema = (properties or {}).get(key)
-    if not isinstance(schema, Mapping):
-        return False
-    if schema.get("type") == "array" and isinstance(schema.get("items"), Mapping):
-        schema = schema["items"]
-    return schema.get("type") == "string"
-
-
-def _value(text: str) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
 
 
 @click.command("call")
@@ -94,13 +80,15 @@ def _value(text: str) -> Any:
     help="The connection to use (default: the only one of the connector).",
 )
 @connections_option
+@state_option
 @click.option(
     "--input",
     "-i",
     "inputs",
     multiple=True,
     metavar="KEY=VALUE",
-    help="An input value, read as JSON where it parses, else as text (repeatable; a "
+    help="An input value, read as its declared type: JSON where it parses as one the input "
+    "takes, else text; a single value for a list input is a one-item list (repeatable; a "
     "repeated key makes a list).",
 )
 @click.option("--input-json", metavar="JSON", help="The input as a JSON object.")
@@ -113,12 +101,14 @@ def _value(text: str) -> Any:
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Print the requests the call would start with, secrets redacted; send nothing.",
+    help="Print the requests the call would start with, with the headers its auth adds, "
+    "every credential shown as ***, and an example of its output; send nothing.",
 )
 def call(
     target: str,
     connection_name: str | None,
     connections_file: Path | None,
+    state: str | None,
     inputs: tuple[str, ...],
     input_json: str | None,
     max_records: int | None,
@@ -136,24 +126,27 @@ def call(
         raise ConfigurationError(
             f"connector {connector!r} has no action {action!r}{suggest(action, spec.actions)}"
         )
-    values = parse_inputs(inputs, input_json, spec.actions[action].input_schema.get("properties"))
+    properties = spec.actions[action].input_schema.get("properties")
+    values = parse_inputs(inputs, input_json, properties, spec.objects)
     entry = load_connections(catalog, connections_file).resolve(
-        connection_name or connector, connector=connector
+        connection_name or connector, connector=connector, catalog=catalog
     )
     out = sys.stdout.buffer
-    asyncio.run(_run(catalog, entry, action, values, max_records, dry_run, out))
+    opened = entry.open(catalog, dry_run=True) if dry_run else open_shared(catalog, entry, state)
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    asyncio.run(_run(opened, action, values, max_records, dry_run, out, progress))
 
 
 async def _run(
-    catalog: Catalog,
-    entry: NamedConnection,
+    opened: AbstractAsyncContextManager[Connection],
     action: str,
     values: Mapping[str, Any],
     max_records: int | None,
     dry_run: bool,
     out: IO[bytes],
+    progress: _Progress | None = None,
 ) -> None:
-    async with entry.open(catalog) as connection:
+    async with opened as connection:
         if dry_run or not connection.spec.actions[action].is_list:
             result = await call_action(
                 connection, action, values, dry_run=dry_run, max_records=max_records
@@ -167,9 +160,51 @@ async def _run(
         try:
             async for page in iter_pages(connection, action, values, max_records=max_records):
                 lines.add(page)
+                if progress is not None:
+                    progress.page(len(page))
             lines.write()
         except BrokenPipeError:  # the reader (``| head``) has had enough: stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        finally:
+            if progress is not None:
+                progress.done()
+
+
+class _Progress:
+    """The records and pages read so far, on one line of a terminal, redrawn as pages come.
+
+    Shown only when stderr is a terminal: a script reading stderr sees nothing but errors.
+    """
+
+    def __init__(self, stream: TextIO, interval: float = 0.1) -> None:
+        self.stream = stream
+        self.interval = interval
+        self.records = self.pages = 0
+        self.started = self.shown = time.monotonic()
+
+    def page(self, records: int) -> None:
+        """A page of ``records`` was read."""
+        self.records += records
+        self.pages += 1
+        now = time.monotonic()
+        if now - self.shown >= self.interval:
+            self.shown = now
+            self.write(f"reading: {self.counts()}")
+
+    def done(self) -> None:
+        """Leave the totals on the line."""
+        seconds = time.monotonic() - self.started
+        self.write(f"read {self.counts()} ({seconds:.1f}s)\n")
+
+    def counts(self) -> str:
+        """``1,234 records in 13 pages``."""
+        records = f"{self.records:,} record{'' if self.records == 1 else 's'}"
+        return f"{records} in {self.pages:,} page{'' if self.pages == 1 else 's'}"
+
+    def write(self, text: str) -> None:
+        """Replace the line with ``text``."""
+        self.stream.write(f"\r\x1b[2K{text}")
+        self.stream.flush()
 
 
 class _Lines:

@@ -23,25 +23,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hookline.cli.connections import connections_option
-from hookline.cli.run import (
-    exits,
-    grace_option,
-    json_option,
-    reporter_for,
-    state_option,
-    stoppable,
-)
+from hookline.cli.connections import connections_option, state_option
+from hookline.cli.run import exits, grace_option, json_option, reporter_for, stoppable
 from hookline.errors import ConfigurationError
 from hookline.recipes.load import load_recipe
+from hookline.recipes.model import ManualTrigger
 from hookline.run.claims import Claims, is_stale, stale_jobs
 from hookline.run.connections import load_connections
 from hookline.run.jobs import JobRunner
 from hookline.run.pool import ConnectionPool
+from hookline.run.secrets import masked_inputs
+from hookline.run.sessions import sharing
 from hookline.run.shutdown import Shutdown
 from hookline.run.store import JobRecord, SqlStore, open_store
 from hookline.spec.catalog import Catalog
@@ -144,7 +141,7 @@ def _listing(app: Any, chosen: _Filter, state: str | None, as_json: bool) -> int
 @exits
 def show(ctx: click.Context, job_id: str, state: str | None, as_json: bool) -> int:
     """Show one job (an id or its first characters): event, status, every step."""
-    state = state or ctx.meta.get("hookline.state")
+    state = _state(ctx, state)
 
     async def fetch(store: SqlStore) -> JobRecord:
         """The job asked for."""
@@ -210,7 +207,7 @@ def rerun(
     as_json: bool,
 ) -> int:
     """Run a failed job again, from its failed step, reusing earlier steps' outputs."""
-    state = state or ctx.meta.get("hookline.state")
+    state = _state(ctx, state)
     catalog: Catalog = ctx.obj.catalog
     env = dict(os.environ)
     reporter = reporter_for(as_json)
@@ -238,7 +235,17 @@ def rerun(
             raise ConfigurationError(
                 f"{job.recipe_file} is now recipe {recipe.name!r}, not {job.recipe!r}"
             )
-        async with ConnectionPool(catalog, env=env, connections=connections) as pool:
+        if isinstance(recipe.trigger, ManualTrigger):
+            missing = masked_inputs(recipe.trigger.inputs_schema, job.event)
+            if missing:
+                raise ConfigurationError(
+                    f"job {job.id} cannot run again: its secret inputs ({', '.join(missing)}) "
+                    "are not kept in job history; run the recipe again with --input"
+                )
+        shared = sharing(store, on_wait=reporter.waiting, environ=env)
+        async with ConnectionPool(
+            catalog, env=env, connections=connections, sharing=shared
+        ) as pool:
             pool.open(recipe)
             claims = Claims(store)
             runner = JobRunner(recipe, pool, store, env=env, observer=reporter, claims=claims)
@@ -269,7 +276,7 @@ def rerun(
 @exits
 def resolve(ctx: click.Context, job_id: str, outcome: str, state: str | None) -> int:
     """Settle a job whose outcome is unknown, after checking the platform."""
-    state = state or ctx.meta.get("hookline.state")
+    state = _state(ctx, state)
 
     async def settle(store: SqlStore) -> int:
         """Record the operator's finding on the job."""
@@ -287,6 +294,16 @@ def resolve(ctx: click.Context, job_id: str, outcome: str, state: str | None) ->
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _state(ctx: click.Context, state: str | None) -> str | None:
+    """The store a subcommand uses: its own ``--state`` if given, else the group's.
+
+    Both options read ``HOOKLINE_STATE``; a ``--state`` given to the group on the command
+    line wins over the variable.
+    """
+    given_here = ctx.get_parameter_source("state") is ParameterSource.COMMANDLINE
+    return state if given_here else ctx.meta.get("hookline.state") or state
 
 
 def _with_store(app: Any, state: str | None, work: Callable[[SqlStore], Awaitable[T]]) -> T:

@@ -1,17 +1,17 @@
 """The ``hookline`` command line.
 
 User errors (a ``HooklineError``) print as a few clear lines on stderr with the error's exit
-code and no traceback; ``--debug`` shows the traceback. Bad usage exits 2 (click's rule).
+code (1) and no traceback; ``--debug`` shows the traceback. Bad usage exits 2 (click's rule).
+``EXIT_CODES`` is the table docs/cli.md states.
 Warnings (a plugin that failed to import, a connections file others can read) print as
 ``warning: ...`` lines on stderr.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn
@@ -24,17 +24,31 @@ from rich.table import Table
 from hookline.cli.call import call
 from hookline.cli.connections import connections
 from hookline.cli.jobs import jobs
+from hookline.cli.new import new
 from hookline.cli.replay import replay
 from hookline.cli.run import run
 from hookline.cli.sandbox import sandbox
 from hookline.cli.serve import serve
+from hookline.cli.show import show
+from hookline.cli.test import test
 from hookline.cli.triggers import triggers
-from hookline.cli.validate import validate_file
-from hookline.errors import ConfigurationError, HooklineError, suggest
+from hookline.cli.validate import validate
+from hookline.errors import HooklineError
 from hookline.plugins.manager import get_plugin_manager, plugin_infos
 from hookline.spec.catalog import Catalog
 from hookline.spec.reference import connector_reference, recipe_reference, spec_reference
 from hookline.version import __version__
+
+EXIT_CODES = (
+    (0, "success: every file valid, every job succeeded (or was skipped), the call answered"),
+    (
+        1,
+        "a problem in what was given: a file that is missing or invalid, an input, a "
+        "connection, a platform's error, a job that failed",
+    ),
+    (2, "bad usage: an unknown command or option, a missing argument, an option's bad value"),
+)
+"""The exit codes of every command, as docs/cli.md states them."""
 
 
 class App:
@@ -125,98 +139,6 @@ def plugins(app: App) -> None:
 
 
 @main.command()
-@click.argument("target", metavar="CONNECTOR[.ACTION]")
-@click.pass_obj
-def show(app: App, target: str) -> None:
-    """Show a connector (connection, actions, triggers) or one action or trigger in full."""
-    name, _, member = target.partition(".")
-    spec = app.catalog.spec(name)
-    console = Console(width=120)
-    if not member:
-        for line in _describe_connector(spec):
-            console.print(line, highlight=False)
-        return
-    block = spec.actions.get(member) or spec.triggers.get(member)
-    if block is None:
-        raise ConfigurationError(
-            f"connector {name!r} has no action or trigger {member!r}"
-            f"{suggest(member, [*spec.actions, *spec.triggers])}"
-        )
-    for line in _describe_member(spec, block):
-        console.print(line, highlight=False)
-
-
-def _describe_connector(spec: Any) -> Iterator[str]:
-    yield f"[bold]{spec.name}[/bold] — {spec.title}"
-    if spec.description:
-        yield spec.description
-    yield "\n[bold]Connection fields[/bold]"
-    for f in spec.connection.fields.values():
-        flags = ", ".join(
-            x for x in ("required" if f.required else "", "secret" if f.secret else "") if x
-        )
-        yield f"  {f.name} ({f.type}{', ' + flags if flags else ''}): {f.description}"
-    yield "\n[bold]Actions[/bold]"
-    for action in spec.actions.values():
-        yield f"  {action.name}: {action.title}"
-    if spec.triggers:
-        yield "\n[bold]Triggers[/bold]"
-        for trigger in spec.triggers.values():
-            yield f"  {trigger.name} ({trigger.type}): {trigger.title}"
-
-
-def _describe_member(spec: Any, block: Any) -> Iterator[str]:
-    yield f"[bold]{spec.name}.{block.name}[/bold] — {block.title}"
-    if block.description:
-        yield block.description
-    schema = block.input_schema
-    yield "\n[bold]Inputs[/bold]"
-    required = set(schema.get("required", []))
-    for name, prop in schema.get("properties", {}).items():
-        kind = prop.get("type", prop.get("$ref", "any")) if isinstance(prop, dict) else "any"
-        mark = " (required)" if name in required else ""
-        description = prop.get("description", "") if isinstance(prop, dict) else ""
-        yield f"  {name}: {kind}{mark} — {description}"
-    output = block.output.schema if hasattr(block, "output") else block.output_schema
-    if output is not None:
-        yield "\n[bold]Output[/bold]"
-        yield json.dumps(output, indent=2)
-    for example in block.examples:
-        yield f"\n[bold]Example[/bold]{': ' + example.title if example.title else ''}"
-        yield "input: " + json.dumps(example.input)
-        yield "output: " + json.dumps(example.output, indent=2)
-
-
-@main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.pass_obj
-def validate(app: App, paths: tuple[Path, ...]) -> None:
-    """Check specs and recipes (found by their first key); exit 1 if any is invalid.
-
-    A folder is searched for .yaml and .yml files.
-    """
-    files = [f for path in paths for f in _yaml_files(path)]
-    failed = 0
-    for file in files:
-        try:
-            kind = validate_file(file, app.catalog)
-        except HooklineError as exc:
-            failed += 1
-            click.echo(str(exc), err=True)
-        else:
-            click.echo(f"{file}: valid {kind}")
-    if failed:
-        click.echo(f"{failed} of {len(files)} files invalid", err=True)
-        sys.exit(1)
-
-
-def _yaml_files(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
-    return [path]
-
-
-@main.command()
 @click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
@@ -224,11 +146,22 @@ def _yaml_files(path: Path) -> list[Path]:
     show_default=True,
     help="The folder to write into.",
 )
+@click.option(
+    "--connector",
+    "connectors",
+    multiple=True,
+    metavar="NAME",
+    help="Write only the reference page of this connector, as a plugin's own docs do (repeatable).",
+)
 @click.pass_obj
-def docs(app: App, output: Path) -> None:
-    """Generate the spec and recipe references from the schemas."""
+def docs(app: App, output: Path, connectors: tuple[str, ...]) -> None:
+    """Generate the references: spec, recipe, command line, and a page per connector.
+
+    Every connector gets a page, those of installed plugins too.
+    """
+    pages = connector_pages(app.catalog, connectors) if connectors else generated_docs(app.catalog)
     output.mkdir(parents=True, exist_ok=True)
-    for name, text in generated_docs(app.catalog).items():
+    for name, text in pages.items():
         target = output / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
@@ -242,10 +175,18 @@ def generated_docs(catalog: Catalog) -> dict[str, str]:
         "recipe-reference.md": recipe_reference(),
         "cli.md": cli_reference(),
     }
-    for name, connector in sorted(catalog.connectors.items()):
-        if connector.plugin.startswith("hookline."):
-            docs[f"connectors/{name}.md"] = connector_reference(connector.spec)
-    return docs
+    return {**docs, **connector_pages(catalog, sorted(catalog.connectors))}
+
+
+def connector_pages(catalog: Catalog, names: Sequence[str]) -> dict[str, str]:
+    """The reference page of each connector of ``names``, by its path below docs/."""
+    pages = {}
+    for name in names:
+        spec = catalog.spec(name)
+        plugin = catalog.connectors[spec.name].plugin
+        built_in = plugin.startswith("hookline.")
+        pages[f"connectors/{name}.md"] = connector_reference(spec, None if built_in else plugin)
+    return pages
 
 
 def cli_reference() -> str:
@@ -255,9 +196,14 @@ def cli_reference() -> str:
         "",
         "Generated by `hookline docs` from the commands' own `--help`; do not edit by hand.",
         "",
-        "Errors in what you give (a file, an option, a connection) print as a few lines on",
-        "stderr without a traceback and exit 1; `--debug` shows the traceback. Bad usage",
-        "exits 2.",
+        "Every command exits with one of three codes:",
+        "",
+        "| code | when |",
+        "| --- | --- |",
+        *(f"| {code} | {meaning} |" for code, meaning in EXIT_CODES),
+        "",
+        "An error prints as a few lines on stderr without a traceback; `--debug` shows the",
+        "traceback.",
         "",
     ]
     with click.Context(main, info_name="hookline", terminal_width=88, max_content_width=88) as ctx:
@@ -287,3 +233,7 @@ main.add_command(jobs)
 main.add_command(serve)
 main.add_command(triggers)
 main.add_command(replay)
+main.add_command(validate)
+main.add_command(show)
+main.add_command(new)
+main.add_command(test)

@@ -5,6 +5,10 @@ Two reporters, one interface (``hookline.run.jobs.Observer`` plus ``start``, ``p
 summary table naming each failed step and its error; otherwise, or with ``--json``, JSON
 lines, one object per event, for scripts and logs. A dry run adds each step's rendered input,
 requests and stand-in output: the plan.
+
+A request that waits long for its rate budget is told as it starts waiting (``waiting``):
+a line above the live display, or a ``waiting`` JSON event. ``show_wait`` does the same on
+stderr for commands whose stdout is their output (``hookline call``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hookline.actions.call import Plan
+from hookline.http.ratelimit import Wait
 from hookline.run.jobs import JobOutcome, Observer
 from hookline.run.store import JobRecord, StepRecord
 
@@ -50,6 +55,9 @@ class Reporter(Observer):
 
     def note(self, message: str, **data: Any) -> None:
         """Something worth telling that is not a job (an event that already ran)."""
+
+    def waiting(self, wait: Wait) -> None:
+        """A request waits ``wait.seconds`` for its rate budget."""
 
     def job_started(self, job: JobRecord) -> None:
         """Remember the job for the summary."""
@@ -101,6 +109,10 @@ class JsonLinesReporter(Reporter):
         """A remark."""
         self.emit("note", message=message, **data)
 
+    def waiting(self, wait: Wait) -> None:
+        """A ``waiting`` line."""
+        self.emit("waiting", **wait_data(wait))
+
     def job_started(self, job: JobRecord) -> None:
         """A job begins."""
         super().job_started(job)
@@ -121,7 +133,7 @@ class JsonLinesReporter(Reporter):
             data["error"] = step.error
         if self.dry_run:
             data["input"] = step.input
-            data["output"] = step.output
+            data["example_output" if plan is not None and plan.example else "output"] = step.output
             if plan is not None:
                 data["requests"] = [request.to_dict() for request in plan.requests]
         self.emit("step", **data)
@@ -186,6 +198,10 @@ class TerminalReporter(Reporter):
         """Print a remark above the live display."""
         self.console.print(message, highlight=False)
 
+    def waiting(self, wait: Wait) -> None:
+        """Print the wait above the live display."""
+        self.console.print(wait.message, style="yellow", highlight=False)
+
     def job_started(self, job: JobRecord) -> None:
         """A job begins."""
         super().job_started(job)
@@ -241,6 +257,27 @@ class TerminalReporter(Reporter):
         return code
 
 
+def wait_data(wait: Wait) -> dict[str, Any]:
+    """A wait as JSON-shaped data: its message, connector, seconds, budget, asked pause."""
+    return {
+        "message": wait.message,
+        "connector": wait.connector,
+        "seconds": round(wait.seconds, 3),
+        "budget": None if wait.budget is None else str(wait.budget),
+        "asked": wait.asked,
+    }
+
+
+def show_wait(wait: Wait, stream: TextIO | None = None) -> None:
+    """Tell a wait on stderr: a line on a terminal, a ``waiting`` JSON line otherwise."""
+    out = stream or sys.stderr
+    if out.isatty():
+        out.write(f"{wait.message}\n")
+    else:
+        out.write(orjson.dumps({"event": "waiting", **wait_data(wait)}).decode() + "\n")
+    out.flush()
+
+
 def summary_table(outcomes: list[JobOutcome]) -> Table:
     """A row per job: its id, status, failed step and error."""
     table = Table("job", "status", "failed step", "error", box=None, show_edge=False)
@@ -264,7 +301,8 @@ def _plan_text(step: StepRecord, plan: Plan | None) -> Text:
     for request in plan.requests if plan is not None else ():
         text.append(f"\n  {request.role}: {request.method} {request.url}")
     if plan is not None:
-        text.append("\n  example output: " + orjson.dumps(step.output, default=str).decode())
+        label = "example output" if plan.example else "output"
+        text.append(f"\n  {label}: " + orjson.dumps(step.output, default=str).decode())
     return text
 
 

@@ -18,15 +18,8 @@ from typing import Any
 
 import click
 
-from hookline.cli.connections import connections_option
-from hookline.cli.run import (
-    exits,
-    grace_option,
-    json_option,
-    reporter_for,
-    state_option,
-    stoppable,
-)
+from hookline.cli.connections import connections_option, state_option
+from hookline.cli.run import exits, grace_option, json_option, reporter_for, stoppable
 from hookline.errors import ConfigurationError
 from hookline.plugins.manager import collect_named
 from hookline.recipes.load import load_recipe

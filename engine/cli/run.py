@@ -3,9 +3,9 @@
 ``run`` checks the recipe statically first (nothing is sent for a recipe with a problem),
 opens its connections, and then: runs a manual recipe once with ``--input`` values, runs one
 poll cycle of a poll recipe and a job per new event, or runs one job on the event in
-``--event FILE``. Exit codes: 0 when every job succeeds (or is skipped), 1 when any fails,
-2 for invalid input (the recipe, an option, an input, a connection), 130 when stopped by
-SIGTERM or Ctrl-C.
+``--event FILE``. Exit codes: 0 when every job succeeds (or is skipped), 1 when any fails or
+what was given cannot be used (the recipe, an input, a connection), 2 for bad usage, 130 when
+stopped by SIGTERM or Ctrl-C.
 
 Jobs are claimed before they run (``hookline.run.claims``), so a ``run`` and a ``serve`` (or
 two runs) of one recipe never run the same job, and a run picks up the jobs a stopped or
@@ -14,23 +14,25 @@ SIGTERM) starts no new job and gives the running one ``--grace`` seconds; a seco
 interrupts it now.
 
 Job history lives in the state store: ``--state`` takes a SQLite path or URL, or a
-PostgreSQL URL; the default is ``.hookline/state.db``. ``--sandbox`` runs the recipe against
-fresh sandboxes served for the run (``hookline.run.sandboxed``), with a temporary state store
-unless ``--state`` is given, since a cursor saved against one sandbox means nothing to the
-next. A webhook recipe run with ``--sandbox`` and no ``--event`` receives a real delivery:
-the sandbox is pointed at a receiver served for the run and made to send one event.
-
-Errors are turned into exit codes here (``exits``), not by the ``hookline`` group, because
-invalid input exits 2 rather than 1.
+PostgreSQL URL; the default is ``.hookline/state.db``. The run's connections keep their rate
+budgets and sessions there too, shared with every other command given the same store.
+``--sandbox`` runs the recipe against fresh sandboxes served for the run
+(``hookline.run.sandboxed``), with a temporary state store unless ``--state`` is given, since
+a cursor saved against one sandbox means nothing to the next. A webhook recipe run with
+``--sandbox`` and no ``--event`` receives a real delivery: the sandbox is pointed at a receiver
+served for the run and made to send one event. A command returns its exit code
+(``exits``); errors are the ``hookline`` group's to report, with the exit code of every
+command.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from functools import wraps
@@ -38,11 +40,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import orjson
 
-from hookline.cli.connections import connections_option
+from hookline.cli.connections import connections_option, state_option
+from hookline.cli.inputs import read_inputs
 from hookline.cli.progress import JsonLinesReporter, Reporter, TerminalReporter
-from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentError
+from hookline.errors import ConfigurationError, HooklineError
 from hookline.plugins.manager import collect_named
 from hookline.recipes.load import load_recipe
 from hookline.recipes.model import ManualTrigger, Recipe, manual_inputs
@@ -51,35 +53,32 @@ from hookline.run.connections import load_connections
 from hookline.run.jobs import DRY_RUN_ID, JobRunner, new_event_key
 from hookline.run.listener import receive_from_sandbox
 from hookline.run.pool import ConnectionPool
-from hookline.run.sandboxed import ServedSandbox, sandboxed, with_sandbox_connections
+from hookline.run.sandboxed import (
+    ServedSandbox,
+    made_up_credentials,
+    sandboxed,
+    with_sandbox_connections,
+)
+from hookline.run.secrets import masked, secret_values
+from hookline.run.sessions import sharing
 from hookline.run.shutdown import Shutdown
-from hookline.run.store import DEFAULT_STATE, JobRecord, SqlStore, open_store
+from hookline.run.store import JobRecord, SqlStore, open_store
 from hookline.run.triggers import (
     event_for,
     example_event,
     first_poll,
     given_event,
+    manual_event,
     poll,
+    read_event,
     spec_trigger,
 )
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import PollTrigger
 
-INVALID_INPUT = 2
+T = TypeVar("T")
 STOPPED = 130
 """The exit code of a run stopped by SIGTERM or Ctrl-C (128 + SIGINT, as shells say)."""
-T = TypeVar("T")
-
-
-def state_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    """The ``--state URL`` option."""
-    return click.option(
-        "--state",
-        metavar="URL",
-        envvar="HOOKLINE_STATE",
-        help=f"The state store: a SQLite path or URL, or a postgresql:// URL "
-        f"(default: $HOOKLINE_STATE or {DEFAULT_STATE}).",
-    )(function)
 
 
 def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -102,27 +101,26 @@ def grace_option(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def exits(function: Callable[..., int]) -> Callable[..., None]:
-    """Turn hookline errors into a message and exit code: 2 for invalid input, else 1."""
+    """Exit with the code the command returns; a hookline error prints and exits with its own.
+
+    The ``hookline`` group does the same for every command; this keeps a command that is
+    invoked on its own (embedded, or in tests) saying the same.
+    """
 
     @wraps(function)
     def run(*args: Any, **kwargs: Any) -> None:
         """Run the command and exit with its code."""
         try:
             code = function(*args, **kwargs)
-        except (InvalidDocumentError, ConfigurationError) as exc:
-            _error(exc)
-            sys.exit(INVALID_INPUT)
         except HooklineError as exc:
-            _error(exc)
+            if getattr(click.get_current_context().find_root().obj, "debug", False):
+                raise
+            text = str(exc)
+            click.echo(text if "\n" in text else f"error: {text}", err=True)
             sys.exit(exc.exit_code)
         sys.exit(code)
 
     return run
-
-
-def _error(exc: HooklineError) -> None:
-    text = str(exc)
-    click.echo(text if "\n" in text else f"error: {text}", err=True)
 
 
 def reporter_for(as_json: bool) -> Reporter:
@@ -143,7 +141,8 @@ def reporter_for(as_json: bool) -> Reporter:
     "inputs",
     multiple=True,
     metavar="KEY=VALUE",
-    help="An input of a manual recipe (repeatable); read as its declared type.",
+    help="An input of a manual recipe, read as its declared type (repeatable; a repeated "
+    "key makes a list).",
 )
 @click.option(
     "--event",
@@ -158,8 +157,9 @@ def reporter_for(as_json: bool) -> Reporter:
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Render every step with the actions' example outputs standing in; send nothing, "
-    "record nothing, print the plan.",
+    help="Render every step with the actions' example outputs standing in (the file "
+    "connector answers for real, keeping what it writes in memory); send nothing, record "
+    "nothing, print the plan, credentials shown as ***.",
 )
 @click.option(
     "--sandbox",
@@ -187,20 +187,23 @@ def run(
 ) -> int:
     """Run a recipe once: a manual recipe, one poll cycle, or one job on --event FILE.
 
-    Exits 0 when every job succeeds, 1 when any fails (the summary names the failed step),
-    2 for invalid input, 130 when stopped by SIGTERM or Ctrl-C (what did not run stays
-    queued for the next run).
+    Exits 0 when every job succeeds, 1 when any fails (the summary names the failed step)
+    or what was given cannot be used, 2 for bad usage, 130 when stopped by SIGTERM or Ctrl-C
+    (what did not run stays queued for the next run).
     """
     catalog: Catalog = app.catalog
     env = dict(os.environ)
     connections = load_connections(catalog, connections_file, environ=env)
+    made: dict[str, str] = {}
     if in_sandboxes:
         connections = with_sandbox_connections(connections, catalog.sandboxes)
+        made = made_up_credentials([recipe_file], catalog, connections.connectors, env)
+        env.update(made)
     recipe = load_recipe(recipe_file, catalog, env=env, connectors=connections.connectors)
     payload = _payload(recipe, inputs, event_file)
     reporter = reporter_for(as_json)
-    pool = ConnectionPool(catalog, env=env, connections=connections)
-    options = _Options(catalog, state, dry_run, grace)
+    pool = ConnectionPool(catalog, env=env, connections=connections, dry_run=dry_run)
+    options = _Options(catalog, state, dry_run, grace, made_up=tuple(sorted(made)))
     if in_sandboxes:
         return _run_in_sandboxes(recipe, pool, payload, options, reporter)
     return asyncio.run(_run(recipe, pool, payload, options, reporter))
@@ -217,29 +220,11 @@ def _payload(recipe: Recipe, pairs: tuple[str, ...], event_file: Path | None) ->
     if event_file is not None:
         if pairs:
             raise ConfigurationError("give the inputs with --input or in --event FILE, not both")
-        try:
-            return orjson.loads(event_file.read_bytes())
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read {str(event_file)!r}: {exc.strerror}") from None
-        except orjson.JSONDecodeError as exc:
-            raise ConfigurationError(f"{event_file} is not JSON: {exc}") from None
+        payload = read_event(event_file)
+        return manual_event(trigger, payload) if isinstance(trigger, ManualTrigger) else payload
     if isinstance(trigger, ManualTrigger):
-        return manual_inputs(trigger, dict(_pair(pair, trigger) for pair in pairs))
+        return manual_inputs(trigger, read_inputs(pairs, trigger.inputs_schema["properties"]))
     return None
-
-
-def _pair(pair: str, trigger: ManualTrigger) -> tuple[str, Any]:
-    key, separator, text = pair.partition("=")
-    if not separator or not key:
-        raise ConfigurationError(f"--input {pair!r} is not KEY=VALUE")
-    schema = trigger.inputs_schema["properties"].get(key)
-    kind = schema.get("type") if isinstance(schema, Mapping) else None
-    if kind == "string":
-        return key, text
-    try:
-        return key, orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return key, text
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +236,7 @@ class _Options:
     dry_run: bool
     grace: float
     served: tuple[ServedSandbox, ...] = ()
+    made_up: tuple[str, ...] = ()
 
 
 def _run_in_sandboxes(
@@ -260,6 +246,9 @@ def _run_in_sandboxes(
     with ExitStack() as stack:
         pointed, served = stack.enter_context(sandboxed(recipe, options.catalog.sandboxes))
         notes = [_served_note(each) for each in served]
+        if options.made_up:
+            said = ", ".join(options.made_up)
+            notes.append((f"made up {said} for this run: the sandbox sends what it expects", {}))
         options = replace(options, served=tuple(served))
         if options.state is None and not options.dry_run:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="hookline-"))
@@ -285,15 +274,18 @@ async def _run(
     reporter: Reporter,
     notes: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> int:
-    async with pool:
-        pool.open(recipe)
-        if options.dry_run:
+    if options.dry_run:
+        async with pool:
+            pool.open(recipe)
             runner = JobRunner(recipe, pool, None, env=pool.env, dry_run=True, observer=reporter)
             _start(reporter, recipe, notes, dry_run=True)
             return await reported(reporter, _dry_run(recipe, pool, payload, runner, reporter))
-        executor = _executor(options.catalog)
-        store = open_store(options.state, options.catalog.pm)
-        try:
+    executor = _executor(options.catalog)
+    store = open_store(options.state, options.catalog.pm)
+    try:
+        pool.sharing = sharing(store, on_wait=reporter.waiting, environ=pool.env)
+        async with pool:
+            pool.open(recipe)
             claims = Claims(store)
             runner = JobRunner(recipe, pool, store, env=pool.env, observer=reporter, claims=claims)
             _start(reporter, recipe, notes, dry_run=False)
@@ -304,8 +296,8 @@ async def _run(
                     await executor.run(runner, jobs, stop=shutdown.requested)
 
                 return await stoppable(reporter, work(), shutdown, options.grace)
-        finally:
-            await store.close()
+    finally:
+        await store.close()
 
 
 async def stoppable(
@@ -382,9 +374,11 @@ async def _jobs(
 ) -> list[JobRecord]:
     """The jobs this run makes: one for a manual run or a given event, or a poll's; for a
     webhook recipe in sandboxes, the job of an event the sandbox sends."""
-    if recipe.is_manual:
-        job = await store.create_job(recipe.name, recipe.path, new_event_key(), payload)
-        return [job] if job is not None else []
+    if isinstance(recipe.trigger, ManualTrigger):
+        paths = [path for path, _ in secret_values(recipe.trigger.inputs_schema, payload, {})]
+        kept = masked(payload, paths)  # job history keeps no secret input
+        job = await store.create_job(recipe.name, recipe.path, new_event_key(), kept)
+        return [] if job is None else [dataclasses.replace(job, event=payload)]
     if payload is not None:
         job, new = await given_event(recipe, pool, store, payload)
         if job is None:

@@ -2,15 +2,16 @@
 
 Every recipe given (files, or folders searched for recipes) is checked before anything
 starts: one with a problem stops the command with every located problem of every recipe, as
-``hookline validate`` prints them (exit 2). Then a table says what is served: each recipe,
+``hookline validate`` prints them (exit 1). Then a table says what is served: each recipe,
 its trigger, its schedule or webhook URL. One line per job goes to stderr (a JSON object
 per line with ``--json``) until SIGTERM or Ctrl-C, which stops new work, gives running jobs
 ``--grace`` seconds, and exits 0.
 
 ``--sandbox`` serves the platform simulators too, with each recipe pointed at them, the
 webhook-sending sandboxes pointed at the served receiver (as an operator would configure the
-platform), a first event made to happen on each, and poll recipes polling every 10 seconds:
-events flow end to end with no account anywhere. Job history then goes to a temporary store
+platform, with the credentials the recipe expects, made up where the environment gives none),
+a first event made to happen on each, and poll recipes polling every 10 seconds: events flow
+end to end with no account anywhere. Job history then goes to a temporary store
 unless ``--state`` is given.
 """
 
@@ -32,8 +33,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hookline.actions.call import Plan
-from hookline.cli.connections import connections_option
-from hookline.cli.run import exits, json_option, state_option
+from hookline.cli.connections import connections_option, state_option
+from hookline.cli.run import exits, json_option
 from hookline.documents.loader import load_document
 from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentError, RecipeError
 from hookline.recipes.load import load_recipe
@@ -44,6 +45,7 @@ from hookline.run.pool import ConnectionPool
 from hookline.run.sandbox import base_url, bind_all
 from hookline.run.sandboxed import (
     ServedSandbox,
+    made_up_credentials,
     sandboxed_recipes,
     webhook_senders,
     webhook_target,
@@ -120,7 +122,7 @@ def serve(
 ) -> int:
     """Serve recipes until SIGTERM or Ctrl-C: poll on schedule, receive webhooks, run jobs.
 
-    PATH is a recipe file or a folder of them. Exits 2 when a recipe has problems (all are
+    PATH is a recipe file or a folder of them. Exits 1 when a recipe has problems (all are
     shown, nothing starts), 0 once stopped.
     """
     catalog: Catalog = app.catalog
@@ -128,8 +130,17 @@ def serve(
     connections = load_connections(catalog, connections_file, environ=env)
     if in_sandboxes:
         connections = with_sandbox_connections(connections, catalog.sandboxes)
-    recipes = _load_all(paths, catalog, env, connections.connectors)
+    files = [file for path in paths for file in _recipe_files(path)]
+    if not files:
+        raise ConfigurationError(f"no recipes in {', '.join(str(p) for p in paths)}")
     log = ServeLog(sys.stderr, as_json=as_json)
+    if in_sandboxes:
+        made = made_up_credentials(files, catalog, connections.connectors, env)
+        env.update(made)
+        if made:
+            log.note(f"made up {', '.join(sorted(made))} for this run: the sandboxes send "
+                     "whatever the recipes expect")  # fmt: skip
+    recipes = _load_all(files, catalog, env, connections.connectors)
     settings = ServeSettings(
         grace=grace,
         concurrency=concurrency,
@@ -196,6 +207,7 @@ async def _feed_from_sandboxes(
     service: Service, served: Sequence[ServedSandbox], url: str, log: ServeLog
 ) -> None:
     """Point each webhook-sending sandbox at the receiver and make one event happen there."""
+    emitted: set[str] = set()
     for hook, sender in webhook_senders(service.hooks, served):
         target = webhook_target(hook, f"{url}/hooks/{hook.recipe.name}")
         subscribe, emit = sender.sandbox.subscribe, sender.sandbox.emit
@@ -203,18 +215,16 @@ async def _feed_from_sandboxes(
         await asyncio.to_thread(subscribe, sender.url, target)
         log.note(f"the {sender.sandbox.title} sandbox sends its webhooks to {target.url}",
                  url=target.url)  # fmt: skip
-        if emit is not None:
+        if emit is not None and sender.url not in emitted:
+            emitted.add(sender.url)
             said = await asyncio.to_thread(emit, sender.url)
             log.note(f"the {sender.sandbox.title} sandbox {said}")
 
 
 def _load_all(
-    paths: Sequence[Path], catalog: Catalog, env: dict[str, str], connectors: Any
+    files: Sequence[Path], catalog: Catalog, env: dict[str, str], connectors: Any
 ) -> list[Recipe]:
-    """Every recipe of ``paths``, all checked: problems of all of them raise at once."""
-    files = [file for path in paths for file in _recipe_files(path)]
-    if not files:
-        raise ConfigurationError(f"no recipes in {', '.join(str(p) for p in paths)}")
+    """Every recipe of ``files``, all checked: problems of all of them raise at once."""
     recipes, problems = [], []
     for file in files:
         try:

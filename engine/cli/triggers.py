@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hookline.cli.run import exits, json_option, state_option
+from hookline.cli.connections import state_option
+from hookline.cli.run import exits, json_option
 from hookline.run.cycles import TriggerState, duration, trigger_states
 from hookline.run.store import open_store
 

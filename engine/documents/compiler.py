@@ -2,8 +2,12 @@
 
 Specs, recipes and the plugins' builders (auth types, paginators, verifiers) compile their
 templates and JMESPath expressions through a ``Compiler``. A failure does not stop the
-compiler: it records a ``Problem`` at the value's file, line and column and hands back a
-stand-in, so one ``hookline validate`` reports every bad expression at once.
+compiler: it records a ``Problem`` and hands back a stand-in, so one ``hookline validate``
+reports every bad expression at once. The problem is located at the line and column of the
+mistake itself where the expression is written verbatim in the file (else at its value),
+and names the value's own key path: a block of values (``with:``) is compiled value by
+value, so one bad template stands in as null for its own key only, and is not read as the
+whole block missing.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from hookline.documents.loader import Document
+from hookline.documents.loader import Document, format_path
 from hookline.errors import ExpressionError, InvalidDocumentError, Problem
+from hookline.expr.syntax import pointer
 from hookline.expr.templates import CompiledValue, Expression, Expressions, Template
 
 Path = tuple[str | int, ...]
@@ -62,11 +67,23 @@ class Compiler:
         raw = self.get(*path, default=_ABSENT)
         if raw is _ABSENT:
             return None
-        try:
-            return self.expressions.compile_value(raw)
-        except ExpressionError as exc:
-            self._expression_problem(path, exc)
-            return self.expressions.compile_value(None)
+        return CompiledValue(self._tree(raw, tuple(path)))
+
+    def _tree(self, raw: Any, path: Path) -> Any:
+        """``raw`` with each text holding ``{{`` compiled, or a null stand-in where it fails."""
+        if isinstance(raw, str):
+            if "{{" not in raw:
+                return raw
+            try:
+                return self.expressions.compile(raw)
+            except ExpressionError as exc:
+                self._expression_problem(path, exc)
+                return self.expressions.compile(_NULL)
+        if isinstance(raw, dict):
+            return {key: self._tree(item, (*path, key)) for key, item in raw.items()}
+        if isinstance(raw, list):
+            return [self._tree(item, (*path, index)) for index, item in enumerate(raw)]
+        return raw
 
     def template(self, *path: str | int) -> Template:
         """Compile the text template at ``path`` (an absent value compiles as empty text)."""
@@ -89,7 +106,16 @@ class Compiler:
             return self.expressions.compile_expression("`null`")
 
     def _expression_problem(self, path: Sequence[str | int], exc: ExpressionError) -> None:
-        self.problem(path, str(exc))
+        """A problem at the column of the mistake where the expression is found verbatim."""
+        full = self.base + tuple(path)
+        found = self.document.find(full, exc.expression) if exc.column else None
+        if found is None:
+            self.problem(path, str(exc))
+            return
+        line, column = found
+        column += (exc.column or 1) - 1
+        message = f"{exc.detail}:\n{pointer(exc.expression, (exc.column or 1) - 1)}"
+        self.problems.append(Problem(message, self.document.file, line, column, format_path(full)))
 
     def raise_if_problems(self, error: type[InvalidDocumentError]) -> None:
         """Raise ``error`` with every recorded problem, sorted by position, if there are any."""
@@ -102,3 +128,5 @@ def _position(problem: Problem) -> tuple[str, int, int]:
 
 
 _ABSENT = object()
+_NULL = "{{ `null` }}"
+"""What a template that does not compile stands in as, so the checks after it go on."""

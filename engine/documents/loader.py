@@ -19,6 +19,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -62,13 +63,15 @@ class Document:
     ``value_positions`` maps each key path (text keys, integer list indexes; ``()`` is the
     root) to the 1-based (line, column) where its value starts; ``key_positions`` does the
     same for the key of each mapping entry. A value copied through an alias is located at
-    its anchor, where its text is written.
+    its anchor, where its text is written. ``source`` is the text the document was read
+    from (empty for one made in memory), so that a place inside a value can be located.
     """
 
     data: Any
     file: str
     value_positions: Mapping[KeyPath, Position] = field(default_factory=dict)
     key_positions: Mapping[KeyPath, Position] = field(default_factory=dict)
+    source: str = field(default="", repr=False, compare=False)
 
     def locate(self, path: Iterable[PathPart], *, key: bool = False) -> Position | None:
         """Where ``path`` is written: its key if ``key`` and it has one, else its value.
@@ -84,6 +87,26 @@ class Document:
             if position is not None:
                 return position
         return None
+
+    def find(self, path: Iterable[PathPart], text: str) -> Position | None:
+        """Where ``text`` is first written inside the value at ``path``, if it is verbatim.
+
+        Text inside a quoted scalar with escapes, or folded across lines, is not found.
+        """
+        start = self.locate(path)
+        if start is None or not self.source or not text:
+            return None
+        line, column = start
+        offsets = [0]
+        for found in re.finditer("\n", self.source):
+            offsets.append(found.end())
+        if line > len(offsets):
+            return None
+        index = self.source.find(text, offsets[line - 1] + column - 1)
+        if index < 0:
+            return None
+        row = bisect.bisect_right(offsets, index)
+        return row, index - offsets[row - 1] + 1
 
     def problem(self, path: Iterable[PathPart], message: str, *, key: bool = False) -> Problem:
         """A :class:`Problem` with this document's file, the position of ``path`` and its name."""
@@ -156,7 +179,7 @@ def load_document(
             for ((line, column), message), key_path in loader.problems.items()
         )
         raise error(sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
-    return Document(data, file, loader.value_positions, loader.key_positions)
+    return Document(data, file, loader.value_positions, loader.key_positions, source)
 
 
 def _read(

@@ -56,6 +56,22 @@ def schema_problems(
     return _located(document, findings)
 
 
+def explain(error: Any, schema: Mapping[str, Any]) -> list[tuple[KeyPath, str]]:
+    """One jsonschema ``error`` of a validation against ``schema`` in plain words.
+
+    Each finding is a key path and a sentence; for ``oneOf``/``anyOf`` the branch the value
+    meant is explained (``'bogus' is not one of open, closed``) instead of "not valid under
+    any of the given schemas". A missing key is a finding at its parent.
+    """
+    found = []
+    for finding in _Explainer(schema)(error):
+        if finding.missing is not None:
+            found.append((finding.path, f"missing required key '{finding.missing}'"))
+        else:
+            found.append((finding.path, finding.message))
+    return found
+
+
 def ensure_valid(
     document: Document,
     schema: Mapping[str, Any],

@@ -2,8 +2,9 @@
 
 They fill the gaps JMESPath leaves for integration work: time, encodings, URLs, text. Each
 checks its input and fails with an ``ExpressionError`` sentence, never a Python exception, and
-none can turn a hostile input into an unbounded result (``replace`` refuses to build text
-longer than ``MAX_TEXT``).
+none can turn a hostile input into an unbounded result: those whose text can grow well past
+their input's (``replace``, ``url_encode``, ``html_escape``, ``json_encode``) work out its
+size first and refuse to build more than ``MAX_TEXT``; the others are measured after.
 
 Times are ISO 8601 text or epoch milliseconds (an integer). Text without a zone is UTC, and
 every time this module writes is UTC with milliseconds and ``Z``: ``2024-05-01T09:30:00.000Z``.
@@ -23,21 +24,30 @@ from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit
 
 from hookline.errors import ExpressionError
+from hookline.expr.budgets import MAX_VALUE_BYTES, TooLarge, too_large, value_size
 from hookline.expr.templates import compact_json
 from hookline.plugins.hookspecs import hookimpl
 from hookline.plugins.records import ExpressionFunction
 
-MAX_TEXT = 10_000_000
+MAX_TEXT = MAX_VALUE_BYTES
 """The longest text, in characters, a function here will build."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 _FIELD_WIDTH = re.compile(r"%[-_0^#]*\d")
 _INTEGER = re.compile(r"\s*[-+]?\d+\s*")
+_URL_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+_HTML_GROWTH = {"&": 4, "<": 3, ">": 3, '"': 5, "'": 5}  # &amp; &lt; &gt; &quot; &#x27;
 
 
 def _preview(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _within(size: int) -> None:
+    """Refuse to build text of ``size`` characters when that is more than ``MAX_TEXT``."""
+    if size > MAX_TEXT:
+        raise ExpressionError(too_large("the text"))
 
 
 # ---------------------------------------------------------------- time
@@ -128,14 +138,21 @@ def _base64_decode(text: str) -> str:
 
 
 def _html_escape(text: str) -> str:
+    _within(len(text) + sum(text.count(c) * extra for c, extra in _HTML_GROWTH.items()))
     return html.escape(text)
 
 
 def _url_encode(value: str | float) -> str:
-    return quote(_utf8(value if isinstance(value, str) else compact_json(value)), safe="")
+    raw = _utf8(value if isinstance(value, str) else compact_json(value))
+    _within(len(raw) + 2 * len(raw.translate(None, _URL_SAFE)))  # each other byte is %XX
+    return quote(raw, safe="")
 
 
 def _json_encode(value: Any) -> str:
+    try:
+        value_size(value, "the text")
+    except TooLarge as exc:
+        raise ExpressionError(str(exc)) from None
     return compact_json(value)
 
 
@@ -157,8 +174,7 @@ def _json_decode(text: str) -> Any:
 def _replace(text: str, old: str, new: str) -> str:
     if not old:
         raise ExpressionError("the text to replace must not be empty")
-    if len(text) + text.count(old) * (len(new) - len(old)) > MAX_TEXT:
-        raise ExpressionError(f"the result would be longer than {MAX_TEXT} characters")
+    _within(len(text) + text.count(old) * (len(new) - len(old)))
     return text.replace(old, new)
 
 

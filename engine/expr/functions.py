@@ -9,6 +9,10 @@ compiles (``check_calls``), their types before each call, for JMESPath's functio
 A call given the wrong type says which argument and what was expected:
 ``totp(): argument 1 (secret) is null; expected text``. A null argument is most often a field
 or connection value that is not set, so naming the parameter points the reader at it.
+
+No function may make text larger than ``MAX_VALUE_BYTES`` (``hookline.expr.budgets``):
+JMESPath's ``join`` and ``to_string`` are measured before they build, and every function's
+text is measured after.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from jmespath.functions import Functions  # type: ignore[import-untyped, unused-
 from jmespath.visitor import _Expression  # type: ignore[import-untyped, unused-ignore]
 
 from hookline.errors import ExpressionError, PluginError
+from hookline.expr.budgets import MAX_VALUE_BYTES, TooLarge, too_large, value_size
 from hookline.expr.syntax import call_positions, error, nodes
 from hookline.plugins.manager import collect, flatten
 from hookline.plugins.records import ExpressionFunction
@@ -119,11 +124,16 @@ class _Functions(Functions):  # type: ignore[misc]
         self.table = table
 
     def call_function(self, function_name: str, resolved_args: list[Any]) -> Any:
-        """Call a registered function, or hand the call to JMESPath's own."""
+        """Call a registered function, or hand the call to JMESPath's own; text within budget."""
         function = self.table.get(function_name)
         if function is None:
-            return super().call_function(function_name, resolved_args)
-        return _call(function, resolved_args)
+            _measure_first(function_name, resolved_args)
+            result = super().call_function(function_name, resolved_args)
+        else:
+            result = _call(function, resolved_args)
+        if isinstance(result, str) and len(result) > MAX_VALUE_BYTES:
+            raise CallError(function_name, too_large("the text"))
+        return result
 
     def _type_check(
         self, actual: list[Any], signature: Sequence[Mapping[str, Any]], function_name: str
@@ -136,6 +146,25 @@ class _Functions(Functions):  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------- calls
+
+
+def _measure_first(name: str, args: Sequence[Any]) -> None:
+    """Refuse a call of JMESPath's ``join`` or ``to_string`` whose text would be too large.
+
+    Both build their text in one go, so the size is worked out from the arguments first.
+    """
+    if name == "join" and len(args) == 2 and isinstance(args[1], list):
+        separator = args[0] if isinstance(args[0], str) else ""
+        size = len(separator) * max(len(args[1]) - 1, 0)
+        for item in args[1]:
+            size += len(item) if isinstance(item, str) else 0
+            if size > MAX_VALUE_BYTES:
+                raise CallError(name, too_large("the joined text"))
+    elif name == "to_string" and args and not isinstance(args[0], str):
+        try:
+            value_size(args[0], "the text")
+        except TooLarge as exc:
+            raise CallError(name, str(exc)) from None
 
 
 class CallError(Exception):

@@ -154,15 +154,47 @@ def _known(path: Path | None) -> list[Path]:
     return [] if path is None else [path]
 
 
+def check_negations(source: str, tree: Mapping[str, Any]) -> None:
+    """Refuse ``!a.b``: JMESPath reads it as ``(!a).b`` (``!a[0]`` reads as it looks).
+
+    ``!`` binds to the name right after it, and the rest of the path is then read from true
+    or false, which always gives null, so ``!vars.ticket`` is never true. The error puts a
+    caret under the ``!`` and shows how to negate the whole path.
+    """
+    negations = [node for node in nodes(tree) if node["type"] == "not_expression"]
+    misread = {
+        id(node["children"][0])
+        for node in nodes(tree)
+        if node["type"] == "subexpression"
+        and node["children"]
+        and isinstance(node["children"][0], dict)
+        and node["children"][0]["type"] == "not_expression"
+    }
+    if not misread:
+        return
+    starts = [t["start"] for t in Lexer().tokenize(source) if t["type"] == "not"]
+    for index, node in enumerate(negations):
+        if id(node) in misread:
+            position = starts[index] if index < len(starts) else 0
+            raise error(
+                "`!` applies only to the name right after it, and the rest of the path is "
+                "then read from true or false, which is always null; put the path in "
+                "parentheses, as in !(vars.ticket)",
+                source,
+                position,
+            )
+
+
 # ---------------------------------------------------------------- messages
 
 
 def error(detail: str, text: str, position: int) -> ExpressionError:
     """An error whose message ends with ``text`` and a caret under ``position``."""
     return ExpressionError(
-        f"{detail} at column {position + 1}:\n{_pointer(text, position)}",
+        f"{detail} at column {position + 1}:\n{pointer(text, position)}",
         expression=text,
         column=position + 1,
+        detail=detail,
     )
 
 
@@ -170,7 +202,12 @@ def located(exc: ExpressionError, where: str) -> ExpressionError:
     """``exc`` with ``where`` (a key path, or nothing) in front of its message."""
     if not where:
         return exc
-    return ExpressionError(f"{where}: {exc}", expression=exc.expression, column=exc.column)
+    return ExpressionError(
+        f"{where}: {exc}",
+        expression=exc.expression,
+        column=exc.column,
+        detail=f"{where}: {exc.detail}",
+    )
 
 
 def syntax_error(source: str, exc: Any) -> ExpressionError:
@@ -213,7 +250,8 @@ def _describe(exc: Any) -> str:
     return repr(str(value))
 
 
-def _pointer(text: str, position: int) -> str:
+def pointer(text: str, position: int) -> str:
+    """``text`` on one line (a window of it, if long) and a caret under ``position``."""
     line = text.translate(_ONE_LINE)
     if len(line) <= _WINDOW:
         return f"  {line}\n  {' ' * position}^"

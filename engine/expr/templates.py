@@ -12,6 +12,11 @@ registered functions, and nothing more.
 its signature before it runs (``hookline.expr.functions``). Compiling checks syntax,
 function names and argument counts, so a mistake fails at load (``hookline validate``) with a
 caret under the column (``hookline.expr.syntax``), never mid-recipe.
+
+Every evaluation runs within the budgets of ``hookline.expr.budgets``: a bounded number of
+steps, and no value it makes (a multi-select, a function's result, a template's text) larger
+than ``MAX_VALUE_BYTES``. What an expression only reads from its context is not measured:
+it was measured, or parsed within a size cap, when it was made.
 """
 
 from __future__ import annotations
@@ -28,6 +33,14 @@ import jmespath  # type: ignore[import-untyped, unused-ignore]
 from jmespath import exceptions as jmespath_errors  # type: ignore[import-untyped, unused-ignore]
 
 from hookline.errors import ExpressionError
+from hookline.expr.budgets import (
+    MAX_VALUE_BYTES,
+    OverBudget,
+    start_evaluation,
+    too_large,
+    value_size,
+)
+from hookline.expr.closures import Evaluator, compile_ast
 from hookline.expr.functions import (
     CallError,
     check_calls,
@@ -40,9 +53,11 @@ from hookline.expr.functions import (
 from hookline.expr.syntax import (
     Path,
     call_positions,
+    check_negations,
     closing,
     error,
     located,
+    nodes,
     read_paths,
     syntax_error,
 )
@@ -57,9 +72,11 @@ __all__ = [
     "Expressions",
     "Template",
     "compact_json",
+    "truthy",
 ]
 
 _CACHE_SIZE = 4096
+_BUILDERS = frozenset({"multi_select_list", "multi_select_dict", "function_expression"})
 
 
 # ---------------------------------------------------------------- compiled objects
@@ -67,17 +84,33 @@ _CACHE_SIZE = 4096
 
 @dataclass(frozen=True, slots=True)
 class Expression:
-    """One compiled JMESPath expression: ``source`` as written, at ``offset`` in its template."""
+    """One compiled JMESPath expression: ``source`` as written, at ``offset`` in its template.
+
+    ``builds`` says whether it can make a value (a multi-select or a function call) rather
+    than only read one from its data: only then is its result measured.
+    """
 
     source: str
     offset: int
     parsed: Any = field(repr=False, compare=False)
     options: Any = field(repr=False, compare=False)
+    evaluate: Evaluator = field(repr=False, compare=False)
+    builds: bool = field(default=True, repr=False, compare=False)
 
     def search(self, data: Any) -> Any:
-        """Evaluate against ``data``; every failure is an ``ExpressionError`` naming the source."""
+        """Evaluate against ``data``; every failure is an ``ExpressionError`` naming the source.
+
+        Within the budgets of ``hookline.expr.budgets``: a bounded number of steps, and a
+        result (where the expression builds one) within ``MAX_VALUE_BYTES``.
+        """
         try:
-            return self.parsed.search(data, options=self.options)
+            start_evaluation()
+            result = self.evaluate(data)
+            if self.builds:
+                value_size(result, "the result")
+            return result
+        except OverBudget as exc:
+            raise self._error(str(exc), None) from None
         except CallError as exc:
             raise self._error(f"{exc.function}(): {exc.message}", exc.function) from exc
         except jmespath_errors.JMESPathTypeError as exc:  # raised inside JMESPath's functions
@@ -136,9 +169,15 @@ class Template:
         data = context if isinstance(context, dict) else dict(context)
         if self.is_single:
             return self.expressions[0].search(data)
-        return "".join(
-            part if isinstance(part, str) else _text(part.search(data), part) for part in self.parts
-        )
+        pieces = []
+        size = 0
+        for part in self.parts:
+            piece = part if isinstance(part, str) else _text(part.search(data), part)
+            size += len(piece)
+            if size > MAX_VALUE_BYTES and not isinstance(part, str):
+                raise error(f"cannot evaluate: {too_large('the text')}", self.source, part.offset)
+            pieces.append(piece)
+        return "".join(pieces)
 
     def references(self) -> Iterator[Path]:
         """The context paths the expressions read, each once, in order of appearance."""
@@ -191,6 +230,13 @@ def _templates(value: Any, path: Path) -> Iterator[tuple[Path, Template]]:
             yield from _templates(item, (*path, index))
 
 
+def truthy(value: Any) -> bool:
+    """JMESPath truth: null, false and empty text, lists and objects are false; 0 is true."""
+    if value is None or value is False:
+        return False
+    return not (isinstance(value, str | list | dict) and not value)
+
+
 def compact_json(value: Any) -> str:
     """``value`` as compact JSON text; ``ExpressionError`` when it is not JSON data."""
     try:
@@ -237,6 +283,11 @@ class Expressions:
         ``PluginError`` naming the plugins involved.
         """
         return cls(plugin_functions(pm))
+
+    def with_functions(self, functions: Iterable[ExpressionFunction]) -> Expressions:
+        """A runtime with ``functions`` added to this one's: a recipe's ``lookup``, bound to
+        its tables. A name this runtime has already is a ``PluginError``."""
+        return Expressions([*self.functions.values(), *functions])
 
     def compile(self, text: str, *, where: str = "") -> Template:
         """Compile a text with ``{{ }}`` expressions; ``where`` prefixes any error message."""
@@ -305,7 +356,10 @@ class Expressions:
         except RecursionError:
             raise error("the expression is nested too deeply", source, 0) from None
         check_calls(source, parsed.parsed, self.functions)
-        return Expression(source, offset, parsed, self._options)
+        check_negations(source, parsed.parsed)
+        builds = any(node["type"] in _BUILDERS for node in nodes(parsed.parsed))
+        evaluate = compile_ast(parsed.parsed, self._options)
+        return Expression(source, offset, parsed, self._options, evaluate, builds)
 
 
 def _key_path(where: str, key: Any) -> str:

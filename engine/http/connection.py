@@ -4,9 +4,10 @@ A ``Connection`` validates the values against the spec's connection schema (defa
 in, secrets never shown in a message), checks that the base URL keeps credentials safe, binds
 the spec's auth types, and owns one pooled ``httpx.AsyncClient`` whose transport takes a slot
 of the connection's rate budget before every request (logins too) and bounds every exchange
-by the total deadline, over hookline's HTTP/1.1 transport (``hookline.http.transport``) unless a
-plugin answers in-process. ``build_request`` renders a spec request template; ``send`` sends it
-through ``hookline.http.send.Sender`` (auth, redirects, size cap, retries, typed errors).
+by the total deadline, over httpx's own transport with the environment's proxies
+(``hookline.http.network``) unless a plugin answers in-process. ``build_request`` renders a
+spec request template; ``send`` sends it through ``hookline.http.send.Sender`` (auth,
+redirects, size cap, retries, typed errors).
 
 A template may read ``session.*`` (PlexTrac's paths hold ``{{ session.tenant_id }}``, captured
 at login), but a request is rendered before it is sent, so before its auth flow would log in.
@@ -14,13 +15,23 @@ A caller therefore awaits ``ready()`` before rendering a request that ``reads_se
 run renders with ``context(dry_run=True)`` instead, which shows ``<session.NAME>`` and never
 logs in. Rendering itself, and why a path value cannot leave the base URL, is
 ``hookline.http.rendering``'s.
+
+Given a ``SessionCache`` (``sessions``, from the state store), a connection shares its login
+with every process that uses the same credential (``credential``, a hash of the connector,
+base URL and values) and leaves the session open when it closes, for the next one to reuse;
+``logout()`` ends it for all. Its rate budget is the spec's ``rate_limit`` unless the values
+give their own, and ``max_wait`` bounds every wait for it (``hookline.http.ratelimit``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import inspect
 import ipaddress
+import json
 import logging
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -32,12 +43,20 @@ from hookline.documents.schema_errors import schema_problems
 from hookline.errors import ConfigurationError, HooklineError
 from hookline.expr.templates import Expressions
 from hookline.http.auth.static import AuthChain, NoneAuth
-from hookline.http.ratelimit import Budget, RateLimitedTransport, RateLimiter, default_limiter
+from hookline.http.auth.storage import TokenStore
+from hookline.http.network import NetworkTransport
+from hookline.http.ratelimit import (
+    MAX_WAIT,
+    Budget,
+    RateLimitedTransport,
+    RateLimiter,
+    default_limiter,
+)
 from hookline.http.redaction import Redactor, protect_logging
 from hookline.http.rendering import RequestRenderer, reads, reads_session
 from hookline.http.responses import Response
 from hookline.http.send import CallPolicy, DeadlineTransport, Sender
-from hookline.http.transport import HTTP11Transport
+from hookline.plugins.protocols import SessionCache
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import Request, RetryPolicy, Spec
 from hookline.version import __version__
@@ -57,9 +76,14 @@ class Connection:
     """A spec plus a user's connection values: one pooled client, its auth, budget, redactor.
 
     Use as ``async with Connection(spec, values, expressions=...) as conn:``; closing logs
-    out (for sessions that declare it) and closes the client. ``limiter`` defaults to the
-    process-wide one, so connections with the same budget key share their budget;
-    ``transport`` replaces the network transport under the rate limit and the deadline.
+    out (for sessions that declare it, unless the session is shared through ``sessions``)
+    and closes the client. ``limiter`` defaults to the process-wide one, so connections with
+    the same budget key share their budget; ``transport`` replaces the network transport
+    under the rate limit and the deadline; ``token_store`` keeps the tokens an OAuth
+    authorization gave (the connections file's); ``sessions`` shares logins between processes.
+    ``answers_dry_runs`` says that the transport answers as the platform would but changes
+    nothing (an in-process connector's dry-run transport), so a dry run may send to it and
+    show real outputs instead of the spec's examples.
     """
 
     def __init__(
@@ -71,8 +95,14 @@ class Connection:
         name: str | None = None,
         limiter: RateLimiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        token_store: TokenStore | None = None,
+        sessions: SessionCache | None = None,
+        answers_dry_runs: bool = False,
     ) -> None:
         self.spec = spec
+        self.token_store = token_store
+        self.sessions = sessions
+        self.answers_dry_runs = answers_dry_runs
         self.name = name or spec.name
         self.expressions = expressions
         self.redactor = Redactor(
@@ -84,20 +114,18 @@ class Connection:
         self._user_agent = _user_agent()
         self.base_url = self._base_url()
         self._check_transport_security()
+        self.credential = self._credential()
         auths = [auth.bind(self) for auth in spec.connection.auth]
         self.auth = AuthChain(auths) if auths else None
         settings = spec.connection
         timeouts = settings.timeouts
-        budget = (
-            Budget(settings.rate_limit.requests, settings.rate_limit.per)
-            if settings.rate_limit
-            else None
-        )
+        self.max_wait = self._max_wait()
         stack = RateLimitedTransport(
-            DeadlineTransport(transport or HTTP11Transport(), timeouts.total),
+            DeadlineTransport(transport or NetworkTransport(), timeouts.total),
             limiter=limiter or default_limiter(),
             key=self._budget_key(),
-            budget=budget,
+            budget=self._budget(),
+            max_wait=self.max_wait,
         )
         self.client = httpx.AsyncClient(
             transport=stack,
@@ -109,7 +137,9 @@ class Connection:
             ),
             follow_redirects=False,
         )
-        self._login = CallPolicy(action="login", retry=settings.retry, response="bytes")
+        self._login = self._bounded(
+            CallPolicy(action="login", retry=settings.retry, response="bytes")
+        )
         self._headers_read_session = reads(settings.headers, "session")
         self._renderer = RequestRenderer(
             spec.name, self.base_url, settings.headers, self._user_agent, self.redactor
@@ -178,6 +208,39 @@ class Connection:
                 "if the network path is trusted"
             )
 
+    def _budget(self) -> Budget | None:
+        """The values' ``rate_limit`` if given, else the spec's."""
+        given = self.values.get("rate_limit")
+        if isinstance(given, Mapping):
+            return Budget(int(given["requests"]), float(given["per"]))
+        rate = self.spec.connection.rate_limit
+        return Budget(rate.requests, rate.per) if rate else None
+
+    def _max_wait(self) -> float:
+        """The values' ``max_wait`` if given, else the spec's, else ten minutes."""
+        given = self.values.get("max_wait")
+        if isinstance(given, int | float) and not isinstance(given, bool):
+            return float(given)
+        rate = self.spec.connection.rate_limit
+        return rate.max_wait if rate is not None and rate.max_wait is not None else MAX_WAIT
+
+    def _bounded(self, policy: CallPolicy) -> CallPolicy:
+        """``policy`` with no wait between tries longer than ``max_wait`` (nor Retry-After)."""
+        if policy.retry.max_delay <= self.max_wait:
+            return policy
+        retry = dataclasses.replace(policy.retry, max_delay=self.max_wait)
+        return dataclasses.replace(policy, retry=retry)
+
+    def _credential(self) -> str:
+        """Who a session belongs to: the connector, base URL and values, hashed.
+
+        Every value counts (a user name as much as a password), so two users of one instance
+        never share a session; the secrets themselves never leave the process.
+        """
+        values = json.dumps(self.values, sort_keys=True, default=str, separators=(",", ":"))
+        owner = "\0".join([self.spec.name, str(self.base_url), values])
+        return f"{self.spec.name}:{hashlib.sha256(owner.encode()).hexdigest()}"
+
     def _budget_key(self) -> str:
         """Who owns the rate budget: the spec's key, else the base URL and credentials."""
         rate = self.spec.connection.rate_limit
@@ -222,6 +285,14 @@ class Connection:
         """
         return self._renderer.render(request, context, action=action)
 
+    def with_credentials(self, request: httpx.Request) -> httpx.Request:
+        """``request`` with the credentials auth would add, for showing it (dry runs).
+
+        Nothing is sent and no one logs in: a session's values are ``<session.NAME>``
+        placeholders. Every added value is a credential; show them redacted.
+        """
+        return self.auth.preview(request) if self.auth is not None else request
+
     # ------------------------------------------------------------ sending
 
     async def ready(self) -> None:
@@ -242,24 +313,51 @@ class Connection:
         error table first, then by status), ``OutcomeUnknownError`` for a non-idempotent
         request whose answer was lost, ``UnsafeRequestError`` for a request off the origin.
         """
-        return await self._sender.send(request, policy)
+        return await self._sender.send(request, self._bounded(policy))
+
+    async def logout(self) -> bool:
+        """End the credential's session for every process: log out, drop the cached session.
+
+        The spec's logout request is sent where it declares one and the session is still
+        valid. Returns whether there was a session to end.
+        """
+        if self.auth is None or self.auth.login is None:
+            return False
+        if self.sessions is None:
+            ended = not self.auth.needs_login()
+            await self._end_session()
+            return ended
+        cached = await self.sessions.load(self.credential)
+        if cached is None:
+            return False
+        if cached.expires_at is None or cached.expires_at > time.time():
+            await self.ready()  # takes up the cached session, to carry it on the logout
+            await self._end_session()
+        await self.sessions.drop(self.credential)
+        return True
+
+    async def _end_session(self) -> None:
+        """Send the logout request, if there is one, and forget the session."""
+        logout = self.auth.logout_request() if self.auth else None
+        if logout is not None:
+            try:
+                await self._sender.send(logout, _LOGOUT, authenticate=False)
+            except HooklineError as exc:
+                logger.warning("%s: logout failed: %s", self.name, self.redactor.redact(str(exc)))
+            assert self.auth is not None
+            self.auth.forget()
 
     async def close(self) -> None:
-        """Log out (where the session declares a logout) and close the client; idempotent."""
+        """Log out (where the session declares a logout) and close the client; idempotent.
+
+        A session shared through ``sessions`` stays open for the next process to reuse.
+        """
         if self._closed:
             return
         self._closed = True
         try:
-            logout = self.auth.logout_request() if self.auth else None
-            if logout is not None:
-                try:
-                    await self._sender.send(logout, _LOGOUT, authenticate=False)
-                except HooklineError as exc:
-                    logger.warning(
-                        "%s: logout failed: %s", self.name, self.redactor.redact(str(exc))
-                    )
-                assert self.auth is not None
-                self.auth.forget()
+            if self.sessions is None:
+                await self._end_session()
         finally:
             await self.client.aclose()
 
@@ -298,19 +396,45 @@ class _SessionPlaceholders(dict[str, Any]):
 
 
 def connect(
-    catalog: Catalog, connector: str, values: Mapping[str, Any], *, name: str | None = None
+    catalog: Catalog,
+    connector: str,
+    values: Mapping[str, Any],
+    *,
+    name: str | None = None,
+    limiter: RateLimiter | None = None,
+    token_store: TokenStore | None = None,
+    sessions: SessionCache | None = None,
+    dry_run: bool = False,
 ) -> Connection:
     """A connection of ``connector`` with ``values`` (not yet opened: nothing is sent).
 
     A connector a plugin answers in-process (``register_transports``) gets its transport;
-    the others go over the network.
+    the others go over the network. ``limiter`` and ``sessions`` share budgets and logins
+    (default: this process's limiter, no shared sessions). For a ``dry_run``, a transport
+    factory that takes a ``dry_run`` keyword gives a transport that changes nothing, which the
+    dry run uses.
     """
     spec = catalog.spec(connector)
     local = catalog.transports.get(spec.name)
+    dry = dry_run and local is not None and _takes_dry_run(local)
+    transport = None
+    if local is not None:
+        transport = local(values, dry_run=True) if dry else local(values)
     return Connection(
         spec,
         values,
         expressions=catalog.expressions,
         name=name,
-        transport=None if local is None else local(values),
+        limiter=limiter,
+        transport=transport,
+        token_store=token_store,
+        sessions=sessions,
+        answers_dry_runs=dry,
     )
+
+
+def _takes_dry_run(factory: Any) -> bool:
+    try:
+        return "dry_run" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a callable without a signature Python can read
+        return False

@@ -1,4 +1,4 @@
-"""Rate limits: a request budget owned by a credential, shared by everything in the process.
+"""Rate limits: a request budget owned by a credential, shared by everything that uses it.
 
 A connection's requests (logins included) pass through ``RateLimitedTransport``, an httpx
 transport wrapper that takes a slot from the ``RateLimiter`` before each request and reports
@@ -12,25 +12,37 @@ and a platform such as PlanRadar punishes one overshoot with a five-minute locko
 guard absorbs network jitter between the moment a slot is granted and the moment the
 platform counts the request.
 
-Platform feedback slows the bucket down: a 429 or a ``Retry-After`` pauses it, and
-``X-RateLimit-Remaining`` with ``X-RateLimit-Reset`` spread the remaining requests evenly
-over the time left. ``RateLimiter`` is a small protocol; ``InProcessRateLimiter`` keeps its
-state in memory (thread-safe, usable from any event loop), and a store shared by worker
-processes can implement the same two methods.
+Platform feedback slows the bucket down: a 429, or a ``Retry-After`` on a 429 or 503, pauses
+it, and ``X-RateLimit-Remaining`` with ``X-RateLimit-Reset`` spread the remaining requests
+evenly over the time left. A ``Retry-After`` on any other answer is ignored: a success says
+nothing about the budget, and a hostile one must not stall the connection.
+
+Waits are bounded. A request whose slot is further away than the connection's ``max_wait``
+(default ten minutes) fails at once with a ``RateLimitWaitError`` naming the wait and the
+moment the budget frees up, and takes no slot. A wait longer than ``SHOWN_WAIT`` is told to
+the limiter's ``on_wait`` callback (the command line shows it).
+
+``RateLimiter`` is a small protocol. ``InProcessRateLimiter`` keeps its buckets in memory
+(thread-safe, usable from any event loop); ``hookline.http.budget.SharedRateLimiter`` keeps
+them in the state store, so that every process of an installation shares them. Both use
+the arithmetic of ``Bucket``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
+
+from hookline.errors import RateLimitWaitError
 
 GUARD = 0.05
 """The fraction of a window added before a spent token returns..."""
@@ -41,8 +53,15 @@ GUARD_MIN = 0.1
 COOLDOWN = 1.0
 """Seconds a budget without a declared window pauses after a 429 without ``Retry-After``."""
 
+MAX_WAIT = 600.0
+"""Seconds a request waits for its budget at most, unless its connection sets ``max_wait``."""
+
+SHOWN_WAIT = 3.0
+"""Waits longer than this many seconds are told to ``on_wait``."""
+
 _EPOCH_THRESHOLD = 1_000_000_000  # a reset value above this is a Unix time, not a delay
 _SIGNALS = frozenset({"retry-after", "x-ratelimit-remaining", "x-ratelimit-reset"})
+_PAUSING_STATUSES = frozenset({429, 503})  # where Retry-After speaks of the budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +70,12 @@ class Budget:
 
     requests: int
     per: float
+
+    def __str__(self) -> str:
+        """``30 calls a minute``, ``30 calls per 10 s``."""
+        calls = f"{self.requests} call{'' if self.requests == 1 else 's'}"
+        named = {1.0: "a second", 60.0: "a minute", 3600.0: "an hour", 86400.0: "a day"}
+        return f"{calls} {named.get(float(self.per)) or f'per {self.per:g} s'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +93,54 @@ class Feedback:
         return not self.refused and self.retry_after is None and self.remaining is None
 
 
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A request of ``connector`` waits ``seconds`` for its budget.
+
+    ``asked`` is the pause the platform asked for, when that is what the request waits for.
+    """
+
+    connector: str
+    seconds: float
+    budget: Budget | None
+    asked: float | None = None
+
+    @property
+    def message(self) -> str:
+        """``waiting 42 s for planradar's budget: 30 calls a minute``."""
+        if self.asked is not None or self.budget is None:
+            why = f"the platform asked for a pause of {seconds_text(self.asked or self.seconds)}"
+        else:
+            why = str(self.budget)
+        return f"waiting {seconds_text(self.seconds)} for {self.connector}'s budget: {why}"
+
+
 def window(budget: Budget) -> float:
     """Seconds after which a spent token returns: the budget's window plus the guard."""
     return budget.per + max(budget.per * GUARD, GUARD_MIN)
 
 
+def seconds_text(seconds: float) -> str:
+    """``42 s``, ``1.5 s``, ``1000000000 s``: whole seconds from ten on."""
+    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+
+
+def moment_text(unix_time: float) -> str:
+    """A Unix time as ``2025-03-04 09:00:00 UTC`` (or words, past the calendar's end)."""
+    try:
+        return datetime.fromtimestamp(unix_time, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, ValueError, OSError):
+        return "beyond the year 9999"
+
+
 class RateLimiter(Protocol):
     """Grants request slots per budget key and learns from the platform's answers."""
 
-    async def acquire(self, key: str, budget: Budget | None) -> None:
-        """Return when a request under ``key`` may start (``budget`` None: no own budget)."""
+    async def acquire(self, key: str, budget: Budget | None, *, max_wait: float = MAX_WAIT) -> None:
+        """Return when a request under ``key`` may start (``budget`` None: no own budget).
+
+        A slot further away than ``max_wait`` seconds raises ``RateLimitWaitError`` at once.
+        """
         ...
 
     async def feedback(self, key: str, budget: Budget | None, feedback: Feedback) -> None:
@@ -85,13 +148,142 @@ class RateLimiter(Protocol):
         ...
 
 
+# ---------------------------------------------------------------- the arithmetic
+
+
 @dataclass(slots=True)
-class _Bucket:
-    grants: deque[float] = field(default_factory=deque)
+class Bucket:
+    """One budget's state: the start times of the latest slots, pauses and pacing.
+
+    Times are read from one clock (monotonic in a process, Unix time in a shared store).
+    ``asked`` is the pause the platform asked for that ends at ``not_before``.
+    """
+
+    grants: list[float] = field(default_factory=list)
     not_before: float = 0.0
+    asked: float | None = None
     spacing: float = 0.0
     spacing_until: float = 0.0
     last: float = 0.0
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any] | None) -> Bucket:
+        """A bucket from ``to_data``'s form; a fresh one from None or a foreign shape."""
+        if not data:
+            return cls()
+        try:
+            asked = data.get("asked")
+            return cls(
+                grants=[float(t) for t in data.get("grants", [])],
+                not_before=float(data.get("not_before", 0.0)),
+                asked=None if asked is None else float(asked),
+                spacing=float(data.get("spacing", 0.0)),
+                spacing_until=float(data.get("spacing_until", 0.0)),
+                last=float(data.get("last", 0.0)),
+            )
+        except (TypeError, ValueError, AttributeError):
+            return cls()
+
+    def to_data(self) -> dict[str, Any]:
+        """JSON-shaped state, for a shared store."""
+        return {
+            "grants": self.grants,
+            "not_before": self.not_before,
+            "asked": self.asked,
+            "spacing": self.spacing,
+            "spacing_until": self.spacing_until,
+            "last": self.last,
+        }
+
+    def next_start(self, now: float, budget: Budget | None) -> float:
+        """When the next slot would start; nothing changes."""
+        start = max(now, self.not_before, self.last)
+        if self.spacing and start < self.spacing_until:
+            start = max(start, self.last + self.spacing)
+        if budget is not None and len(self.grants) >= budget.requests:
+            start = max(start, self.grants[-budget.requests] + window(budget))
+        return start
+
+    def paused_for(self, start: float) -> float | None:
+        """The pause the platform asked for, when that is what a slot at ``start`` waits for."""
+        return self.asked if self.asked is not None and self.not_before >= start else None
+
+    def take(self, start: float, budget: Budget | None) -> None:
+        """Spend the slot at ``start``."""
+        if budget is not None:
+            self.grants.append(start)
+            del self.grants[: max(0, len(self.grants) - budget.requests)]
+        self.last = start
+
+    def learn(self, now: float, budget: Budget | None, feedback: Feedback) -> None:
+        """Pause or pace the bucket as ``feedback`` says."""
+        pause = feedback.retry_after
+        if pause is None and feedback.refused:
+            pause = budget.per if budget is not None else COOLDOWN
+        if pause is None and feedback.remaining == 0 and feedback.reset is not None:
+            pause = feedback.reset
+        if pause is not None:
+            if now + pause > self.not_before:
+                self.not_before = now + pause
+                self.asked = pause
+            if budget is not None:  # resume evenly, not in a burst
+                self.spacing = budget.per / budget.requests
+                self.spacing_until = self.not_before + budget.per
+        elif feedback.remaining is not None and feedback.reset is not None:
+            self.spacing = feedback.reset / max(feedback.remaining, 1)
+            self.spacing_until = now + feedback.reset
+
+    def is_idle(self, now: float, budget: Budget | None) -> bool:
+        """Whether the bucket holds nothing that could delay a slot from ``now`` on."""
+        return (
+            self.not_before <= now
+            and (not self.spacing or self.spacing_until <= now)
+            and (budget is None or not self.grants or self.grants[-1] + window(budget) <= now)
+        )
+
+
+def too_long(
+    key: str,
+    budget: Budget | None,
+    *,
+    wait: float,
+    asked: float | None,
+    max_wait: float,
+    until: float,
+) -> RateLimitWaitError:
+    """The error of a request whose slot is ``wait`` seconds away, past ``max_wait``."""
+    connector = key.partition(":")[0]
+    if asked is not None:
+        why = (
+            f"the platform asked for a pause of {seconds_text(asked)} (until "
+            f"{moment_text(until)}, {seconds_text(wait)} from now)"
+        )
+    else:
+        why = (
+            f"its budget ({budget or 'none'}) has no free slot for {seconds_text(wait)} "
+            f"(until {moment_text(until)})"
+        )
+    return RateLimitWaitError(
+        f"{connector}: {why}, longer than the connection's max_wait of "
+        f"{seconds_text(max_wait)}; nothing was sent. Try again later, or raise the "
+        "connection's max_wait",
+        wait=wait,
+        until=until,
+        asked=asked,
+        connector=connector,
+    )
+
+
+def announce(
+    on_wait: Callable[[Wait], None] | None,
+    key: str,
+    budget: Budget | None,
+    delay: float,
+    asked: float | None,
+) -> None:
+    """Tell ``on_wait`` of a wait longer than ``SHOWN_WAIT``."""
+    if on_wait is not None and delay > SHOWN_WAIT:
+        on_wait(Wait(key.partition(":")[0], delay, budget, asked))
 
 
 class InProcessRateLimiter:
@@ -102,52 +294,48 @@ class InProcessRateLimiter:
     request is cancelled: the limiter errs towards fewer requests.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        on_wait: Callable[[Wait], None] | None = None,
+    ) -> None:
         self._clock = clock
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets: dict[str, Bucket] = {}
         self._lock = threading.Lock()
+        self.on_wait = on_wait
 
-    async def acquire(self, key: str, budget: Budget | None) -> None:
-        """Wait for a slot of budget ``key``."""
-        delay = self.reserve(key, budget)
+    async def acquire(self, key: str, budget: Budget | None, *, max_wait: float = MAX_WAIT) -> None:
+        """Wait for a slot of budget ``key``; ``RateLimitWaitError`` past ``max_wait``."""
+        delay, asked = self._reserve(key, budget, max_wait)
         if delay > 0:
+            announce(self.on_wait, key, budget, delay, asked)
             await asyncio.sleep(delay)
 
-    def reserve(self, key: str, budget: Budget | None) -> float:
+    def reserve(self, key: str, budget: Budget | None, *, max_wait: float | None = None) -> float:
         """Reserve the next free slot of ``key``; return the seconds until it starts."""
+        return self._reserve(key, budget, max_wait)[0]
+
+    def _reserve(
+        self, key: str, budget: Budget | None, max_wait: float | None
+    ) -> tuple[float, float | None]:
         with self._lock:
             now = self._clock()
-            bucket = self._buckets.setdefault(key, _Bucket())
-            start = max(now, bucket.not_before, bucket.last)
-            if bucket.spacing and start < bucket.spacing_until:
-                start = max(start, bucket.last + bucket.spacing)
-            if budget is not None:
-                if len(bucket.grants) >= budget.requests:
-                    start = max(start, bucket.grants[0] + window(budget))
-                bucket.grants.append(start)
-                while len(bucket.grants) > budget.requests:
-                    bucket.grants.popleft()
-            bucket.last = start
-            return start - now
+            bucket = self._buckets.setdefault(key, Bucket())
+            start = bucket.next_start(now, budget)
+            asked = bucket.paused_for(start)
+            if max_wait is not None and start - now > max_wait:
+                wait = start - now
+                raise too_long(
+                    key, budget, wait=wait, asked=asked, max_wait=max_wait, until=time.time() + wait
+                )
+            bucket.take(start, budget)
+            return start - now, asked
 
     async def feedback(self, key: str, budget: Budget | None, feedback: Feedback) -> None:
         """Pause or pace budget ``key`` as ``feedback`` says."""
         with self._lock:
-            now = self._clock()
-            bucket = self._buckets.setdefault(key, _Bucket())
-            pause = feedback.retry_after
-            if pause is None and feedback.refused:
-                pause = budget.per if budget is not None else COOLDOWN
-            if pause is None and feedback.remaining == 0 and feedback.reset is not None:
-                pause = feedback.reset
-            if pause is not None:
-                bucket.not_before = max(bucket.not_before, now + pause)
-                if budget is not None:  # resume evenly, not in a burst
-                    bucket.spacing = budget.per / budget.requests
-                    bucket.spacing_until = bucket.not_before + budget.per
-            elif feedback.remaining is not None and feedback.reset is not None:
-                bucket.spacing = feedback.reset / max(feedback.remaining, 1)
-                bucket.spacing_until = now + feedback.reset
+            self._buckets.setdefault(key, Bucket()).learn(self._clock(), budget, feedback)
 
 
 _default: InProcessRateLimiter | None = None
@@ -173,9 +361,11 @@ def retry_after(headers: Mapping[str, str], *, now: float | None = None) -> floa
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -193,7 +383,7 @@ def feedback_of(status: int, headers: Mapping[str, str]) -> Feedback:
         reset = max(0.0, reset - time.time())
     return Feedback(
         refused=status == 429,
-        retry_after=retry_after(headers),
+        retry_after=retry_after(headers) if status in _PAUSING_STATUSES else None,
         remaining=None if remaining is None else int(remaining),
         reset=reset,
     )
@@ -206,7 +396,7 @@ def _number(value: str | None) -> float | None:
         number = float(value.strip())
     except ValueError:
         return None
-    return number if number >= 0 and number == number and number != float("inf") else None
+    return number if number >= 0 and math.isfinite(number) else None
 
 
 class RateLimitedTransport(httpx.AsyncBaseTransport):
@@ -219,15 +409,17 @@ class RateLimitedTransport(httpx.AsyncBaseTransport):
         limiter: RateLimiter,
         key: str,
         budget: Budget | None,
+        max_wait: float = MAX_WAIT,
     ) -> None:
         self.inner = inner
         self.limiter = limiter
         self.key = key
         self.budget = budget
+        self.max_wait = max_wait
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Wait for a slot, send, and learn from the status and headers."""
-        await self.limiter.acquire(self.key, self.budget)
+        await self.limiter.acquire(self.key, self.budget, max_wait=self.max_wait)
         response = await self.inner.handle_async_request(request)
         status, headers = response.status_code, response.headers
         if status == 429 or not _SIGNALS.isdisjoint(headers.keys()):  # most answers say nothing

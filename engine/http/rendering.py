@@ -3,8 +3,15 @@
 A rendered path can never leave the base URL: each expression inside a path template is
 rendered on its own and percent-encoded whole (``/`` included), so a value such as ``../x``,
 ``@evil.host`` or ``%2F`` stays one segment on the configured host; an absolute URL is
-refused. Query lists repeat their parameter, nulls are left out; a body is JSON, a form,
-multipart parts (text, a file read from a path, or base64 content) or raw text or bytes.
+refused. The one exception is an input the action declares ``format: path`` (PlexTrac's
+``uploads/<uuid>.png``), written alone as ``{{ input.NAME }}``: its ``/`` separate segments,
+each encoded on its own, and an empty, ``.`` or ``..`` segment is refused, so such a value
+can name a deeper resource and still never climb out of where the spec puts it.
+
+Query lists repeat their parameter, nulls are left out; a body is JSON, a form, multipart
+parts (text, a file read from a path, or base64 content) or raw text or bytes. A request with
+its own ``auth`` carries what that block renders (or nothing, for ``auth: none``) and is
+marked ``OWN_CREDENTIALS``, so the connection's auth leaves it as it is.
 
 ``reads_session`` tells whether a template reads ``session``, so that a caller logs in before
 rendering it (``Connection.ready``).
@@ -28,8 +35,8 @@ from hookline.errors import ActionError, InvalidRequestError, UnsafeRequestError
 from hookline.expr.templates import CompiledValue, Template, compact_json
 from hookline.http.redaction import Redactor
 from hookline.http.responses import ErrorContext
-from hookline.http.send import origin
-from hookline.spec.model import Part, Request
+from hookline.http.send import OWN_CREDENTIALS, header_problem, origin
+from hookline.spec.model import Part, Request, RequestAuth
 
 _ABSOLUTE = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)")
 _BODIES = ("json", "form", "multipart", "body")
@@ -79,7 +86,7 @@ class RequestRenderer:
                 redactor=self.redactor,
             )
         )
-        url = self._url(request.path, data, errors)
+        url = self._url(request, data, errors)
         headers = self._headers(request, data, errors)
         bodies = [name for name in _BODIES if getattr(request, name) is not None]
         if len(bodies) > 1:
@@ -104,7 +111,9 @@ class RequestRenderer:
         elif request.body is not None:
             content = _raw_body(request.body.render(data), request.body_base64, errors)
         params = _params(request.query.render(data) if request.query else None, errors)
-        return httpx.Request(
+        if request.auth is not None:
+            params += _own_credentials(request.auth, data, headers, errors)
+        rendered = httpx.Request(
             request.method,
             url,
             params=tuple(params) if params else None,
@@ -113,11 +122,19 @@ class RequestRenderer:
             data=form,
             files=files or None,
         )
+        if request.auth is not None:
+            rendered.extensions[OWN_CREDENTIALS] = True
+        return rendered
 
-    def _url(self, path: Template, context: dict[str, Any], errors: _Refusals) -> httpx.URL:
+    def _url(self, request: Request, context: dict[str, Any], errors: _Refusals) -> httpx.URL:
+        paths = {f"input.{name}" for name in request.path_inputs}
         rendered = "".join(
-            part if isinstance(part, str) else _segment(part.search(context), part.source, errors)
-            for part in path.parts
+            part
+            if isinstance(part, str)
+            else (_segments if part.source in paths else _segment)(
+                part.search(context), part.source, errors
+            )
+            for part in request.path.parts
         )
         if _ABSOLUTE.match(rendered):
             raise errors.error(
@@ -158,11 +175,26 @@ class RequestRenderer:
                 if value is None:
                     headers.pop(name, None)
                     continue
-                text = _text(value, f"header {name!r}", errors)
-                if "\r" in text or "\n" in text:
-                    raise errors.error(InvalidRequestError, f"header {name!r} holds a line break")
-                headers[name] = text
+                headers[name] = _header_text(value, f"header {name!r}", errors)
         return headers
+
+
+def _own_credentials(
+    auth: RequestAuth, context: dict[str, Any], headers: httpx.Headers, errors: _Refusals
+) -> list[tuple[str, str]]:
+    """Put a request's own headers and cookies on ``headers``; its query pairs, returned."""
+    for name, value in _rendered_mapping(auth.headers, context).items():
+        if value is not None:
+            headers[name] = _header_text(value, f"header {name!r}", errors)
+    cookies = [
+        f"{name}={_header_text(value, f'cookie {name!r}', errors)}"
+        for name, value in _rendered_mapping(auth.cookies, context).items()
+        if value is not None
+    ]
+    if cookies:
+        headers["cookie"] = "; ".join(cookies)
+    query = _rendered_mapping(auth.query, context)
+    return _params(query, errors) if query else []
 
 
 def reads(value: Template | CompiledValue | None, name: str) -> bool:
@@ -190,6 +222,8 @@ def reads_session(request: Request) -> bool:
     ]
     for part in (request.multipart or {}).values():
         values += [part.value, part.file, part.filename, part.content_type]
+    if request.auth is not None:
+        values += [request.auth.headers, request.auth.cookies, request.auth.query]
     found = any(reads(value, "session") for value in values)
     if len(_session_readers) >= _SESSION_READERS_KEPT:  # templates made per call come and go
         _session_readers.clear()
@@ -213,6 +247,41 @@ def _segment(value: Any, source: str, errors: _Refusals) -> str:
         raise errors.error(
             InvalidRequestError, f"the path value {{{{ {source} }}}} is not valid text"
         ) from None
+
+
+def _segments(value: Any, source: str, errors: _Refusals) -> str:
+    """A path input's value: segments split at ``/``, each percent-encoded on its own.
+
+    An empty segment (a leading, trailing or doubled ``/``) is an ``InvalidRequestError``;
+    ``.`` or ``..`` is an ``UnsafeRequestError``, since it would climb out of the path the
+    spec writes around the value.
+    """
+    text = _text(value, f"the path value {{{{ {source} }}}}", errors)
+    segments = text.split("/")
+    if any(set(segment) == {"."} for segment in segments):
+        raise errors.error(
+            UnsafeRequestError,
+            f"the path value {{{{ {source} }}}} holds a '.' or '..' segment; a path input "
+            "names a resource below where the spec's path puts it, never above",
+        )
+    if not all(segments):
+        problem = (
+            "is empty" if not text else "has an empty segment (a leading, trailing or double /)"
+        )
+        raise errors.error(
+            InvalidRequestError,
+            f"the path value {{{{ {source} }}}} {problem}; the request would name another resource",
+        )
+    return "/".join(_segment(segment, source, errors) for segment in segments)
+
+
+def _header_text(value: Any, what: str, errors: _Refusals) -> str:
+    """A header's (or cookie's) value as text, refused when it holds a control character."""
+    text = _text(value, what, errors)
+    problem = header_problem(what, text)
+    if problem is not None:
+        raise errors.error(InvalidRequestError, problem)
+    return text
 
 
 def _text(value: Any, what: str, errors: _Refusals) -> str:

@@ -3,13 +3,15 @@
 ``decode_json`` turns hostile or broken JSON into an ``InvalidResponseError`` with a short,
 redacted snippet, never a parser's exception or a ``RecursionError`` further down.
 ``error_for`` maps an answer to the typed ``ActionError`` it means: the spec's error table
-first (a rule may match a 200 whose body reports a failure), then the status. Every text that
+first (a rule may match a 200 whose body reports a failure, or a 403 whose headers say the
+rate limit ran out), then the status. Every text that
 reaches an error passes through the ``ErrorContext``'s redactor, so no message, URL or
 platform message carries a secret.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,8 @@ from hookline.errors import (
     RateLimitedError,
     ServerError,
 )
-from hookline.http.ratelimit import retry_after
+from hookline.expr.templates import truthy as truthy  # where the layers above import it from
+from hookline.http.ratelimit import feedback_of, moment_text, retry_after, seconds_text
 from hookline.http.redaction import Redactor
 from hookline.spec.model import ErrorRule
 
@@ -61,7 +64,10 @@ _BY_STATUS: Mapping[int, type[ActionError]] = {
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A successful answer: ``data`` is parsed JSON, text or bytes; ``url`` is redacted."""
+    """A successful answer: ``data`` is parsed JSON, text or bytes; ``url`` is redacted.
+
+    ``content`` is the body as received (decompressed; empty when saved to ``path``).
+    """
 
     status: int
     headers: httpx.Headers
@@ -69,6 +75,7 @@ class Response:
     data: Any
     content_type: str | None
     path: Path | None = None
+    content: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,12 +175,13 @@ def error_for(
 ) -> ActionError | None:
     """The error a response means: the first matching rule of the table, else by status.
 
-    A rule without ``when`` applies to error statuses (400 and above) only; a rule with
-    ``when`` applies wherever its predicate on the body holds, so a 200 can be an error.
+    A rule matches the status and headers it names. Without ``when`` it applies to error
+    statuses (400 and above) only; with ``when`` it applies wherever its predicate on the body
+    holds, so a 200 can be an error.
     """
     status = response.status_code
     for rule in rules:
-        if not rule.matches_status(status):
+        if not (rule.matches_status(status) and rule.matches_headers(response.headers)):
             continue
         if rule.when is None and status < 400:
             continue
@@ -207,8 +215,14 @@ def _error(
             text += f" (field {refused})"
     elif cls is RateLimitedError:
         extra["retry_after"] = retry_after(response.headers)
-        if extra["retry_after"] is not None:
-            text += f"; the platform asks to wait {extra['retry_after']:g} s"
+        if extra["retry_after"] is None:  # GitHub's 403: only X-RateLimit-Reset says when
+            extra["retry_after"] = feedback_of(status, response.headers).reset
+        wait = extra["retry_after"]
+        if wait is not None:
+            text += (
+                f"; the platform asks to wait {seconds_text(wait)} "
+                f"(until {moment_text(time.time() + wait)})"
+            )
     elif cls is AuthenticationError:
         text += "; check the connection's credentials"
     return context.error(cls, text, status=status, platform_message=platform, **extra)
@@ -232,10 +246,3 @@ def platform_message(data: Any) -> str | None:
         first = messages[0].get("message")
         return first if isinstance(first, str) else None
     return None
-
-
-def truthy(value: Any) -> bool:
-    """JMESPath truth: null, false and empty text, lists and objects are false; 0 is true."""
-    if value is None or value is False:
-        return False
-    return not (isinstance(value, str | list | dict) and not value)

@@ -5,12 +5,13 @@
     send        retries: backoff with full jitter, Retry-After, bounded attempts and time
     _drive      the auth flow (httpx.Auth): logins and renewals are requests like others
     _exchange   redirects, only where the spec allows them, credentials never leaving the origin
-    _fetch      one HTTP exchange: the body read under a size cap (or streamed to a file)
+    _fetch      one HTTP exchange: headers checked, the body read (and decompressed) under a
+                size cap, or streamed to a file
 
 and the client's transport stack below it: ``RateLimitedTransport`` (waits for a slot) →
 ``DeadlineTransport`` (a total deadline on each exchange, body included, so a server that
 drips one byte a second cannot hang a job; httpx's own timeouts are per phase) → the network
-(``hookline.http.transport``), or a plugin's in-process transport.
+(``hookline.http.network``: httpx's own transport), or a plugin's in-process transport.
 What an answer means (its JSON, the typed error) is ``hookline.http.responses``' business.
 
 The auth flow is driven here rather than by httpx so that every response it sees (login,
@@ -31,6 +32,7 @@ import asyncio
 import logging
 import os
 import random
+import re
 import tempfile
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
@@ -42,13 +44,16 @@ import httpx
 
 from hookline.errors import (
     ActionError,
+    InvalidRequestError,
     InvalidResponseError,
     OutcomeUnknownError,
     RateLimitedError,
+    ResponseTooLargeError,
     ServerError,
     TransportError,
     UnsafeRequestError,
 )
+from hookline.http.decoding import BadEncoding, codings, decoded
 from hookline.http.ratelimit import retry_after
 from hookline.http.redaction import Redactor
 from hookline.http.responses import ErrorContext, Response, decode_json, error_for, lenient_json
@@ -58,6 +63,10 @@ logger = logging.getLogger(__name__)
 
 AUTH_REQUEST = "hookline.auth_request"
 """Request extension marking a request an auth type made: its role (login, refresh, logout)."""
+
+OWN_CREDENTIALS = "hookline.own_credentials"
+"""Request extension marking a request that carries its own credentials, or none on purpose
+(a spec request's ``auth``): the connection's auth does not touch it."""
 
 MAX_REDIRECTS = 10
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -69,6 +78,7 @@ _LOST_ANSWER = (
     httpx.RemoteProtocolError,
 )
 _REDIRECT_SAFE_HEADERS = frozenset({"accept", "accept-language", "user-agent", "content-type"})
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is the one allowed in a value
 
 Flow = AsyncGenerator[httpx.Request, httpx.Response]
 """An auth flow: it yields the requests to send and is sent each one's answer."""
@@ -181,6 +191,22 @@ def _attach(exc: httpx.RequestError, request: httpx.Request) -> None:
         exc.request = request
 
 
+def header_problem(what: str, value: str) -> str | None:
+    """What makes ``value`` unfit to send as ``what`` (``header 'X-Key'``), or None.
+
+    A control character (a line break above all) would end the header early and let the
+    rest of the value pose as headers of its own. The value is never shown: it may be a
+    credential.
+    """
+    found = _CONTROL.search(value)
+    if found is None:
+        return None
+    return (
+        f"{what} holds a control character (U+{ord(found.group()):04X}) at "
+        f"character {found.start() + 1}, which cannot be sent; the value is not shown"
+    )
+
+
 def origin(url: httpx.URL) -> tuple[str, str, int]:
     """Scheme, host and port (the default one filled in): what must not change."""
     port = url.port or (443 if url.scheme == "https" else 80)
@@ -238,7 +264,7 @@ class Sender:
                 f"{context.where} is not on the connection's origin "
                 f"{self.origin[0]}://{self.origin[1]}:{self.origin[2]}; refusing to send it",
             )
-        auth = self.auth if authenticate else None
+        auth = self.auth if authenticate and OWN_CREDENTIALS not in request.extensions else None
         attempt: _Attempt
         if auth is None:
             attempt = partial(self._exchange, request, policy.save_to)
@@ -419,6 +445,7 @@ class Sender:
         """One exchange; the answer's body read under the size cap (or saved to a file)."""
         if "timeout" not in request.extensions:
             request.extensions = {**request.extensions, "timeout": self.timeout}
+        self._check_headers(request)
         hooks = self.client.event_hooks
         try:
             for hook in hooks["request"]:
@@ -462,27 +489,49 @@ class Sender:
             extensions=response.extensions,
         )
 
+    def _check_headers(self, request: httpx.Request) -> None:
+        """Refuse a header value an auth type or a template filled with control characters."""
+        for name, value in request.headers.items():
+            problem = header_problem(f"header {name!r}", value)
+            if problem is not None:
+                context = self.context(request, None)
+                raise context.error(InvalidRequestError, f"{context.where}: {problem}")
+
     def _check_declared_size(self, response: httpx.Response) -> None:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_response_bytes:
             raise self._too_large(response.request)
 
     async def _capped(self, response: httpx.Response) -> AsyncIterator[bytes]:
-        """The body's chunks, decoded, until they pass the size cap."""
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        # httpx's decoders are needed only for an encoded body; the others are read as sent
-        encoded = "content-encoding" in response.headers
-        size = 0
-        async for chunk in response.aiter_bytes() if encoded else response.stream:
-            size += len(chunk)
-            if size > self.max_response_bytes:
-                raise self._too_large(response.request)
-            yield chunk
+        """The body's chunks, decompressed as they come, until they pass the size cap.
+
+        The cap counts decompressed bytes as they are produced (``hookline.http.decoding``),
+        so a small compressed answer that would inflate to gigabytes stops at the cap.
+        """
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        try:
+            layers = codings(response.headers)
+            chunks = decoded(aiter(stream), layers) if layers else aiter(stream)
+            size = 0
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > self.max_response_bytes:
+                    raise self._too_large(response.request)
+                yield chunk
+        except BadEncoding as exc:
+            context = self.context(response.request, None)
+            raise context.error(
+                InvalidResponseError,
+                f"{context.where} answered {response.status_code} with a body that cannot be "
+                f"read: {exc}",
+                status=response.status_code,
+            ) from None
 
     def _too_large(self, request: httpx.Request) -> ActionError:
         context = self.context(request, None)
         return context.error(
-            InvalidResponseError,
+            ResponseTooLargeError,
             f"{context.where} answered with more than {self.max_response_bytes:,} bytes, the "
             "connection's max_response_bytes",
         )
@@ -534,4 +583,5 @@ class Sender:
             data=data,
             content_type=response.headers.get("content-type"),
             path=policy.save_to,
+            content=content,
         )

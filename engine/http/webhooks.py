@@ -5,7 +5,12 @@ below use the same hook as a third party would). Secrets are rendered from the r
 trigger inputs (``input``) and the connection's values, and compared in constant time
 (``hmac.compare_digest``), so the time an answer takes says nothing about how much of a guess
 was right. An expected secret that renders empty (an unset environment variable) refuses
-every request rather than accepting an empty one.
+every request rather than accepting an empty one (an empty HTTP Basic pair would otherwise
+match ``Basic Og==``).
+
+A verifier's ``credentials()`` names the templates it expects, and which are secrets, so that
+loading a recipe can refuse credentials that render empty or to a value shipped in an
+example (``hookline.recipes.credentials``).
 
 - ``basic``: HTTP Basic credentials (PlanRadar).
 - ``header``: a shared secret in a header of the platform's choosing.
@@ -49,6 +54,15 @@ def _same(a: str, b: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Credential:
+    """One credential a verifier expects: its name, its template, whether it is a secret."""
+
+    name: str
+    value: CompiledValue
+    secret: bool
+
+
+@dataclass(frozen=True, slots=True)
 class BasicVerifier:
     """HTTP Basic credentials the platform sends with each webhook (PlanRadar)."""
 
@@ -71,6 +85,13 @@ class BasicVerifier:
     def from_spec(cls, c: Compiler) -> BasicVerifier:
         """Build from a ``verify: {type: basic}`` block."""
         return cls(_value(c, "username"), _value(c, "password"))
+
+    def credentials(self) -> tuple[Credential, ...]:
+        """The user name and the password (a secret)."""
+        return (
+            Credential("user name", self.username, secret=False),
+            Credential("password", self.password, secret=True),
+        )
 
     def verify(self, headers: Mapping[str, str], body: bytes, context: Mapping[str, Any]) -> bool:
         """True when the Authorization header holds exactly the expected credentials."""
@@ -110,6 +131,10 @@ class HeaderVerifier:
     def from_spec(cls, c: Compiler) -> HeaderVerifier:
         """Build from a ``verify: {type: header}`` block."""
         return cls(str(c.get("name")), _value(c, "value"))
+
+    def credentials(self) -> tuple[Credential, ...]:
+        """The header's expected value (a secret)."""
+        return (Credential(f"value of header {self.name}", self.value, secret=True),)
 
     def verify(self, headers: Mapping[str, str], body: bytes, context: Mapping[str, Any]) -> bool:
         """True when the header holds exactly the expected secret."""
@@ -210,6 +235,10 @@ class HmacVerifier:
             prefix=str(c.get("prefix", default="")),
             timestamp=timestamp,
         )
+
+    def credentials(self) -> tuple[Credential, ...]:
+        """The shared key (a secret)."""
+        return (Credential("signing key", self.secret, secret=True),)
 
     def verify(
         self,

@@ -12,15 +12,15 @@ entry point group ``hookline`` or named with ``--plugin module.path``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pluggy
 
-if TYPE_CHECKING:
-    from hookline.plugins.records import ExpressionFunction, Sandbox
+from hookline.plugins.protocols import AuthType, Executor, Paginator, StateStore, WebhookVerifier
+from hookline.plugins.records import ExpressionFunction, Sandbox
 
 hookspec = pluggy.HookspecMarker("hookline")
 hookimpl = pluggy.HookimplMarker("hookline")
@@ -49,7 +49,11 @@ def register_transports() -> Mapping[str, Any]:  # type: ignore[empty-body]
     Every connection of such a connector sends its requests through
     ``factory(values) -> httpx.AsyncBaseTransport`` instead of the network (the built-in
     ``file`` connector reads and writes local files this way). Auth, rate limits, retries,
-    error tables and redaction apply as to any connector.
+    error tables and redaction apply as to any connector. A factory that also takes a
+    keyword ``dry_run`` is called with ``dry_run=True`` for dry runs, and returns a transport
+    that answers as the real one would but changes nothing (the ``file`` connector keeps
+    what a dry run writes in memory, so a later read of the same run finds it); dry runs
+    then show its answers instead of the actions' example outputs.
     """
 
 
@@ -57,10 +61,11 @@ def register_transports() -> Mapping[str, Any]:  # type: ignore[empty-body]
 
 
 @hookspec
-def register_auth_types() -> Mapping[str, Any]:  # type: ignore[empty-body]
+def register_auth_types() -> Mapping[str, type[AuthType]]:  # type: ignore[empty-body]
     """Return ``{type name: auth type}`` for the ``connection.auth.type`` values this plugin adds.
 
-    Called once when the catalogue is built. An auth type is a class with:
+    Called once when the catalogue is built. An auth type is a class meeting
+    ``hookline.AuthType``:
 
     - ``schema``: a class attribute, the full JSON Schema of its ``auth`` block (``type`` a
       ``const`` of its name, a ``description`` on every property; ``{"$ref":
@@ -84,10 +89,11 @@ def register_auth_types() -> Mapping[str, Any]:  # type: ignore[empty-body]
 
 
 @hookspec
-def register_paginators() -> Mapping[str, Any]:  # type: ignore[empty-body]
+def register_paginators() -> Mapping[str, type[Paginator]]:  # type: ignore[empty-body]
     """Return ``{type name: paginator}`` for the ``paginate.type`` values this plugin adds.
 
-    Called once when the catalogue is built. A paginator is a class with:
+    Called once when the catalogue is built. A paginator is a class meeting
+    ``hookline.Paginator``:
 
     - ``schema``: a class attribute, the full JSON Schema of its ``paginate`` block (``type``
       a ``const`` of its name, a ``description`` on every property), composed into the spec
@@ -102,6 +108,10 @@ def register_paginators() -> Mapping[str, Any]:  # type: ignore[empty-body]
       values)``) and sends it through the connection's auth, rate limit and retries
       (``source.fetch(request)``); ``source.label`` names the action in messages. A link
       the platform gives for the next page must stay on the first request's origin.
+
+    The engine bounds every read whatever the paginator does: a fetch past the block's
+    ``max_pages`` (part of every schema ``block_schema`` makes) ends the read with a
+    warning, and a page whose body repeats an earlier one of the read is an error.
     """
 
 
@@ -115,11 +125,12 @@ def register_functions() -> Sequence[ExpressionFunction]:  # type: ignore[empty-
 
 
 @hookspec
-def register_webhook_verifiers() -> Mapping[str, Any]:  # type: ignore[empty-body]
+def register_webhook_verifiers() -> Mapping[str, type[WebhookVerifier]]:  # type: ignore[empty-body]
     """Return ``{type name: verifier}`` for the ``verify.type`` values of webhook triggers.
 
-    A verifier decides whether an incoming webhook request is authentic (HTTP Basic, a shared
-    header, an HMAC signature), comparing secrets in constant time.
+    A verifier (``hookline.WebhookVerifier``) decides whether an incoming webhook request is
+    authentic (HTTP Basic, a shared header, an HMAC signature), comparing secrets in constant
+    time.
     """
 
 
@@ -127,19 +138,21 @@ def register_webhook_verifiers() -> Mapping[str, Any]:  # type: ignore[empty-bod
 
 
 @hookspec
-def register_executors() -> Mapping[str, Any]:  # type: ignore[empty-body]
+def register_executors() -> Mapping[str, Callable[[], Executor]]:  # type: ignore[empty-body]
     """Return ``{name: executor factory}`` for the ``--executor`` values this plugin adds.
 
-    An executor runs jobs: in-process on asyncio by default, on workers at scale.
+    An executor (``hookline.Executor``) runs jobs: in-process on asyncio by default, on workers
+    at scale.
     """
 
 
 @hookspec
-def register_state_stores() -> Mapping[str, Any]:  # type: ignore[empty-body]
+def register_state_stores() -> Mapping[str, Callable[[str], StateStore]]:  # type: ignore[empty-body]
     """Return ``{URL scheme: store factory}`` for the ``--state`` URLs this plugin handles.
 
-    A state store keeps trigger cursors, seen event keys and job history. The factory takes
-    the URL and returns an open store.
+    A state store (``hookline.StateStore``) keeps trigger cursors, seen event keys and job
+    history; it needs no hookline base class. The factory takes the URL and returns an open
+    store.
     """
 
 
@@ -148,5 +161,6 @@ def register_sandboxes() -> Sequence[Sandbox]:  # type: ignore[empty-body]
     """Return the platform simulators (``hookline.Sandbox``) this plugin provides.
 
     ``hookline sandbox`` serves them on loopback and writes connections pointing at them;
-    contract tests run each connector's spec against its sandbox.
+    ``hookline run --sandbox`` runs recipes against them; the test kit (``hookline.testing``)
+    and ``hookline test`` run each connector's tests and examples against its sandbox.
     """

@@ -96,9 +96,10 @@ def get_plugin_manager(
             try:
                 module = ep.load()
             except Exception as exc:  # as in _import
+                origin = f" of distribution {ep.dist.name} {ep.dist.version}" if ep.dist else ""
                 warnings.warn(
-                    f"plugin {ep.name!r} ({ep.value}) failed to import and was skipped: "
-                    f"{type(exc).__name__}: {exc}",
+                    f"plugin {ep.name!r} (entry point {ep.value}{origin}) failed to import and "
+                    f"was skipped: {type(exc).__name__}: {exc}",
                     PluginLoadWarning,
                     stacklevel=2,
                 )
@@ -132,13 +133,16 @@ def collect(pm: pluggy.PluginManager, hook: str, **kwargs: Any) -> list[tuple[st
     """Call ``hook`` on each plugin separately; return ``(plugin name, result)`` pairs.
 
     Calling implementations one by one keeps the plugin each registration came from, for
-    tables and for error messages about clashes. Built-ins come first.
+    tables and for error messages about clashes. Each call still goes through pluggy (a subset
+    caller holding that plugin's implementation and every wrapper), so tracing and hook
+    wrappers see it. Built-ins come first.
     """
     caller = getattr(pm.hook, hook)
+    impls = [impl for impl in caller.get_hookimpls() if not (impl.hookwrapper or impl.wrapper)]
     results = []
-    for impl in caller.get_hookimpls():  # registration order: built-ins first
-        value = impl.function(*(kwargs[name] for name in impl.argnames))
-        if value is not None:
+    for impl in impls:  # registration order: built-ins first
+        others = [other.plugin for other in impls if other is not impl]
+        for value in pm.subset_hook_caller(hook, remove_plugins=others)(**kwargs):
             results.append((impl.plugin_name, value))
     return results
 

@@ -10,7 +10,9 @@ template sees (the trigger's event, the steps that ran before, variables, the lo
 - references to names that do not exist, to unknown step ids, to steps that run later or
   inside a loop, to variables never set and to environment variables that are not set, and
   references checked against the output schemas (``hookline.recipes.scopes`` checks each one);
-- a template whose type is known and does not fit the input it fills.
+- a template whose type is known and does not fit the input it fills;
+- webhook credentials that render empty or to a value shipped in an example
+  (``hookline.recipes.credentials``).
 
 This module follows the recipe's structure (connections, trigger, steps) and works out the
 scope at each place; ``hookline.recipes.scopes`` checks what a template reads against that scope.
@@ -32,6 +34,7 @@ from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, un
 from hookline.documents.loader import Document, KeyPath
 from hookline.errors import ConfigurationError, Problem, suggest
 from hookline.expr.templates import CompiledValue
+from hookline.recipes.credentials import credential_problems
 from hookline.recipes.inputs import type_mismatch, written_problems
 from hookline.recipes.model import (
     ActionStep,
@@ -44,11 +47,15 @@ from hookline.recipes.model import (
     SetStep,
     Step,
     StopStep,
+    SwitchStep,
+    WaitStep,
+    branches,
+    case_key,
 )
 from hookline.recipes.scopes import References, Scope
 from hookline.recipes.shapes import Shape, list_shape, object_shape, words
 from hookline.spec.catalog import Catalog
-from hookline.spec.model import Action, PollTrigger, Spec
+from hookline.spec.model import Action, PollTrigger, Spec, WebhookTrigger
 
 ERROR_SHAPE = Shape.of(
     {
@@ -73,21 +80,40 @@ DOWNLOAD = {
     "additionalProperties": False,
 }
 """The output of a download action (``hookline.actions.call``): the file saved, or its content."""
+WAITED = {
+    "type": "object",
+    "properties": {"waited": {"type": "number"}},
+    "additionalProperties": False,
+}
+"""The output of a ``wait`` for a duration: the seconds waited."""
 _CRON_FIELD = re.compile(r"(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*")
 
 
 def check_recipe(
-    recipe: Recipe, document: Document, catalog: Catalog, env: Mapping[str, str]
+    recipe: Recipe,
+    document: Document,
+    catalog: Catalog,
+    env: Mapping[str, str] | None,
+    unset: list[Problem] | None = None,
 ) -> list[Problem]:
-    """Every static problem of ``recipe`` (compiled from ``document``), located."""
-    return _Checker(recipe, document, catalog, env).run()
+    """Every static problem of ``recipe`` (compiled from ``document``), located.
+
+    ``env`` None checks environment references for their form only; with ``unset`` given,
+    references to variables ``env`` lacks go there instead of being problems.
+    """
+    return _Checker(recipe, document, catalog, env, unset).run()
 
 
 class _Checker:
     """One recipe's checks, with the problems found so far and its connections' specs."""
 
     def __init__(
-        self, recipe: Recipe, document: Document, catalog: Catalog, env: Mapping[str, str]
+        self,
+        recipe: Recipe,
+        document: Document,
+        catalog: Catalog,
+        env: Mapping[str, str] | None,
+        unset: list[Problem] | None,
     ) -> None:
         self.recipe = recipe
         self.document = document
@@ -95,7 +121,7 @@ class _Checker:
         self.env = env
         self.problems: list[Problem] = []
         self.specs: dict[str, Spec] = {}
-        self.refs = References(document, env, self.problems)
+        self.refs = References(document, env, self.problems, unset)
 
     def problem(self, path: KeyPath, message: str, *, key: bool = False) -> None:
         """Record a problem at ``path`` of the recipe."""
@@ -151,7 +177,9 @@ class _Checker:
         values = {key: value.value for key, value in connection.values.items()}
         schema = spec.connection.values_schema()
         label = f"connector {spec.name!r}"
-        self.inputs(path, values, schema, label, "field", satisfied=connection.named is not None)
+        # Values not written here come from the connections file (or a sandbox) when it runs.
+        satisfied = connection.named is not None or not values
+        self.inputs(path, values, schema, label, "field", satisfied=satisfied)
         for key, value in connection.values.items():
             self.refs.value(value, (*path, key), Scope({"env": None}))
 
@@ -200,6 +228,9 @@ class _Checker:
             trigger.event,
             Scope({"env": None}),
         )
+        if isinstance(found, WebhookTrigger) and self.env is not None:
+            # without the environment (validate in CI) the credentials cannot be judged
+            self.problems += credential_problems(self.document, trigger, found, spec, self.env)
         schema = found.output_schema
         return (
             None if schema is None else Shape.of(schema, f"the {trigger.event} event", spec.objects)
@@ -250,11 +281,12 @@ class _Checker:
                 scope = replace(scope, steps={**scope.steps, step.id: output})
             if isinstance(step, SetStep):
                 scope = replace(scope, vars=scope.vars | set(step.values))
-            elif isinstance(step, IfStep):
-                then = self.steps(step.then, scope)
-                otherwise = self.steps(step.otherwise, scope)
+            ran = [self.steps(branch, scope) for branch in branches(step)]
+            if ran:
                 scope = replace(
-                    scope, steps={**then.steps, **otherwise.steps}, vars=then.vars | otherwise.vars
+                    scope,
+                    steps={k: v for after in ran for k, v in after.steps.items()},
+                    vars=frozenset().union(*(after.vars for after in ran)),
                 )
         return scope
 
@@ -269,6 +301,11 @@ class _Checker:
                 step.condition, (*step.path, "if"), scope, "{{ trigger.priority == 'high' }}"
             )
             return None
+        if isinstance(step, SwitchStep):
+            self.switch(step, scope)
+            return None
+        if isinstance(step, WaitStep):
+            return self.wait(step, scope)
         if isinstance(step, ForEachStep):
             return self.loop(step, scope)
         if isinstance(step, SetStep):
@@ -298,7 +335,52 @@ class _Checker:
             self.refs.value(step.input, (*step.path, "with"), scope)
             return None
         self.action_input(step.path, step.input, action.input_schema, spec, step.label, scope)
-        return _output_shape(spec, action, step)
+        return _output_shape(spec, action, step.id, step.label)
+
+    def switch(self, step: SwitchStep, scope: Scope) -> None:
+        """Check a switch's value, and that each case is a value it can have."""
+        where = (*step.path, "switch")
+        shape = self.refs.single(step.value, where, scope, "{{ trigger.priority }}")
+        values = None if shape is None else _enum_texts(shape)
+        if values is None:
+            return
+        for key in step.cases:
+            if key not in values:
+                self.problem(
+                    (*step.path, "cases", key),
+                    f"case {key!r} never matches: {step.value.source.strip()!r} is one of "
+                    f"{', '.join(sorted(values))}{suggest(key, sorted(values))}",
+                    key=True,
+                )
+
+    def wait(self, step: WaitStep, scope: Scope) -> Shape | None:
+        """Check a wait's action, input and condition; the shape of its output."""
+        until = step.until
+        if until is None:
+            return Shape.of(WAITED, f"steps.{step.id}" if step.id else "the wait's output")
+        where = (*step.path, "wait")
+        spec = self.spec_of(until.connection, (*where, "action"))
+        action = None if spec is None else spec.actions.get(until.action)
+        if spec is None or action is None:
+            if spec is not None:
+                self.problem(
+                    (*where, "action"),
+                    f"connector {spec.name!r} has no action "
+                    f"{until.action!r}{suggest(until.action, spec.actions)}",
+                )
+            self.refs.value(until.input, (*where, "with"), scope)
+            self.refs.template(until.condition, (*where, "until"), scope.with_name("result", None))
+            return None
+        self.action_input(where, until.input, action.input_schema, spec, until.label, scope)
+        output = _output_shape(spec, action, step.id, until.label)
+        result = None if output is None else replace(output, label="result")
+        self.refs.single(
+            until.condition,
+            (*where, "until"),
+            scope.with_name("result", result),
+            "{{ result.status == 'closed' }}",
+        )
+        return output
 
     def action_input(
         self,
@@ -390,14 +472,28 @@ class _Checker:
 # ---------------------------------------------------------------- helpers
 
 
-def _output_shape(spec: Spec, action: Action, step: ActionStep) -> Shape | None:
-    label = f"steps.{step.id}" if step.id else f"the output of {step.label}"
+def _output_shape(spec: Spec, action: Action, step_id: str | None, called: str) -> Shape | None:
+    label = f"steps.{step_id}" if step_id else f"the output of {called}"
     if action.is_download:
         return Shape.of(DOWNLOAD, label)
     schema = action.output.schema
     if action.is_list:
         return list_shape(None if schema is None else Shape.of(schema, "", spec.objects), label)
     return None if schema is None else Shape.of(schema, label, spec.objects)
+
+
+def _enum_texts(shape: Shape) -> set[str] | None:
+    """The values a shape allows, as a switch compares them; None when not a fixed set."""
+    found: set[str] = set()
+    for alternative in shape.alternatives() or [{}]:
+        if "const" in alternative:
+            values = [alternative["const"]]
+        elif isinstance(alternative.get("enum"), list):
+            values = alternative["enum"]
+        else:
+            return None
+        found |= {key for key in map(case_key, values) if key is not None}
+    return found
 
 
 def _is_cron(text: str) -> bool:

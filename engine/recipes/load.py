@@ -23,6 +23,7 @@ from hookline.recipes.checks import check_recipe
 from hookline.recipes.model import (
     DEFAULT_BACKOFF,
     DEFAULT_ITEM,
+    DEFAULT_MAX_ITEMS,
     ActionStep,
     CallStep,
     EventTrigger,
@@ -36,51 +37,82 @@ from hookline.recipes.model import (
     SetStep,
     Step,
     StopStep,
+    SwitchStep,
+    Until,
+    WaitStep,
 )
+from hookline.recipes.tables import load_tables, recipe_expressions, table_problems
 from hookline.spec.catalog import Catalog, base_schema
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_WAIT = 86400
+"""The longest a ``wait`` step may wait (or poll for), in seconds: a day."""
 
 
 def load_recipe(
     path: Path,
     catalog: Catalog,
     *,
-    env: Mapping[str, str] = os.environ,
+    env: Mapping[str, str] | None = os.environ,
     connectors: Mapping[str, str] | None = None,
+    unset_env: list[Problem] | None = None,
+    text: str | None = None,
 ) -> Recipe:
     """Load, compile and statically check the recipe at ``path`` and every recipe it calls.
 
-    ``env`` is the environment the recipe will run in (``env.NAME`` must be set there);
-    ``connectors`` names the connector of each connection in the connections file, so that a
-    connection given by name is checked like one written in place. Raises ``RecipeError`` with
-    every located problem.
+    ``env`` is the environment the recipe will run in (``env.NAME`` must be set there); None
+    when it is not known, as when validating in CI without secrets: then ``env.NAME`` is
+    checked for its form only. With ``unset_env`` given, references to variables ``env``
+    lacks are added to it rather than refused. ``connectors`` names the connector of each
+    connection in the connections file, so that a connection given by name is checked like
+    one written in place; a name the file lacks that names a connector stands for a
+    connection of that connector. ``text`` gives the recipe's content (``path`` then only
+    names it and locates the recipes it calls). Raises ``RecipeError`` with every located
+    problem.
     """
-    return _Loader(catalog, env, connectors or {}).load(Path(path), ())
+    loader = _Loader(catalog, env, connectors or {}, unset_env)
+    return loader.load(Path(path), (), text)
 
 
 class _Loader:
     """Loads a recipe tree once per file, refusing a recipe that ends up calling itself."""
 
-    def __init__(self, catalog: Catalog, env: Mapping[str, str], named: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        env: Mapping[str, str] | None,
+        named: Mapping[str, str],
+        unset_env: list[Problem] | None,
+    ) -> None:
         self.catalog = catalog
         self.env = env
         self.named = named
+        self.unset_env = unset_env
         self.loaded: dict[Path, Recipe] = {}
 
-    def load(self, path: Path, calling: tuple[Path, ...]) -> Recipe:
+    def connector_of(self, name: str) -> str | None:
+        """The connector of connections-file entry ``name``; a connector's own name stands
+        for a connection of that connector when the file has no such entry."""
+        if name in self.named:
+            return self.named[name]
+        return name if name in self.catalog.connectors else None
+
+    def load(self, path: Path, calling: tuple[Path, ...], text: str | None = None) -> Recipe:
         """Load ``path`` (called from the recipes ``calling``), or the copy loaded before."""
         key = path.resolve()
-        if key in self.loaded:
+        if key in self.loaded and text is None:
             return self.loaded[key]
-        document = load_document(path, error=RecipeError)
+        document = load_document(path, error=RecipeError, text=text)
         problems = schema_problems(document, base_schema("recipe-v1"))
         if problems:
             raise RecipeError(problems)
-        builder = _Builder(Compiler(document, self.catalog.expressions), self, (*calling, key))
+        tables, problems = load_tables(document)
+        expressions = recipe_expressions(self.catalog.expressions, tables)
+        builder = _Builder(Compiler(document, expressions), self, (*calling, key))
         recipe = builder.recipe()
-        problems = [*builder.compiler.problems, *builder.callee_problems]
-        problems += check_recipe(recipe, document, self.catalog, self.env)
+        problems += [*builder.compiler.problems, *builder.callee_problems]
+        problems += table_problems(document, tables, expressions)
+        problems += check_recipe(recipe, document, self.catalog, self.env, self.unset_env)
         if problems:
             raise RecipeError(sorted(set(problems), key=_order))
         self.loaded[key] = recipe
@@ -130,14 +162,16 @@ class _Builder:
         """One entry of ``connections``: a name, or a mapping with values."""
         path: KeyPath = ("connections", name)
         if isinstance(block, str):
-            return RecipeConnection(name, self.loader.named.get(block), block, {}, path)
+            return RecipeConnection(name, self.loader.connector_of(block), block, {}, path)
         values = {
             key: _value(self.compiler, *path, key)
             for key in block
             if key not in ("connector", "connection")
         }
         named = block.get("connection")
-        connector = block.get("connector") or (self.loader.named.get(named) if named else None)
+        connector = block.get("connector") or (self.loader.connector_of(named) if named else None)
+        if named is None and not values and self.loader.named.get(name) == connector:
+            named = name  # `connector:` alone: the values of the file's entry of this name
         return RecipeConnection(name, connector, named, values, path)
 
     def trigger(self, block: Mapping[str, Any]) -> RecipeTrigger:
@@ -194,6 +228,7 @@ class _Builder:
                 connection=connection,
                 action=action,
                 input=c.value(*path, "with") or CompiledValue({}),
+                max_pages=block.get("max_pages"),
             )
         if "if" in block:
             return IfStep(
@@ -202,6 +237,15 @@ class _Builder:
                 then=self.steps((*path, "then")),
                 otherwise=self.steps((*path, "else")),
             )
+        if "switch" in block:
+            return SwitchStep(
+                **common,
+                value=c.template(*path, "switch"),
+                cases={key: self.steps((*path, "cases", key)) for key in block["cases"]},
+                default=self.steps((*path, "default")),
+            )
+        if "wait" in block:
+            return self.wait(path, block["wait"], common)
         if "for_each" in block:
             return ForEachStep(
                 **common,
@@ -209,6 +253,7 @@ class _Builder:
                 item=block.get("as", DEFAULT_ITEM),
                 concurrency=block.get("concurrency", 1),
                 steps=self.steps((*path, "steps")),
+                max_items=block.get("max_items", DEFAULT_MAX_ITEMS),
             )
         if "set" in block:
             values = {name: _value(c, *path, "set", name) for name in block["set"]}
@@ -222,6 +267,40 @@ class _Builder:
             recipe=self.callee(path, block["recipe"]),
             input=c.value(*path, "with") or CompiledValue({}),
         )
+
+    def wait(self, path: KeyPath, block: Any, common: dict[str, Any]) -> WaitStep:
+        """A wait: a duration, or an action called until a condition holds."""
+        where: KeyPath = (*path, "wait")
+        if isinstance(block, str):
+            return WaitStep(**common, seconds=self.duration(where, block))
+        connection, _, action = block["action"].partition(".")
+        every = self.duration((*where, "every"), block["every"])
+        timeout = self.duration((*where, "timeout"), block["timeout"])
+        if every > timeout:
+            self.compiler.problem(
+                (*where, "every"),
+                f"every ({block['every']}) is longer than the timeout ({block['timeout']}): "
+                "the action would be called once",
+            )
+        until = Until(
+            connection=connection,
+            action=action,
+            input=self.compiler.value(*where, "with") or CompiledValue({}),
+            condition=self.compiler.template(*where, "until"),
+            every=every,
+        )
+        return WaitStep(**common, seconds=timeout, until=until)
+
+    def duration(self, path: KeyPath, text: str) -> float:
+        """Seconds of a duration; one longer than ``MAX_WAIT`` is a problem."""
+        seconds = _seconds(text)
+        if seconds > MAX_WAIT:
+            self.compiler.problem(
+                path,
+                f"{text} is longer than a wait may be ({MAX_WAIT // 3600:g} hours); a job "
+                "that waits holds its place, so wait for longer with a polling trigger",
+            )
+        return seconds
 
     def callee(self, path: KeyPath, target: str) -> Recipe:
         """The recipe a step calls, loaded and checked; a stand-in when it cannot be."""

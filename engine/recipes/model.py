@@ -3,13 +3,15 @@
 ``hookline.recipes.load`` builds these objects from a document; they hold compiled
 expressions only.
 
-A step is one of six kinds (``ActionStep``, ``IfStep``, ``ForEachStep``, ``SetStep``,
-``StopStep``, ``CallStep``), all sharing ``Step``'s fields: the key path where it is written
-(job history names a step by it), its id, title, retry and error handling.
+A step is one of eight kinds (``ActionStep``, ``IfStep``, ``SwitchStep``, ``ForEachStep``,
+``SetStep``, ``StopStep``, ``CallStep``, ``WaitStep``), all sharing ``Step``'s fields: the key
+path where it is written (job history names a step by it), its id, title, retry and error
+handling.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,8 @@ DEFAULT_ITEM = "item"
 """The name of a ``for_each`` item when the step gives no ``as``."""
 DEFAULT_BACKOFF = 1.0
 """Seconds before a step's first retry when its ``retry`` gives no ``backoff``."""
+DEFAULT_MAX_ITEMS = 10_000
+"""The most items a ``for_each`` accepts when the step gives no ``max_items``."""
 
 
 # ---------------------------------------------------------------- connections and triggers
@@ -35,8 +39,11 @@ class RecipeConnection:
     """A connection the recipe uses, by the name its steps give it.
 
     ``named`` is the connections-file entry it starts from (if any); ``values`` are the values
-    written in the recipe, which override the entry's. ``connector`` is None only while a
-    named entry is unknown, which the static checks report.
+    written in the recipe, which override the entry's. A name the file lacks that is a
+    connector's name stands for a connection of that connector with no values but its
+    fields' defaults (enough for ``file``; others then need their values from somewhere, such
+    as ``--sandbox``). ``connector`` is None only while a named entry is unknown, which the
+    static checks report.
     """
 
     name: str
@@ -118,11 +125,15 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class ActionStep(Step):
-    """Call action ``action`` of connection ``connection`` with ``input`` rendered."""
+    """Call action ``action`` of connection ``connection`` with ``input`` rendered.
+
+    ``max_pages`` bounds the pages a list action reads (None: the spec's bound).
+    """
 
     connection: str
     action: str
     input: CompiledValue
+    max_pages: int | None = None
 
     @property
     def label(self) -> str:
@@ -140,17 +151,47 @@ class IfStep(Step):
 
 
 @dataclass(frozen=True, slots=True)
+class SwitchStep(Step):
+    """Run the steps of the case whose key is ``value``'s text, else ``default``."""
+
+    value: Template
+    cases: Mapping[str, tuple[Step, ...]]
+    default: tuple[Step, ...]
+
+    def branch(self, value: Any) -> tuple[str | None, tuple[Step, ...]]:
+        """The case ``value`` picks (None for the default) and its steps."""
+        key = case_key(value)
+        if key is not None and key in self.cases:
+            return key, self.cases[key]
+        return None, self.default
+
+
+def case_key(value: Any) -> str | None:
+    """The text a switch compares with its case keys: text as it is, a number or boolean as
+    its JSON text; None (no case matches) for null, a list or a mapping."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
 class ForEachStep(Step):
     """Run ``steps`` once per element of ``items``, ``concurrency`` at a time.
 
     The step's output is a list in item order; each entry maps ``item`` (the item's name) to
-    the item and each id of ``steps`` to that step's output for the item.
+    the item and each id of ``steps`` to that step's output for the item. More than
+    ``max_items`` items is the step's error, before any runs.
     """
 
     items: Template
     item: str
     concurrency: int
     steps: tuple[Step, ...]
+    max_items: int = DEFAULT_MAX_ITEMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +210,47 @@ class StopStep(Step):
 
 
 @dataclass(frozen=True, slots=True)
+class Until:
+    """What a wait calls: ``action`` of ``connection`` with ``input``, every ``every``
+    seconds, until ``condition`` holds on its output (``result``)."""
+
+    connection: str
+    action: str
+    input: CompiledValue
+    condition: Template
+    every: float
+
+    @property
+    def label(self) -> str:
+        """The action as written: ``CONNECTION.ACTION``."""
+        return f"{self.connection}.{self.action}"
+
+
+@dataclass(frozen=True, slots=True)
+class WaitStep(Step):
+    """Wait ``seconds``; or, with ``until``, call its action until its condition holds, for
+    at most ``seconds`` (the timeout)."""
+
+    seconds: float
+    until: Until | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CallStep(Step):
     """Run another recipe with ``input`` as its inputs; its outputs are this step's output."""
 
     recipe: Recipe
     input: CompiledValue
+
+
+def branches(step: Step) -> tuple[tuple[Step, ...], ...]:
+    """The lists of steps of which a step runs one (an ``if``'s, a ``switch``'s); none for a
+    step of another kind. Steps in any of them can be read after the step."""
+    if isinstance(step, IfStep):
+        return (step.then, step.otherwise)
+    if isinstance(step, SwitchStep):
+        return (*step.cases.values(), step.default)
+    return ()
 
 
 # ---------------------------------------------------------------- the recipe

@@ -11,6 +11,7 @@ environment variable that is not set, and a field the schema does not have
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,8 +20,9 @@ from hookline.documents.loader import Document, KeyPath, format_path
 from hookline.errors import Problem, suggest
 from hookline.expr.templates import CompiledValue, Template
 from hookline.recipes.inputs import is_plain
-from hookline.recipes.model import ForEachStep, IfStep, Step
+from hookline.recipes.model import ForEachStep, Step, branches
 from hookline.recipes.shapes import Shape, ShapeError, did_you_mean, json_type
+from hookline.spec.scopes import bare_literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +50,23 @@ class References:
     """The data-reference checks of one recipe, recording problems on a shared list.
 
     ``declare`` records where every step id is written before the steps are checked, so a
-    reference to a step that has not run yet can say why.
+    reference to a step that has not run yet can say why. ``env`` is the environment the
+    recipe will run in; None when it is not known (``hookline validate``), and then only the
+    form of ``env.NAME`` is checked. An unset variable is a problem, or goes to ``unset``
+    when that list is given (``validate --strict-env`` shows them as warnings).
     """
 
-    def __init__(self, document: Document, env: Mapping[str, str], problems: list[Problem]) -> None:
+    def __init__(
+        self,
+        document: Document,
+        env: Mapping[str, str] | None,
+        problems: list[Problem],
+        unset: list[Problem] | None = None,
+    ) -> None:
         self.document = document
         self.env = env
         self.problems = problems
+        self.unset = problems if unset is None else unset
         self.declared: dict[str, Declared] = {}
 
     def problem(self, path: KeyPath, message: str, *, key: bool = False) -> None:
@@ -75,9 +87,9 @@ class References:
                 else:
                     self.declared[step.id] = Declared(step.path, loop)
             self.declare(step.recover, loop)
-            if isinstance(step, IfStep):
-                self.declare((*step.then, *step.otherwise), loop)
-            elif isinstance(step, ForEachStep):
+            for branch in branches(step):
+                self.declare(branch, loop)
+            if isinstance(step, ForEachStep):
                 self.declare(step.steps, step)
 
     def single(self, template: Template, path: KeyPath, scope: Scope, example: str) -> Shape | None:
@@ -115,17 +127,20 @@ class References:
             allowed = sorted(scope.names)
             self.problem(
                 path,
-                f"{shown}: unknown name {root!r}{did_you_mean(root, allowed)}; "
-                f"here an expression reads {', '.join(allowed)}",
+                f"{shown}: "
+                + (
+                    bare_literal(root)
+                    or f"unknown name {root!r}{did_you_mean(root, allowed)}; "
+                    f"here an expression reads {', '.join(allowed)}"
+                ),
             )
+            return None
+        if root == "env":
+            self.environment(rest, shown, path)
             return None
         if not rest or not isinstance(rest[0], str):
             return scope.names[root]
         name = rest[0]
-        if root == "env":
-            if name not in self.env:
-                self.problem(path, f"{shown}: the environment variable {name!r} is not set")
-            return None
         if root == "vars":
             if name not in scope.vars:
                 self.problem(
@@ -140,6 +155,19 @@ class References:
                 return None
             return self.follow(scope.steps[name], rest[1:], shown, path)
         return self.follow(scope.names[root], rest, shown, path)
+
+    def environment(self, rest: tuple[str | int, ...], shown: str, path: KeyPath) -> None:
+        """Check ``env.NAME``: one variable, named as a variable can be, set where known."""
+        problem = env_problem(rest)
+        if problem is not None:
+            self.problem(path, f"{shown}: {problem}")
+            return
+        name = str(rest[0])
+        if self.env is not None and name not in self.env:
+            where = self.document.problem(
+                path, f"{shown}: the environment variable {name!r} is not set"
+            )
+            self.unset.append(where)
 
     def follow(
         self, shape: Shape | None, rest: tuple[str | int, ...], shown: str, path: KeyPath
@@ -177,6 +205,22 @@ class References:
 
 
 # ---------------------------------------------------------------- helpers
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def env_problem(rest: tuple[str | int, ...]) -> str | None:
+    """What is wrong with reading ``env`` followed by ``rest``, or None for ``env.NAME``."""
+    if not rest or not isinstance(rest[0], str):
+        return "read one environment variable by its name: env.NAME"
+    if not _ENV_NAME.fullmatch(rest[0]):
+        return (
+            f"{rest[0]!r} is not an environment variable name "
+            "(letters, digits and '_', not starting with a digit)"
+        )
+    if len(rest) > 1:
+        return f"an environment variable is text, so env.{rest[0]} has no {_show(rest[1:])!r}"
+    return None
 
 
 def _written(data: Any, path: KeyPath) -> Any:

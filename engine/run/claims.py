@@ -131,7 +131,7 @@ class Claims:
             )
             return read_job(cur, job.id) if cur.rowcount == 1 else None
 
-        return await self.store.run(work)
+        return await self.store.transaction(work)
 
     async def release(self, job_id: str, status: str = "interrupted") -> None:
         """Give a job this process holds back unfinished, for the next start."""
@@ -151,7 +151,7 @@ class Claims:
                 (until, self.owner),
             )
 
-        await self.store.run(work)
+        await self.store.transaction(work)
 
     @asynccontextmanager
     async def renewing(self) -> AsyncIterator[None]:
@@ -201,7 +201,7 @@ class Claims:
             )
             return cur.rowcount == 1
 
-        return await self.store.run(work)
+        return await self.store.transaction(work)
 
     async def end_cycle(self, recipe: str, trigger: str) -> None:
         """Let the next cycle of a trigger be taken, by this process or another."""
@@ -213,7 +213,7 @@ class Claims:
                 (recipe, trigger, self.owner),
             )
 
-        await self.store.run(work)
+        await self.store.transaction(work)
 
 
 async def release_job(
@@ -230,7 +230,7 @@ async def release_job(
             (status, time.time(), job_id, *(() if owner is None else (owner,))),
         )
 
-    await store.run(work)
+    await store.transaction(work)
 
 
 async def unfinished_jobs(store: SqlStore, recipe: str | None = None) -> list[JobRecord]:
@@ -246,7 +246,7 @@ async def unfinished_jobs(store: SqlStore, recipe: str | None = None) -> list[Jo
                     params)  # fmt: skip
         return [job_of(row) for row in cur.fetchall()]
 
-    return await store.run(work)
+    return await store.transaction(work)
 
 
 async def resumable_jobs(store: SqlStore, recipe: str | None = None) -> list[JobRecord]:

@@ -13,7 +13,8 @@ variable that is not set, an unknown connector and a value the connector's conne
 refuses are each a located problem of one ``RecipeError`` (errors.py files connections files
 with recipes), with secret values redacted from the messages. The file holds credentials, so
 one readable by other users gives a ``ConnectionsFileWarning``; ``write_connections`` writes
-it with mode 0600.
+it with mode 0600. The tokens an OAuth authorization gives are kept beside it, encrypted, in
+``tokens/`` (``hookline.http.auth.storage``).
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ from hookline.documents.loader import Document, format_path, load_document
 from hookline.documents.schema_errors import schema_problems
 from hookline.errors import ConfigurationError, ExpressionError, Problem, RecipeError, suggest
 from hookline.expr.templates import Expressions
+from hookline.http.auth.storage import EncryptedTokenFiles, TokenStore
 from hookline.http.connection import Connection, connect
+from hookline.http.ratelimit import RateLimiter
 from hookline.http.redaction import Redactor
+from hookline.plugins.protocols import SessionCache
+from hookline.recipes.scopes import env_problem
 from hookline.spec.catalog import Catalog
+from hookline.spec.model import Spec
 
 DEFAULT_PATH = Path(".hookline") / "connections.yaml"
 """Where connections are read from when no file is named."""
@@ -71,10 +77,31 @@ class NamedConnection:
     name: str
     connector: str
     values: Mapping[str, Any]
+    tokens: TokenStore | None = None
 
-    def open(self, catalog: Catalog) -> Connection:
-        """A ``Connection`` with these values (use it as an async context manager)."""
-        return connect(catalog, self.connector, self.values, name=self.name)
+    def open(
+        self,
+        catalog: Catalog,
+        *,
+        limiter: RateLimiter | None = None,
+        sessions: SessionCache | None = None,
+        dry_run: bool = False,
+    ) -> Connection:
+        """A ``Connection`` with these values (use it as an async context manager).
+
+        ``limiter`` and ``sessions`` share its budget and session with other processes;
+        ``dry_run`` gives an in-process connector its dry-run transport, if it has one.
+        """
+        return connect(
+            catalog,
+            self.connector,
+            self.values,
+            name=self.name,
+            limiter=limiter,
+            token_store=self.tokens,
+            sessions=sessions,
+            dry_run=dry_run,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +116,23 @@ class Connections:
         """The connector of each named connection, as recipe loading checks them."""
         return {name: entry.connector for name, entry in self.entries.items()}
 
-    def resolve(self, name_or_connector: str, *, connector: str | None = None) -> NamedConnection:
+    def where(self) -> str:
+        """The file, as messages name it."""
+        return str(self.path) if self.path else f"the connections file (no {DEFAULT_PATH} found)"
+
+    def resolve(
+        self,
+        name_or_connector: str,
+        *,
+        connector: str | None = None,
+        catalog: Catalog | None = None,
+    ) -> NamedConnection:
         """The connection named so, else the only connection of that connector.
 
         With ``connector``, the connection must be of that connector. Several connections of
-        the connector, or none, is a ``ConfigurationError`` saying which names exist.
+        the connector is a ``ConfigurationError`` saying which names exist; so is none, unless
+        ``catalog`` shows that the connector needs no values (``file``): then a connection
+        with its fields' defaults.
         """
         where = f"in {self.path}" if self.path else f"(no {DEFAULT_PATH} found)"
         entry = self.entries.get(name_or_connector)
@@ -118,10 +157,21 @@ class Connections:
                 f"several connections use connector {wanted!r} {where}: {', '.join(matches)}; "
                 "choose one with --connection NAME"
             )
+        if catalog is not None and not missing_fields(catalog.spec(wanted), {}):
+            return NamedConnection(wanted, wanted, {})
         raise ConfigurationError(
             f"no connection for connector {wanted!r} {where}; add an entry with "
             f"'connector: {wanted}' and its fields"
         )
+
+
+def missing_fields(spec: Spec, values: Mapping[str, Any]) -> list[str]:
+    """The required connection fields of ``spec`` that ``values`` lacks and have no default."""
+    return [
+        f.name
+        for f in spec.connection.fields.values()
+        if f.required and f.default is None and f.name not in values
+    ]
 
 
 def default_connections_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -145,8 +195,15 @@ def load_connections(
     path: str | Path | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    render: bool = True,
+    unset_env: list[Problem] | None = None,
 ) -> Connections:
-    """Read, render and validate the connections file; ``RecipeError`` lists every problem."""
+    """Read, render and validate the connections file; ``RecipeError`` lists every problem.
+
+    With ``render`` False (``hookline validate``, which must not need secrets) a value that
+    reads ``{{ env.NAME }}`` is checked for its form only and left as written; a variable
+    ``environ`` lacks is then added to ``unset_env`` when that list is given.
+    """
     env = dict(os.environ if environ is None else environ)
     file, named = connections_path(path, environ=env)
     if not named and not file.exists():
@@ -160,7 +217,8 @@ def load_connections(
     redactor = Redactor()
     rendered: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
-    unrendered: set[str] = set()  # already reported; their stand-in values are not checked
+    unrendered: set[str] = set()  # reported or left as written: their values are not checked
+    values_from = _Values(document, catalog.expressions, env, render, problems, unset_env)
     for name, entry in data.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("connector"), str):
             continue  # the file schema's problems say what is wrong with it
@@ -175,8 +233,8 @@ def load_connections(
                 continue
             field = spec.connection.fields.get(key)
             found = len(problems)
-            values[key] = _render(document, (name, key), value, catalog.expressions, env, problems)
-            if len(problems) > found:
+            values[key], done = values_from.value((name, key), value)
+            if len(problems) > found or not done:
                 unrendered.add(format_path((name, key)))
             elif field is not None:
                 values[key] = _coerce(values[key], field.type)
@@ -199,49 +257,64 @@ def load_connections(
         raise RecipeError(
             [dataclasses.replace(p, message=redactor.redact(p.message)) for p in problems]
         )
+    tokens = EncryptedTokenFiles(file.parent / "tokens", environ=env)
     entries = {
         name: NamedConnection(
-            name, values["connector"], {k: v for k, v in values.items() if k != "connector"}
+            name,
+            values["connector"],
+            {k: v for k, v in values.items() if k != "connector"},
+            tokens,
         )
         for name, values in rendered.items()
     }
     return Connections(file, entries)
 
 
-def _render(
-    document: Document,
-    path: tuple[str, str],
-    value: Any,
-    expressions: Expressions,
-    env: Mapping[str, str],
-    problems: list[Problem],
-) -> Any:
-    """A value with ``{{ env.NAME }}`` rendered; a problem for an unset or other name."""
-    if not isinstance(value, str) or "{{" not in value:
-        return value
-    try:
-        template = expressions.compile(value)
-    except ExpressionError as exc:
-        problems.append(document.problem(path, str(exc)))
-        return None
-    for reference in template.references():
-        if len(reference) < 2 or reference[0] != "env":
-            problems.append(
-                document.problem(
-                    path, "a connections file can only use environment variables: {{ env.NAME }}"
+@dataclass(frozen=True, slots=True)
+class _Values:
+    """Renders the values of one connections file, recording problems as it goes."""
+
+    document: Document
+    expressions: Expressions
+    env: Mapping[str, str]
+    render: bool
+    problems: list[Problem]
+    unset: list[Problem] | None
+
+    def value(self, path: tuple[str, str], value: Any) -> tuple[Any, bool]:
+        """A value with ``{{ env.NAME }}`` rendered, and whether it was (a problem: None)."""
+        if not isinstance(value, str) or "{{" not in value:
+            return value, True
+        document = self.document
+        try:
+            template = self.expressions.compile(value)
+        except ExpressionError as exc:
+            self.problems.append(document.problem(path, str(exc)))
+            return None, False
+        unset = []
+        for reference in template.references():
+            problem = env_problem(reference[1:]) if reference[:1] == ("env",) else None
+            if reference[:1] != ("env",):
+                problem = "a connections file can only use environment variables: {{ env.NAME }}"
+            if problem is not None:
+                self.problems.append(document.problem(path, problem))
+                return None, False
+            if reference[1] not in self.env:
+                unset.append(
+                    document.problem(path, f"the environment variable {reference[1]} is not set")
                 )
-            )
-            return None
-        if reference[1] not in env:
-            problems.append(
-                document.problem(path, f"the environment variable {reference[1]} is not set")
-            )
-            return None
-    try:
-        return template.render({"env": dict(env)})
-    except ExpressionError as exc:
-        problems.append(document.problem(path, str(exc)))
-        return None
+        if not self.render:
+            if self.unset is not None:
+                self.unset.extend(unset)
+            return value, False
+        if unset:
+            self.problems.extend(unset[:1])
+            return None, False
+        try:
+            return template.render({"env": dict(self.env)}), True
+        except ExpressionError as exc:
+            self.problems.append(document.problem(path, str(exc)))
+            return None, False
 
 
 def _coerce(value: Any, kind: str) -> Any:

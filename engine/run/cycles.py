@@ -108,12 +108,12 @@ async def register(
             (recipe, trigger, kind, alert_after, now),
         )
 
-    await store.run(work)
+    await store.transaction(work)
 
 
 async def cycle_started(store: SqlStore, recipe: str, trigger: str, at: float) -> None:
     """A poll cycle of ``trigger`` began at ``at``."""
-    await store.run(lambda cur: cur.execute(
+    await store.transaction(lambda cur: cur.execute(
         "UPDATE trigger_state SET cycle_started = ? WHERE recipe = ? AND trigger = ?",
         (at, recipe, trigger)))  # fmt: skip
 
@@ -146,7 +146,7 @@ async def cycle_finished(
             (now, started, records, moved, now, recipe, trigger),
         )
 
-    await store.run(work)
+    await store.transaction(work)
 
 
 async def trigger_states(store: SqlStore, recipes: Sequence[str] = ()) -> list[TriggerState]:
@@ -164,4 +164,4 @@ async def trigger_states(store: SqlStore, recipes: Sequence[str] = ()) -> list[T
         )
         return [_state(row) for row in cur.fetchall()]
 
-    return await store.run(work)
+    return await store.transaction(work)

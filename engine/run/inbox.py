@@ -69,7 +69,7 @@ async def inbox_events(
             for row in cur.fetchall()
         ]
 
-    return await store.run(work)
+    return await store.transaction(work)
 
 
 async def count_inbox(store: SqlStore, recipe: str | None = None) -> int:
@@ -82,7 +82,7 @@ async def count_inbox(store: SqlStore, recipe: str | None = None) -> int:
             cur.execute("SELECT COUNT(*) FROM inbox WHERE recipe = ?", (recipe,))
         return int(cur.fetchone()[0])
 
-    return await store.run(work)
+    return await store.transaction(work)
 
 
 async def replay_jobs(

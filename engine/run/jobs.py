@@ -4,9 +4,10 @@
 runs its steps in order and renders its outputs; a step renders its input from the context
 (``trigger``, ``inputs``, ``steps.<id>``, ``vars``, ``env``, the loop item, ``error``) and
 adds its output under its id. Each step is recorded in the state store as it ends, with its
-rendered input and output redacted by every connection's redactor, its error and timing, at
-a path that names it (``steps[2]``, ``steps[1].then[0]``, ``steps[3].for_each[7].steps[0]``,
-``steps[4].recipe.steps[0]`` for a called recipe's step).
+rendered input and output redacted by every connection's redactor and the job's own secrets
+(values read from ``env``, inputs declared secret: ``hookline.run.secrets``), its error and
+timing, at a path that names it (``steps[2]``, ``steps[1].then[0]``,
+``steps[3].for_each[7].steps[0]``, ``steps[4].recipe.steps[0]`` for a called recipe's step).
 
 Failures. A step's error ends the job (``on_error: stop``, the default), is noted and passed
 over (``continue``), or runs the step's ``on_error`` steps with ``error`` in the context. An
@@ -28,6 +29,11 @@ stored as ``interrupted``; one whose process died stays ``running`` until its le
 it: steps that succeeded are reused, and the step left ``running`` is sent again only where
 that is safe (``call_action(resumed=True)``); otherwise the job ends ``outcome_unknown``.
 
+A ``switch`` runs the steps of the case its value picks and records the value and the case.
+A ``wait`` (``hookline.run.waits``) sleeps, or calls an action until a condition on its output
+holds, bounded by its timeout; the record shows the number of calls as its attempts, and a
+timeout fails the step with kind ``timeout``, which ``on_error`` may catch.
+
 ``for_each`` runs at most ``concurrency`` items at once and keeps outputs in item order; after
 a failure it starts no new item, lets the running ones finish (cancelling a request in flight
 would make its outcome unknown), then fails.
@@ -40,7 +46,7 @@ import itertools
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hookline.actions.call import Plan, call_action
@@ -58,10 +64,14 @@ from hookline.recipes.model import (
     SetStep,
     Step,
     StopStep,
+    SwitchStep,
+    WaitStep,
     manual_inputs,
 )
+from hookline.run import waits
 from hookline.run.claims import Claims, release_job
 from hookline.run.pool import ConnectionPool
+from hookline.run.secrets import JobSecrets
 from hookline.run.store import JobRecord, SqlStore, StepRecord
 
 DRY_RUN_ID = "dry-run"
@@ -140,13 +150,21 @@ class _Frame:
             self.own[step.id] = output
 
 
+_SAME = object()
+
+
 @dataclass(slots=True)
 class _Trace:
-    """What a step's record will hold, filled in as the step runs (and kept if it fails)."""
+    """What a step's record will hold, filled in as the step runs (and kept if it fails).
+
+    ``shown`` is the input as the record shows it, where it differs from ``input`` (secrets
+    masked).
+    """
 
     path: str
     started: float
     input: Any = None
+    shown: Any = _SAME
     plan: Plan | None = None
     attempts: int = 1
     seq: int | None = None
@@ -177,10 +195,15 @@ class JobRunner:
         self.recipe = recipe
         self.pool = pool
         self.store = None if dry_run else store
-        self.env = dict(env)
+        self.secrets = JobSecrets(env)
+        self.env = self.secrets.env
         self.dry_run = dry_run
         self.observer = observer or Observer()
         self.claims = claims
+
+    def redact(self, data: Any) -> Any:
+        """``data`` with the connections' secrets and the jobs' own replaced by ``***``."""
+        return self.secrets.redact(self.pool.redact(data))
 
     async def run_job(self, job: JobRecord) -> JobOutcome:
         """Run ``job``; the action and recipe steps its history shows succeeded are reused.
@@ -200,7 +223,8 @@ class JobRunner:
         current = await self.claims.take(job, again=again)
         if current is None:
             return None
-        return await _Job(self, current, claimed=True).run()
+        # The event as given: a manual run's secret inputs are not kept in the store.
+        return await _Job(self, replace(current, event=job.event), claimed=True).run()
 
 
 class _Job:
@@ -228,6 +252,8 @@ class _Job:
         recipe = runner.recipe
         event = job.event
         inputs = event if recipe.is_manual else {}
+        if isinstance(recipe.trigger, ManualTrigger):
+            runner.secrets.learn(recipe.trigger.inputs_schema, inputs)
         frame = self.frame(recipe, event, inputs)
         try:
             try:
@@ -246,7 +272,7 @@ class _Job:
             raise
         except BaseException as exc:
             error = {"kind": "internal", "message": f"{type(exc).__name__}: {exc}", "step": ""}
-            await self.finish(JobOutcome(job.id, "failed", runner.pool.redact(error)))
+            await self.finish(JobOutcome(job.id, "failed", runner.redact(error)))
             raise
         await self.finish(outcome)
         return outcome
@@ -274,8 +300,8 @@ class _Job:
         redacted = JobOutcome(
             outcome.job_id,
             outcome.status,
-            self.runner.pool.redact(outcome.error),
-            self.runner.pool.redact(outcome.outputs),
+            self.runner.redact(outcome.error),
+            self.runner.redact(outcome.outputs),
         )
         if store is not None:
             await store.finish_job(
@@ -297,13 +323,15 @@ class _Job:
     async def run_recipe(self, frame: _Frame) -> dict[str, Any]:
         """Render the variables, run the steps, render the outputs."""
         recipe = frame.recipe
-        frame.context["vars"] = {name: v.render(frame.context) for name, v in recipe.vars.items()}
+        context = _readable(frame.context)
+        frame.context["vars"] = {name: v.render(context) for name, v in recipe.vars.items()}
         await self.run_steps(recipe.steps, frame)
         return self.outputs(frame)
 
     def outputs(self, frame: _Frame) -> dict[str, Any]:
         """The recipe's outputs rendered in ``frame``."""
-        return {name: v.render(frame.context) for name, v in frame.recipe.outputs.items()}
+        context = _readable(frame.context)
+        return {name: v.render(context) for name, v in frame.recipe.outputs.items()}
 
     async def run_steps(self, steps: Sequence[Step], frame: _Frame) -> None:
         """Run ``steps`` in order."""
@@ -316,7 +344,7 @@ class _Job:
         """Run one step, record it, and apply its ``on_error`` when it fails."""
         path = frame.path_of(step)
         earlier = self.reused.get(path)
-        if earlier is not None and isinstance(step, ActionStep | CallStep):
+        if earlier is not None and isinstance(step, ActionStep | CallStep | WaitStep):
             frame.set_output(step, earlier.output)
             return
         trace = _Trace(path, time.time())
@@ -334,7 +362,7 @@ class _Job:
             return
         except HooklineError as exc:
             status = "outcome_unknown" if isinstance(exc, OutcomeUnknownError) else "failed"
-            error = self.runner.pool.redact(_error(exc, step, path))
+            error = self.runner.redact(_error(exc, step, path))
             await self.record(step, trace, error=error, status=status)
             if status == "outcome_unknown":
                 raise _StepFailed(error, status) from None
@@ -360,16 +388,21 @@ class _Job:
 
     async def execute(self, step: Step, frame: _Frame, trace: _Trace) -> Any:
         """Run one step once; its output. What it rendered goes into ``trace`` as it goes."""
-        context = frame.context
+        context = _readable(frame.context)
+        secrets = self.runner.secrets
         if isinstance(step, ActionStep):
             trace.input = step.input.render(context)
             connection = self.runner.pool.get(frame.recipe, step.connection)
+            action = connection.spec.actions.get(step.action)
+            schema = None if action is None else action.input_schema
+            trace.shown = secrets.shown(step.input, trace.input, schema, connection.spec.objects)
             await self.sending(step, trace)
             result = await call_action(
                 connection,
                 step.action,
                 trace.input,
                 dry_run=self.runner.dry_run,
+                max_pages=step.max_pages,
                 resumed=trace.path in self.unfinished,
             )
             if isinstance(result, Plan):
@@ -381,13 +414,22 @@ class _Job:
             trace.input = {"if": holds}
             await self.run_steps(step.then if holds else step.otherwise, frame)
             return None
+        if isinstance(step, SwitchStep):
+            value = step.value.render(context)
+            case, steps = step.branch(value)
+            trace.input = {"switch": value, "case": case}
+            await self.run_steps(steps, frame)
+            return None
+        if isinstance(step, WaitStep):
+            return await self.wait(step, frame, trace)
         if isinstance(step, ForEachStep):
             items = step.items.render(context)
             trace.input = {"items": len(items) if isinstance(items, list) else items}
             return await self.loop(step, frame, trace.path, items)
         if isinstance(step, SetStep):
             trace.input = {name: value.render(context) for name, value in step.values.items()}
-            context["vars"] = {**context["vars"], **trace.input}
+            trace.shown = secrets.shown(step.values, trace.input)
+            frame.context["vars"] = {**frame.context["vars"], **trace.input}
             return trace.input
         if isinstance(step, StopStep):
             message = "" if step.message is None else str(step.message.render(context))
@@ -395,6 +437,9 @@ class _Job:
             raise _Stopped(step.status, message, trace.path)
         assert isinstance(step, CallStep)
         trace.input = step.input.render(context)
+        called = step.recipe.trigger
+        schema = called.inputs_schema if isinstance(called, ManualTrigger) else None
+        trace.shown = secrets.shown(step.input, trace.input, schema)
         return await self.call(step, frame, trace)
 
     async def recover(self, step: Step, frame: _Frame, error: dict[str, Any]) -> None:
@@ -421,7 +466,7 @@ class _Job:
             status="running",
             step_id=step.id,
             action=step.label,
-            input=self.runner.pool.redact(trace.input),
+            input=self.runner.redact(trace.input if trace.shown is _SAME else trace.shown),
             started_at=trace.started,
             attempts=trace.attempts,
         )
@@ -437,14 +482,14 @@ class _Job:
         status: str | None = None,
     ) -> None:
         """Store one step's record (redacted) and tell the observer."""
-        redact = self.runner.pool.redact
+        redact = self.runner.redact
         record = StepRecord(
             path=trace.path,
             seq=trace.seq if trace.seq is not None else next(self.seq),
             status=status or ("failed" if error is not None else "succeeded"),
             step_id=step.id,
             action=step.label if isinstance(step, ActionStep) else _kind(step),
-            input=redact(trace.input),
+            input=redact(trace.input if trace.shown is _SAME else trace.shown),
             output=redact(output),
             error=error,
             started_at=trace.started,
@@ -462,10 +507,22 @@ class _Job:
         if items is None:
             items = []
         if not isinstance(items, list):
+            message = f"for_each needs a list, got {type(items).__name__}"
+            if self.runner.dry_run:  # say why the plan stops here
+                message += (
+                    "; a dry run reads the actions' example outputs, which do not always have "
+                    "the shape of real ones, so this loop and what reads it cannot be planned"
+                )
+            raise _StepFailed(
+                {"kind": "invalid_items", "message": message, "step": path, "step_id": step.id}
+            )
+        if len(items) > step.max_items:
             raise _StepFailed(
                 {
-                    "kind": "invalid_items",
-                    "message": f"for_each needs a list, got {type(items).__name__}",
+                    "kind": "too_many_items",
+                    "message": f"for_each got {len(items):,} items, more than its max_items of "
+                    f"{step.max_items:,}; no item was run. Raise max_items on the step to run "
+                    "them all",
                     "step": path,
                     "step_id": step.id,
                 }
@@ -498,6 +555,54 @@ class _Job:
         if failures:
             raise failures[min(failures)]
         return results
+
+    async def wait(self, step: WaitStep, frame: _Frame, trace: _Trace) -> Any:
+        """Wait for a duration, or call an action until its output meets the condition.
+
+        The record shows the duration, or the action, its input, ``every`` and ``timeout``,
+        with the number of calls as the step's attempts; a dry run waits for nothing and
+        plans one call.
+        """
+        until = step.until
+        if until is None:
+            trace.input = {"wait": step.seconds}
+            if not self.runner.dry_run:
+                await waits.pause(step.seconds)
+            return {"waited": step.seconds}
+        context = frame.context
+        rendered = until.input.render(context)
+        trace.input = {
+            "action": until.label,
+            "with": rendered,
+            "every": until.every,
+            "timeout": step.seconds,
+        }
+        connection = self.runner.pool.get(frame.recipe, until.connection)
+        if self.runner.dry_run:
+            plan = await call_action(connection, until.action, rendered, dry_run=True)
+            trace.plan = plan
+            return plan.output
+
+        def counted(checks: int) -> None:
+            trace.attempts = checks
+
+        try:
+            waited = await waits.wait_until(
+                lambda: call_action(connection, until.action, rendered),
+                lambda result: truthy(until.condition.render({**context, "result": result})),
+                every=until.every,
+                timeout=step.seconds,
+                on_check=counted,
+            )
+        except waits.WaitTimedOut as timed_out:
+            message = (
+                f"waited {timed_out.waited:g} s of the {step.seconds:g} s timeout: "
+                f"{until.condition.source.strip()} did not hold after {timed_out.checks} "
+                f"calls of {until.label}"
+            )
+            error = {"kind": "timeout", "message": message, "step": trace.path}
+            raise _StepFailed({**error, "step_id": step.id}) from None
+        return waited.result
 
     async def call(self, step: CallStep, frame: _Frame, trace: _Trace) -> Any:
         """Run a called recipe as this step; its outputs are the output."""
@@ -557,6 +662,16 @@ def new_event_key() -> str:
 # ---------------------------------------------------------------- helpers
 
 
+def _readable(context: dict[str, Any]) -> dict[str, Any]:
+    """The context as templates read it: the same values, in containers of its own.
+
+    A rendered value is kept in the context (``set``, a loop's items, a step's output), and
+    ``{{ @ }}`` or ``{{ steps }}`` renders to the container it reads; were that the live
+    context, the context would come to hold itself and could never be written to history.
+    """
+    return {**context, "steps": dict(context["steps"]), "vars": dict(context["vars"])}
+
+
 def _error(exc: HooklineError, step: Step, path: str) -> dict[str, Any]:
     error: dict[str, Any] = {
         "kind": getattr(exc, "kind", None) or _kind_of(exc),
@@ -582,4 +697,6 @@ def _kind(step: Step) -> str:
         SetStep: "set",
         StopStep: "stop",
         CallStep: "recipe",
+        SwitchStep: "switch",
+        WaitStep: "wait",
     }.get(type(step), "step")

@@ -8,7 +8,10 @@ run before any job starts, and every secret is known before any step's input is 
 ``redact`` applies every connection's redactor to what job history stores.
 
 A connector that a plugin answers in-process (``register_transports``, e.g. the ``file``
-connector) sends its requests through the plugin's transport (``Catalog.connect``).
+connector) sends its requests through the plugin's transport (``connect``); a pool for a dry
+run gives it the plugin's dry-run transport, where it has one. Given a ``Sharing``
+(``hookline.run.sessions``), the connections take their rate budgets and sessions from the
+state store, shared with every other process that uses it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from typing import Any
 from hookline.errors import ConfigurationError
 from hookline.http.connection import Connection, connect
 from hookline.recipes.model import Recipe, RecipeConnection
-from hookline.run.connections import Connections
+from hookline.run.connections import Connections, missing_fields
+from hookline.run.sessions import Sharing
 from hookline.spec.catalog import Catalog
 
 
@@ -33,10 +37,15 @@ class ConnectionPool:
         *,
         env: Mapping[str, str],
         connections: Connections | None = None,
+        sharing: Sharing | None = None,
+        dry_run: bool = False,
     ) -> None:
         self.catalog = catalog
         self.env = dict(env)
-        self.named = connections.entries if connections is not None else {}
+        self.sharing = sharing
+        self.dry_run = dry_run
+        self.connections = connections or Connections(None, {})
+        self.named = self.connections.entries
         self._open: dict[tuple[str, str], Connection] = {}
 
     def open(self, recipe: Recipe) -> None:
@@ -63,18 +72,37 @@ class ConnectionPool:
         return data
 
     def _connect(self, connection: RecipeConnection) -> Connection:
+        assert connection.connector is not None  # the static checks refuse a recipe without it
         values: dict[str, Any] = {}
         if connection.named is not None:
             entry = self.named.get(connection.named)
-            if entry is None:
+            if entry is not None:
+                values.update(entry.values)
+            elif connection.named != connection.connector:
                 raise ConfigurationError(
                     f"no connection named {connection.named!r} in the connections file"
                 )
-            values.update(entry.values)
         context = {"env": self.env}
         values.update({key: value.render(context) for key, value in connection.values.items()})
-        assert connection.connector is not None  # the static checks refuse a recipe without it
-        return connect(self.catalog, connection.connector, values, name=connection.name)
+        spec = self.catalog.spec(connection.connector)
+        missing = missing_fields(spec, values)
+        if missing:
+            raise ConfigurationError(
+                f"connection {connection.name!r} of connector {spec.name!r} needs "
+                f"{', '.join(missing)}: {self.connections.where()} has no entry "
+                f"{connection.named or connection.name!r} and the recipe gives no values; "
+                "write the entry (`hookline sandbox --write-connections` writes sandbox ones), "
+                "give the values in the recipe, or run with --sandbox"
+            )
+        return connect(
+            self.catalog,
+            connection.connector,
+            values,
+            name=connection.name,
+            limiter=self.sharing.limiter if self.sharing else None,
+            sessions=self.sharing.sessions if self.sharing else None,
+            dry_run=self.dry_run,
+        )
 
     async def close(self) -> None:
         """Close every connection (logging out of sessions)."""

@@ -1,9 +1,9 @@
-"""Platform simulators and the loopback server that runs them.
+"""The loopback server that runs platform simulators.
 
-A ``Sandbox`` is what a connector plugin registers through ``register_sandboxes``: a factory
-for an ASGI app that behaves as the platform's documentation says, and the connection values
-that point a connection at it. ``running`` serves one app in a background thread (tests, the
-demo); ``serve`` serves several in the foreground until Ctrl-C or SIGTERM (``hookline sandbox``).
+A connector plugin registers a ``hookline.Sandbox`` (``hookline.plugins.records``): a factory
+for an ASGI app that behaves as the platform's documentation says. ``running`` serves one app
+in a background thread (tests, the demo); ``serve`` serves several in the foreground until
+Ctrl-C or SIGTERM (``hookline sandbox``).
 """
 
 from __future__ import annotations

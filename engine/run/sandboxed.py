@@ -15,17 +15,25 @@ entry named after each sandboxed connector the file lacks, as
 
 Webhooks: a sandbox that can send them (``Sandbox.subscribe``) is pointed at the served
 receiver of each webhook recipe whose trigger it feeds (``webhook_senders``), with the
-credentials the recipe's verifier expects, as an operator would configure the platform.
+credentials the recipe's verifier expects, as an operator would configure the platform. Those
+credentials come from the environment (a recipe may not ship them); where a variable they read
+is unset, ``made_up_credentials`` makes one up for the process, since the sandbox is told
+whatever the recipe expects.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from hookline.documents.loader import load_document
+from hookline.errors import HooklineError
 from hookline.expr.templates import CompiledValue
 from hookline.http.webhooks import BasicVerifier, HeaderVerifier
 from hookline.plugins.records import Sandbox, WebhookTarget
@@ -33,6 +41,8 @@ from hookline.recipes.model import EventTrigger, Recipe, RecipeConnection
 from hookline.run.connections import Connections, NamedConnection
 from hookline.run.sandbox import running
 from hookline.run.webhook_app import Hook
+from hookline.spec.catalog import Catalog
+from hookline.spec.model import WebhookTrigger
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,45 @@ def sandboxed_recipes(
                     served[connection.name] = ServedSandbox(connection.name, box, url)
         values = {name: each.sandbox.connection(each.url) for name, each in served.items()}
         yield [_pointed(recipe, values) for recipe in recipes], list(served.values())
+
+
+_ENV_NAME = re.compile(r"\benv\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def made_up_credentials(
+    files: Sequence[Path],
+    catalog: Catalog,
+    connectors: Mapping[str, str],
+    environ: Mapping[str, str],
+) -> dict[str, str]:
+    """Random values for the unset environment variables that webhook recipes read as the
+    credentials their platform must send; for a run against sandboxes only.
+
+    ``connectors`` names the connector of each entry of the connections file; a file that
+    does not load, or whose trigger is not a webhook, is left to the recipe's own checks.
+    """
+    made: dict[str, str] = {}
+    for file in files:
+        try:
+            data = load_document(file).data
+            connection, _, name = str(data["trigger"]["event"]).partition(".")
+            given = data["trigger"].get("with") or {}
+            entry = (data.get("connections") or {})[connection]
+            connector = (
+                connectors.get(entry, entry)
+                if isinstance(entry, str)
+                else entry.get("connector") or connectors.get(entry.get("connection", ""), "")
+            )
+            trigger = catalog.spec(str(connector)).triggers[name]
+        except (HooklineError, KeyError, TypeError, AttributeError):
+            continue
+        if not isinstance(trigger, WebhookTrigger):
+            continue
+        for value in given.values() if isinstance(given, Mapping) else ():
+            for variable in _ENV_NAME.findall(str(value)):
+                if variable not in environ and variable not in made:
+                    made[variable] = secrets.token_urlsafe(18)
+    return made
 
 
 def webhook_senders(

@@ -306,7 +306,7 @@ class Service:
     async def health(self) -> tuple[bool, dict[str, Any]]:
         """Whether the store answers and every poll loop is alive."""
         try:
-            await asyncio.wait_for(self.store.run(lambda cur: cur.execute("SELECT 1")), 2.0)
+            await asyncio.wait_for(self.store.transaction(lambda cur: cur.execute("SELECT 1")), 2.0)
         except Exception:
             store = "unreachable"
         else:
@@ -334,7 +334,7 @@ class Service:
             return cur.fetchall()
 
         try:
-            rows = await asyncio.wait_for(self.store.run(counts), 2.0)
+            rows = await asyncio.wait_for(self.store.transaction(counts), 2.0)
             states = await asyncio.wait_for(cycles.trigger_states(self.store, names), 2.0)
         except Exception:
             return

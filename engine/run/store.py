@@ -14,14 +14,23 @@ behind by a dead one is taken over, is ``hookline.run.claims``' business (the ``
 columns). SQLite runs in WAL mode with ``synchronous=FULL``: a committed event survives a
 power cut, not only a crash. Calls are ``async``; the drivers are synchronous and run in a
 worker thread, and the calls that arrive while a commit is on its way share the next one
-(group commit), so the cost of syncing the disk is paid per batch rather than per call; a
-PostgreSQL connection that broke is opened again on the next call.
+(group commit, each call in a savepoint of its own), so the cost of syncing the disk is paid
+per batch rather than per call; a PostgreSQL connection that broke is opened again on the
+next call.
+
+``transaction`` lets the modules beside this one (rate budgets in ``hookline.run.budgets``,
+sessions in ``hookline.run.sessions``, claims, the inbox, trigger state) keep their own
+tables and queries in the same database: on SQLite each transaction is ``BEGIN IMMEDIATE``, so
+writers of all processes take turns, and on PostgreSQL a ``SELECT ... {row_lock}`` holds the
+rows it read until the end. A SQLite file is created readable by its owner only (mode 0600),
+in a folder made with mode 0700: it holds job history and cached sessions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -40,9 +49,10 @@ from hookline.errors import ConfigurationError
 from hookline.plugins.hookspecs import hookimpl
 from hookline.plugins.manager import collect_named
 
+T = TypeVar("T")
+
 DEFAULT_STATE = Path(".hookline") / "state.db"
 FINAL = frozenset({"succeeded", "failed", "skipped", "outcome_unknown"})
-T = TypeVar("T")
 RESUMABLE = frozenset({"queued", "interrupted"})
 """A job in one of these states has not finished and no process holds it: the next start runs it."""
 
@@ -165,6 +175,10 @@ class SqlStore:
     """A state store over a DB-API connection; subclasses say how to connect and quote."""
 
     placeholder = "?"
+    row_lock = ""
+    """What makes a ``SELECT`` lock the rows it reads until the transaction ends."""
+    schema_lock = ""
+    """A statement that makes processes creating tables at the same moment take turns."""
 
     def __init__(self, connect: Callable[[], Any], url: str) -> None:
         self.url = url
@@ -175,7 +189,8 @@ class SqlStore:
         self._connect = connect
         self._conn: Any = connect()
         with self._transaction() as cur:
-            self._lock_schema(cur)
+            if self.schema_lock:
+                cur.execute(self.schema_lock)
             for statement in SCHEMA:
                 cur.execute(statement)
             _add_columns(cur)
@@ -213,9 +228,6 @@ class SqlStore:
 
     def _begin(self, cur: Any) -> None:
         """Start a transaction (the drivers start one implicitly unless told otherwise)."""
-
-    def _lock_schema(self, cur: SqlCursor) -> None:
-        """Keep processes that open the store at once from creating its tables together."""
 
     async def _run(self, work: Callable[[Any], Any]) -> Any:
         """Run ``work`` in a transaction in a worker thread, sharing the commit with the works
@@ -273,12 +285,11 @@ class SqlStore:
             else:
                 done.set_result(result)
 
-    async def run(self, work: Callable[[SqlCursor], T]) -> T:
-        """Run ``work(cursor)`` in one transaction in a worker thread; its result.
+    async def transaction(self, work: Callable[[SqlCursor], T]) -> T:
+        """Run ``work(cursor)`` in one transaction (the cursor takes ``?`` parameters).
 
-        ``cursor.execute`` takes ``?`` parameters whatever the driver's own style. The
-        modules that own a table's queries (``hookline.run.claims``, ``hookline.run.inbox``,
-        ``hookline.run.cycles``) run them through here.
+        ``work`` runs in a worker thread and must not await; an exception undoes what it
+        wrote (and only that: it shares the commit with other calls in a savepoint).
         """
         result: T = await self._run(work)
         return result
@@ -584,16 +595,22 @@ class SqlCursor:
 
 class SqliteStore(SqlStore):
     """State in a SQLite file (WAL mode, so several processes can share it; every commit
-    synced to disk)."""
+    synced to disk).
+
+    A file that is not a SQLite database, or one SQLite finds damaged, is a
+    ``ConfigurationError`` naming it, whenever SQLite notices.
+    """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        _create_private(path)
 
         def connect() -> sqlite3.Connection:
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                    timeout=30)  # fmt: skip
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            with self._damage_reported():
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
             return conn
 
         super().__init__(connect, f"sqlite:///{path}")
@@ -601,11 +618,48 @@ class SqliteStore(SqlStore):
     def _begin(self, cur: Any) -> None:
         cur.execute("BEGIN IMMEDIATE")
 
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self._damage_reported(), super()._transaction() as cur:
+            yield cur
+
+    @contextmanager
+    def _damage_reported(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if exc.sqlite_errorcode & 0xFF not in _DAMAGED:
+                raise
+            raise ConfigurationError(
+                f"the state database at {self.path} is damaged: {exc}; restore it from a "
+                "backup, or move it aside to start a new one"
+            ) from None
+
+
+_DAMAGED = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file with mode 0600 (and its folder with 0700) if it is missing.
+
+    SQLite gives its journal and WAL files the database file's mode, so they follow.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    if str(path) == ":memory:":
+        return
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
 
 class PostgresStore(SqlStore):
     """State in PostgreSQL (``pip install 'hookline[postgresql]'``)."""
 
     placeholder = "%s"
+    row_lock = " FOR UPDATE"
+    # PostgreSQL refuses a CREATE TABLE IF NOT EXISTS that another session runs at the same
+    # moment (a unique violation in its catalog); a transaction-scoped advisory lock orders them.
+    schema_lock = "SELECT pg_advisory_xact_lock(7306395261)"
 
     def __init__(self, url: str) -> None:
         try:
@@ -624,14 +678,6 @@ class PostgresStore(SqlStore):
                 ) from None
 
         super().__init__(connect, redact_url(url))
-
-    def _lock_schema(self, cur: SqlCursor) -> None:
-        """PostgreSQL's CREATE TABLE IF NOT EXISTS races itself: one process at a time."""
-        cur.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
-
-
-SCHEMA_LOCK = 0x686F6F6B6C696E65  # "hookline"
-"""The PostgreSQL advisory lock held while a store's tables are created."""
 
 
 def redact_url(url: str) -> str:

@@ -10,7 +10,10 @@
   ``hookline.run.claims``) is returned to be run.
 - **A given event** (``hookline run --event FILE``): the body a webhook would carry, or a
   record a poll would read, becomes one job, as the trigger's ``filter``, ``id`` and ``select``
-  say; for a manual recipe the file holds the inputs.
+  say; for a manual recipe the file holds the inputs. It is checked as inputs are: against the
+  trigger's event schema (its ``output``), or a manual recipe's declared inputs. The file is
+  read by ``read_event``: a regular file of at most ``MAX_EVENT_BYTES``, so a pipe, a device
+  or a huge file is refused before anything is read.
 
 ``id`` and ``cursor.value`` read the record as the platform sends it; ``select`` shapes the
 event the recipe sees.
@@ -18,14 +21,20 @@ event the recipe sees.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
-from hookline.actions.pages import Page
+from hookline.actions.inputs import field_name, shortened
+from hookline.actions.pages import DEFAULT_MAX_PAGES, Page, PageGuard, bounded
 from hookline.errors import ConfigurationError, InvalidResponseError
 from hookline.http.connection import CallPolicy, Connection
 from hookline.http.responses import truthy
@@ -34,8 +43,11 @@ from hookline.run.claims import resumable_jobs
 from hookline.run.jobs import new_event_key
 from hookline.run.pool import ConnectionPool
 from hookline.run.store import JobRecord, SqlStore
-from hookline.spec.model import PollTrigger, Trigger, WebhookTrigger
+from hookline.spec.model import PollTrigger, Spec, Trigger, WebhookTrigger
 from hookline.spec.params import with_params
+
+MAX_EVENT_BYTES = 1024 * 1024
+"""The largest event file ``hookline run --event`` reads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +114,11 @@ async def poll(
 async def trigger_records(
     connection: Connection, trigger: PollTrigger, context: Mapping[str, Any]
 ) -> AsyncGenerator[Any, None]:
-    """Every record a poll trigger's request finds, page after page, as the platform sends it."""
+    """Every record a poll trigger's request finds, page after page, as the platform sends it.
+
+    The read is bounded as a list action's is (``hookline.actions.pages.PageGuard``): at most
+    the spec's ``paginate.max_pages`` pages (else ``DEFAULT_MAX_PAGES``), none of them twice.
+    """
     if connection.reads_session(trigger.request):
         await connection.ready()
     source = _TriggerSource(connection, trigger, context)
@@ -111,7 +127,7 @@ async def trigger_records(
         for record in page.records:
             yield record
         return
-    async with aclosing(trigger.paginator.pages(source)) as pages:
+    async with aclosing(bounded(trigger.paginator.pages(source), source.guard)) as pages:
         async for page in pages:
             for record in page.records:
                 yield record
@@ -150,6 +166,7 @@ class _TriggerSource:
         self.trigger = trigger
         self.context = context
         self.label = f"{connection.spec.name}.{trigger.name}"
+        self.guard = PageGuard(self.label, trigger.max_pages or DEFAULT_MAX_PAGES)
         self.policy = CallPolicy(
             action=trigger.name,
             errors=trigger.errors,
@@ -170,7 +187,9 @@ class _TriggerSource:
 
     async def fetch(self, request: httpx.Request) -> Page:
         """Send one page request; the records are where the trigger's ``records`` says."""
+        self.guard.admit()
         response = await self.connection.send(request, policy=self.policy)
+        self.guard.check(response.content)
         found = self.trigger.records.search(response.data)
         if found is None:
             found = []
@@ -202,20 +221,73 @@ def event_of(trigger: Trigger, record: Any) -> Any:
     return record if trigger.select is None else trigger.select.search(record)
 
 
+def read_event(path: Path, *, max_bytes: int = MAX_EVENT_BYTES) -> Any:
+    """The JSON in the event file at ``path``: a regular file of at most ``max_bytes``.
+
+    Anything else (a missing file, a pipe, a device such as ``/dev/zero``, a larger file,
+    text that is not JSON) is a ``ConfigurationError`` that says so.
+    """
+    try:  # without blocking: opening a pipe would wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigurationError(
+                f"{str(path)!r} is not a regular file; an event is read from a JSON file, not "
+                "a pipe or a device"
+            )
+        data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ConfigurationError(
+            f"{str(path)!r} is larger than {max_bytes:,} bytes, the most an event may be"
+        )
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigurationError(f"{path} is not JSON: {exc}") from None
+
+
+def manual_event(trigger: ManualTrigger, payload: Any) -> dict[str, Any]:
+    """A manual recipe's inputs given as an event, defaults applied and checked as ``--input``."""
+    if not isinstance(payload, Mapping):
+        raise ConfigurationError("the event of a manual recipe is a mapping of its inputs")
+    return manual_inputs(trigger, payload)
+
+
 def event_for(recipe: Recipe, pool: ConnectionPool, payload: Any) -> tuple[str, Any] | None:
     """The (event key, event) ``payload`` makes for ``recipe``; None when a filter refuses it.
 
-    For a manual recipe the payload holds the inputs, and the key is a new one.
+    For a manual recipe the payload holds the inputs, and the key is a new one. An event that
+    does not match the trigger's event schema is a ``ConfigurationError`` naming the fields.
     """
     if isinstance(recipe.trigger, ManualTrigger):
-        if not isinstance(payload, Mapping):
-            raise ConfigurationError("the event of a manual recipe is a mapping of its inputs")
-        return new_event_key(), manual_inputs(recipe.trigger, payload)
-    _, found, _ = spec_trigger(recipe, pool)
+        return new_event_key(), manual_event(recipe.trigger, payload)
+    _, found, connection = spec_trigger(recipe, pool)
     wanted = found.filter if isinstance(found, WebhookTrigger) else None
     if wanted is not None and not truthy(wanted.search(payload)):
         return None
-    return event_key(found, payload), event_of(found, payload)
+    event = event_of(found, payload)
+    _check_event(found, event, connection.spec)
+    return event_key(found, payload), event
+
+
+def _check_event(trigger: Trigger, event: Any, spec: Spec) -> None:
+    """Refuse an event that does not match the shape the trigger declares for its events."""
+    if trigger.output_schema is None:
+        return
+    validator = Draft202012Validator(spec.schema_with_objects(trigger.output_schema))
+    errors = sorted(validator.iter_errors(event), key=lambda e: list(e.absolute_path))
+    if errors:
+        problems = "; ".join(
+            f"field {field_name(e.absolute_path)!r}: {shortened(e.message)}"
+            if e.absolute_path
+            else shortened(e.message)
+            for e in errors[:5]
+        )
+        raise ConfigurationError(
+            f"the event does not match the {spec.name}.{trigger.name} event schema: {problems}"
+        )
 
 
 async def given_event(

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from hookline.documents.compiler import Compiler
+from hookline.expr.templates import CompiledValue, Expression
+from hookline.plugins.protocols import AuthType, Paginator, WebhookVerifier
 from hookline.spec.model import (
     Action,
     ActionCall,
@@ -24,10 +26,12 @@ from hookline.spec.model import (
     Example,
     Field,
     ForEachCall,
+    Form,
     Lookup,
     Output,
     PollTrigger,
     RateLimit,
+    Request,
     RetryPolicy,
     Spec,
     Timeouts,
@@ -46,31 +50,40 @@ _T = TypeVar("_T")
 class Builders:
     """The registered builders a spec's typed blocks are made with, by type name."""
 
-    auth_types: Mapping[str, Any]
-    paginators: Mapping[str, Any]
-    verifiers: Mapping[str, Any]
+    auth_types: Mapping[str, type[AuthType]]
+    paginators: Mapping[str, type[Paginator]]
+    verifiers: Mapping[str, type[WebhookVerifier]]
 
 
 @dataclass(frozen=True, slots=True)
 class _Shared:
-    """What every action and trigger of one spec starts from: the defaults and the builders."""
+    """What every action and trigger of one spec starts from: the defaults and the builders.
+
+    ``records`` is the default of list actions (``output: {list: true}``); ``select`` that of
+    the other actions that send a request and read JSON, never of a composite one.
+    """
 
     errors: tuple[ErrorRule, ...]
     retry: RetryPolicy
     paginate: bool
     builders: Builders
+    records: Expression | None = None
+    select: Expression | None = None
 
 
 def build_spec(compiler: Compiler, builders: Builders) -> Spec:
     """Build a Spec from a schema-valid document; problems are recorded on ``compiler``."""
     data = compiler.document.data
     defaults = data.get("defaults", {})
-    connection = _connection(compiler.at("connection"), builders)
+    retry = _retry(defaults.get("retry"), RetryPolicy())
+    connection = _connection(compiler.at("connection"), builders, retry)
     shared = _Shared(
         errors=_error_rules(compiler.at("defaults", "errors")),
-        retry=_retry(defaults.get("retry"), connection.retry),
+        retry=retry,
         paginate="paginate" in defaults,
         builders=builders,
+        records=compiler.expression("defaults", "records"),
+        select=compiler.expression("defaults", "select"),
     )
     return Spec(
         name=data["name"],
@@ -91,7 +104,7 @@ def build_spec(compiler: Compiler, builders: Builders) -> Spec:
     )
 
 
-def _connection(c: Compiler, builders: Builders) -> ConnectionSpec:
+def _connection(c: Compiler, builders: Builders, retry: RetryPolicy) -> ConnectionSpec:
     block = c.get()
     required = set(block.get("required", []))
     fields = {
@@ -118,15 +131,20 @@ def _connection(c: Compiler, builders: Builders) -> ConnectionSpec:
         base_url=_present(c.value("base_url")),
         auth=auths,
         headers=c.value("headers"),
-        rate_limit=RateLimit(rate["requests"], float(rate["per"]), c.value("rate_limit", "key"))
+        rate_limit=RateLimit(
+            rate["requests"],
+            float(rate["per"]),
+            c.value("rate_limit", "key"),
+            float(rate["max_wait"]) if "max_wait" in rate else None,
+        )
         if rate
         else None,
         timeouts=Timeouts(**{k: float(v) for k, v in block.get("timeouts", {}).items()}),
-        retry=_retry(block.get("retry"), RetryPolicy()),
+        retry=retry,
         max_response_bytes=block.get("max_response_bytes", 64 * 1024 * 1024),
         follow_redirects=block.get("follow_redirects", False),
         test_action=test.get("action"),
-        test_input=test.get("input", {}),
+        test_input=c.value("test", "input") or CompiledValue({}),
     )
 
 
@@ -158,6 +176,10 @@ def _error_rules(c: Compiler) -> tuple[ErrorRule, ...]:
             statuses = frozenset(status)
         elif isinstance(status, str):
             status_class = int(status[0])
+        headers = tuple(
+            (name.lower(), None if value is True else frozenset(_texts(value)))
+            for name, value in rule.get("headers", {}).items()
+        )
         built.append(
             ErrorRule(
                 kind=rule["kind"],
@@ -166,9 +188,16 @@ def _error_rules(c: Compiler) -> tuple[ErrorRule, ...]:
                 when=c.expression(i, "when"),
                 message=c.expression(i, "message"),
                 field=c.expression(i, "field"),
+                headers=headers,
             )
         )
     return tuple(built)
+
+
+def _texts(value: Any) -> list[str]:
+    """A header value or list of them, as the text a response would carry."""
+    values = value if isinstance(value, list) else [value]
+    return [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
 
 
 def _input_schema(block: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,28 +216,60 @@ def _examples(block: Mapping[str, Any]) -> tuple[Example, ...]:
     )
 
 
-def _paginator(c: Compiler, is_list: bool, shared: _Shared) -> Any:
-    """The block's own paginator; a list without one takes the spec's default, if any."""
-    paginators = shared.builders.paginators
+def _paginate(c: Compiler, is_list: bool, shared: _Shared) -> Compiler | None:
+    """The block's own ``paginate``; a list without one takes the spec's default, if any.
+
+    ``paginate: false`` is no paginator at all: one page.
+    """
+    if c.get("paginate") is False:
+        return None
     if c.get("paginate") is not None:
-        return _typed(c.at("paginate"), paginators)
+        return c.at("paginate")
     if is_list and shared.paginate:
-        return _typed(c.root("defaults", "paginate"), paginators)
+        return c.root("defaults", "paginate")
     return None
+
+
+def _paginator(c: Compiler, is_list: bool, shared: _Shared) -> Any:
+    """The paginator built from the block's ``paginate`` (or the spec's default)."""
+    block = _paginate(c, is_list, shared)
+    return None if block is None else _typed(block, shared.builders.paginators)
+
+
+def _max_pages(c: Compiler, is_list: bool, shared: _Shared) -> int | None:
+    """The ``max_pages`` of the block's ``paginate`` (or the spec's default), if it sets one."""
+    block = _paginate(c, is_list, shared)
+    return None if block is None else block.get("max_pages")
 
 
 def _action(c: Compiler, name: str, shared: _Shared) -> Action:
     block = c.get()
-    request = None if "calls" in block else compile_request(c.at("request"))
+    paths = _path_inputs(block)
+    request: Request | None = None
+    forms: tuple[Form, ...] = ()
+    if "calls" not in block:
+        request, forms = _forms(c.at("request"), paths)
     calls = Composite(_calls(c.at("calls"))) if request is None else None
-    idempotent = block.get(
-        "idempotent", request is not None and request.method in IDEMPOTENT_METHODS
-    )
+    methods = {form.request.method for form in forms} | {request.method if request else ""}
+    idempotent = block.get("idempotent", methods <= IDEMPOTENT_METHODS)
     output = block.get("output", {})
+    is_list = "records" in output or bool(output.get("list"))
+    records = c.expression("output", "records")
+    if is_list and records is None:
+        records = shared.records
+        if records is None:
+            c.problem(
+                ["output", "list"],
+                "a list action needs records: give output.records, or "
+                "defaults.records for every list action",
+            )
+    select = c.expression("output", "select")
+    if select is None and not is_list and request is not None and request.response == "json":
+        select = shared.select
     lookup = None
     if "lookup" in block:
         lookup = Lookup(
-            request=compile_request(c.at("lookup", "request")),
+            request=compile_request(c.at("lookup", "request"), path_inputs=paths),
             match=c.expression("lookup", "match") or c.expressions.compile_expression("`true`"),
             records=c.expression("lookup", "records"),
             select=c.expression("lookup", "select"),
@@ -221,18 +282,71 @@ def _action(c: Compiler, name: str, shared: _Shared) -> Action:
         request=request,
         calls=calls,
         output=Output(
-            select=c.expression("output", "select"),
-            records=c.expression("output", "records"),
+            select=select,
+            records=records,
             schema=output.get("schema"),
             strict=output.get("strict", True),
         ),
         errors=_error_rules(c.at("errors")) + shared.errors,
         retry=_retry(block.get("retry"), shared.retry),
         idempotent=idempotent,
-        paginator=_paginator(c, "records" in output, shared),
+        paginator=_paginator(c, is_list, shared),
+        max_pages=_max_pages(c, is_list, shared),
         lookup=lookup,
         examples=_examples(block),
+        forms=forms,
     )
+
+
+def _path_inputs(block: Mapping[str, Any]) -> frozenset[str]:
+    """The inputs declared ``format: path``, whose ``/`` a request path keeps."""
+    inputs = block.get("input", {})
+    return frozenset(
+        name
+        for name, schema in inputs.items()
+        if isinstance(schema, Mapping) and schema.get("format") == "path"
+    )
+
+
+def _forms(c: Compiler, paths: frozenset[str]) -> tuple[Request, tuple[Form, ...]]:
+    """An action's request: one block, or a list of forms (each but the last with ``when``).
+
+    A list whose last form has a ``when``, or whose earlier form lacks one (the forms after
+    it could never be sent), or whose forms read their answers differently, is a problem.
+    """
+    block = c.get()
+    if isinstance(block, Mapping):
+        return compile_request(c, path_inputs=paths), ()
+    last = len(block) - 1
+    forms: list[Form] = []
+    for index, written in enumerate(block):
+        at = c.at(index)
+        request = compile_request(at, path_inputs=paths, form=True)
+        when = c.expression(index, "when")
+        if index == last:
+            if when is not None:
+                c.problem(
+                    [index, "when"],
+                    "the last form of a request is sent when no other form's `when` holds; "
+                    "it has no `when` of its own",
+                    key=True,
+                )
+            return request, tuple(forms)
+        if when is None:
+            c.problem(
+                [index],
+                f"only the last form of a request may go without `when`: form {index + 1} "
+                "would always be sent, and the forms after it never",
+            )
+            continue
+        if written.get("response", "json") != block[last].get("response", "json"):
+            c.problem(
+                [index, "response"],
+                "every form of a request reads its answer the same way (`response`); the "
+                "action's output does not depend on which form was sent",
+            )
+        forms.append(Form(when, request))
+    raise AssertionError("unreachable: the schema asks for at least two forms")
 
 
 def _calls(c: Compiler) -> tuple[Call, ...]:
@@ -278,12 +392,13 @@ def _trigger(c: Compiler, name: str, shared: _Shared) -> Trigger:
             **common,
         )
     return PollTrigger(
-        request=compile_request(c.at("request")),
+        request=compile_request(c.at("request"), path_inputs=_path_inputs(block)),
         records=_present(c.expression("records")),
         id=_present(c.expression("id")),
         errors=_error_rules(c.at("errors")) + shared.errors,
         retry=shared.retry,
         paginator=_paginator(c, True, shared),
+        max_pages=_max_pages(c, True, shared),
         cursor_value=c.expression("cursor", "value"),
         cursor_initial=c.value("cursor", "initial"),
         **common,

@@ -12,7 +12,9 @@ import copy
 import difflib
 import json
 import os
+import warnings
 from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cached_property
 from importlib.resources import files
@@ -24,13 +26,22 @@ import pluggy
 from hookline.documents.compiler import Compiler
 from hookline.documents.loader import Document, KeyPath, load_document
 from hookline.documents.schema_errors import schema_problems
-from hookline.errors import ConfigurationError, PluginError, Problem, SpecError, suggest
+from hookline.errors import (
+    ConfigurationError,
+    PluginError,
+    Problem,
+    SpecError,
+    SpecFormatError,
+    suggest,
+)
 from hookline.expr.templates import Expressions
-from hookline.plugins.manager import collect, collect_named, flatten
+from hookline.plugins.manager import PluginLoadWarning, collect, collect_named, flatten
 from hookline.plugins.records import Sandbox
 from hookline.spec.build import Builders, build_spec, iter_schemas
+from hookline.spec.formats import check_format, refusal
 from hookline.spec.model import Spec
 from hookline.spec.params import paginate_problems
+from hookline.spec.scopes import scope_problems
 
 OBJECT_REF = "#/objects/"
 
@@ -93,13 +104,19 @@ class Catalog:
         self.spec_schema = compose_spec_schema(self.builders)
 
     def load_spec(self, path: Path, *, text: str | None = None) -> Spec:
-        """Load, validate and compile one spec file; raise ``SpecError`` with every problem."""
+        """Load, validate and compile one spec file; raise ``SpecError`` with every problem.
+
+        A spec written for another format version is a ``SpecFormatError``, before any other
+        check.
+        """
         document = load_document(path, error=SpecError, text=text)
+        check_format(document)
         problems = schema_problems(document, self.spec_schema)
         if problems:
             raise SpecError(problems)
         compiler = Compiler(document, self.expressions)
         compiler.problems.extend(cross_check(document))
+        compiler.problems.extend(scope_problems(document, self.expressions))
         spec = build_spec(compiler, self.builders)
         compiler.raise_if_problems(SpecError)
         return spec
@@ -122,10 +139,19 @@ class Catalog:
 
     @cached_property
     def connectors(self) -> dict[str, Connector]:
-        """Every registered connector by name; a spec that fails to load raises ``SpecError``."""
+        """Every registered connector by name; a spec that fails to load raises ``SpecError``.
+
+        A plugin's spec written for another format version is refused instead: a
+        ``PluginLoadWarning`` says why, the other connectors load, and asking for that
+        connector by name is a ``PluginError`` with the same words (``refused``).
+        """
         found: dict[str, Connector] = {}
-        for index, (plugin, _) in enumerate(self._sources):
-            spec = self._load_source(index)
+        for index, (plugin, source) in enumerate(self._sources):
+            try:
+                spec = self._load_source(index)
+            except SpecFormatError as exc:
+                self._refuse(exc, plugin, source)
+                continue
             if spec.name in found:
                 raise PluginError(
                     f"connector {spec.name!r} is registered by both plugin "
@@ -133,6 +159,17 @@ class Catalog:
                 )
             found[spec.name] = Connector(spec, plugin)
         return found
+
+    @cached_property
+    def refused(self) -> dict[str, str]:
+        """Why each refused connector was not loaded, by connector name (see ``connectors``)."""
+        return {}
+
+    def _refuse(self, error: SpecFormatError, plugin: str, source: Any) -> None:
+        distributions: dict[str, str | None] = getattr(self.pm, "hookline_distributions", {})
+        message = refusal(error, plugin, distributions.get(plugin), str(source))
+        self.refused[error.name or _stem(source)] = message
+        warnings.warn(message, PluginLoadWarning, stacklevel=4)
 
     def spec(self, name: str) -> Spec:
         """The compiled spec of connector ``name``; an unknown name suggests close ones.
@@ -143,14 +180,14 @@ class Catalog:
         """
         if "connectors" not in self.__dict__:
             named = [i for i, (_, source) in enumerate(self._sources) if _stem(source) == name]
-            if len(named) == 1 and self._load_source(named[0]).name == name:
-                return self._load_source(named[0])
-        try:
+            with suppress(SpecFormatError):  # refused, with its warning, by ``connectors``
+                if len(named) == 1 and self._load_source(named[0]).name == name:
+                    return self._load_source(named[0])
+        if name in self.connectors:
             return self.connectors[name].spec
-        except KeyError:
-            raise ConfigurationError(
-                f"unknown connector {name!r}{suggest(name, self.connectors)}"
-            ) from None
+        if name in self.refused:
+            raise PluginError(self.refused[name])
+        raise ConfigurationError(f"unknown connector {name!r}{suggest(name, self.connectors)}")
 
     @cached_property
     def transports(self) -> dict[str, Any]:
@@ -161,12 +198,15 @@ class Catalog:
     def sandboxes(self) -> dict[str, Sandbox]:
         """Every registered sandbox by the name of the connector it simulates."""
         found: dict[str, Sandbox] = {}
+        owners: dict[str, str] = {}
         for plugin, sandbox in flatten(collect(self.pm, "register_sandboxes")):
             if sandbox.name in found:
                 raise PluginError(
-                    f"two plugins register a sandbox for {sandbox.name!r}: {plugin!r}"
+                    f"a sandbox for {sandbox.name!r} is registered by both plugin "
+                    f"{owners[sandbox.name]!r} and plugin {plugin!r}; uninstall one of them"
                 )
             found[sandbox.name] = sandbox
+            owners[sandbox.name] = plugin
         return found
 
 
@@ -310,7 +350,9 @@ def _unknown_inputs(
     if target is None or not isinstance(given, dict):
         return []
     inputs = dict(target.get("input", {}))
-    if target.get("request", {}).get("response") == "bytes":
+    request = target.get("request", {})
+    last = request[-1] if isinstance(request, list) and request else request
+    if isinstance(last, dict) and last.get("response") == "bytes":
         inputs["save_to"] = {}
     problems = []
     meant = set()  # a misspelt required input is one mistake, not two

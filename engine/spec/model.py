@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hookline.documents.compiler import Compiler
-from hookline.expr.templates import CompiledValue, Expression, Template
+from hookline.expr.templates import CompiledValue, Expression, Template, truthy
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +45,25 @@ class Part:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestAuth:
+    """What a request carries instead of the connection's auth: nothing, or its own values.
+
+    ``auth: none`` in a spec is a ``RequestAuth`` with no headers, cookies or query.
+    """
+
+    headers: CompiledValue | None = None
+    cookies: CompiledValue | None = None
+    query: CompiledValue | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
-    """A request template; rendering it against a context gives one HTTP request."""
+    """A request template; rendering it against a context gives one HTTP request.
+
+    ``path_inputs`` names the inputs declared ``format: path``: written alone in the path
+    (``{{ input.file }}``), such a value keeps its ``/`` between segments. ``auth``, when set,
+    replaces what the connection's auth would apply.
+    """
 
     method: str
     path: Template
@@ -59,14 +76,17 @@ class Request:
     body: CompiledValue | None = None
     body_base64: bool = False
     response: str = "json"
+    auth: RequestAuth | None = None
+    path_inputs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorRule:
     """A row of an error table: the responses it matches and the error they become.
 
-    ``statuses`` empty and ``status_class`` None match any status; ``when`` narrows the match
-    with a predicate on the body.
+    ``statuses`` empty and ``status_class`` None match any status; ``headers`` narrows the
+    match to responses carrying those headers (each name, lower-case, with the values it may
+    have, or None for any value); ``when`` narrows it with a predicate on the body.
     """
 
     kind: str
@@ -75,6 +95,7 @@ class ErrorRule:
     when: Expression | None = None
     message: Expression | None = None
     field: Expression | None = None
+    headers: tuple[tuple[str, frozenset[str] | None], ...] = ()
 
     def matches_status(self, status: int) -> bool:
         """Whether this rule applies to a response with ``status``."""
@@ -82,6 +103,14 @@ class ErrorRule:
             return status in self.statuses
         if self.status_class is not None:
             return status // 100 == self.status_class
+        return True
+
+    def matches_headers(self, headers: Mapping[str, str]) -> bool:
+        """Whether the response ``headers`` (case-insensitive names) are as the rule wants."""
+        for name, values in self.headers:
+            value = headers.get(name)
+            if value is None or (values is not None and value.strip() not in values):
+                return False
         return True
 
 
@@ -107,6 +136,29 @@ class Timeouts:
     total: float = 300.0
 
 
+CONNECTION_SETTINGS: Mapping[str, Any] = {
+    "max_wait": {
+        "type": "number",
+        "minimum": 0,
+        "description": "The longest a request waits for the rate budget, in seconds (a pause "
+        "the platform asks for included); past it the call fails. Default: the spec's "
+        "rate_limit.max_wait, else 600",
+    },
+    "rate_limit": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["requests", "per"],
+        "description": "The budget this credential really has, where it differs from the "
+        "spec's rate_limit (another plan, a test sandbox with a short window)",
+        "properties": {
+            "requests": {"type": "integer", "minimum": 1, "description": "Requests per window"},
+            "per": {"type": "number", "exclusiveMinimum": 0, "description": "The window, in s"},
+        },
+    },
+}
+"""Values every connection may give besides its spec's fields: how its budget is held."""
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimit:
     """A request budget; connections whose rendered ``key`` is equal share one budget."""
@@ -114,6 +166,7 @@ class RateLimit:
     requests: int
     per: float
     key: CompiledValue | None = None
+    max_wait: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +191,14 @@ class Lookup:
     match: Expression
     records: Expression | None = None
     select: Expression | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """One conditional form of an action's request: sent when ``when`` holds."""
+
+    when: Expression
+    request: Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +257,9 @@ class Action:
 
     Exactly one of ``request`` and ``calls`` is set: an action sends one HTTP ``Request``
     (read page after page by ``paginator`` for a list), or it is a ``Composite`` of calls to
-    other actions of the spec (the ``calls:`` key in place of ``request:``).
+    other actions of the spec (the ``calls:`` key in place of ``request:``). An action whose
+    request is written as a list of forms has the conditional ones in ``forms``, tried in
+    order, and the last, unconditional one in ``request``; ``request_for`` picks.
     """
 
     name: str
@@ -210,12 +273,22 @@ class Action:
     retry: RetryPolicy
     idempotent: bool
     paginator: Any = None
+    max_pages: int | None = None
     lookup: Lookup | None = None
     examples: tuple[Example, ...] = ()
+    forms: tuple[Form, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.request is None) == (self.calls is None):
             raise ValueError(f"action {self.name!r} needs exactly one of a request and calls")
+
+    def request_for(self, context: Mapping[str, Any]) -> Request | None:
+        """The request to send for ``context`` (``input``, ``connection``): the first form
+        whose ``when`` holds (JMESPath truth), else ``request``."""
+        for form in self.forms:
+            if truthy(form.when.search(context)):
+                return form.request
+        return self.request
 
     @property
     def is_list(self) -> bool:
@@ -247,6 +320,7 @@ class PollTrigger:
     errors: tuple[ErrorRule, ...]
     retry: RetryPolicy
     paginator: Any = None
+    max_pages: int | None = None
     cursor_value: Expression | None = None
     cursor_initial: CompiledValue | None = None
     select: Expression | None = None
@@ -289,7 +363,7 @@ class ConnectionSpec:
     max_response_bytes: int = 64 * 1024 * 1024
     follow_redirects: bool = False
     test_action: str | None = None
-    test_input: Mapping[str, Any] = field(default_factory=dict)
+    test_input: CompiledValue = field(default_factory=lambda: CompiledValue({}))
 
     @property
     def secret_fields(self) -> tuple[str, ...]:
@@ -306,6 +380,8 @@ class ConnectionSpec:
             "type": "boolean",
             "description": "Allow secrets over plain http to a host that is not loopback",
         }
+        for name, schema in CONNECTION_SETTINGS.items():
+            properties.setdefault(name, dict(schema))
         return {
             "type": "object",
             "properties": properties,
@@ -338,10 +414,24 @@ class Spec:
 # ---------------------------------------------------------------- compiling requests
 
 
-def compile_request(c: Compiler) -> Request:
-    """Compile the request block at ``c`` (actions, triggers, lookups, auth types' requests)."""
+def compile_request(
+    c: Compiler, *, path_inputs: frozenset[str] = frozenset(), form: bool = False
+) -> Request:
+    """Compile the request block at ``c`` (actions, triggers, lookups, auth types' requests).
+
+    ``path_inputs`` are the inputs of the action whose values are paths (``format: path``);
+    ``form`` says the block is one of an action's forms of its request, where ``when`` may
+    stand (the caller compiles it).
+    """
     block = c.get()
     parts = block.get("multipart")
+    if "when" in block and not form:
+        c.problem(
+            ["when"],
+            "`when` picks one of several forms of a request; it applies only to an action's "
+            "request written as a list of forms",
+            key=True,
+        )
     return Request(
         method=block["method"],
         path=c.template("path"),
@@ -354,6 +444,22 @@ def compile_request(c: Compiler) -> Request:
         body=c.value("body"),
         body_base64=block.get("body_base64", False),
         response=block.get("response", "json"),
+        auth=_request_auth(c),
+        path_inputs=path_inputs,
+    )
+
+
+def _request_auth(c: Compiler) -> RequestAuth | None:
+    """The request's own ``auth``: ``none``, or its own headers, cookies and query."""
+    block = c.get("auth")
+    if block is None:
+        return None
+    if block == "none":
+        return RequestAuth()
+    return RequestAuth(
+        headers=c.value("auth", "headers"),
+        cookies=c.value("auth", "cookies"),
+        query=c.value("auth", "query"),
     )
 
 

@@ -93,26 +93,34 @@ def paginate_problems(document: Document) -> list[Problem]:
             continue
         if paginate.get("in") != "body":
             continue
-        request = block["request"]
-        refusal = _body_refusal({key: request[key] for key in _BODIES if key in request})
-        if refusal is not None:
-            message = f"{whose}in: body puts the parameters in the body, but {refusal}"
-            problems.append(document.problem((*where, "in"), message + "; or use in: query"))
+        written = block["request"]
+        for request in written if isinstance(written, list) else [written]:
+            refusal = _body_refusal({key: request[key] for key in _BODIES if key in request})
+            if refusal is not None:
+                message = f"{whose}in: body puts the parameters in the body, but {refusal}"
+                problems.append(document.problem((*where, "in"), message + "; or use in: query"))
+                break
     return problems
 
 
 def _requesting(data: Mapping[str, Any]) -> Iterable[tuple[str, str, Mapping[str, Any]]]:
-    """``(kind, name, block)`` of every action and trigger that sends a request of its own."""
+    """``(kind, name, block)`` of every action and trigger that sends a request of its own.
+
+    An action's request may be a list of forms, each a request.
+    """
     for kind in ("actions", "triggers"):
         for name, block in data.get(kind, {}).items():
-            if isinstance(block, dict) and isinstance(block.get("request"), dict):
+            if isinstance(block, dict) and isinstance(block.get("request"), dict | list):
                 yield kind, name, block
 
 
 def _is_list(kind: str, block: Mapping[str, Any]) -> bool:
     """Whether the spec's default paginate block applies: a list action or a poll trigger."""
     output = block.get("output")
-    return kind == "triggers" or (isinstance(output, dict) and "records" in output)
+    if block.get("paginate") is False:
+        return False
+    listed = isinstance(output, dict) and ("records" in output or bool(output.get("list")))
+    return kind == "triggers" or listed
 
 
 def _merged(

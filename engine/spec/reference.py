@@ -8,6 +8,7 @@ the recipe schema; a test fails when the committed files differ from what this p
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -17,8 +18,32 @@ from hookline.spec.model import Spec
 
 REF = "#/$defs/"
 
+_SLUG_DROP = re.compile(r"[^\w\- ]")
 
-def _type_of(schema: Mapping[str, Any]) -> str:
+
+def slug(title: str) -> str:
+    """The anchor a Markdown renderer (GitHub's) gives a heading with ``title``."""
+    return _SLUG_DROP.sub("", title.strip().lower()).replace(" ", "-")
+
+
+def _inline(schema: Any) -> bool:
+    """An object written in place (not a ``$ref``) whose keys deserve a section of their own."""
+    return isinstance(schema, Mapping) and bool(schema.get("properties")) and "$ref" not in schema
+
+
+def _branches(schema: Mapping[str, Any]) -> list[Any]:
+    return [b for union in ("oneOf", "anyOf") for b in schema.get(union, [])]
+
+
+def _nested(schema: Any) -> bool:
+    """Whether ``schema``, or a branch of it, is an inline object with a section."""
+    if not isinstance(schema, Mapping):
+        return False
+    return _inline(schema) or any(_inline(b) for b in _branches(schema))
+
+
+def _type_of(schema: Mapping[str, Any], anchor: str | None = None) -> str:
+    """The type of ``schema`` for a table cell; inline objects link to ``anchor``."""
     if "$ref" in schema:
         return _link(schema["$ref"])
     if "const" in schema:
@@ -27,12 +52,16 @@ def _type_of(schema: Mapping[str, Any]) -> str:
         return "one of " + ", ".join(f"`{v}`" for v in schema["enum"])
     for union in ("oneOf", "anyOf"):
         if union in schema:
-            return " or ".join(_type_of(branch) for branch in schema[union])
+            return " or ".join(_type_of(branch, anchor) for branch in schema[union])
     kind = schema.get("type")
+    if _inline(schema) and anchor:
+        return f"[object](#{anchor})"
     if kind == "array" and isinstance(schema.get("items"), Mapping):
-        return f"list of {_type_of(schema['items'])}"
+        return f"list of {_type_of(schema['items'], anchor)}"
     if kind == "object" and isinstance(schema.get("additionalProperties"), Mapping):
-        return f"mapping of names to {_type_of(schema['additionalProperties'])}"
+        return f"mapping of names to {_type_of(schema['additionalProperties'], anchor)}"
+    if kind == "object" and not schema.get("properties"):
+        return "mapping of names to any value"
     if isinstance(kind, list):
         return " or ".join(kind)
     return str(kind) if kind else "any value"
@@ -41,12 +70,17 @@ def _type_of(schema: Mapping[str, Any]) -> str:
 def _link(ref: str) -> str:
     if ref.startswith(OBJECT_REF):
         name = ref.removeprefix(OBJECT_REF)
-        return f"[{name}](#object-{name.replace('_', '-')})"
+        return f"[{name}](#{slug(f'Object {name}')})"
     name = ref.removeprefix(REF)
-    return f"[{name}](#{name.replace('_', '-')})"
+    return f"[{name}](#{slug(name)})"
 
 
-def _table(schema: Mapping[str, Any]) -> Iterator[str]:
+def _child(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _table(schema: Mapping[str, Any], prefix: str | None) -> Iterator[str]:
+    """The key table; with a ``prefix``, nested objects link to their sections below it."""
     properties = schema.get("properties", {})
     if not properties:
         return
@@ -58,51 +92,56 @@ def _table(schema: Mapping[str, Any]) -> Iterator[str]:
         if "default" in prop:
             description += f" (default: `{json.dumps(prop['default'])}`)"
         mark = "yes" if key in required else ""
-        yield f"| `{key}` | {_type_of(prop)} | {mark} | {description} |"
+        anchor = slug(_child(prefix, key)) if prefix is not None and _nested(prop) else None
+        yield f"| `{key}` | {_type_of(prop, anchor)} | {mark} | {description} |"
 
 
-def _section(title: str, schema: Mapping[str, Any], level: int = 2) -> Iterator[str]:
-    yield f"{'#' * level} {title}"
+def _section(
+    title: str, schema: Mapping[str, Any], level: int = 2, prefix: str | None = None
+) -> Iterator[str]:
+    """A heading, the description, the key table; then a section per nested object.
+
+    Nested sections are titled by their dotted path below ``prefix`` (default: the title),
+    which is also what the key table links to.
+    """
+    prefix = title if prefix is None else prefix
+    yield f"{'#' * min(level, 6)} {title}"
     yield ""
     if schema.get("description"):
-        yield schema["description"] + "."
+        yield schema["description"].rstrip(".") + "."
         yield ""
-    rows = list(_table(schema))
+    rows = list(_table(schema, prefix))
     if rows:
         yield from rows
         yield ""
-    for union in ("oneOf", "anyOf"):
-        for branch in schema.get(union, []):
-            if isinstance(branch, Mapping) and branch.get("properties"):
-                yield from _section(branch.get("description", "variant"), branch, level + 1)
+    elif not _branches(schema):
+        yield f"Type: {_type_of(schema)}" + (
+            f", matching `{schema['pattern']}`." if "pattern" in schema else "."
+        )
+        yield ""
+    for branch in _branches(schema):
+        if _inline(branch):
+            name = branch.get("description", "variant").split(":")[0].rstrip(".")
+            yield from _section(f"{title}: {name}", branch, level + 1, prefix)
+    for key, prop in schema.get("properties", {}).items():
+        if _nested(prop):
+            yield from _section(_child(prefix, key), prop, level + 1)
 
 
-def _typed_sections(title: str, table: Mapping[str, Any]) -> Iterator[str]:
+def _typed_sections(title: str, kind: str, table: Mapping[str, Any]) -> Iterator[str]:
     yield f"## {title}"
     yield ""
     for name, builder in sorted(table.items()):
-        yield from _section(f"`{name}`", builder.schema, level=3)
+        yield from _section(f"`{name}` {kind}", builder.schema, level=3, prefix=name)
 
 
 def render_schema(schema: Mapping[str, Any], *, intro: str) -> str:
-    """Markdown for a schema: the top-level keys, then each definition, in schema order."""
+    """Markdown for a schema: the top level and its objects, then every definition, in order."""
     lines = [f"# {schema['title']}", "", intro, ""]
-    lines += _section("Top level", schema)
+    lines += _section("Top level", schema, prefix="")
     for name, definition in schema.get("$defs", {}).items():
-        if isinstance(definition, Mapping) and (
-            definition.get("properties") or definition.get("oneOf")
-        ):
+        if isinstance(definition, Mapping):
             lines += _section(name, definition)
-        for key, prop in definition.get("properties", {}).items():
-            if (
-                isinstance(prop, Mapping)
-                and prop.get("type") == "object"
-                and prop.get("properties")
-            ):
-                lines += _section(f"{name}.{key}", prop, level=3)
-    for key, prop in schema.get("properties", {}).items():
-        if isinstance(prop, Mapping) and prop.get("type") == "object" and prop.get("properties"):
-            lines += _section(key, prop)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -118,9 +157,9 @@ def spec_reference(catalog: Catalog) -> str:
         ),
     )
     blocks = [
-        *_typed_sections("Auth types", catalog.builders.auth_types),
-        *_typed_sections("Paginators", catalog.builders.paginators),
-        *_typed_sections("Webhook verifiers", catalog.builders.verifiers),
+        *_typed_sections("Auth types", "auth type", catalog.builders.auth_types),
+        *_typed_sections("Paginators", "paginator", catalog.builders.paginators),
+        *_typed_sections("Webhook verifiers", "verifier", catalog.builders.verifiers),
     ]
     return text + "\n" + "\n".join(blocks).rstrip() + "\n"
 
@@ -138,12 +177,16 @@ def recipe_reference() -> str:
     )
 
 
-def connector_reference(spec: Spec) -> str:
-    """docs/connectors/NAME.md: a connector's connection, actions and triggers."""
+def connector_reference(spec: Spec, plugin: str | None = None) -> str:
+    """docs/connectors/NAME.md: a connector's connection, actions and triggers.
+
+    ``plugin`` names the plugin that registered the spec, for a connector not built in.
+    """
+    source = f"the spec of plugin `{plugin}`" if plugin else f"`specs/{spec.name}.yaml`"
     lines = [
         f"# {spec.title} (`{spec.name}`)",
         "",
-        f"Generated by `hookline docs` from `specs/{spec.name}.yaml`; do not edit by hand.",
+        f"Generated by `hookline docs` from {source}; do not edit by hand.",
         "",
     ]
     if spec.description:
@@ -177,7 +220,7 @@ def connector_reference(spec: Spec) -> str:
             if isinstance(schema, Mapping):
                 if schema.get("description"):
                     lines += [_cell(schema["description"]), ""]
-                lines += [*_table(schema), ""]
+                lines += [*_table(schema, None), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -34,16 +34,17 @@ from hookline.errors import (
 from hookline.http.connection import Connection
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import PollTrigger
-from tests.contract.conftest import check_described, check_examples
-from tests.contract.conftest import poll_once as _poll
+from hookline.testing import check_described, check_examples
+from hookline.testing import poll_once as _poll
 
 Record = dict[str, Any]
 
 ACTIONS = {
-    "get_case", "create_case", "update_case", "close_case", "search_cases",
-    "advanced_search_cases", "list_comments", "add_comment", "list_events", "list_attachments",
-    "upload_attachment", "download_attachment", "get_access", "set_access_mode", "grant_access",
-    "revoke_access", "list_tags", "add_tags", "remove_tag", "move_case", "list_services",
+    "get_case", "create_case", "update_case", "close_case", "delete_case", "search_cases",
+    "advanced_search_cases", "list_case_history", "list_comments", "add_comment",
+    "edit_comment", "delete_comment", "list_events", "list_attachments", "upload_attachment",
+    "download_attachment", "get_access", "set_access_mode", "grant_access", "revoke_access",
+    "list_tags", "add_tags", "remove_tag", "move_case", "list_services",
     "get_service", "list_service_subscriptions", "list_categories", "get_category",
 }  # fmt: skip
 CASES = 200
@@ -171,9 +172,9 @@ def test_an_unknown_case_is_not_found(ar: Any) -> None:
     assert error.value.platform_message == "Case 999999 not found"
 
 
-def test_a_case_of_another_customer_is_a_permission_error(ar: Any) -> None:
+def test_a_case_the_user_cannot_read_is_not_found(ar: Any) -> None:
     case = _first(ar, lambda c: c["customerID"] == FJORDLINE)
-    with pytest.raises(PermissionDeniedError, match=f"Access denied to case {case['id']}"):
+    with pytest.raises(NotFoundError, match=f"Case {case['id']} not found"):
         ar.call("get_case", {"id": case["id"]}, api_key=DEMO_KEYS["nordlys_user"])
 
 
@@ -349,7 +350,13 @@ def test_a_restricted_field_update_is_refused_naming_the_field(ar: Any) -> None:
     with pytest.raises(PermissionDeniedError) as both:
         ar.call(
             "update_case",
-            {"id": case["id"], "subject": "Renamed", "internal_comment": "x", "priority": "low"},
+            {
+                "id": case["id"],
+                "subject": "Renamed",
+                "comment": "x",
+                "internal_comment": True,
+                "priority": "low",
+            },
             api_key=kari,
         )
     assert both.value.field == "internalComment, subject"
@@ -666,6 +673,105 @@ def test_comments_are_listed_added_and_answered(ar: Any) -> None:
     assert internal["id"] not in {c["id"] for c in for_kari}
 
 
+def test_a_comment_names_attachments_and_sets_the_status(ar: Any) -> None:
+    case = _customer_case(ar)
+    uploaded = [
+        ar.call("upload_attachment", {"id": case["id"], "name": f"{n}.txt", "content": "YWJj"})
+        for n in ("a", "b")
+    ]
+    comment = ar.call(
+        "add_comment",
+        {
+            "id": case["id"],
+            "comment": "Both logs attached",
+            "associated_attachment_id": [a["id"] for a in uploaded],
+            "status": "waitingCustomer",
+        },
+    )
+    assert [a["name"] for a in comment["associatedAttachments"]] == ["a.txt", "b.txt"]
+    assert case["status"] == "waitingCustomer"
+    one = ar.call(
+        "add_comment",
+        {"id": case["id"], "comment": "This one", "associated_attachment_id": uploaded[0]["id"]},
+    )
+    assert [a["id"] for a in one["associatedAttachments"]] == [uploaded[0]["id"]]
+
+
+def test_an_update_comment_is_internal_when_asked(ar: Any) -> None:
+    case = _customer_case(ar)
+    ar.call("update_case", {"id": case["id"], "comment": "SOC only", "internal_comment": True})
+    assert ar.state.comments[case["id"]][-1]["flags"] == ["INTERNAL"]
+
+
+def test_comments_are_edited_by_their_author_and_deleted_by_tech_users(ar: Any) -> None:
+    case = _customer_case(ar)
+    kari = DEMO_KEYS["nordlys_user"]
+    added = ar.call("add_comment", {"id": case["id"], "comment": "Fist draft"}, api_key=kari)
+    edited = ar.call(
+        "edit_comment",
+        {"id": case["id"], "comment_id": added["id"], "comment": "<p>First draft</p>"},
+        api_key=kari,
+    )
+    assert (edited["id"], edited["comment"]) == (added["id"], "<p>First draft</p>")
+    with pytest.raises(PermissionDeniedError, match="tech role"):
+        ar.call("delete_comment", {"id": case["id"], "comment_id": added["id"]}, api_key=kari)
+    deleted = ar.call("delete_comment", {"id": case["id"], "comment_id": added["id"]})
+    assert deleted["flags"] == ["DELETED"]
+    for_kari = ar.call("list_comments", {"id": case["id"]}, api_key=kari)
+    assert added["id"] not in {c["id"] for c in for_kari}
+    with pytest.raises(NotFoundError):
+        ar.call("edit_comment", {"id": case["id"], "comment_id": "nope", "comment": "x"})
+
+
+def test_delete_case_hides_it_from_customers(ar: Any) -> None:
+    case = _customer_case(ar)
+    kari = DEMO_KEYS["nordlys_user"]
+    with pytest.raises(PermissionDeniedError, match="tech role"):
+        ar.call("delete_case", {"id": case["id"]}, api_key=kari)
+    deleted = ar.call("delete_case", {"id": case["id"], "comment": "Duplicate"})
+    assert "DELETED" in deleted["flags"] and "DELETED" in case["flags"]
+    assert ar.state.comments[case["id"]][-1]["comment"] == "Duplicate"
+    with pytest.raises(NotFoundError):
+        ar.call("get_case", {"id": case["id"]}, api_key=kari)
+    with pytest.raises(NotFoundError):
+        ar.call("delete_case", {"id": case["id"]})
+    found = ar.call("search_cases", {"case_id": case["id"], "include_deleted": True})
+    assert [c["id"] for c in found] == [case["id"]]
+
+
+def test_list_case_history_reads_and_filters_the_transactions(ar: Any) -> None:
+    case = _customer_case(ar)
+    ar.call("update_case", {"id": case["id"], "priority": "critical"})
+    ar.call("add_comment", {"id": case["id"], "comment": "Escalated"})
+    history = ar.call("list_case_history", {"id": case["id"]})
+    stored = ar.state.history[case["id"]]
+    assert [t["id"] for t in history] == [t["id"] for t in stored]
+    assert [t["operation"] for t in history[-2:]] == ["updateCase", "addCaseComment"]
+    _validate(ar, ar.spec.actions["list_case_history"].output.schema, history)
+    newest = ar.call("list_case_history", {"id": case["id"], "sort_by": "-timestamp"})
+    assert newest[0]["operation"] == "addCaseComment"
+    priority = ar.call("list_case_history", {"id": case["id"], "type": "priority"})
+    assert priority[-1]["changes"][0] == {
+        "field": "priority",
+        "value": "critical",
+        "previousValue": stored[-2]["changes"][0]["previousValue"],
+        "object": None,
+        "previousObject": None,
+        "objectType": None,
+        "flags": [],
+        "transactionIndex": 0,
+    }
+    mine = ar.call(
+        "list_case_history",
+        {"id": case["id"], "user": "soc.tech", "operation": ["updateCase", "addCaseComment"]},
+    )
+    assert [t["id"] for t in mine][-2:] == [t["id"] for t in stored[-2:]]
+    after = ar.call("list_case_history", {"id": case["id"], "after_transaction": stored[-2]["id"]})
+    assert [t["id"] for t in after] == [stored[-1]["id"]]
+    recent = ar.call("list_case_history", {"id": case["id"], "start_timestamp": "-1hours"})
+    assert [t["id"] for t in recent] == [t["id"] for t in stored[-2:]]
+
+
 def test_an_internal_comment_needs_the_tech_role(ar: Any) -> None:
     case = _customer_case(ar)
     with pytest.raises(PermissionDeniedError) as error:
@@ -755,15 +861,22 @@ def test_access_mode_and_grants_are_managed_by_the_owner(ar: Any) -> None:
         "grant_access", {"id": case["id"], "subject_id": OLA, "level": "write"}, api_key=admin
     )
     assert upgraded["id"] == grant["id"] and upgraded["level"] == "write"
+    owner = ar.call(
+        "grant_access", {"id": case["id"], "subject_id": OLA, "level": "owner"}, api_key=admin
+    )
+    assert owner["level"] == "owner"
+    upgraded = ar.call(
+        "grant_access", {"id": case["id"], "subject_id": OLA, "level": "write"}, api_key=admin
+    )
     grants = ar.call("get_access", {"id": case["id"]}, api_key=admin)
     assert [(e["id"], e["level"]) for e in grants] == [(grant["id"], "write")]
-    with pytest.raises(PermissionDeniedError):  # explicit mode holds for tech users too
+    with pytest.raises(NotFoundError):  # explicit mode holds for tech users too
         ar.call("get_access", {"id": case["id"]})
     seen = ar.call("get_case", {"id": case["id"]}, api_key=DEMO_KEYS["nordlys_readonly"])
     assert seen["currentUserAccess"]["level"] == "write"
     revoked = ar.call("revoke_access", {"id": case["id"], "entry_id": grant["id"]}, api_key=admin)
     assert revoked["id"] == grant["id"] and ar.state.acl[case["id"]] == []
-    with pytest.raises(PermissionDeniedError):
+    with pytest.raises(NotFoundError):
         ar.call("get_case", {"id": case["id"]}, api_key=DEMO_KEYS["nordlys_readonly"])
 
 
@@ -802,6 +915,23 @@ def test_tags_are_added_listed_and_removed(ar: Any) -> None:
     assert len(left) == len(tags) - 1 == len(ar.state.tags[case["id"]])
     with pytest.raises(NotFoundError, match="Tag not found"):
         ar.call("remove_tag", {"id": case["id"], "key": "plextrac", "value": "42"})
+
+
+def test_a_tag_is_removed_by_its_id(ar: Any) -> None:
+    case = _customer_case(ar)
+    tags = ar.call("add_tags", {"id": case["id"], "tags": ["plextrac/42", "site/oslo"]})
+    doomed = next(t for t in tags if t["key"] == "plextrac")
+    left = ar.call("remove_tag", {"id": case["id"], "tag_id": doomed["id"]})
+    assert doomed["id"] not in {t["id"] for t in left}
+    assert [t["id"] for t in left] == [t["id"] for t in ar.state.tags[case["id"]]]
+    with pytest.raises(NotFoundError, match="Tag not found"):
+        ar.call("remove_tag", {"id": case["id"], "tag_id": doomed["id"]})
+
+
+def test_remove_tag_without_an_id_or_a_key_and_value_names_what_is_missing(ar: Any) -> None:
+    case = _customer_case(ar)
+    with pytest.raises(InvalidRequestError, match=r"the path value \{\{ input.key \}\} is empty"):
+        ar.call("remove_tag", {"id": case["id"]})
 
 
 # ---------------------------------------------------------------- services and categories

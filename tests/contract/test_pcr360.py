@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,7 @@ from hookline.run.pool import ConnectionPool
 from hookline.run.store import open_sqlite
 from hookline.run.triggers import PollResult, poll
 from hookline.spec.catalog import Catalog
-from tests.clock import Clock
-from tests.contract.conftest import check_examples
+from hookline.testing import Clock, check_examples
 
 SEEDED_ITEMS = 36
 FIRST_ITEM = 10001
@@ -81,7 +80,8 @@ def test_sql_query_reads_every_page_of_a_large_result(pcr: Any) -> None:
 def test_sql_query_stops_at_max_records(pcr: Any) -> None:
     async def first_150(conn: Connection) -> list[Any]:
         sql = "SELECT sd.RECID FROM SERVICE_DESK sd, SERVICES s"
-        return await call_action(conn, "sql_query", {"sql": sql}, max_records=150)
+        result: list[Any] = await call_action(conn, "sql_query", {"sql": sql}, max_records=150)
+        return result
 
     assert len(pcr.session(first_150)) == 150
 
@@ -203,6 +203,106 @@ def test_update_service_desk_without_an_item_is_refused_rather_than_creating_one
         pcr.call("update_service_desk", {"type": "IN", "description": "Changed"})
     count = pcr.state.db.fetch("SELECT COUNT(*) AS N FROM SERVICE_DESK")[0]["N"]
     assert count == SEEDED_ITEMS
+
+
+# ---------------------------------------------------------------- service desk actions
+
+
+def _order_with_actions(s: Any) -> dict[str, Any]:
+    """A seeded service order with its actions, from the database."""
+    orders = _rows(
+        s,
+        "SELECT sd.RECID, sd.SD_NUMBER FROM SERVICE_DESK sd WHERE sd.SD_TYPE = 'Service Order' "
+        "AND EXISTS (SELECT 1 FROM SERVICE_DESK_ACTIONS a WHERE a.SERVICE_DESK_RECID = sd.RECID) "
+        "ORDER BY sd.RECID",
+    )
+    return orders[0]
+
+
+def test_list_service_desk_actions_by_number_and_by_recid(pcr: Any) -> None:
+    order = _order_with_actions(pcr)
+    stored = _rows(
+        pcr,
+        "SELECT RECID FROM SERVICE_DESK_ACTIONS WHERE SERVICE_DESK_RECID = ? ORDER BY RECID",
+        order["RECID"],
+    )
+    by_number = pcr.call("list_service_desk_actions", {"item": order["SD_NUMBER"]})
+    assert [a["RECID"] for a in by_number] == [r["RECID"] for r in stored]
+    assert pcr.call("list_service_desk_actions", {"item": order["RECID"]}) == by_number
+    first = by_number[0]
+    assert first["SD_NUMBER"] == order["SD_NUMBER"]
+    assert first["SDA_NUMBER"] == f"SDA-{int(first['RECID']):06d}"
+    assert first["SD_ACTION"] in ("ADD", "CHG_MOVE", "CHG_UPDOWN", "CHG_MISC", "REMOVE", "TASK")
+    assert pcr.call("list_service_desk_actions", {"item": "SO-999999"}) == []
+
+
+def test_an_action_is_added_to_an_order_and_completed(pcr: Any) -> None:
+    order = _order_with_actions(pcr)
+    before = pcr.state.service_desk(int(order["RECID"]))
+    added = pcr.call(
+        "add_service_desk_action",
+        {
+            "item": order["SD_NUMBER"],
+            "sd_action": "ADD",
+            "catalog": 12,
+            "location": 103,
+            "due_date": "2026-12-05",
+        },
+    )
+    assert added["sd_number"] == order["SD_NUMBER"]
+    assert added["sda_number"] == f"SDA-{added['recid']:06d}"
+    (row,) = _rows(pcr, "SELECT * FROM SERVICE_DESK_ACTIONS WHERE RECID = ?", added["recid"])
+    assert (row["STATUS"], row["DUE_DATE"], row["LOCATIONS_RECID"]) == (
+        "Pending",
+        "2026-12-05",
+        "103",
+    )
+    after = pcr.state.service_desk(int(order["RECID"]))
+    assert after["MODIFIED_DATE"] > before["MODIFIED_DATE"]
+    listed = pcr.call("list_service_desk_actions", {"item": order["RECID"]})
+    assert listed[-1]["SD_ACTION"] == "ADD"
+    assert listed[-1]["LOCATIONS_PATH"] == "Main Campus > Library"
+    done = pcr.call(
+        "update_service_desk_action", {"action": added["sda_number"], "status": "Complete"}
+    )
+    assert done == added
+    by_recid = pcr.call(
+        "update_service_desk_action", {"action": added["recid"], "due_date": "2026/12/24"}
+    )
+    assert by_recid == added
+    (row,) = _rows(pcr, "SELECT * FROM SERVICE_DESK_ACTIONS WHERE RECID = ?", added["recid"])
+    assert (row["STATUS"], row["DUE_DATE"]) == ("Complete", "2026-12-24")
+
+
+def test_a_removal_needs_the_service_it_removes(pcr: Any) -> None:
+    order = _order_with_actions(pcr)
+    with pytest.raises(InvalidRequestError, match="'service' or 'service_id' is required"):
+        pcr.call("add_service_desk_action", {"item": order["RECID"], "sd_action": "REMOVE"})
+    service = _rows(pcr, "SELECT RECID, SERVICE_ID FROM SERVICES ORDER BY RECID")[0]
+    removed = pcr.call(
+        "add_service_desk_action",
+        {"item": order["RECID"], "sd_action": "REMOVE", "service_id": service["SERVICE_ID"]},
+    )
+    listed = pcr.call("list_service_desk_actions", {"item": order["SD_NUMBER"]})
+    assert (listed[-1]["RECID"], listed[-1]["SERVICE_ID"]) == (
+        str(removed["recid"]),
+        service["SERVICE_ID"],
+    )
+
+
+def test_service_desk_action_inputs_are_checked_before_sending(pcr: Any) -> None:
+    with pytest.raises(InvalidRequestError, match="sd_action"):
+        pcr.call("add_service_desk_action", {"item": "SO-010003", "sd_action": "DELETE"})
+    with pytest.raises(InvalidRequestError, match="action"):
+        pcr.call("update_service_desk_action", {"action": "IN-010003", "status": "Complete"})
+    with pytest.raises(InvalidRequestError, match="No service desk action with sda_number"):
+        pcr.call("update_service_desk_action", {"action": "SDA-099999", "status": "Complete"})
+    with pytest.raises(PermissionDeniedError, match="lacks Write permission for Service Desk"):
+        pcr.call(
+            "add_service_desk_action",
+            {"item": "SO-010003", "sd_action": "TASK"},
+            api_key=READ_ONLY_KEY,
+        )
 
 
 # ---------------------------------------------------------------- services and equipment
@@ -355,7 +455,7 @@ steps:
 
 def _poller(
     s: Any, catalog: Catalog, folder: Path, with_block: str
-) -> Callable[[], Awaitable[PollResult]]:
+) -> Callable[[], Coroutine[Any, Any, PollResult]]:
     """``poll()``: one poll cycle of a recipe on the trigger, against sandbox ``s``."""
     env = {
         "PCR_URL": s.values["base_url"],

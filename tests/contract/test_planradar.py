@@ -54,7 +54,7 @@ from hookline.run.store import open_sqlite
 from hookline.run.triggers import PollResult, event_for, given_event, poll, spec_trigger
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import WebhookTrigger
-from tests.contract.conftest import check_described, check_examples
+from hookline.testing import check_described, check_examples
 
 DEFECT, TASK = "obk", "tyb"
 LEVEL_1, GROUND_FLOOR = "nyk", "qdm"
@@ -158,7 +158,8 @@ def test_list_tickets_reads_every_page(served: Any) -> None:
 
         async def read(conn: Connection) -> list[Any]:
             conn.client.event_hooks["request"].append(_record(requests))
-            return await call_action(conn, "list_tickets", {"project_id": "0"})
+            result: list[Any] = await call_action(conn, "list_tickets", {"project_id": "0"})
+            return result
 
         tickets = s.session(read)
         assert [t["uuid"] for t in tickets] == [t.uuid for t in _tickets(s)]
@@ -387,41 +388,115 @@ def test_attach_picture_refuses_what_is_not_base64(pr: Any) -> None:
         )
 
 
-# ---------------------------------------------------------------- webhook management
+# ---------------------------------------------------------------- comments, history, attachments
 
 
-def test_webhooks_are_created_listed_and_deleted(pr: Any) -> None:
-    created = pr.call(
-        "create_webhook",
-        {
-            "target_url": "https://hooks.example.com/planradar",
-            "events": ["ticket.created", "ticket.image_attached"],
-            "project_ids": [LINDEN],
-            "description": "Defects to the service desk",
-            "username": "planradar",
-            "password": "pa55",
-            "headers": [{"name": "X-Tenant", "value": "demo"}],
-        },
+def _journals(s: Any, ticket_uuid: str | None = None, project_id: str | None = None) -> list[Any]:
+    """The sandbox's journal entries of a ticket or a project, in the order they were made."""
+    return [
+        j
+        for j in s.state.journals
+        if (ticket_uuid is None or j.ticket_uuid == ticket_uuid)
+        and (project_id is None or j.project_id == project_id)
+    ]
+
+
+def test_add_comment_shows_in_the_tickets_history(pr: Any) -> None:
+    stored = _tickets(pr, LINDEN)[0]
+    where = {"project_id": LINDEN, "ticket_uuid": stored.uuid}
+    comment = pr.call("add_comment", {**where, "comment": "Cover ordered."})
+    assert (comment["journal_type"], comment["notes"]) == (1, "Cover ordered.")
+    assert comment["ticket_uuid"] == stored.uuid and comment["details"] == []
+    backdated = pr.call(
+        "add_comment",
+        {**where, "comment": "Seen on site.", "created_on": "2025-01-10T08:00:00Z"},
     )
-    assert "pa55" not in repr(created)
-    stored = pr.state.webhooks[created["id"]]
-    assert (stored.username, stored.password) == ("planradar", "pa55")
-    assert created["project_ids"] == [LINDEN] and created["all_projects"] is False
-    assert created["headers"] == [{"name": "X-Tenant", "value": "demo", "hidden": False}]
-    assert pr.call("list_webhooks") == [created]
-    assert pr.call("delete_webhook", {"webhook_id": created["id"]}) == {"deleted": True}
-    assert pr.state.webhooks == {}
-    assert pr.call("list_webhooks") == []
+    assert backdated["created_on"] == "2025-01-10T08:00:00.000Z"
+    comments = pr.call("list_ticket_journals", {**where, "kind": "comments"})
+    stored_comments = [j for j in _journals(pr, stored.uuid) if j.kind == 1]
+    assert [c["id"] for c in comments] == [j.id for j in stored_comments]
+    newest = pr.call("list_ticket_journals", {**where, "kind": "comments", "sort": "-created_on"})
+    assert newest[0]["id"] == comment["id"] and newest[-1]["id"] == backdated["id"]
+    with pytest.raises(InvalidRequestError, match="can't be blank"):
+        pr.call("add_comment", {**where, "comment": " "})
 
 
-def test_only_the_account_holder_manages_webhooks(pr: Any) -> None:
-    with pytest.raises(PermissionDeniedError, match="account holder"):
-        pr.call("list_webhooks", token=INTEGRATION_TOKEN)
+def test_list_ticket_journals_gives_changes_with_their_values(pr: Any) -> None:
+    stored = _tickets(pr, LINDEN)[1]
+    where = {"project_id": LINDEN, "ticket_uuid": stored.uuid}
+    everything = pr.call("list_ticket_journals", where)
+    assert [j["id"] for j in everything] == [j.id for j in _journals(pr, stored.uuid)]
+    before = stored.attributes["status-id"]
+    target = "ex" if before != "ex" else "ol"
+    pr.call("update_ticket", {**where, "status_id": target})
+    changes = pr.call("list_ticket_journals", {**where, "kind": "changes"})
+    assert {"prop_key": "status_id", "old_value": before, "value": target} in changes[-1]["details"]
+    since = pr.call("list_ticket_journals", {**where, "since": "2030-01-01T00:00:00Z"})
+    assert since == []
 
 
-def test_deleting_an_unknown_webhook_is_not_found(pr: Any) -> None:
-    with pytest.raises(NotFoundError, match="Webhook Not Found"):
-        pr.call("delete_webhook", {"webhook_id": "nope"})
+def test_list_project_journals_reads_a_whole_project_since_a_moment(pr: Any) -> None:
+    all_entries = pr.call("list_project_journals", {"project_id": LINDEN})
+    stored = sorted(_journals(pr, project_id=LINDEN), key=lambda j: (j.created_ts, j.number))
+    assert len(all_entries) > 100  # more than one page of 100
+    assert [j["id"] for j in all_entries] == [j.id for j in stored]
+    statuses = pr.call(
+        "list_project_journals",
+        {"project_id": LINDEN, "since": "2025-02-01T00:00:00Z", "prop_keys": ["status_id"]},
+    )
+    assert statuses and all(
+        any(d["prop_key"] == "status_id" for d in j["details"])
+        and j["created_on"] >= "2025-02-01T00:00:00.000Z"
+        for j in statuses
+    )
+    schema = pr.spec.schema_with_objects(pr.spec.actions["list_project_journals"].output.schema)
+    for entry in statuses:
+        Draft202012Validator(schema).validate(entry)
+
+
+def test_list_attachments_gives_each_picture_with_its_link(pr: Any) -> None:
+    stored = _tickets(pr, HARBOUR)[2]
+    where = {"project_id": HARBOUR, "ticket_uuid": stored.uuid}
+    pictures = [
+        pr.call("attach_picture", {**where, "file": PNG, "file_name": f"{name}.png"})
+        for name in ("north", "south")
+    ]
+    listed = pr.call("list_attachments", {**where, "types": ["images"], "sort": "-title"})
+    mine = [a for a in listed if a["uuid"] in {p["uuid"] for p in pictures}]
+    assert [a["title"] for a in mine] == ["south.png", "north.png"]
+    first = mine[0]
+    assert (first["attachable_type"], first["content_type"], first["file_size"]) == (
+        "images",
+        "image/png",
+        len(PNG),
+    )
+    assert httpx.get(first["url"]).content == PNG
+    assert pr.call("list_attachments", {**where, "types": ["documents"]}) == []
+    fresh = pr.call(
+        "list_attachments",
+        {**where, "created_after": "2030-01-01T00:00:00Z", "only_ticket_attachments": True},
+    )
+    assert fresh == []
+
+
+# ---------------------------------------------------------------- webhooks, configured in the app
+
+
+def test_no_action_manages_webhooks(catalog: Catalog) -> None:
+    """PlanRadar configures webhooks in its web app only; the spec offers no API for them."""
+    actions = set(catalog.spec("planradar").actions)
+    assert not {a for a in actions if "webhook" in a}
+
+
+def _configure_webhook(s: Any, **attributes: Any) -> None:
+    """Configure a webhook as the web app would, through the sandbox's own management API."""
+    values = s.values
+    response = httpx.post(
+        f"{values['base_url']}/api/v1/{values['customer_id']}/webhooks",
+        headers={"X-PlanRadar-API-Key": values["token"], "Accept": "application/json"},
+        json={"data": {"attributes": attributes}},
+    )
+    assert response.status_code == 201, response.text
 
 
 # ---------------------------------------------------------------- credentials and limits
@@ -509,10 +584,12 @@ class KeyRecorder(ratelimit.InProcessRateLimiter):
         super().__init__()
         self.keys: list[str] = []
 
-    async def acquire(self, key: str, budget: ratelimit.Budget | None) -> None:
+    async def acquire(
+        self, key: str, budget: ratelimit.Budget | None, *, max_wait: float = ratelimit.MAX_WAIT
+    ) -> None:
         """Record, then wait for a slot as usual."""
         self.keys.append(key)
-        await super().acquire(key, budget)
+        await super().acquire(key, budget, max_wait=max_wait)
 
 
 def test_connections_to_one_account_share_its_budget(pr: Any) -> None:
@@ -674,14 +751,14 @@ def test_webhook_triggers_take_the_sandboxes_deliveries(
         _receiving(Recipes(s, catalog, tmp_path)) as (receiver, hooks),
     ):
         for name in WEBHOOK_TRIGGERS:  # every event to every recipe: the filters sort them
-            s.call(
-                "create_webhook",
-                {
-                    "target_url": f"{hooks}/{name}",
+            _configure_webhook(
+                s,
+                **{
+                    "target-url": f"{hooks}/{name}",
                     "events": ALL_EVENTS,
-                    "project_ids": [LINDEN],
-                    "username": "planradar",
-                    "password": WEBHOOK_PASSWORD,
+                    "project-ids": [LINDEN],
+                    "auth-username": "planradar",
+                    "auth-password": WEBHOOK_PASSWORD,
                 },
             )
         created = s.call(
@@ -720,13 +797,13 @@ def test_webhook_triggers_refuse_a_wrong_password(
         served("planradar", seed=1, webhook_retries=1, webhook_backoff=0) as s,
         _receiving(Recipes(s, catalog, tmp_path)) as (receiver, hooks),
     ):
-        s.call(
-            "create_webhook",
-            {
-                "target_url": f"{hooks}/ticket_created",
+        _configure_webhook(
+            s,
+            **{
+                "target-url": f"{hooks}/ticket_created",
                 "events": ["ticket.created"],
-                "username": "planradar",
-                "password": "guessed",
+                "auth-username": "planradar",
+                "auth-password": "guessed",
             },
         )
         s.call(

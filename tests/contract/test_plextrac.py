@@ -22,19 +22,18 @@ from hookline.connectors.plextrac.sandbox.findings import store_finding
 from hookline.connectors.plextrac.sandbox.tokens import totp
 from hookline.errors import (
     AuthenticationError,
-    ExpressionError,
     InvalidRequestError,
     NotFoundError,
     OutcomeUnknownError,
     PermissionDeniedError,
     RateLimitedError,
+    UnsafeRequestError,
 )
 from hookline.http import ratelimit
 from hookline.http.connection import Connection
 from hookline.spec.catalog import Catalog
-from tests.clock import Clock
-from tests.contract.conftest import check_described, check_examples
-from tests.contract.conftest import poll_once as _poll
+from hookline.testing import Clock, check_described, check_examples
+from hookline.testing import poll_once as _poll
 
 TENANT = 7
 CLIENT = 1001  # two reports, 20 findings, the seeded assessment
@@ -86,9 +85,11 @@ def _logged_in(s: Any, action: str, input: Mapping[str, Any] | None = None) -> A
 
 def test_every_example_matches_its_input_and_output_schemas(catalog: Catalog) -> None:
     def file_read(name: str, given: dict[str, Any]) -> dict[str, Any]:
-        """An ``@PATH`` file input is sent as the file's content, base64 encoded."""
+        """An ``@PATH`` file input is sent as the file's content, base64 encoded; the runtime
+        adds ``save_to`` to a download's declared inputs, the spec does not."""
         if given.get("file", "").startswith("@"):
             given["file"] = base64.b64encode(PNG).decode()
+        given.pop("save_to", None)
         return given
 
     check_examples(catalog.spec("plextrac"), file_read)
@@ -250,6 +251,27 @@ def test_get_and_create_a_report(pt: Any) -> None:
     assert report["start_date"] == "2025-06-02T09:00:00.000Z"
 
 
+def test_update_and_delete_a_report(pt: Any) -> None:
+    report = _reports_of(pt, OTHER_CLIENT)[0]
+    key = {"client_id": OTHER_CLIENT, "report_id": report["id"]}
+    updated = pt.call(
+        "update_report", {**key, "name": "Renamed", "tags": ["retest"], "status": "In Review"}
+    )
+    assert (updated["name"], updated["tags"], updated["status"]) == (
+        "Renamed",
+        ["retest"],
+        "In Review",
+    )
+    assert updated["findings"] == 10 and report["name"] == "Renamed"
+    with pytest.raises(PermissionDeniedError):
+        pt.call("delete_report", key, username="analyst@example.com")
+    assert pt.call("delete_report", key) == {"status": "success"}
+    assert report["id"] not in pt.state.reports
+    assert not [f for f in pt.state.findings.values() if f["report_id"] == report["id"]]
+    with pytest.raises(NotFoundError, match="Report not found"):
+        pt.call("get_report", key)
+
+
 # ---------------------------------------------------------------- findings
 
 
@@ -340,6 +362,7 @@ def test_upload_image_sends_the_media_type_its_extension_names(pt: Any) -> None:
         bodies = []
         for filename in ("evidence.GIF", "photo.jpeg", "diagram.svg"):
             values = {"file": base64.b64encode(PNG).decode(), "filename": filename}
+            assert upload is not None
             bodies.append(conn.build_request(upload, conn.context(input=values)).read())
         return bodies
 
@@ -353,6 +376,50 @@ def test_upload_image_refuses_a_name_without_an_image_extension(pt: Any) -> None
     with pytest.raises(InvalidRequestError, match="filename"):
         pt.call("upload_image", {"file": PNG, "filename": "shot"})
     assert len(pt.state.uploads) == 1  # only the seeded image
+
+
+def test_get_upload_reads_an_image_back_with_the_session_cookie_alone(
+    pt: Any, tmp_path: Any
+) -> None:
+    async def upload_and_read(conn: Connection) -> tuple[Any, Any]:
+        image = await call_action(conn, "upload_image", {"file": PNG, "filename": "shot.png"})
+        read = await call_action(conn, "get_upload", {"file_url": image["fileUrl"]})
+        saved = tmp_path / "copy.png"
+        kept = await call_action(
+            conn, "get_upload", {"file_url": image["fileUrl"], "save_to": str(saved)}
+        )
+        return read, kept
+
+    read, kept = pt.session(upload_and_read)
+    assert base64.b64decode(read["content"]) == PNG
+    assert (read["content_type"], read["size"]) == ("image/png", len(PNG))
+    assert kept == {"path": str(tmp_path / "copy.png"), "content_type": "image/png", "size": 70}
+    assert (tmp_path / "copy.png").read_bytes() == PNG
+
+
+def test_get_upload_keeps_the_slash_of_the_file_url_and_sends_no_authorization(pt: Any) -> None:
+    async def rendered(conn: Connection) -> Any:
+        await conn.ready()
+        action = conn.spec.actions["get_upload"]
+        assert action.request is not None
+        values = {"file_url": "uploads/a b.png"}
+        return conn.build_request(action.request, conn.context(input=values))
+
+    request = pt.session(rendered)
+    assert request.url.raw_path == b"/api/v1/uploads/a%20b.png"
+    assert "authorization" not in request.headers
+    assert request.headers["cookie"].startswith("token=")
+
+
+@pytest.mark.parametrize("file_url", ["uploads/../api/v1/client/1001", "../uploads/x.png"])
+def test_get_upload_refuses_a_path_that_climbs(pt: Any, file_url: str) -> None:
+    with pytest.raises((InvalidRequestError, UnsafeRequestError)):
+        pt.call("get_upload", {"file_url": file_url})
+
+
+def test_get_upload_of_an_unknown_file_is_not_found(pt: Any) -> None:
+    with pytest.raises(NotFoundError):
+        pt.call("get_upload", {"file_url": "uploads/no-such-image.png"})
 
 
 def test_a_duplicate_finding_title_is_an_invalid_request(pt: Any) -> None:
@@ -386,6 +453,94 @@ def test_update_finding_sends_back_what_it_does_not_change(pt: Any) -> None:
     assert after["status"] == "Closed" and after["closedAt"] is not None
     for field in ("title", "description", "recommendations", "tags", "affected_assets"):
         assert after[field] == before[field], field
+
+
+def test_delete_finding(pt: Any) -> None:
+    finding = _findings_of(pt, CLIENT)[0]
+    key = {"client_id": CLIENT, "report_id": finding["report_id"], "finding_id": finding["flaw_id"]}
+    assert pt.call("delete_finding", key) == {"status": "success", "message": "success"}
+    assert (finding["report_id"], finding["flaw_id"]) not in pt.state.findings
+    with pytest.raises(NotFoundError):
+        pt.call("delete_finding", key)
+
+
+# ---------------------------------------------------------------- client assets
+
+
+def test_list_and_get_a_clients_assets(pt: Any) -> None:
+    assets = pt.call("list_assets", {"client_id": CLIENT})
+    stored = [a for a in pt.state.assets.values() if a["client_id"] == CLIENT]
+    assert [a["id"] for a in assets] == [a["id"] for a in stored] and len(assets) == 20
+    schema = pt.spec.schema_with_objects(pt.spec.actions["list_assets"].output.schema)
+    Draft202012Validator(schema).validate(assets)
+    one = pt.call("get_asset", {"client_id": CLIENT, "asset_id": assets[0]["id"]})
+    assert one == assets[0] and len(one["findings"]) == 1
+
+
+def test_create_update_and_delete_an_asset(pt: Any) -> None:
+    created = pt.call(
+        "create_asset",
+        {
+            "client_id": CLIENT,
+            "asset": "fw-osl-01",
+            "asset_criticality": "High",
+            "type": "Network Device",
+            "known_ips": ["10.0.0.1"],
+            "ports": {"443": {"number": "443", "service": "https", "protocol": "tcp"}},
+        },
+    )
+    asset = pt.state.assets[created["id"]]
+    assert (asset["asset"], asset["assetCriticality"], asset["knownIps"]) == (
+        "fw-osl-01",
+        "High",
+        ["10.0.0.1"],
+    )
+    key = {"client_id": CLIENT, "asset_id": created["id"]}
+    assert pt.call("update_asset", {**key, "tags": ["perimeter"], "notes": "HA pair"}) == created
+    assert (asset["tags"], asset["notes"], asset["type"]) == (
+        ["perimeter"],
+        "HA pair",
+        "Network Device",
+    )
+    assert pt.call("delete_asset", key) == {"status": "success"}
+    assert created["id"] not in pt.state.assets
+    with pytest.raises(NotFoundError, match="Asset not found"):
+        pt.call("get_asset", key)
+
+
+def test_an_asset_findings_name_is_not_deleted(pt: Any) -> None:
+    linked = next(a for a in pt.state.assets.values() if a["client_id"] == CLIENT)
+    with pytest.raises(InvalidRequestError, match="remove it from them first"):
+        pt.call("delete_asset", {"client_id": CLIENT, "asset_id": linked["id"]})
+
+
+def test_an_analyst_cannot_create_an_asset(pt: Any) -> None:
+    with pytest.raises(PermissionDeniedError, match="read-only"):
+        pt.call(
+            "create_asset",
+            {"client_id": CLIENT, "asset": "x"},
+            username="analyst@example.com",
+        )
+
+
+# ---------------------------------------------------------------- tenant tags
+
+
+def test_tenant_tags_are_listed_added_and_removed(pt: Any) -> None:
+    for number in range(10):
+        pt.call("create_tag", {"name": f"wave-{number}"})
+    tags = pt.call("list_tags")
+    assert [t["name"] for t in tags] == sorted(t["name"] for t in pt.state.tags.values())
+    assert len(tags) > 10  # more than the platform's default page of 10
+    assert pt.call("create_tag", {"name": "retest-2026"}) == {"status": "success"}
+    assert pt.call("create_tag", {"name": "retest-2026"}) == {"status": "success"}
+    added = [t for t in pt.call("list_tags") if t["name"] == "retest-2026"]
+    assert added == [{"id": f"tag_tenant_{TENANT}_retest-2026", "name": "retest-2026"}]
+    assert pt.call("delete_tag", {"tag_id": added[0]["id"]}) == {"deleted": True}
+    with pytest.raises(NotFoundError, match="Tag not found"):
+        pt.call("delete_tag", {"tag_id": added[0]["id"]})
+    with pytest.raises(PermissionDeniedError, match="needs ADMIN"):
+        pt.call("create_tag", {"name": "x"}, username="std.user@example.com")
 
 
 # ---------------------------------------------------------------- assessments
@@ -566,7 +721,8 @@ def test_a_wrong_password_is_an_authentication_error(pt: Any) -> None:
 
 def test_an_mfa_user_logs_in_with_the_totp_secret(served: Any) -> None:
     async def whoami(conn: Connection) -> list[Any]:
-        return await call_action(conn, "list_clients")
+        result: list[Any] = await call_action(conn, "list_clients")
+        return result
 
     with served("plextrac", seed=1) as s:
         clients = s.session(whoami, username="mfa@example.com", totp_secret=MFA_SECRET)
@@ -581,9 +737,13 @@ def test_an_mfa_user_logs_in_with_a_one_time_code(pt: Any) -> None:
     assert len(clients) == len(pt.state.clients)
 
 
-def test_an_mfa_user_without_a_code_fails_at_the_second_step(pt: Any) -> None:
-    with pytest.raises(ExpressionError, match="totp"):
+def test_an_mfa_user_without_a_code_is_told_to_give_one(pt: Any) -> None:
+    with pytest.raises(AuthenticationError) as caught:
         pt.call("list_clients", username="mfa@example.com")
+    assert str(caught.value) == (
+        "plextrac.login: this user needs MFA: give totp_secret or mfa_code in connection 'plextrac'"
+    )
+    assert len(pt.state.mfa_challenges) == 1  # the password was sent, no step without a code
 
 
 def test_an_expired_token_is_renewed_by_logging_in_again(served: Any) -> None:

@@ -224,9 +224,9 @@ def test_current_user_access_reflects_role_and_level(reader: TestClient) -> None
     assert access("nordlys_readonly") == {"level": "read", "role": "user"}
 
 
-def test_case_of_another_customer_is_refused(reader: TestClient) -> None:
+def test_case_of_another_customer_is_not_returned(reader: TestClient) -> None:
     case = find_case(reader, customerID=2, accessMode="roleBased")
-    assert_error(reader.get(f"/cases/v2/case/{case['id']}", headers=key("fjordline_user")), 403)
+    assert_error(reader.get(f"/cases/v2/case/{case['id']}", headers=key("fjordline_user")), 404)
 
 
 def test_unknown_case_is_404(reader: TestClient) -> None:
@@ -325,13 +325,14 @@ def test_create_restricted_case_with_acl_members(client: TestClient) -> None:
     data = client.post("/cases/v2/case", headers=key("nordlys_user"), json=body).json()["data"]
     path = f"/cases/v2/case/{data['id']}"
     assert data["accessMode"] == "explicit"
+    # In explicit mode every ACL member may write, whatever level the entry names.
     assert (
         client.get(path, headers=key("nordlys_readonly")).json()["data"]["currentUserAccess"][
             "level"
         ]
-        == "read"
+        == "write"
     )
-    assert_error(client.get(path, headers=key("soc_analyst")), 403)  # explicit binds tech users too
+    assert_error(client.get(path, headers=key("soc_analyst")), 404)  # explicit binds tech users too
     assert client.get(path, headers=key("admin")).status_code == 200
     tags = client.get(f"{path}/tags", headers=key("nordlys_user")).json()["data"]
     assert [(t["key"], t["value"]) for t in tags] == [("source", "edr")]
@@ -348,6 +349,85 @@ def test_unpublished_case_needs_the_tech_role(client: TestClient) -> None:
     ).json()["data"]
     assert data["publishedTimestamp"] is None
     assert_error(client.get(f"/cases/v2/case/{data['id']}", headers=key("nordlys_user")), 404)
+
+
+def test_create_accepts_the_fields_mnemonics_models_send(client: TestClient) -> None:
+    body = create_body(
+        accessMode="roleBased",
+        priority="medium",
+        defaultWatchers=True,
+        descriptionTextFormat="html",
+        publish=True,
+        rejectCreateWithoutNotification=False,
+        notification={},
+        triggers={"severityAlert": False},
+        fields=[],
+        watchers=[],
+        testData=False,
+        aclMembers=[{"userOrGroup": "ola.hansen", "level": "write", "addWatcher": True}],
+    )
+    response = client.post("/cases/v2/case", headers=key("nordlys_user"), json=body)
+    assert response.status_code == 201, response.text
+
+
+def test_waiting_statuses_are_accepted(client: TestClient) -> None:
+    created = client.post(
+        "/cases/v2/case", headers=key("nordlys_user"), json=create_body(status="waitingCustomer")
+    ).json()["data"]
+    assert created["status"] == "waitingCustomer"
+    path = f"/cases/v2/case/{created['id']}"
+    updated = client.put(path, headers=key("soc_tech"), json={"status": "waitingSoc"})
+    assert updated.json()["data"]["status"] == "waitingSoc"
+    found = client.get("/cases/v2/case?status=waitingSoc", headers=key("soc_tech")).json()
+    assert [c["id"] for c in found["data"]] == [created["id"]]
+
+
+def test_a_plain_text_description_keeps_its_markup_as_text(client: TestClient) -> None:
+    body = create_body(description="Use <b> for bold", descriptionTextFormat="plainText")
+    data = client.post("/cases/v2/case", headers=key("nordlys_user"), json=body).json()["data"]
+    assert data["description"] == "Use &lt;b&gt; for bold"
+    path = f"/cases/v2/case/{data['id']}"
+    changed = client.put(
+        path, headers=key("nordlys_user"), json={"description": "<i>x</i>", "textFormat": "html"}
+    )
+    assert changed.json()["data"]["description"] == "<i>x</i>"
+
+
+def test_create_assigns_users_and_a_tech_only_as_tech(client: TestClient) -> None:
+    body = create_body(assignedUser="kari.nordmann", assignedTech="soc.analyst")
+    data = client.post("/cases/v2/case", headers=key("soc_tech"), json=body).json()["data"]
+    assert (data["assignedUser"]["userName"], data["assignedTech"]["userName"]) == (
+        "kari.nordmann",
+        "soc.analyst",
+    )
+    refused = client.post("/cases/v2/case", headers=key("nordlys_user"), json=body)
+    assert assert_error(refused, 403, "FIELD_ERROR")["messages"][0]["field"] == "assignedTech"
+
+
+def test_a_create_nobody_would_be_told_of_can_be_refused(client: TestClient) -> None:
+    quiet = create_body(defaultWatchers=False, rejectCreateWithoutNotification=True)
+    assert_error(client.post("/cases/v2/case", headers=key("nordlys_user"), json=quiet), 412)
+    watched = {**quiet, "watchers": [{"type": "email", "destination": "soc@example.com"}]}
+    response = client.post("/cases/v2/case", headers=key("nordlys_user"), json=watched)
+    assert response.status_code == 201
+    silent = client.post(
+        "/cases/v2/case", headers=key("nordlys_user"), json=create_body(defaultWatchers=False)
+    ).json()["data"]
+    history = client.app.state.sandbox.history[silent["id"]]  # type: ignore[attr-defined]
+    assert history[0]["notified"] is False
+
+
+def test_test_data_cases_are_searched_only_when_asked(client: TestClient) -> None:
+    data = client.post(
+        "/cases/v2/case", headers=key("soc_tech"), json=create_body(testData=True)
+    ).json()["data"]
+    assert "TEST_DATA" in data["flags"]
+    criteria = {"caseID": [data["id"]]}
+    plain = client.post("/cases/v2/case/search", headers=key("soc_tech"), json=criteria).json()
+    with_test = client.post(
+        "/cases/v2/case/search", headers=key("soc_tech"), json={**criteria, "includeTestData": True}
+    ).json()
+    assert (plain["count"], [c["id"] for c in with_test["data"]]) == (0, [data["id"]])
 
 
 def test_invalid_json_body_is_400(client: TestClient) -> None:
@@ -434,6 +514,33 @@ def test_update_validation_errors_are_412(
     assert assert_error(response, 412, "FIELD_ERROR")["messages"][0]["field"] == field
 
 
+def test_update_accepts_the_fields_mnemonics_models_send(client: TestClient) -> None:
+    case = find_case(client, customerID=2, accessMode="roleBased")
+    path = f"/cases/v2/case/{case['id']}"
+    body = {"internalComment": False, "textFormat": "html", "notification": {}, "triggers": {}}
+    data = client.put(path, headers=key("nordlys_user"), json=body).json()["data"]
+    assert data["lastUpdatedTimestamp"] == case["lastUpdatedTimestamp"]
+    due = client.put(
+        path,
+        headers=key("soc_tech"),
+        json={"customerDueTimestamp": 1_760_100_000_000, "assignedUserID": 201},
+    ).json()["data"]
+    assert due["customerDueTimestamp"] == 1_760_100_000_000
+    assert due["customerDueTime"] == "2025-10-10T12:40:00.000Z"
+    assert due["assignedUser"]["userName"] == "kari.nordmann"
+
+
+def test_an_internal_comment_in_an_update_needs_the_tech_role(client: TestClient) -> None:
+    case = find_case(client, customerID=2, accessMode="roleBased")
+    path = f"/cases/v2/case/{case['id']}"
+    body = {"comment": "SOC eyes only", "internalComment": True}
+    refused = client.put(path, headers=key("nordlys_user"), json=body)
+    assert assert_error(refused, 403, "FIELD_ERROR")["messages"][0]["field"] == "internalComment"
+    client.put(path, headers=key("soc_tech"), json=body)
+    comments = client.app.state.sandbox.comments[case["id"]]  # type: ignore[attr-defined]
+    assert (comments[-1]["comment"], comments[-1]["flags"]) == ("SOC eyes only", ["INTERNAL"])
+
+
 def test_read_only_user_cannot_update(client: TestClient) -> None:
     case = find_case(client, customerID=2, accessMode="roleBased")
     response = client.put(
@@ -481,8 +588,14 @@ def test_delete_needs_tech_and_hides_the_case_from_customers(client: TestClient)
     case = find_case(client, customerID=2, accessMode="roleBased")
     path = f"/cases/v2/case/{case['id']}"
     assert_error(client.delete(path, headers=key("nordlys_user")), 403)
-    assert client.delete(path, headers=key("soc_tech")).json()["data"]["flags"] == ["DELETED"]
+    deleted = client.delete(path, headers=key("soc_tech"), params={"comment": "Duplicate"})
+    assert deleted.json()["data"]["flags"] == ["DELETED"]
     assert_error(client.get(path, headers=key("nordlys_user")), 404)
+    state = client.app.state.sandbox  # type: ignore[attr-defined]
+    last = state.history[case["id"]][-1]
+    assert last["operation"] == "deleteCase"
+    assert [c["field"] for c in last["changes"]] == ["setFlag", "addComment"]
+    assert state.comments[case["id"]][-1]["comment"] == "Duplicate"
 
 
 def test_move_changes_service_and_type_for_tech_with_move_privilege(client: TestClient) -> None:

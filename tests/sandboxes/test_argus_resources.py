@@ -129,6 +129,40 @@ def test_comment_order_before_and_after(client: TestClient) -> None:
     assert [c["comment"] for c in after["data"]] == ["c2", "c3"]
 
 
+def test_a_comment_may_set_the_status_and_name_attachments(client: TestClient) -> None:
+    path = new_case(client)
+    ids = [
+        client.post(
+            f"{path}/attachments",
+            headers=key("nordlys_user"),
+            json={"name": f"{n}.txt", "mimeType": "text/plain", "data": "YWJj"},
+        ).json()["data"]["id"]
+        for n in ("a", "b")
+    ]
+    body = {
+        "comment": "See <b>both</b> files",
+        "associatedAttachmentID": ids,
+        "status": "pendingSoc",
+        "textFormat": "plainText",
+        "notification": {},
+    }
+    added = client.post(f"{path}/comments", headers=key("nordlys_user"), json=body).json()["data"]
+    assert added["comment"] == "See &lt;b&gt;both&lt;/b&gt; files"
+    assert [a["name"] for a in added["associatedAttachments"]] == ["a.txt", "b.txt"]
+    case = client.get(path, headers=key("nordlys_user")).json()["data"]
+    assert case["status"] == "pendingSoc"
+    edited = client.put(
+        f"{path}/comments/{added['id']}",
+        headers=key("nordlys_user"),
+        json={"comment": "Only one", "associatedAttachmentID": ids[:1]},
+    ).json()["data"]
+    assert [a["name"] for a in edited["associatedAttachments"]] == ["a.txt"]
+    closing = client.post(
+        f"{path}/comments", headers=key("nordlys_user"), json={"comment": "x", "status": "closed"}
+    )
+    assert error(closing, 412, "FIELD_ERROR")["messages"][0]["field"] == "status"
+
+
 def test_edit_comment_by_author_or_tech_and_delete_by_tech_only(client: TestClient) -> None:
     path = new_case(client)
     soc = client.post(f"{path}/comments", headers=key("soc_tech"), json={"comment": "hi"}).json()[
@@ -192,7 +226,41 @@ def test_download_keeps_the_original_content_type(client: TestClient) -> None:
         "data"
     ]
     download = client.get(f"{path}/attachments/{meta['id']}/download", headers=key("nordlys_user"))
-    assert download.text == "abcdef" and download.headers["content-type"].startswith("text/plain")
+    assert download.text == "abcdef" and download.headers["content-type"] == "text/plain"
+    assert download.headers["content-disposition"] == 'attachment; filename="a.txt"'
+    inline = client.get(
+        f"{path}/attachments/{meta['id']}/download?inline=true", headers=key("nordlys_user")
+    )
+    assert inline.headers["content-disposition"] == 'inline; filename="a.txt"'
+
+
+def test_internal_attachments_are_for_tech_users_only(client: TestClient) -> None:
+    path = new_case(client)
+    upload = {"name": "ioc.txt", "mimeType": "text/plain", "data": "YWJj", "internal": True}
+    refused = client.post(f"{path}/attachments", headers=key("nordlys_user"), json=upload)
+    assert error(refused, 403, "FIELD_ERROR")["messages"][0]["field"] == "internal"
+    meta = client.post(f"{path}/attachments", headers=key("soc_tech"), json=upload).json()["data"]
+    assert meta["flags"] == ["INTERNAL"]
+    listed = client.get(f"{path}/attachments", headers=key("nordlys_user")).json()["data"]
+    assert listed == []
+    error(client.get(f"{path}/attachments/{meta['id']}", headers=key("nordlys_user")), 404)
+    seen = client.get(f"{path}/attachments", headers=key("soc_tech")).json()["data"]
+    assert [a["id"] for a in seen] == [meta["id"]]
+
+
+def test_uploads_accept_the_fields_mnemonics_model_sends(client: TestClient) -> None:
+    path = new_case(client)
+    upload = {
+        "name": "a.zip",
+        "mimeType": "application/zip",
+        "data": "YWJj",
+        "encryptedZipMode": "client",
+        "encryptedZipPassword": "argus",
+        "prepared": False,
+        "notification": {},
+    }
+    meta = client.post(f"{path}/attachments", headers=key("nordlys_user"), json=upload)
+    assert meta.status_code == 201 and meta.json()["data"]["flags"] == ["ENCRYPTED_ZIP"]
 
 
 @pytest.mark.parametrize(
@@ -277,10 +345,10 @@ def test_tag_rights_and_validation(client: TestClient) -> None:
 
 
 def test_owner_grants_and_revokes_explicit_access(client: TestClient) -> None:
-    path = new_case(client, accessMode="explicit")
-    error(client.get(path, headers=key("nordlys_readonly")), 403)
+    path = new_case(client, accessMode="readRestricted")
+    error(client.get(path, headers=key("nordlys_readonly")), 404)
     grant = client.post(
-        f"{path}/access", headers=key("nordlys_user"), json={"subjectID": 202, "level": "read"}
+        f"{path}/access", headers=key("nordlys_user"), json={"userOrGroup": "ola.hansen"}
     )
     assert grant.status_code == 201
     entry = grant.json()["data"]
@@ -295,12 +363,38 @@ def test_owner_grants_and_revokes_explicit_access(client: TestClient) -> None:
     )
     revoked = client.delete(f"{path}/access/{entry['id']}", headers=key("nordlys_user"))
     assert revoked.json()["data"]["id"] == entry["id"]
-    error(client.get(path, headers=key("nordlys_readonly")), 403)
+    error(client.get(path, headers=key("nordlys_readonly")), 404)
+
+
+def test_every_acl_member_of_an_explicit_case_may_write(client: TestClient) -> None:
+    path = new_case(client, who="soc_tech", accessMode="explicit")
+    client.post(f"{path}/access", headers=key("soc_tech"), json={"subjectID": 202, "level": "read"})
+    data = client.get(path, headers=key("nordlys_readonly")).json()["data"]
+    assert data["currentUserAccess"]["level"] == "write"
+    client.put(f"{path}/access", headers=key("soc_tech"), json={"accessMode": "readRestricted"})
+    data = client.get(path, headers=key("nordlys_readonly")).json()["data"]
+    assert data["currentUserAccess"]["level"] == "read"
+
+
+def test_an_owner_grant_gives_owner_access(client: TestClient) -> None:
+    path = new_case(client, who="soc_tech", accessMode="writeRestricted")
+    grant = client.post(
+        f"{path}/access",
+        headers=key("soc_tech"),
+        json={"userOrGroup": "kari.nordmann", "level": "owner", "addWatcher": False},
+    )
+    assert grant.json()["data"]["level"] == "owner"
+    data = client.get(path, headers=key("nordlys_user")).json()["data"]
+    assert data["currentUserAccess"]["level"] == "owner"
+    changed = client.put(
+        f"{path}/access", headers=key("nordlys_user"), json={"accessMode": "explicit"}
+    )
+    assert changed.status_code == 200
 
 
 def test_group_grant_gives_its_members_access(client: TestClient) -> None:
     path = new_case(client, who="soc_tech", accessMode="explicit")
-    error(client.get(path, headers=key("nordlys_user")), 403)
+    error(client.get(path, headers=key("nordlys_user")), 404)
     client.post(
         f"{path}/access", headers=key("soc_tech"), json={"subjectID": 401, "level": "write"}
     )
@@ -362,7 +456,8 @@ def test_access_modes_follow_the_documented_table(
 @pytest.mark.parametrize(
     ("body", "field"),
     [({"accessMode": "private"}, "accessMode"), ({"subjectID": 424242}, "subjectID"),
-     ({"subjectID": 202, "level": "owner"}, "subjectID")],
+     ({"userOrGroup": "nobody"}, "userOrGroup"), ({"userOrGroup": "ola.hansen", "level": "admin"},
+     "userOrGroup"), ({"level": "read"}, "userOrGroup")],
 )  # fmt: skip
 def test_invalid_access_changes_are_412(
     client: TestClient, body: dict[str, Any], field: str
@@ -399,6 +494,35 @@ def test_history_records_every_change(client: TestClient) -> None:
     error(client.get(f"{path}/history/nope", headers=key("nordlys_user")), 404)
 
 
+def test_history_filters_as_mnemonics_model_names_them(client: TestClient) -> None:
+    path = new_case(client)
+    client.post(f"{path}/comments", headers=key("nordlys_user"), json={"comment": "Hello"})
+    client.put(path, headers=key("soc_tech"), json={"priority": "high"})
+    client.post(f"{path}/tags", headers=key("nordlys_user"), json={"tags": ["a/b"]})
+    client.put(f"{path}/close", headers=key("soc_tech"), json={})
+
+    def operations(**query: Any) -> list[str]:
+        body = client.get(f"{path}/history", headers=key("soc_tech"), params=query).json()
+        return [t["operation"] for t in body["data"]]
+
+    everything = ["createCase", "addCaseComment", "updateCase", "addCaseTag", "closeCase"]
+    assert operations() == everything
+    assert operations(sortBy="-timestamp") == everything[::-1]
+    assert operations(operation=["addCaseTag", "closeCase"]) == ["addCaseTag", "closeCase"]
+    assert operations(type="actions") == ["createCase", "closeCase"]
+    assert operations(type=["comments", "priority"]) == ["addCaseComment", "updateCase"]
+    assert operations(field="priority") == ["updateCase"]
+    assert operations(user="soc.tech") == ["updateCase", "closeCase"]
+    assert operations(userID=201) == ["createCase", "addCaseComment", "addCaseTag"]
+    ids = [t["id"] for t in client.get(f"{path}/history", headers=key("soc_tech")).json()["data"]]
+    assert operations(afterTransaction=ids[2]) == everything[3:]
+    assert operations(beforeTransaction=ids[1], transactionID=ids[:2]) == everything[:1]
+    assert operations(startTimestamp="now", endTimestamp="-1hours") == []
+    assert operations(startTimestamp="-1hours") == everything
+    refused = client.get(f"{path}/history", headers=key("soc_tech"), params={"type": "tags"})
+    assert error(refused, 412, "FIELD_ERROR")["messages"][0]["field"] == "type"
+
+
 def test_seeded_history_ends_at_the_cases_last_update(client: TestClient) -> None:
     state = client.app.state.sandbox  # type: ignore[attr-defined]
     for case in state.cases.values():
@@ -422,7 +546,7 @@ def test_case_events_are_paged_and_access_checked(client: TestClient) -> None:
     assert (
         event["associatedCase"]["id"] == case_id and event["customerInfo"]["shortName"] == "nordlys"
     )
-    error(client.get(f"/events/v1/case/{case_id}", headers=key("fjordline_user")), 403)
+    error(client.get(f"/events/v1/case/{case_id}", headers=key("fjordline_user")), 404)
 
 
 # --- catalog --------------------------------------------------------------------------------

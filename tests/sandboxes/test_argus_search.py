@@ -403,3 +403,36 @@ def test_description_and_workflows_are_output_options(client: TestClient) -> Non
 def test_asset_and_field_criteria_match_nothing(client: TestClient) -> None:
     assert search(client, {"assetID": ["abc"]})["count"] == 0
     assert search(client, {"field": ["x"]})["count"] == 0
+
+
+def test_explicit_access_criteria_in_mnemonics_object_form(client: TestClient) -> None:
+    st = state(client)
+    written = {
+        cid
+        for cid, rows in st.acl.items()
+        if any(e["subjectID"] == 401 and e["level"] == "write" for e in rows)
+    }
+    body = search(client, {"explicitAccess": [{"subject": ["401"], "level": ["write"]}]})
+    assert written and ids(body) == expected(client, "soc_tech", lambda c: c["id"] in written)
+
+
+def test_service_criteria_initial_values_and_production_customers(client: TestClient) -> None:
+    body = search(client, {"serviceCriteria": {"service": ["support"]}})
+    assert ids(body) == expected(client, "soc_tech", lambda c: c["serviceID"] == 6)
+    assert search(client, {"serviceCriteria": {"includeFlags": ["HANDLED_BY_SOC"]}})["count"] == 0
+    initial = search(client, {"initialStatus": ["pendingCustomer"], "initialPriority": ["high"]})
+    assert initial["count"] and ids(initial) == expected(
+        client,
+        "soc_tech",
+        lambda c: c["initialStatus"] == "pendingCustomer" and c["initialPriority"] == "high",
+    )
+    everything = expected(client, "soc_tech", lambda c: True)
+    assert ids(search(client, {"productionCustomers": True})) == everything
+    assert search(client, {"productionCustomers": False})["count"] == 0
+    assert search(client, {"userID": [101], "userFieldStrategy": ["watchedByUser"]})["count"] == 0
+
+
+def test_search_sorts_by_the_models_user_and_reference_keys(client: TestClient) -> None:
+    body = search(client, {"sortBy": ["customer", "-reporter"], "limit": 0})
+    keys = [(c["customer"]["id"], -c["reporter"]["id"]) for c in body["data"]]
+    assert keys == sorted(keys)

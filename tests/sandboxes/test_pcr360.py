@@ -30,7 +30,7 @@ from hookline.connectors.pcr360.sandbox.data import (
 )
 from hookline.errors import ConfigurationError
 from hookline.run.sandbox import running
-from tests.clock import Clock
+from hookline.testing import Clock
 
 with warnings.catch_warnings():
     # Starlette warns at import when only httpx (not httpx2) is installed.
@@ -68,7 +68,8 @@ class Api:
         if token is not None:
             sent["PCR-AUTH-TOKEN"] = token
         url = f"/api/{key}/{request}.{output}"
-        return self.client.request(method, url, headers=sent, **kwargs)
+        result: httpx.Response = self.client.request(method, url, headers=sent, **kwargs)
+        return result
 
     def post(self, request: str, token: str | None, **kwargs: Any) -> httpx.Response:
         return self.request("POST", request, token, **kwargs)

@@ -30,7 +30,7 @@ from hookline.connectors.planradar.sandbox.data import (
 )
 from hookline.errors import ConfigurationError
 from hookline.run.sandbox import running
-from tests.clock import Clock
+from hookline.testing import Clock
 
 with warnings.catch_warnings():
     # starlette.testclient warns once, on import, that it prefers httpx2 over httpx.
@@ -422,6 +422,18 @@ def test_picture_is_listed_as_attachment_and_downloadable(client: TestClient) ->
     assert len(media) == 1
 
 
+def test_attachments_take_the_documented_parameters(client: TestClient) -> None:
+    uuid = client.post(TICKETS, json=new_ticket()).json()["data"]["attributes"]["uuid"]
+    body = {"data": {"attributes": {"file": PNG, "file-name": "a.png"}}}
+    client.post(image_path(uuid, "8f1c50d8-96d3-4b54-bb5f-1145eeccb7bb"), json=body)
+    path = f"{TICKETS}/{uuid}/attachments"
+    listed = client.get(path, params={"only_ticket_attachments": "true", "types[]": "images"})
+    assert len(listed.json()["data"]) == 1
+    assert client.get(path, params={"types[]": "documents"}).json()["data"] == []
+    refused = client.get(path, params={"only_ticket_attachments": "maybe"})
+    assert refused.status_code == 400
+
+
 @pytest.mark.parametrize(
     ("attributes", "pointer"),
     [
@@ -609,6 +621,27 @@ def test_invalid_webhook_gets_422(
     response = client.post(f"{V1}/webhooks", json=body)
     assert response.status_code == 422
     assert first_error(response)["source"]["pointer"] == f"/data/attributes/{pointer}"
+
+
+def test_webhooks_can_be_configured_when_the_app_is_made() -> None:
+    configured = {
+        "target-url": "https://hooks.example.test/planradar",
+        "events": ["ticket.created"],
+        "project-ids": [LINDEN],
+        "auth-username": "planradar",
+        "auth-password": "pa55",
+    }
+    app = create_app(rate_limit=10_000, webhooks=[configured])
+    (webhook,) = app.state.sandbox.webhooks.values()
+    assert (webhook.target_url, webhook.events, webhook.password) == (
+        "https://hooks.example.test/planradar",
+        ("ticket.created",),
+        "pa55",
+    )
+    listed = client_for(app).get(f"{V1}/webhooks").json()["data"]
+    assert listed[0]["attributes"]["auth-password"] == "********"
+    with pytest.raises(ConfigurationError, match="option webhooks: events must be"):
+        create_app(webhooks=[{**configured, "events": ["ticket.deleted"]}])
 
 
 def test_deleted_webhook_is_gone(app: Starlette, client: TestClient) -> None:

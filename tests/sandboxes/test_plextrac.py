@@ -17,7 +17,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from hookline.connectors.plextrac.sandbox import DEMO_CREDENTIALS, create_app, demo_connection
 from hookline.connectors.plextrac.sandbox.tokens import totp
 from hookline.run.sandbox import running
-from tests.clock import Clock
+from hookline.testing import Clock
 
 with warnings.catch_warnings():
     # starlette asks for the httpx2 package; the installed httpx works the same for tests.
@@ -42,7 +42,10 @@ def client(clock: Clock) -> TestClient:
 def login(
     client: TestClient, username: str = "demo@example.com", password: str = PASSWORD
 ) -> httpx.Response:
-    return client.post("/api/v1/authenticate", json={"username": username, "password": password})
+    result: httpx.Response = client.post(
+        "/api/v1/authenticate", json={"username": username, "password": password}
+    )
+    return result
 
 
 def bearer(client: TestClient, username: str = "demo@example.com") -> dict[str, str]:
@@ -206,7 +209,10 @@ def test_mfa_user_gets_a_challenge_instead_of_a_token(client: TestClient) -> Non
 
 
 def mfa_login(client: TestClient, code: str, one_time: str) -> httpx.Response:
-    return client.post("/api/v1/authenticate/mfa", json={"code": code, "token": one_time})
+    result: httpx.Response = client.post(
+        "/api/v1/authenticate/mfa", json={"code": code, "token": one_time}
+    )
+    return result
 
 
 def test_mfa_step_with_the_current_totp_gives_a_session(client: TestClient, clock: Clock) -> None:
@@ -306,7 +312,10 @@ def test_login_updates_last_login(client: TestClient, clock: Clock) -> None:
 
 
 def users_page(client: TestClient, headers: dict[str, str], **params: Any) -> httpx.Response:
-    return client.get(f"/api/v2/tenants/{TENANT}/users", headers=headers, params=params)
+    result: httpx.Response = client.get(
+        f"/api/v2/tenants/{TENANT}/users", headers=headers, params=params
+    )
+    return result
 
 
 def test_tenant_users_list_has_the_documented_attributes(client: TestClient) -> None:

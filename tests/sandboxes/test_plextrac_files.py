@@ -15,7 +15,7 @@ import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
 from hookline.connectors.plextrac.sandbox import create_app
-from tests.clock import Clock
+from hookline.testing import Clock
 from tests.sandboxes.plextrac_errors import assert_error
 
 with warnings.catch_warnings():
@@ -62,9 +62,10 @@ def with_cookie(session: dict[str, Any]) -> dict[str, str]:
 
 def upload(client: TestClient, headers: dict[str, str], **files: Any) -> httpx.Response:
     scope = '["tenant_admin_0","tenant_std_user_0","tenant_analyst_0"]'
-    return client.post(
+    result: httpx.Response = client.post(
         "/api/v1/uploads", headers=headers, data={"setScope": scope}, files=files or None
     )
+    return result
 
 
 # --- uploads ----------------------------------------------------------------------------------

@@ -98,7 +98,8 @@ def test_get_client_has_every_documented_field(client: TestClient, admin: dict[s
 
 
 def clients_page(client: TestClient, headers: dict[str, str], **body: Any) -> httpx.Response:
-    return client.post("/api/v2/clients", headers=headers, json=body)
+    result: httpx.Response = client.post("/api/v2/clients", headers=headers, json=body)
+    return result
 
 
 def test_v2_clients_page_has_meta_pagination_total(
@@ -348,9 +349,10 @@ def test_v1_finding_rows_have_documented_positions(
 
 
 def findings_page(client: TestClient, headers: dict[str, str], **body: Any) -> httpx.Response:
-    return client.post(
+    result: httpx.Response = client.post(
         f"/api/v2/clients/{CLIENT}/reports/{REPORT}/findings", headers=headers, json=body
     )
+    return result
 
 
 def test_v2_findings_offset_counts_records(client: TestClient, admin: dict[str, str]) -> None:

@@ -7,10 +7,13 @@ provider staff) or ``admin``. Per case, the documented table decides the level:
     roleBased        read/write grant, tech, ACL   write grant, tech, ACL write  reporter, admins
     writeRestricted  read/write grant, tech, ACL   tech, ACL write               reporter, admins
     readRestricted   tech, ACL                     tech, ACL write               reporter, admins
-    explicit         ACL                           ACL write                     reporter, admins
+    explicit         ACL                           every ACL member              reporter, admins
 
-ACL entries name a user or a group the user belongs to. Deleted and unpublished cases are
-hidden from every user without the tech role (a tech or admin grant), their reporter included.
+ACL entries name a user or a group the user belongs to; an entry of level ``owner`` gives
+owner access in every mode. Deleted and unpublished cases are hidden from every user without
+the tech role (a tech or admin grant), their reporter included. A case the user cannot read
+does not exist for them: "If the user has no read access, the case will not be returned from
+the API", so it is 404 like an unknown id, and searches leave it out.
 """
 
 from __future__ import annotations
@@ -51,16 +54,18 @@ def access_level(state: ArgusState, user: Record, case: Record) -> str | None:
     hidden = "DELETED" in case["flags"] or case["publishedTimestamp"] is None
     if hidden and grant not in ("tech", "admin"):
         return None
-    if grant == "admin" or case["reporterID"] == user["id"]:
+    acl = acl_level(state, user, case["id"])
+    if grant == "admin" or case["reporterID"] == user["id"] or acl == "owner":
         return "owner"
     mode = case["accessMode"]
+    if mode == "explicit" and acl is not None:
+        return "write"
     role_write = mode != "explicit" and (
         grant == "tech" or (grant == "write" and mode == "roleBased")
     )
     role_read = role_write or (
         grant in ("read", "write") and mode in ("roleBased", "writeRestricted")
     )
-    acl = acl_level(state, user, case["id"])
     if role_write or acl == "write":
         return "write"
     if role_read or acl == "read":
@@ -93,18 +98,13 @@ def comment_visible(tech: bool, comment: Record) -> bool:
 def load_case(state: ArgusState, user: Record, case_id: int, need: str = "read") -> Record:
     """The case if the user holds level ``need`` on it.
 
-    404 when it does not exist (or is deleted or unpublished and the user may not see such
-    cases), 403 when the user's level is too low.
+    404 when it does not exist or the user cannot read it (deleted and unpublished cases
+    included), 403 when the user reads it but their level is too low for ``need``.
     """
     case = state.cases.get(case_id)
-    if case is None:
+    level = None if case is None else access_level(state, user, case)
+    if case is None or level is None:
         raise action_error(404, f"Case {case_id} not found")
-    level = access_level(state, user, case)
-    if level is None:
-        hidden = "DELETED" in case["flags"] or case["publishedTimestamp"] is None
-        if hidden:
-            raise action_error(404, f"Case {case_id} not found")
-        raise action_error(403, f"Access denied to case {case_id}")
     if LEVEL_RANK[level] < LEVEL_RANK[need]:
         raise action_error(
             403, f"Access denied: this operation needs {need} access to case {case_id}"

@@ -3,6 +3,11 @@
 Changing the mode, granting and revoking need access level ``owner`` (the reporter, or an
 administrator). Granting a subject that already holds a grant changes its level. Role-based
 access is not on the list and cannot be revoked: only a stricter mode limits it.
+
+A grant names its subject as ``userOrGroup`` (id, user name or group short name), as
+mnemonic's request models do, or by the deprecated numeric ``subjectID``; ``level`` is
+``read`` (default), ``write`` or ``owner``; ``addWatcher`` (default true) is accepted and has
+no effect, as the sandbox keeps no watchers.
 """
 
 from __future__ import annotations
@@ -19,15 +24,26 @@ from .history import change, commit
 from .records import acl_record
 from .state import ACCESS_MODES, ACL_LEVELS, ArgusState, Record
 
+GRANT_FIELDS = ("userOrGroup", "subjectID", "level", "addWatcher")
+
 
 def parse_member(state: ArgusState, item: object, field: str) -> tuple[int, str]:
-    """``(subjectID, level)`` from ``{subjectID, level}``; 412 naming ``field`` when invalid."""
-    if not isinstance(item, dict) or not set(item) <= {"subjectID", "level"}:
-        raise field_error(412, field, f"{field} entries must be {{subjectID, level}} objects")
-    subject = state.subject(item.get("subjectID"))
+    """``(subject id, level)`` from a grant object; 412 naming ``field`` when invalid."""
+    if not isinstance(item, dict) or not set(item) <= set(GRANT_FIELDS):
+        raise field_error(
+            412, field, f"{field} entries must be {{userOrGroup, level, addWatcher}} objects"
+        )
+    ref = item.get("userOrGroup")
+    if ref is None:
+        ref = item.get("subjectID")
+    if ref is None:
+        raise field_error(412, field, "userOrGroup (or the older subjectID) is required")
+    subject = state.subject(ref)
     if subject is None:
-        raise field_error(412, field, f"Unknown subject {item.get('subjectID')!r}")
-    level = item.get("level", "read")
+        raise field_error(412, field, f"Unknown user or group {ref!r}")
+    if not isinstance(item.get("addWatcher", True), bool):
+        raise field_error(412, field, "addWatcher must be true or false")
+    level = item.get("level") or "read"
     if level not in ACL_LEVELS:
         raise field_error(
             412, field, f"Invalid level {level!r}; expected one of {list(ACL_LEVELS)}"
@@ -65,20 +81,26 @@ async def put_access_mode(request: Request, state: ArgusState, user: Record) -> 
     mode = enum_field(body, "accessMode", ACCESS_MODES)
     if mode is not None and mode != case["accessMode"]:
         previous, case["accessMode"] = case["accessMode"], mode
-        commit(state, case, user["id"], "changeAccessMode", [change("accessMode", mode, previous)])
+        commit(
+            state,
+            case,
+            user["id"],
+            "updateCaseAccessSettings",
+            [change("accessMode", mode, previous)],
+        )
     return single(render.case(state, case, user))
 
 
 @authenticated
 async def post_access(request: Request, state: ArgusState, user: Record) -> Response:
-    """POST /cases/v2/case/{id}/access ``{subjectID, level}``: answers with the grant."""
+    """POST /cases/v2/case/{id}/access ``{userOrGroup, level, addWatcher}``: the grant."""
     case = load_case(state, user, request.path_params["case_id"], "owner")
-    body = await json_body(request, allowed=["subjectID", "level"])
-    if body.get("subjectID") is None:
-        raise field_error(412, "subjectID", "subjectID is required")
-    subject_id, level = parse_member(state, body, "subjectID")
+    body = await json_body(request, allowed=GRANT_FIELDS)
+    by_id = body.get("userOrGroup") is None and body.get("subjectID") is not None
+    field = "subjectID" if by_id else "userOrGroup"
+    subject_id, level = parse_member(state, body, field)
     entry = grant(state, case, user["id"], subject_id, level)
-    commit(state, case, user["id"], "grantAccess", [change("acl", f"{subject_id}:{level}")])
+    commit(state, case, user["id"], "grantCaseAccess", [change("acl", f"{subject_id}:{level}")])
     return single(render.acl_entry(state, entry), status=201)
 
 
@@ -91,7 +113,7 @@ async def delete_access(request: Request, state: ArgusState, user: Record) -> Re
     if entry is None:
         raise action_error(404, f"Access entry {entry_id} not found on case {case['id']}")
     state.acl[case["id"]].remove(entry)
-    commit(state, case, user["id"], "revokeAccess", [change("acl", None, entry["subjectID"])])
+    commit(state, case, user["id"], "revokeCaseAccess", [change("acl", None, entry["subjectID"])])
     return single(render.acl_entry(state, entry))
 
 

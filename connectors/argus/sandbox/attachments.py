@@ -1,7 +1,13 @@
 """Case attachments: base64 upload, metadata list and lookup, raw download, removal.
 
-The download answers with the stored bytes and the content type given at upload, outside the
-JSON envelope (errors still come in the envelope).
+The download answers with the stored bytes and exactly the content type given at upload
+(no charset added), outside the JSON envelope (errors still come in the envelope);
+``inline=true`` asks for ``Content-Disposition: inline``. An upload may be ``internal`` (tech
+role; flag ``INTERNAL``, seen by tech users only). The other fields of mnemonic's upload model
+(``encryptedZip``, ``encryptedZipMode``, ``encryptedZipPassword``, ``prepared``,
+``notification``) are accepted; only ``encryptedZipMode: client`` has an effect, flagging the
+attachment ``ENCRYPTED_ZIP`` as the client says it already is one. The sandbox does not
+encrypt (``server``) or hold prepared uploads back.
 """
 
 from __future__ import annotations
@@ -14,21 +20,45 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import render
-from .access import load_case
+from .access import is_tech, load_case
 from .auth import authenticated
-from .envelope import action_error, field_error, json_body, listing, page_params, single, text_field
+from .envelope import (
+    action_error,
+    enum_field,
+    field_error,
+    json_body,
+    listing,
+    page_params,
+    single,
+    text_field,
+)
 from .history import change, commit
 from .records import attachment_record
 from .state import ArgusState, Record
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+_UPLOAD_FIELDS = (
+    "name", "mimeType", "data", "originEmailAddress", "internal", "notification",
+    "encryptedZip", "encryptedZipMode", "encryptedZipPassword", "prepared",
+)  # fmt: skip
 
 
-def _find(state: ArgusState, case: Record, attachment_id: str) -> Record:
+def _visible(user: Record, case: Record, record: Record) -> bool:
+    return "INTERNAL" not in record["flags"] or is_tech(user, case)
+
+
+def _find(state: ArgusState, user: Record, case: Record, attachment_id: str) -> Record:
     for record in state.attachments[case["id"]]:
-        if record["id"] == attachment_id:
+        if record["id"] == attachment_id and _visible(user, case, record):
             return record
     raise action_error(404, f"Attachment {attachment_id} not found on case {case['id']}")
+
+
+def _flag(body: Record, field: str) -> bool:
+    value = body.get(field)
+    if value is not None and not isinstance(value, bool):
+        raise field_error(412, field, f"{field} must be true or false")
+    return bool(value)
 
 
 def _decode(data: str) -> bytes:
@@ -46,7 +76,11 @@ async def list_attachments(request: Request, state: ArgusState, user: Record) ->
     """GET /cases/v2/case/{id}/attachments: metadata of the case's attachments."""
     case = load_case(state, user, request.path_params["case_id"])
     limit, offset = page_params(request)
-    rows = [render.attachment(state, a) for a in state.attachments[case["id"]]]
+    rows = [
+        render.attachment(state, a)
+        for a in state.attachments[case["id"]]
+        if _visible(user, case, a)
+    ]
     return listing(rows, limit, offset)
 
 
@@ -54,10 +88,19 @@ async def list_attachments(request: Request, state: ArgusState, user: Record) ->
 async def post_attachment(request: Request, state: ArgusState, user: Record) -> Response:
     """POST /cases/v2/case/{id}/attachments ``{name, mimeType, data}``: needs write access."""
     case = load_case(state, user, request.path_params["case_id"], "write")
-    body = await json_body(request, allowed=["name", "mimeType", "data", "originEmailAddress"])
+    body = await json_body(request, allowed=_UPLOAD_FIELDS)
     name = text_field(body, "name", required=True, limit=255) or ""
     mime_type = text_field(body, "mimeType", limit=255) or "application/octet-stream"
     content = _decode(text_field(body, "data", required=True, limit=2**31) or "")
+    internal = _flag(body, "internal")
+    if internal and not is_tech(user, case):
+        raise field_error(403, "internal", "Only tech users may add internal attachments")
+    zip_mode = enum_field(body, "encryptedZipMode", ("none", "client", "server")) or "none"
+    _flag(body, "encryptedZip")
+    _flag(body, "prepared")
+    text_field(body, "encryptedZipPassword")
+    if body.get("notification") is not None and not isinstance(body["notification"], dict):
+        raise field_error(412, "notification", "notification must be an object")
     record = attachment_record(
         state,
         name=name,
@@ -67,8 +110,9 @@ async def post_attachment(request: Request, state: ArgusState, user: Record) -> 
         added=state.now_ms(),
         origin_email=text_field(body, "originEmailAddress"),
     )
+    record["flags"] += ["INTERNAL"] * internal + ["ENCRYPTED_ZIP"] * (zip_mode == "client")
     state.attachments[case["id"]].append(record)
-    commit(state, case, user["id"], "addAttachment", [change("attachment", record["id"])])
+    commit(state, case, user["id"], "addCaseAttachment", [change("attachment", record["id"])])
     return single(render.attachment(state, record), status=201)
 
 
@@ -76,30 +120,34 @@ async def post_attachment(request: Request, state: ArgusState, user: Record) -> 
 async def get_attachment(request: Request, state: ArgusState, user: Record) -> Response:
     """GET /cases/v2/case/{id}/attachments/{attachmentID}: one attachment's metadata."""
     case = load_case(state, user, request.path_params["case_id"])
-    record = _find(state, case, request.path_params["attachment_id"])
+    record = _find(state, user, case, request.path_params["attachment_id"])
     return single(render.attachment(state, record))
 
 
 @authenticated
 async def download_attachment(request: Request, state: ArgusState, user: Record) -> Response:
-    """GET /cases/v2/case/{id}/attachments/{attachmentID}/download: the raw content."""
+    """GET /cases/v2/case/{id}/attachments/{attachmentID}/download?inline=…: the raw content."""
     case = load_case(state, user, request.path_params["case_id"])
-    record = _find(state, case, request.path_params["attachment_id"])
-    disposition = f'attachment; filename="{record["name"].replace(chr(34), "")}"'
-    return Response(
-        record["content"],
-        media_type=record["mimeType"],
-        headers={"Content-Disposition": disposition},
-    )
+    record = _find(state, user, case, request.path_params["attachment_id"])
+    inline = request.query_params.get("inline", "false").lower()
+    if inline not in ("true", "false"):
+        raise field_error(412, "inline", "inline must be true or false")
+    kind = "inline" if inline == "true" else "attachment"
+    disposition = f'{kind}; filename="{record["name"].replace(chr(34), "")}"'
+    # Set the header directly: Starlette's media_type would add "; charset=utf-8" to text/*.
+    headers = {"Content-Type": record["mimeType"], "Content-Disposition": disposition}
+    return Response(record["content"], headers=headers)
 
 
 @authenticated
 async def delete_attachment(request: Request, state: ArgusState, user: Record) -> Response:
     """DELETE /cases/v2/case/{id}/attachments/{attachmentID}: needs write access."""
     case = load_case(state, user, request.path_params["case_id"], "write")
-    record = _find(state, case, request.path_params["attachment_id"])
+    record = _find(state, user, case, request.path_params["attachment_id"])
     state.attachments[case["id"]].remove(record)
-    commit(state, case, user["id"], "removeAttachment", [change("attachment", None, record["id"])])
+    commit(
+        state, case, user["id"], "deleteCaseAttachment", [change("attachment", None, record["id"])]
+    )
     return single(render.attachment(state, record))
 
 

@@ -8,6 +8,17 @@ TECH-only fields (``assignedTech``, ``reporter``, ``internalComment``; ``subject
 ``description`` also for the owner) answer 403 with a FIELD_ERROR per refused field. Closing
 is its own transition; moving needs the tech role and the ``moveCase`` privilege on both the
 source and the target customer.
+
+Every field mnemonic's own request models send is accepted (the models send some with default
+values on every call, such as ``descriptionTextFormat``, ``defaultWatchers`` and
+``internalComment: false``). Those that change something here: ``descriptionTextFormat`` and
+``textFormat`` (plainText is stored escaped), ``assignedUser``/``assignedTech`` on create,
+``testData`` (flag ``TEST_DATA``, left out of searches by default),
+``rejectCreateWithoutNotification`` (412 when neither default nor explicit watchers would be
+notified), ``customerDueTimestamp``/``techDueTimestamp``, ``internalComment`` (the update's or
+close's comment is internal) and the deprecated ``reporterID``/``assignedUserID``/
+``assignedTechID``. ``notification``, ``triggers``, ``fields`` and watchers are accepted and
+otherwise ignored: the sandbox sends no notifications and keeps no custom fields.
 """
 
 from __future__ import annotations
@@ -32,23 +43,28 @@ from .envelope import (
     message,
     single,
     text_field,
+    text_format,
 )
-from .history import change, commit
+from .history import change, commit, field_name
 from .records import case_record
-from .sanitize import safe_html
+from .sanitize import as_html
 from .state import ACCESS_MODES, CASE_TYPES, PRIORITIES, STATUSES, ArgusState, Record
 from .tags import add_tags, parse_tags
 
 _CREATE_FIELDS = (
     "customer", "customerID", "service", "category", "type", "status", "priority", "subject",
-    "description", "tags", "customerReference", "accessMode", "aclMembers", "originEmailAddress",
-    "publish", "defaultWatchers", "watchers", "fields", "notification", "triggers",
+    "description", "descriptionTextFormat", "tags", "customerReference", "accessMode",
+    "aclMembers", "assignedUser", "assignedTech", "originEmailAddress", "publish",
+    "defaultWatchers", "watchers", "fields", "notification", "triggers", "testData",
+    "rejectCreateWithoutNotification",
 )  # fmt: skip
 _UPDATE_FIELDS = (
     "subject", "description", "status", "priority", "category", "reporter", "assignedUser",
-    "assignedTech", "customerReference", "comment", "internalComment", "originEmailAddress",
-    "hasEvents",
+    "assignedTech", "reporterID", "assignedUserID", "assignedTechID", "customerDueTimestamp",
+    "techDueTimestamp", "customerReference", "comment", "internalComment", "textFormat",
+    "originEmailAddress", "notification", "triggers", "hasEvents",
 )  # fmt: skip
+_CLOSE_FIELDS = ("comment", "internalComment", "notification")
 _MOVE_FIELDS = ("customer", "customerID", "service", "type", "category", "unsetCategory")
 
 
@@ -101,6 +117,34 @@ def _category(state: ArgusState, ref: object, service: Record, case_type: str) -
     return int(category["id"])
 
 
+def _flag(body: Record, field: str, default: bool) -> bool:
+    value = body.get(field)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise field_error(412, field, f"{field} must be true or false")
+    return value
+
+
+def _ignored(body: Record, objects: tuple[str, ...], lists: tuple[str, ...] = ()) -> None:
+    """Check the shape of fields the sandbox accepts without acting on them."""
+    for field in objects:
+        if body.get(field) is not None and not isinstance(body[field], dict):
+            raise field_error(412, field, f"{field} must be an object")
+    for field in lists:
+        if body.get(field) is not None and not isinstance(body[field], list):
+            raise field_error(412, field, f"{field} must be a list")
+
+
+def _timestamp(body: Record, field: str) -> int | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise field_error(412, field, f"{field} must be epoch milliseconds")
+    return value
+
+
 def _status(body: Record) -> str | None:
     status = enum_field(body, "status", STATUSES)
     if status == "closed":
@@ -145,6 +189,21 @@ async def create_case(request: Request, state: ArgusState, user: Record) -> Resp
         raise field_error(412, "aclMembers", "aclMembers must be a list")
     acl = [parse_member(state, item, "aclMembers") for item in members]
     pairs = parse_tags(body["tags"], "tags") if body.get("tags") is not None else []
+    _ignored(body, ("notification", "triggers"), ("fields", "watchers"))
+    tech = grant_level in ("tech", "admin")
+    if body.get("assignedTech") is not None and not tech:
+        raise field_error(403, "assignedTech", "Only tech users may assign a tech")
+    assigned_user = _user_field(state, body, "assignedUser")
+    assigned_tech = _user_field(state, body, "assignedTech", tech_only=True)
+    watched = _flag(body, "defaultWatchers", True) or bool(body.get("watchers"))
+    if _flag(body, "rejectCreateWithoutNotification", False) and not watched:
+        raise action_error(
+            412,
+            "The case would be created without notifying anyone: enable defaultWatchers or "
+            "add watchers, or leave rejectCreateWithoutNotification unset",
+        )
+    test_data = _flag(body, "testData", False)
+    body_format = text_format(body, "descriptionTextFormat")
     now = state.now_ms()
     case = case_record(
         case_id=state.next_case_id(),
@@ -152,7 +211,7 @@ async def create_case(request: Request, state: ArgusState, user: Record) -> Resp
         service_id=service["id"],
         case_type=case_type,
         subject=subject,
-        description=safe_html(description),
+        description=as_html(description, body_format),
         reporter_id=user["id"],
         created=now,
         status=_status(body) or "pendingSoc",
@@ -163,11 +222,15 @@ async def create_case(request: Request, state: ArgusState, user: Record) -> Resp
         origin_email=text_field(body, "originEmailAddress"),
         published=publish,
     )
+    case.update(assignedUserID=assigned_user, assignedTechID=assigned_tech)
+    if test_data:
+        case["flags"].append("TEST_DATA")
     state.add_case(case)
     for subject_id, level in acl:
         grant(state, case, user["id"], subject_id, level)
     add_tags(state, case, user["id"], pairs, now)
-    commit(state, case, user["id"], "createCase", [change("case", case["id"])], timestamp=now)
+    made = [change("case", case["id"])]
+    commit(state, case, user["id"], "createCase", made, timestamp=now, notified=watched)
     return single(render.case(state, case, user), status=201)
 
 
@@ -176,12 +239,16 @@ def _update_rights(state: ArgusState, user: Record, case: Record, body: Record) 
     owner = access_level(state, user, case) == "owner"
     needs = {
         "assignedTech": tech,
+        "assignedTechID": tech,
         "internalComment": tech,
+        "techDueTimestamp": tech,
         "reporter": tech or owner,
+        "reporterID": tech or owner,
         "subject": tech or owner,
         "description": tech or owner,
     }
-    refused = [f for f, allowed in needs.items() if body.get(f) is not None and not allowed]
+    given = {f for f in needs if body.get(f) is not None and body.get(f) is not False}
+    refused = [f for f, allowed in needs.items() if f in given and not allowed]
     if refused:
         raise ArgusError(
             403,
@@ -193,7 +260,11 @@ def _update_rights(state: ArgusState, user: Record, case: Record, body: Record) 
 
 
 def _user_field(state: ArgusState, body: Record, field: str, *, tech_only: bool = False) -> Any:
+    """A user named by ``field`` (id or user name), or by its deprecated ``…ID`` twin."""
     ref = body.get(field)
+    if ref is None and body.get(field + "ID") is not None:
+        field += "ID"
+        ref = body[field]
     if ref is None:
         return None
     found = state.user(ref)
@@ -213,9 +284,11 @@ async def update_case(request: Request, state: ArgusState, user: Record) -> Resp
     subject = text_field(body, "subject", limit=512)
     description = text_field(body, "description", limit=100_000)
     category = body.get("category")
+    body_format = text_format(body)
+    _ignored(body, ("notification", "triggers"))
     wanted = {
         "subject": subject,
-        "description": safe_html(description) if description is not None else None,
+        "description": as_html(description, body_format) if description is not None else None,
         "status": _status(body),
         "priority": enum_field(body, "priority", PRIORITIES),
         "categoryID": None
@@ -224,23 +297,24 @@ async def update_case(request: Request, state: ArgusState, user: Record) -> Resp
         "reporterID": _user_field(state, body, "reporter"),
         "assignedUserID": _user_field(state, body, "assignedUser"),
         "assignedTechID": _user_field(state, body, "assignedTech", tech_only=True),
+        "customerDueTimestamp": _timestamp(body, "customerDueTimestamp"),
+        "techDueTimestamp": _timestamp(body, "techDueTimestamp"),
         "customerReference": text_field(body, "customerReference"),
         "originEmailAddress": text_field(body, "originEmailAddress"),
     }
     comment = text_field(body, "comment", limit=100_000)
-    internal = text_field(body, "internalComment", limit=100_000)
-    if body.get("hasEvents") is not None and not isinstance(body["hasEvents"], bool):
-        raise field_error(412, "hasEvents", "hasEvents must be true or false")
+    internal = _flag(body, "internalComment", False)
+    _flag(body, "hasEvents", False)
     changes = []
     for field, value in wanted.items():
         if value is not None and value != case[field]:
-            changes.append(change(field.removesuffix("ID"), value, case[field]))
+            changes.append(change(field_name(field), value, case[field]))
             case[field] = value
     if wanted["status"] is not None and case["closedTimestamp"] is not None:
         case["closedTimestamp"] = case["closedByUserID"] = None
-    for text, is_internal in ((comment, False), (internal, True)):
-        if text is not None:
-            changes.append(add_comment(state, case, user, text, internal=is_internal)[1])
+    if comment is not None:
+        made = add_comment(state, case, user, comment, internal=internal, text_format=body_format)
+        changes.append(made[1])
     if changes:
         commit(state, case, user["id"], "updateCase", changes)
     return single(render.case(state, case, user))
@@ -248,30 +322,41 @@ async def update_case(request: Request, state: ArgusState, user: Record) -> Resp
 
 @authenticated
 async def close_case(request: Request, state: ArgusState, user: Record) -> Response:
-    """PUT /cases/v2/case/{id}/close ``{comment?}``."""
+    """PUT /cases/v2/case/{id}/close ``{comment?, internalComment?}``."""
     case = load_case(state, user, request.path_params["case_id"], "write")
-    body = await json_body(request, allowed=["comment"])
+    body = await json_body(request, allowed=_CLOSE_FIELDS)
     text = text_field(body, "comment", limit=100_000)
+    internal = _flag(body, "internalComment", False)
+    _ignored(body, ("notification",))
+    if internal and not is_tech(user, case):
+        raise field_error(403, "internalComment", "Only tech users may add internal comments")
     if case["status"] == "closed":
         raise action_error(412, f"Case {case['id']} is already closed")
     changes = [change("status", "closed", case["status"])]
     now = state.now_ms()
     case.update(status="closed", closedTimestamp=now, closedByUserID=user["id"])
     if text is not None:
-        changes.append(add_comment(state, case, user, text)[1])
+        changes.append(add_comment(state, case, user, text, internal=internal)[1])
     commit(state, case, user["id"], "closeCase", changes, timestamp=now)
     return single(render.case(state, case, user))
 
 
 @authenticated
 async def delete_case(request: Request, state: ArgusState, user: Record) -> Response:
-    """DELETE /cases/v2/case/{id}: marks the case deleted (tech role); answers with it."""
+    """DELETE /cases/v2/case/{id}?comment=…: marks the case deleted (tech role); answers with it.
+
+    The optional ``comment`` query parameter is added to the case in the same transaction.
+    """
     case = load_case(state, user, request.path_params["case_id"], "write")
     require_tech(user, case, "deleting a case")
     if "DELETED" in case["flags"]:
         raise action_error(404, f"Case {case['id']} not found")
+    text = text_field(dict(request.query_params), "comment", limit=100_000)
+    changes = [change("setFlag", "DELETED")]
+    if text:
+        changes.append(add_comment(state, case, user, text)[1])
     case["flags"].append("DELETED")
-    commit(state, case, user["id"], "deleteCase", [change("flags", "DELETED")])
+    commit(state, case, user["id"], "deleteCase", changes)
     return single(render.case(state, case, user))
 
 
@@ -313,7 +398,7 @@ async def move_case(request: Request, state: ArgusState, user: Record) -> Respon
         "categoryID": category_id,
     }
     changes = [
-        change(field.removesuffix("ID"), value, case[field])
+        change(field_name(field), value, case[field])
         for field, value in moved.items()
         if value != case[field]
     ]

@@ -1,6 +1,9 @@
 """Case comments: list (paged, sortable, before/after a comment), add, edit, delete.
 
-Comment text is HTML and is sanitised on input. Internal comments (flag ``INTERNAL``) and
+Comment text is HTML and is sanitised on input (``textFormat: plainText`` keeps markup as
+text). ``associatedAttachmentID`` names attachments of the case, as a list (mnemonic's models)
+or one id; a comment may set the case's ``status`` in the same transaction;
+``notification`` is accepted and ignored. Internal comments (flag ``INTERNAL``) and
 deleted ones (flag ``DELETED``) are shown to tech users only; writing an internal comment and
 deleting a comment also need the tech role. Editing is done in place by the comment's author
 or a tech user, and moves the comment's ``lastUpdatedTimestamp``.
@@ -17,17 +20,26 @@ from .access import comment_visible, is_tech, load_case, require_tech
 from .auth import authenticated
 from .envelope import (
     action_error,
+    enum_field,
     field_error,
+    id_list,
     json_body,
     listing,
     page_params,
     single,
     text_field,
+    text_format,
 )
 from .history import change, commit
 from .records import comment_record
-from .sanitize import safe_html
-from .state import ArgusState, Record
+from .sanitize import as_html
+from .state import STATUSES, ArgusState, Record
+
+_POST_FIELDS = (
+    "comment", "asReplyTo", "internal", "originEmailAddress", "associatedAttachmentID",
+    "notification", "status", "textFormat",
+)  # fmt: skip
+_PUT_FIELDS = ("comment", "associatedAttachmentID")
 
 _SORTS = {
     "addedTimestamp": False,
@@ -46,7 +58,8 @@ def add_comment(
     internal: bool = False,
     reply_to: str | None = None,
     origin_email: str | None = None,
-    attachment_id: str | None = None,
+    attachment_ids: list[str] | None = None,
+    text_format: str = "html",
 ) -> tuple[Record, Record]:
     """Store a comment; return it and the history change to commit with it.
 
@@ -55,16 +68,12 @@ def add_comment(
     """
     if reply_to is not None and _find(state, case, reply_to) is None:
         raise field_error(412, "asReplyTo", f"Comment {reply_to} not found on case {case['id']}")
-    attachment_ids = [attachment_id] if attachment_id else []
-    if attachment_id and not any(a["id"] == attachment_id for a in state.attachments[case["id"]]):
-        raise field_error(
-            412, "associatedAttachmentID", f"Attachment {attachment_id} not found on this case"
-        )
+    attachment_ids = _attachments(state, case, attachment_ids or [])
     record = comment_record(
         state,
         case,
         user_id=user["id"],
-        text=safe_html(text),
+        text=as_html(text, text_format),
         added=state.now_ms(),
         internal=internal,
         reply_to=reply_to,
@@ -72,7 +81,17 @@ def add_comment(
         attachment_ids=attachment_ids,
     )
     state.comments[case["id"]].append(record)
-    return record, change("comment", record["id"], object_type="comment")
+    return record, change("addComment", record["id"], object_type="comment")
+
+
+def _attachments(state: ArgusState, case: Record, ids: list[str]) -> list[str]:
+    known = {a["id"] for a in state.attachments[case["id"]]}
+    for attachment_id in ids:
+        if attachment_id not in known:
+            raise field_error(
+                412, "associatedAttachmentID", f"Attachment {attachment_id} not found on this case"
+            )
+    return ids
 
 
 def _find(state: ArgusState, case: Record, comment_id: str) -> Record | None:
@@ -110,17 +129,13 @@ async def list_comments(request: Request, state: ArgusState, user: Record) -> Re
 async def post_comment(request: Request, state: ArgusState, user: Record) -> Response:
     """POST /cases/v2/case/{id}/comments: needs write access (tech for internal comments)."""
     case = load_case(state, user, request.path_params["case_id"], "write")
-    body = await json_body(
-        request,
-        allowed=[
-            "comment",
-            "asReplyTo",
-            "internal",
-            "originEmailAddress",
-            "associatedAttachmentID",
-        ],
-    )
+    body = await json_body(request, allowed=_POST_FIELDS)
     text = text_field(body, "comment", required=True, limit=100_000)
+    if body.get("notification") is not None and not isinstance(body["notification"], dict):
+        raise field_error(412, "notification", "notification must be an object")
+    status = enum_field(body, "status", STATUSES)
+    if status == "closed":
+        raise field_error(412, "status", "Use the close endpoint to close a case")
     internal = body.get("internal") or False
     if not isinstance(internal, bool):
         raise field_error(412, "internal", "internal must be true or false")
@@ -134,9 +149,16 @@ async def post_comment(request: Request, state: ArgusState, user: Record) -> Res
         internal=internal,
         reply_to=text_field(body, "asReplyTo"),
         origin_email=text_field(body, "originEmailAddress"),
-        attachment_id=text_field(body, "associatedAttachmentID"),
+        attachment_ids=id_list(body, "associatedAttachmentID"),
+        text_format=text_format(body),
     )
-    commit(state, case, user["id"], "addComment", [made])
+    changes = [made]
+    if status is not None and status != case["status"]:
+        changes.append(change("status", status, case["status"]))
+        case["status"] = status
+        if case["closedTimestamp"] is not None:
+            case["closedTimestamp"] = case["closedByUserID"] = None
+    commit(state, case, user["id"], "addCaseComment", changes)
     return single(render.comment(state, record), status=201)
 
 
@@ -149,16 +171,22 @@ def _visible_comment(state: ArgusState, user: Record, case: Record, comment_id: 
 
 @authenticated
 async def put_comment(request: Request, state: ArgusState, user: Record) -> Response:
-    """PUT /cases/v2/case/{id}/comments/{commentID} ``{comment}``: author or tech user."""
+    """PUT /cases/v2/case/{id}/comments/{commentID} ``{comment, associatedAttachmentID?}``.
+
+    Only the author or a tech user may edit; given attachments replace the comment's list.
+    """
     case = load_case(state, user, request.path_params["case_id"], "write")
     record = _visible_comment(state, user, case, request.path_params["comment_id"])
     if record["addedByUserID"] != user["id"] and not is_tech(user, case):
         raise action_error(403, "Access denied: only the author or a tech user may edit a comment")
-    body = await json_body(request, allowed=["comment"])
-    text = safe_html(text_field(body, "comment", required=True, limit=100_000) or "")
+    body = await json_body(request, allowed=_PUT_FIELDS)
+    text = as_html(text_field(body, "comment", required=True, limit=100_000) or "")
+    if body.get("associatedAttachmentID") is not None:
+        attached = id_list(body, "associatedAttachmentID")
+        record["associatedAttachmentIDs"] = _attachments(state, case, attached)
     previous, record["comment"] = record["comment"], text
     record["lastUpdatedTimestamp"] = state.now_ms()
-    commit(state, case, user["id"], "updateComment", [change("comment", text, previous)])
+    commit(state, case, user["id"], "editCaseComment", [change("comment", text, previous)])
     return single(render.comment(state, record))
 
 
@@ -171,7 +199,9 @@ async def delete_comment(request: Request, state: ArgusState, user: Record) -> R
     if "DELETED" not in record["flags"]:
         record["flags"].append("DELETED")
         record["lastUpdatedTimestamp"] = state.now_ms()
-        commit(state, case, user["id"], "deleteComment", [change("comment", None, record["id"])])
+        commit(
+            state, case, user["id"], "deleteCaseComment", [change("comment", None, record["id"])]
+        )
     return single(render.comment(state, record))
 
 

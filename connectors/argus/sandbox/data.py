@@ -17,7 +17,7 @@ from .directory import BASE_TIME_MS, SOC_TECHS, seed_directory
 from .history import change, commit
 from .records import acl_record, attachment_record, case_record, comment_record, tag_record
 from .render import customer as customer_info
-from .state import ACCESS_MODES, PRIORITIES, STATUSES, ArgusState, Record
+from .state import ACCESS_MODES, PRIORITIES, ArgusState, Record
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -26,7 +26,9 @@ FIRST_CASE_ID = 100_001
 _SERVICE_WEIGHT = {"ids": 6, "support": 3, "vulnscan": 2, "advisory": 1, "administrative": 1}
 _TYPE_WEIGHT = {"securityIncident": 5, "operationalIncident": 2, "informational": 2, "change": 1}
 _SOC_SERVICES = ("ids", "advisory", "vulnscan")
-_OPEN = tuple(s for s in STATUSES if s != "closed")
+# The open statuses seeded cases are drawn from (fixed, so a seed keeps giving the same data).
+_OPEN = ("pendingCustomer", "pendingSoc", "pendingVendor", "workingSoc", "workingCustomer",
+         "pendingClose")  # fmt: skip
 _ATTACK = {
     "malware": (17, "Malware", "ET MALWARE Observed C2 domain in DNS lookup"),
     "phishing": (23, "Phishing", "ET PHISHING Successful credential phish"),
@@ -140,7 +142,14 @@ def _seed_comments(
             internal=internal,
         )
         state.comments[case["id"]].append(record)
-        commit(state, case, author, "addComment", [change("comment", record["id"])], timestamp=when)
+        commit(
+            state,
+            case,
+            author,
+            "addCaseComment",
+            [change("addComment", record["id"])],
+            timestamp=when,
+        )
 
 
 def _seed_tags(state: ArgusState, rng: random.Random, case: Record, text: dict[str, str]) -> None:
@@ -153,8 +162,8 @@ def _seed_tags(state: ArgusState, rng: random.Random, case: Record, text: dict[s
             state,
             case,
             author,
-            "addTag",
-            [change("tag", f"{key}/{record['value']}")],
+            "addCaseTag",
+            [change("addTag", f"{key}/{record['value']}")],
             timestamp=when,
         )
 
@@ -191,7 +200,7 @@ def _seed_attachments(
             state,
             case,
             author,
-            "addAttachment",
+            "addCaseAttachment",
             [change("attachment", record["id"])],
             timestamp=when,
         )
@@ -215,7 +224,7 @@ def _seed_acl(state: ArgusState, rng: random.Random, case: Record) -> None:
             state,
             case,
             case["reporterID"],
-            "grantAccess",
+            "grantCaseAccess",
             [change("acl", f"{subject_id}:{level}")],
             timestamp=when,
         )
@@ -303,4 +312,6 @@ def _seed_outcome(
         )
     if rng.random() < 0.01:
         case["flags"].append("DELETED")
-        commit(state, case, SOC_TECHS[0], "deleteCase", [change("flags", "DELETED")], timestamp=end)
+        commit(
+            state, case, SOC_TECHS[0], "deleteCase", [change("setFlag", "DELETED")], timestamp=end
+        )

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .sanitize import TEXT_FORMATS
 from .state import SYSTEM_LIMIT, ArgusState, Record
 
 DEFAULT_LIMIT = 25
@@ -200,3 +201,19 @@ def enum_field(body: Record, field: str, values: Sequence[str]) -> str | None:
     if value not in values:
         raise field_error(412, field, f"Invalid {field} {value!r}; expected one of {list(values)}")
     return str(value)
+
+
+def text_format(body: Record, field: str = "textFormat") -> str:
+    """The format a body gives its HTML text: ``html`` unless it says ``plainText``."""
+    return enum_field(body, field, TEXT_FORMATS) or "html"
+
+
+def id_list(body: Record, field: str) -> list[str]:
+    """A field holding one id or a list of ids (mnemonic's models send a list)."""
+    value = body.get(field)
+    if value is None:
+        return []
+    values = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, str) and v for v in values):
+        raise field_error(412, field, f"{field} must be a list of ids")
+    return list(values)

@@ -55,6 +55,8 @@ def case_record(
         "lastUpdatedTimestamp": created,
         "closedTimestamp": None,
         "publishedTimestamp": created if published else None,
+        "customerDueTimestamp": None,
+        "techDueTimestamp": None,
         "flags": [],
         "workflows": [],
         "originEmailAddress": origin_email,

@@ -11,7 +11,7 @@ from .access import current_user_access, subscription_access
 from .state import ArgusState, Record
 from .times import iso
 
-_CASE_TIMES = ("created", "lastUpdated", "closed", "published")
+_CASE_TIMES = ("created", "lastUpdated", "closed", "published", "customerDue", "techDue")
 _CASE_USERS = (
     ("reporter", "reporterID"),
     ("assignedUser", "assignedUserID"),

@@ -62,3 +62,15 @@ def safe_html(text: str) -> str:
     parser.feed(text)
     parser.close()
     return "".join(parser.out)
+
+
+TEXT_FORMATS = ("html", "plainText")
+
+
+def as_html(text: str, text_format: str = "html") -> str:
+    """A field's stored form: sanitised HTML, or plain text escaped so it reads as given.
+
+    mnemonic's models take ``textFormat`` (``descriptionTextFormat`` on create): plainText
+    tells consumers the content needs no HTML renderer, so its markup is kept as text.
+    """
+    return safe_html(text) if text_format == "html" else escape(text, quote=False)

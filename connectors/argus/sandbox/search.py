@@ -5,7 +5,14 @@ A criteria object ANDs its parameters; the values of one parameter are ORed. Its
 match, when there are any), ``required: true`` ones must all match, and ``exclude: true``
 ones remove what they match. The simple search reads the same parameters from the query
 string (a repeated name gives several values). Only cases the user can read are found;
-deleted cases only with ``includeDeleted`` (and only by those allowed to see them).
+deleted cases only with ``includeDeleted`` (and only by those allowed to see them), cases
+marked ``TEST_DATA`` only with ``includeTestData``.
+
+Every criterion of mnemonic's ``CaseSearchCriteria`` model is accepted. ``serviceCriteria``
+``{service, includeFlags, excludeFlags}`` matches services (no sandbox service carries a
+flag); ``explicitAccess`` takes ``{subject, level}`` objects or plain subject names;
+``productionCustomers: false`` matches nothing, as every sandbox customer is in production;
+``watchedByUser`` matches nothing, as the sandbox keeps no watchers.
 """
 
 from __future__ import annotations
@@ -30,13 +37,18 @@ Predicate = Callable[[Record], bool]
 
 _ENUMS = {
     "status": STATUSES,
+    "initialStatus": STATUSES,
     "type": CASE_TYPES,
     "priority": PRIORITIES,
+    "initialPriority": PRIORITIES,
     "accessMode": ACCESS_MODES,
 }
 _REFS = {"customer": "customerID", "service": "serviceID", "category": "categoryID"}
 _IDS = {"customerID": "customerID", "caseID": "id"}
-_TIME_FIELDS = ("createdTimestamp", "lastUpdatedTimestamp", "closedTimestamp", "publishedTimestamp")
+_TIME_FIELDS = (
+    "createdTimestamp", "lastUpdatedTimestamp", "closedTimestamp", "publishedTimestamp",
+    "customerDueTimestamp", "techDueTimestamp",
+)  # fmt: skip
 _USER_FIELDS = {
     "reporter": "reporterID",
     "assignedUser": "assignedUserID",
@@ -47,10 +59,15 @@ _USER_FIELDS = {
     "closedByUser": "closedByUserID",
 }
 _COMMENTERS = "commentedByUser"
-_KEYWORD_FIELDS = ("subject", "description", "comments", "id")
+_WATCHERS = "watchedByUser"
+_KEYWORD_FIELDS = ("subject", "description", "comments", "customerReference", "id")
 _SORT_KEYS: dict[str, Callable[[Record], Any]] = {
     "id": itemgetter("id"),
     **{f: itemgetter(f) for f in _TIME_FIELDS},
+    **{f: itemgetter(ref) for f, ref in _USER_FIELDS.items()},
+    "customer": itemgetter("customerID"),
+    "service": itemgetter("serviceID"),
+    "category": itemgetter("categoryID"),
     "priority": lambda c: PRIORITIES.index(c["priority"]),
     "status": lambda c: STATUSES.index(c["status"]),
     "type": itemgetter("type"),
@@ -63,9 +80,12 @@ _LISTS = (
 )  # fmt: skip
 _SCALARS = (
     "startTimestamp", "endTimestamp", "timeMatchStrategy", "keywordMatchStrategy",
-    "userAssigned", "techAssigned", "exclude", "required",
+    "userAssigned", "techAssigned", "exclude", "required", "serviceCriteria",
 )  # fmt: skip
-_ROOT = ("limit", "offset", "sortBy", "includeDeleted", "includeWorkflows", "includeDescription")
+_ROOT = (
+    "limit", "offset", "sortBy", "includeDeleted", "includeWorkflows", "includeDescription",
+    "includeTestData", "productionCustomers",
+)  # fmt: skip
 
 
 def _values(value: object, field: str) -> list[Any]:
@@ -123,6 +143,8 @@ class _Compiler:
                 checks.append(self._assigned(ref, _flag(given[key], path + key)))
         for key in ("exclude", "required"):
             _flag(given.get(key, False), path + key)
+        if "serviceCriteria" in given:
+            checks.append(self._service_criteria(given["serviceCriteria"], path))
         checks += self._keywords(given, path) + self._users(given, path) + self._times(given, path)
         subs = _values(given.get("subCriteria", []), path + "subCriteria")
         return self._combine(checks, subs, path)
@@ -228,9 +250,32 @@ class _Compiler:
         return lambda case: any(w["workflow"] in wanted for w in case["workflows"])
 
     def _explicit_access(self, values: list[Any], field: str) -> Predicate:
-        wanted = self._subjects(values, field)
+        """Plain subjects, or ``{subject, level}`` objects as mnemonic's model has them."""
+        names: list[Any] = []
+        levels: set[str] = set()
+        for value in values:
+            if isinstance(value, dict):
+                names += _values(value.get("subject") or [], f"{field}.subject")
+                levels |= set(_values(value.get("level") or [], f"{field}.level"))
+            else:
+                names.append(value)
+        wanted = self._subjects(names, field) if names else None
         acl = self.state.acl
-        return lambda case: any(e["subjectID"] in wanted for e in acl[case["id"]])
+        return lambda case: any(
+            (wanted is None or e["subjectID"] in wanted) and (not levels or e["level"] in levels)
+            for e in acl[case["id"]]
+        )
+
+    def _service_criteria(self, value: object, path: str) -> Predicate:
+        field = path + "serviceCriteria"
+        if not isinstance(value, dict):
+            raise field_error(412, field, f"{field} must be an object")
+        reject_unknown(value, ("service", "includeFlags", "excludeFlags"), prefix=field + ".")
+        services = _values(value.get("service") or [], field + ".service")
+        refs = self._refs("service", services, field + ".service") if services else None
+        flagged = bool(_values(value.get("includeFlags") or [], field + ".includeFlags"))
+        _values(value.get("excludeFlags") or [], field + ".excludeFlags")
+        return lambda case: not flagged and (refs is None or refs(case))
 
     def _include_flags(self, values: list[Any], field: str) -> Predicate:
         return lambda case: set(values) <= set(case["flags"])
@@ -260,7 +305,8 @@ class _Compiler:
         return [matches]
 
     def _texts(self, case: Record, fields: list[str]) -> list[str]:
-        texts = [case[f].lower() for f in ("subject", "description") if f in fields]
+        own = ("subject", "description", "customerReference")
+        texts = [case[f].lower() for f in own if f in fields and case[f] is not None]
         if "comments" in fields:
             tech = is_tech(self.user, case)
             texts += [
@@ -278,7 +324,7 @@ class _Compiler:
         if not refs:
             return []
         wanted = self._subjects(refs, path + ("userID" if "userID" in given else "user"))
-        names = [*_USER_FIELDS, _COMMENTERS]
+        names = [*_USER_FIELDS, _COMMENTERS, _WATCHERS]
         fields = self._strategy(given, path, "userFieldStrategy", [*names, "all"])
         if "all" in fields:
             fields = names
@@ -350,6 +396,9 @@ def run_search(state: ArgusState, user: Record, criteria: Record) -> Response:
     limit = parse_bound(criteria.get("limit"), "limit", 25)
     offset = parse_bound(criteria.get("offset"), "offset", 0)
     deleted = _flag(criteria.get("includeDeleted", False), "includeDeleted")
+    test_data = _flag(criteria.get("includeTestData", False), "includeTestData")
+    production = criteria.get("productionCustomers")
+    in_production = True if production is None else _flag(production, "productionCustomers")
     workflows = _flag(criteria.get("includeWorkflows", False), "includeWorkflows")
     description = _flag(criteria.get("includeDescription", True), "includeDescription")
     sort_by = _values(criteria.get("sortBy") or [], "sortBy")
@@ -357,6 +406,8 @@ def run_search(state: ArgusState, user: Record, criteria: Record) -> Response:
         case
         for case in state.cases.values()
         if (deleted or "DELETED" not in case["flags"])
+        and (test_data or "TEST_DATA" not in case["flags"])
+        and in_production
         and access_level(state, user, case) is not None
         and predicate(case)
     ]

@@ -14,19 +14,23 @@ from typing import Any
 
 Record = dict[str, Any]
 
+# The seed's own searches name waitingSoc and waitingCustomer, which mnemonic's published
+# request models leave out; both are accepted wherever a status is.
 STATUSES = (
     "pendingCustomer",
     "pendingSoc",
     "pendingVendor",
     "workingSoc",
     "workingCustomer",
+    "waitingSoc",
+    "waitingCustomer",
     "pendingClose",
     "closed",
 )
 CASE_TYPES = ("securityIncident", "operationalIncident", "informational", "change")
 PRIORITIES = ("low", "medium", "high", "critical")
 ACCESS_MODES = ("roleBased", "writeRestricted", "readRestricted", "explicit")
-ACL_LEVELS = ("read", "write")
+ACL_LEVELS = ("read", "write", "owner")
 SYSTEM_LIMIT = 100_000
 
 

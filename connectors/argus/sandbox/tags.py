@@ -51,7 +51,7 @@ def add_tags(
         if any(t["key"] == key and t["value"] == value for t in rows):
             continue
         rows.append(tag_record(state, key=key, value=value, user_id=user_id, added=when))
-        changes.append(change("tag", f"{key}/{value}", object_type="tag"))
+        changes.append(change("addTag", f"{key}/{value}", object_type="tag"))
     return changes
 
 
@@ -75,7 +75,7 @@ async def post_tags(request: Request, state: ArgusState, user: Record) -> Respon
     pairs = parse_tags(body.get("tags"), "tags")
     changes = add_tags(state, case, user["id"], pairs, state.now_ms())
     if changes:
-        commit(state, case, user["id"], "addTag", changes)
+        commit(state, case, user["id"], "addCaseTag", changes)
     return _tag_list(state, case, status=201)
 
 
@@ -84,8 +84,10 @@ def _remove(state: ArgusState, case: Record, user: Record, doomed: list[Record])
         raise action_error(404, f"Tag not found on case {case['id']}")
     gone = {t["id"] for t in doomed}
     state.tags[case["id"]] = [t for t in state.tags[case["id"]] if t["id"] not in gone]
-    changes = [change("tag", None, f"{t['key']}/{t['value']}", object_type="tag") for t in doomed]
-    commit(state, case, user["id"], "removeTag", changes)
+    changes = [
+        change("removeTag", None, f"{t['key']}/{t['value']}", object_type="tag") for t in doomed
+    ]
+    commit(state, case, user["id"], "removeCaseTag", changes)
     return _tag_list(state, case)
 
 

@@ -3,15 +3,17 @@
 It answers the documented paths under ``/api/v1/{customer_id}/…`` and ``/api/v2/{customer_id}/…``
 with JSON:API documents (dash-case attributes), authenticates personal access tokens sent in
 ``X-PlanRadar-API-Key``, enforces the account-wide rate limit with its cooldown, and POSTs
-webhook events to receivers configured through a small management API that only the sandbox
-has (the real platform configures webhooks in its web app). docs/sandboxes/planradar.md
-describes every endpoint, the seed data and where the sandbox had to choose.
+webhook events to receivers. PlanRadar configures webhooks in its web app (Settings > Account >
+Webhooks) and offers no API for them; the sandbox stands in for that screen with the
+``webhooks`` option of ``create_app`` and a small management API of its own.
+docs/sandboxes/planradar.md describes every endpoint, the seed data and where the sandbox had to
+choose.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,6 +29,7 @@ from .data import CUSTOMER_ID, DEMO_TOKEN, build_state
 from .delivery import Dispatcher
 from .demo import emit_event, subscribe
 from .limits import RateLimiter
+from .webhooks import configured_webhook
 
 __all__ = ["DEMO_CREDENTIALS", "create_app", "demo_connection", "emit_event", "subscribe"]
 
@@ -102,6 +105,7 @@ def create_app(
     webhook_backoff: float = 1.0,
     webhook_timeout: float = 5.0,
     ticket_count: int = 100,
+    webhooks: Sequence[Mapping[str, Any]] = (),
 ) -> Starlette:
     """A fresh PlanRadar sandbox app whose state (``app.state.sandbox``) is seeded from ``seed``.
 
@@ -118,6 +122,10 @@ def create_app(
     - ``webhook_retries`` further attempts after a failed delivery, waiting ``webhook_backoff``
       seconds, then twice as long each time; ``webhook_timeout`` seconds per attempt.
     - ``ticket_count``: how many tickets the seed draws.
+    - ``webhooks``: webhooks configured from the start, as the web app's webhook screen would
+      configure them: each a mapping of the management API's attributes (``target-url``,
+      ``events``, ``project-ids``, ``description``, ``auth-username``, ``auth-password``,
+      ``headers``); an invalid one raises ``ConfigurationError``.
     """
     _check_options(
         rate_limit=rate_limit,
@@ -136,6 +144,9 @@ def create_app(
         retry_after=retry_after,
     )
     state = build_state(seed=seed, clock=clock, limiter=limiter, ticket_count=ticket_count)
+    for given in webhooks:
+        webhook = configured_webhook(dict(given), state)
+        state.webhooks[webhook.id] = webhook
     dispatcher = Dispatcher(
         state, retries=webhook_retries, backoff=webhook_backoff, timeout=webhook_timeout
     )

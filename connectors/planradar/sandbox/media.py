@@ -8,8 +8,10 @@ the same UUID again answers 200 with the stored image). Processing is always imm
 ``ticket.image_attached``.
 
 ``GET /api/v2/{cid}/projects/{pid}/tickets/{ticket_uuid}/attachments`` lists a ticket's
-attachments (only pictures exist in the sandbox); ``GET /files/{image_uuid}`` serves the bytes
-without authentication, like the pre-signed storage links the platform hands out.
+attachments (only pictures exist in the sandbox) with the documented ``types[]``,
+``last_sync_date`` (Unix), ``only_ticket_attachments``, ``sort``, ``page`` and ``pagesize``;
+``GET /files/{image_uuid}`` serves the bytes without authentication, like the pre-signed storage
+links the platform hands out.
 """
 
 from __future__ import annotations
@@ -103,6 +105,11 @@ async def list_attachments(request: Request, caller: Caller) -> Response:
             f"unknown attachment types {', '.join(unknown)}; "
             f"supported: {', '.join(ATTACHMENT_TYPES)}",
         )
+    only_ticket = request.query_params.get("only_ticket_attachments", "false").lower()
+    if only_ticket not in ("true", "false"):
+        raise ApiError(400, "Invalid Parameters", "only_ticket_attachments must be true or false")
+    # Form-field attachments do not exist in the sandbox, so only_ticket_attachments
+    # leaves the list as it is.
     images = ticket_images(caller.state, ticket) if not types or "images" in types else []
     since = unix_param(request, "last_sync_date")
     if since is not None:

@@ -1,4 +1,5 @@
-"""Webhook management: a sandbox addition (the real platform configures webhooks in its web app).
+"""Webhook management: a sandbox addition (the real platform configures webhooks in its web app,
+under Settings > Account > Webhooks, and has no API for them).
 
 ``GET/POST /api/v1/{cid}/webhooks``, ``GET/DELETE /api/v1/{cid}/webhooks/{id}`` and
 ``GET /api/v1/{cid}/webhooks/{id}/deliveries`` (the delivery log). As in the app (Settings >
@@ -17,6 +18,8 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from hookline.errors import ConfigurationError
 
 from .access import ApiError, Caller, invalid
 from .resources import list_document, page_of, page_params, read_attributes, resource
@@ -106,6 +109,17 @@ async def list_deliveries(request: Request, caller: Caller) -> Response:
     deliveries = [d for d in caller.state.deliveries if d.webhook_id == webhook.id]
     items = [delivery_resource(d) for d in page_of(deliveries, page, pagesize)]
     return JSONResponse(list_document(items, count=len(deliveries), page=page))
+
+
+def configured_webhook(given: dict[str, Any], state: SandboxState) -> Webhook:
+    """A webhook from the ``webhooks`` option of ``create_app``: the same rules as the API."""
+    try:
+        return _validated(given, state)
+    except ApiError as exc:
+        problems = "; ".join(
+            f"{e['source']['pointer'].rsplit('/', 1)[-1]} {e['detail']}" for e in exc.errors
+        )
+        raise ConfigurationError(f"planradar sandbox: option webhooks: {problems}") from None
 
 
 def _require_holder(caller: Caller) -> None:

@@ -3,15 +3,16 @@
 ``create_app`` builds a Starlette app holding one seeded tenant (see ``data``); its state is
 ``app.state.sandbox`` (a ``PlexTracState``). The modules follow the API's concepts: ``auth``
 (login, MFA, refresh, token checks), ``access`` (roles), ``users``, ``clients``, ``reports``,
-``findings``, ``uploads``, ``assessments``, ``tags``; ``paging`` is the v2 list protocol and
-``replies`` the error shape. docs/sandboxes/plextrac.md describes the simulated API.
+``findings``, ``assets``, ``uploads``, ``assessments``, ``tags``; ``paging`` is the v2 list
+protocol and ``replies`` the error shape. docs/sandboxes/plextrac.md describes the simulated API.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,8 +21,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import assessments, auth, clients, data, findings, reports, tags, uploads, users
+from hookline.errors import ConfigurationError
+
+from . import (
+    assessments,
+    assets,
+    auth,
+    clients,
+    data,
+    findings,
+    reports,
+    tags,
+    uploads,
+    users,
+    webhooks,
+)
 from .data import DEMO_PASSWORD, DEMO_USERS, MFA_SECRET
+from .delivery import Dispatcher
 from .replies import ApiError, on_api_error, on_http_exception
 from .state import Options, PlexTracState
 
@@ -64,6 +80,10 @@ ROUTES = [
     Route(_REPORT, reports.get_report, methods=["GET"]),
     Route(_REPORT, reports.update_report, methods=["PUT"]),
     Route(_REPORT, reports.delete_report, methods=["DELETE"]),
+    Route(_CLIENT + "/assets", assets.list_assets, methods=["GET"]),
+    Route(_CLIENT + "/asset/{asset_id}", assets.get_asset, methods=["GET"]),
+    Route(_CLIENT + "/asset/{asset_id}", assets.put_asset, methods=["PUT"]),
+    Route(_CLIENT + "/asset/{asset_id}", assets.delete_asset, methods=["DELETE"]),
     Route(_REPORT + "/flaws", findings.list_rows, methods=["GET"]),
     Route(_REPORT + "/flaw/create", findings.create_finding, methods=["POST"]),
     Route(_REPORT + "/flaw/{flaw_id:int}", findings.get_finding, methods=["GET"]),
@@ -93,6 +113,13 @@ ROUTES = [
     Route(_TENANT_V1 + "/tag", tags.list_tags, methods=["GET"]),
     Route(_TENANT_V1 + "/tag", tags.create_tag, methods=["POST"]),
     Route(_TENANT_V1 + "/tag/{tag_id}", tags.delete_tag, methods=["DELETE"]),
+    Route("/api/internal/webhookevents", webhooks.list_events, methods=["GET"]),
+    Route("/api/internal/webhooks", webhooks.list_webhooks, methods=["GET"]),
+    Route("/api/internal/webhooks", webhooks.create_webhook, methods=["POST"]),
+    Route("/api/internal/webhooks/{cuid}", webhooks.update_webhook, methods=["PATCH"]),
+    Route("/api/internal/webhooks/{cuid}", webhooks.delete_webhook, methods=["DELETE"]),
+    Route("/api/internal/webhooks/{cuid}/test", webhooks.test_webhook, methods=["POST"]),
+    Route("/api/internal/webhooks/{cuid}/logs", webhooks.list_logs, methods=["GET"]),
 ]
 
 
@@ -104,6 +131,10 @@ def create_app(
     auth_rate_window: float = 60.0,
     mfa_challenge_lifetime: int = 300,
     clock: Callable[[], float] = time.time,
+    webhooks_enabled: bool = True,
+    webhook_retries: int = 5,
+    webhook_backoff: float = 1.0,
+    webhook_timeout: float = 5.0,
 ) -> Starlette:
     """A fresh PlexTrac sandbox seeded from ``seed``.
 
@@ -116,17 +147,50 @@ def create_app(
       mfa_challenge_lifetime: seconds the ``code`` of an MFA login's first step stays usable.
       clock: returns the current Unix time in seconds; tests pass a settable one to expire
         tokens and step TOTP codes without sleeping.
+      webhooks_enabled: whether the instance has the webhook feature; without it the
+        ``/api/internal/webhooks`` endpoints answer 403.
+      webhook_retries: further attempts after a failed webhook delivery (PlexTrac: 5), waiting
+        ``webhook_backoff`` seconds, then twice as long each time; ``webhook_timeout`` seconds
+        per attempt (PlexTrac: 5).
     """
+    for name, value in (
+        ("webhook_retries", webhook_retries),
+        ("webhook_backoff", webhook_backoff),
+        ("webhook_timeout", webhook_timeout),
+    ):
+        if isinstance(value, bool) or value < 0 or (name == "webhook_timeout" and value == 0):
+            raise ConfigurationError(
+                f"plextrac sandbox: option {name} must be a positive number, got {value!r}"
+            )
     options = Options(
-        token_lifetime, auth_rate_limit, auth_rate_window, mfa_challenge_lifetime, clock
+        token_lifetime,
+        auth_rate_limit,
+        auth_rate_window,
+        mfa_challenge_lifetime,
+        clock,
+        webhooks=webhooks_enabled,
     )
     state = PlexTracState(options, random.Random(seed))
     data.seed(state)
+    dispatcher = Dispatcher(
+        state, retries=webhook_retries, backoff=webhook_backoff, timeout=webhook_timeout
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await dispatcher.start()
+        try:
+            yield
+        finally:
+            await dispatcher.stop()
+
     app = Starlette(
         routes=ROUTES,
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_exception},
+        lifespan=lifespan,
     )
     app.state.sandbox = state
+    app.state.dispatcher = dispatcher
     return app
 
 

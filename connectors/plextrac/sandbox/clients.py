@@ -183,7 +183,7 @@ async def update_client(request: Request, user: dict[str, Any]) -> Response:
 
 @authenticated
 async def delete_client(request: Request, user: dict[str, Any]) -> Response:
-    """``DELETE /api/v1/client/{clientId}``, with its reports, findings and assessments."""
+    """``DELETE /api/v1/client/{clientId}``, with its reports, findings, assessments, assets."""
     state = state_of(request)
     client_id = client_for(state, user, request.path_params["client_id"], need="admin")["client_id"]
     del state.clients[client_id]
@@ -193,4 +193,6 @@ async def delete_client(request: Request, user: dict[str, Any]) -> Response:
         del state.findings[key]
     for assess_id in [a for a, x in state.assessments.items() if x["client_id"] == client_id]:
         del state.assessments[assess_id]
+    for asset_id in [a for a, x in state.assets.items() if x["client_id"] == client_id]:
+        del state.assets[asset_id]
     return JSONResponse({"status": "success", "message": "client deleted successfully"})

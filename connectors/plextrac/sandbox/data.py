@@ -1,4 +1,5 @@
-"""The seed: one tenant with demo users, 3 clients, 5 reports, 50 findings and an assessment.
+"""The seed: one tenant with demo users, 3 clients, 5 reports, 50 findings, an assessment, and
+a client asset for each host a finding affects.
 
 The demo users are fixed (their credentials are printed by ``hookline sandbox``); everything
 else is drawn from ``random.Random(seed)`` with timestamps counted from a fixed base date, so a
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .assessments import new_assessment
+from .assets import new_asset
 from .findings import store_finding
 from .reports import STATUSES as REPORT_STATUSES
 from .reports import new_report
@@ -20,6 +22,13 @@ from .state import PlexTracState, Upload
 from .tags import add_tag
 
 BASE_MS = 1_740_992_400_000  # 2025-03-03T09:00:00Z
+_CRITICALITY = {
+    "Critical": "Critical",
+    "High": "High",
+    "Medium": "Medium",
+    "Low": "Low",
+    "Informational": "Information",
+}
 DAY_MS = 86_400_000
 DEMO_PASSWORD = "plextrac-demo"
 MFA_SECRET = "JBSWY3DPEHPK3PXP"
@@ -370,3 +379,17 @@ def seed(state: PlexTracState) -> None:
     for tagged in [*state.clients.values(), *state.reports.values(), *state.findings.values()]:
         for name in tagged["tags"]:
             add_tag(state, name)
+    _seed_assets(state)
+
+
+def _seed_assets(state: PlexTracState) -> None:
+    """Each host a seeded finding affects becomes an asset of the finding's client."""
+    for finding in state.findings.values():
+        for asset_id, affected in finding["affected_assets"].items():
+            fields = {
+                "asset": affected["asset"],
+                "knownIps": [affected["asset"]],
+                "type": "Server",
+                "assetCriticality": _CRITICALITY[finding["severity"]],
+            }
+            new_asset(state, finding["client_id"], fields, finding["createdAt"], asset_id)

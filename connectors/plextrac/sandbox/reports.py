@@ -7,6 +7,9 @@ The stored report has the fields of PlexTrac's v2 report item (``id``, ``cuid``,
 out on each answer. The v1 list answers positional rows whose indexes public clients rely on:
 0 id, 1 name, 2 null, 3 status, 4 findings, 5 operators, 6 reviewers, 7 created, 8 start date,
 9 end date, 10 tags, 11 report template, 12 findings template, 13 null.
+
+A report whose status becomes Published (on create or update) sends ``ReportPublished`` to the
+webhooks subscribed to it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .replies import (
     text_field,
 )
 from .state import PlexTracState, state_of
+from .webhooks import report_published
 
 STATUSES = ("Draft", "Ready For Review", "In Review", "Approved", "Published")
 _TEXT_FIELDS = (
@@ -203,6 +207,8 @@ async def create_report(request: Request, user: dict[str, Any]) -> Response:
     client_id = client_for(state, user, request.path_params["client_id"], need="write")["client_id"]
     fields = _report_fields(await json_object(request), creating=True)
     report = new_report(state, client_id, fields, state.now_ms())
+    if report["status"] == "Published":
+        report_published(request, user, report)
     doc_id = f"report_{report['id']}_client_{client_id}"
     return JSONResponse({"message": "success", "doc_id": doc_id, "report_id": report["id"]})
 
@@ -213,7 +219,10 @@ async def update_report(request: Request, user: dict[str, Any]) -> Response:
     state = state_of(request)
     params = request.path_params
     report = report_for(state, user, params["client_id"], params["report_id"], need="write")
+    was_published = report["status"] == "Published"
     report.update(_report_fields(await json_object(request), creating=False))
+    if report["status"] == "Published" and not was_published:
+        report_published(request, user, report)
     return JSONResponse(
         {
             "status": "success",

@@ -32,6 +32,7 @@ class Options:
     auth_rate_window: float
     mfa_challenge_lifetime: int
     clock: Callable[[], float]
+    webhooks: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +66,11 @@ class PlexTracState:
         self.reports: dict[int, dict[str, Any]] = {}
         self.findings: dict[tuple[int, int], dict[str, Any]] = {}  # by (report_id, flaw_id)
         self.assessments: dict[int, dict[str, Any]] = {}
+        self.assets: dict[str, dict[str, Any]] = {}  # client assets, by asset id (a cuid)
         self.uploads: dict[str, Upload] = {}  # by file name, e.g. "<uuid>.png"
         self.tags: dict[str, dict[str, Any]] = {}  # by tag id
+        self.webhooks: dict[str, dict[str, Any]] = {}  # by webhook cuid
+        self.deliveries: list[dict[str, Any]] = []  # the webhook delivery log, oldest first
         self.mfa_challenges: dict[str, MfaChallenge] = {}
         self.auth_requests: deque[float] = deque()
         self.token_secret = secrets.token_bytes(32)

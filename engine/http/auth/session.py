@@ -12,6 +12,11 @@ session inside a 200); it is then repeated once. Concurrent requests share one l
 optional second step (MFA) may use the first answer as ``login.*`` and a code from a
 connection field or from ``totp(secret)`` (RFC 6238); an optional logout request is sent when
 the connection closes.
+
+Where the connection has a session cache (the state store's), a login's results are shared by
+every process using the same credential (``hookline.http.auth.shared``): a process takes up a
+cached session that is not yet due for renewal instead of logging in, one process at a time
+logs in or refreshes, and a session the platform refused is never taken up again.
 """
 
 from __future__ import annotations
@@ -19,14 +24,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import httpx
 
-from hookline.errors import ActionError, AuthenticationError, RateLimitedError, ServerError
+from hookline.errors import (
+    ActionError,
+    AuthenticationError,
+    RateLimitedError,
+    ServerError,
+    suggest,
+)
 from hookline.expr.templates import CompiledValue, Expression
+from hookline.http.auth.shared import SharedLogin
 from hookline.http.auth.static import EXPRESSION, TEMPLATE, AuthTarget, copy_request
 from hookline.http.auth.tokens import jwt_expiry
 from hookline.http.responses import (
@@ -38,6 +51,7 @@ from hookline.http.responses import (
     truthy,
 )
 from hookline.http.send import AUTH_REQUEST, Flow
+from hookline.plugins.protocols import CachedSession
 from hookline.spec.model import Request, compile_request
 
 if TYPE_CHECKING:
@@ -74,6 +88,7 @@ class SessionAuth:
     renew_when: Expression | None
     mfa: Request | None
     mfa_when: Expression | None
+    mfa_fields: tuple[str, ...]
     refresh: Refresh | None
     logout: Request | None
 
@@ -190,6 +205,15 @@ class SessionAuth:
                 "login, the first answer) and when (a predicate on the first answer; default "
                 "always). The code comes from a field or from totp(connection.SECRET)",
                 "properties": {
+                    "fields": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "minItems": 1,
+                        "description": "The connection fields that can give the code (e.g. "
+                        "[totp_secret, mfa_code]): when the first answer asks for the step "
+                        "and none of them is set, the login fails saying the user needs MFA "
+                        "and naming them, rather than evaluating the step without a code",
+                    },
                     "when": {
                         **EXPRESSION,
                         "description": "A predicate on the first answer; the step runs only "
@@ -260,6 +284,7 @@ class SessionAuth:
             renew_when=c.expression("renew_on", "when"),
             mfa=compile_request(c.at("mfa", "request")) if c.get("mfa") else None,
             mfa_when=c.expression("mfa", "when"),
+            mfa_fields=_mfa_fields(c),
             refresh=refresh,
             logout=compile_request(c.at("logout")) if c.get("logout") else None,
         )
@@ -279,6 +304,19 @@ def _captures(c: Compiler, *path: str) -> dict[str, Expression]:
     return captures
 
 
+def _mfa_fields(c: Compiler) -> tuple[str, ...]:
+    """The fields ``mfa.fields`` names; each must be a field of the connection."""
+    names: list[str] = c.get("mfa", "fields", default=None) or []
+    known = c.root("connection", "fields").get(default={})
+    for index, name in enumerate(names):
+        if name not in known:
+            c.problem(
+                ["mfa", "fields", index],
+                f"{name!r} is not a field of the connection{suggest(name, known)}",
+            )
+    return tuple(names)
+
+
 def _check_single_session(c: Compiler) -> None:
     auths = c.root("connection", "auth").get()
     if not isinstance(auths, list) or not c.base or not isinstance(c.base[-1], int):
@@ -294,7 +332,8 @@ class Session(httpx.Auth):
     Renewals are single-flight: the first request that finds the session missing or stale
     renews it under a lock while the others wait and then use its result. A rejected answer
     triggers a new login only if the credentials it carried are still the current ones, so a
-    burst of 401s costs one login, not one each. ``generation`` counts the sessions so far.
+    burst of 401s costs one login, not one each. ``generation`` counts the sessions so far;
+    ``stamp`` names the current one in the session cache, where there is one.
     """
 
     def __init__(self, spec: SessionAuth, target: AuthTarget) -> None:
@@ -304,7 +343,11 @@ class Session(httpx.Auth):
         self.logged_in = False
         self.renew_at: float | None = None
         self.expires_at: float | None = None
+        self.stamp: str | None = None
         self._lock: asyncio.Lock | None = None
+        self._wall: tuple[float | None, float | None] = (None, None)  # expiry, renewal (Unix)
+        cache = target.sessions
+        self._shared = None if cache is None else SharedLogin(cache, target.credential)
 
     def needs_login(self) -> bool:
         """Whether the next request would log in or renew first: no session, or one due."""
@@ -340,24 +383,89 @@ class Session(httpx.Auth):
         async with self._lock:
             if not self._stale(rejected):
                 return
-            if self._refreshable(rejected):
-                assert self.spec.refresh is not None
-                template = self.spec.refresh.request
-                request = self.target.build_request(template, self.target.context())
-                if self._refreshed((yield self._mark(self.authorize(request), "refresh"))):
-                    return
-            login = self._mark(self.target.build_request(self.spec.login, self.target.context()))
-            context = self._context(login, "login")
-            body = self._accept((yield login), context, "login")
-            if self.spec.mfa is not None and (
-                self.spec.mfa_when is None or truthy(self.spec.mfa_when.search(body))
-            ):
-                step = self._mark(
-                    self.target.build_request(self.spec.mfa, self.target.context(login=body))
+            shared = self._shared
+            if shared is not None and await self._take_up(shared, rejected):
+                return
+            try:
+                if self._refreshable(rejected):
+                    assert self.spec.refresh is not None
+                    template = self.spec.refresh.request
+                    request = self.target.build_request(template, self.target.context())
+                    if self._refreshed((yield self._mark(self.authorize(request), "refresh"))):
+                        await self._publish()
+                        return
+                login = self._mark(
+                    self.target.build_request(self.spec.login, self.target.context())
                 )
-                context = self._context(step, "login")
-                body = self._accept((yield step), context, "second login step")
-            self._establish(body, context, refresh=False)
+                context = self._context(login, "login")
+                body = self._accept((yield login), context, "login")
+                if self.spec.mfa is not None and (
+                    self.spec.mfa_when is None or truthy(self.spec.mfa_when.search(body))
+                ):
+                    self._check_mfa_code()
+                    step = self._mark(
+                        self.target.build_request(self.spec.mfa, self.target.context(login=body))
+                    )
+                    context = self._context(step, "login")
+                    body = self._accept((yield step), context, "second login step")
+                self._establish(body, context, refresh=False)
+                await self._publish()
+            finally:
+                if shared is not None:
+                    await shared.release()
+
+    # ------------------------------------------------------------ the session cache
+
+    async def _take_up(self, shared: SharedLogin, rejected: int | None) -> bool:
+        """Take up a usable cached session, or hold the login lease (False: renew now).
+
+        With the lease held, a cached session still valid but due for renewal is taken up,
+        so that a refresh can renew it.
+        """
+        refused = self.stamp if rejected is not None and rejected == self.generation else None
+        found, fresh = await shared.take_up(refused=refused, held=self.stamp)
+        if found is not None:
+            self._adopt(found)
+        return fresh
+
+    def _adopt(self, cached: CachedSession) -> None:
+        """Use a session another process established, as if this one had logged in."""
+        for name, value in cached.values.items():
+            if name not in self.spec.public:
+                self.target.redactor.add(value)
+        self.target.session.clear()
+        self.target.session.update(cached.values)
+        self.generation += 1
+        self.logged_in = True
+        self.stamp = cached.stamp
+        self._wall = (cached.expires_at, cached.renew_at)
+        offset = time.monotonic() - time.time()
+        self.expires_at = None if cached.expires_at is None else cached.expires_at + offset
+        self.renew_at = None if cached.renew_at is None else cached.renew_at + offset
+        logger.debug("%s: took up the cached session", self.target.name)
+
+    async def _publish(self) -> None:
+        """Cache the session just established, for every process of the credential."""
+        if self._shared is None:
+            return
+        self.stamp = uuid.uuid4().hex
+        expires, renew = self._wall
+        cached = CachedSession(dict(self.target.session), self.stamp, expires, renew)
+        await self._shared.publish(cached)
+
+    def _check_mfa_code(self) -> None:
+        """Refuse to go on with an MFA step that no field of the connection can answer."""
+        fields = self.spec.mfa_fields
+        values = self.target.context()["connection"]
+        if fields and all(values.get(name) in (None, "") for name in fields):
+            context = ErrorContext(
+                connector=self.target.spec.name, action="login", redactor=self.target.redactor
+            )
+            raise context.error(
+                AuthenticationError,
+                f"{context.where}: this user needs MFA: give {' or '.join(fields)} in "
+                f"connection {self.target.name!r}",
+            )
 
     async def async_auth_flow(self, request: httpx.Request) -> Flow:
         """Log in if needed, send with the session, and once more after a rejection."""
@@ -384,10 +492,18 @@ class Session(httpx.Auth):
             )
             rejected = used
 
-    def authorize(self, request: httpx.Request) -> httpx.Request:
+    def preview(self, request: httpx.Request) -> httpx.Request:
+        """``request`` as the session would send it, its values read as placeholders.
+
+        For dry runs: nothing is sent and no login happens, so every value the session
+        adds is a ``<session.NAME>`` placeholder; the names of what it adds are real.
+        """
+        return self.authorize(request, dry_run=True)
+
+    def authorize(self, request: httpx.Request, *, dry_run: bool = False) -> httpx.Request:
         """A copy of ``request`` carrying the session's headers, cookies and query."""
         authorized = copy_request(request)
-        context = self.target.context()
+        context = self.target.context(dry_run=dry_run)
         if self.spec.headers is not None:
             for name, value in self.spec.headers.render(context).items():
                 if value is not None:
@@ -415,6 +531,8 @@ class Session(httpx.Auth):
         """Drop the session (after logout): the next request logs in again."""
         self.logged_in = False
         self.renew_at = self.expires_at = None
+        self.stamp = None
+        self._wall = (None, None)
         self.target.session.clear()
 
     @staticmethod
@@ -492,9 +610,13 @@ class Session(httpx.Auth):
         self.generation += 1
         self.logged_in = True
         self.renew_at = self.expires_at = None
+        self._wall = (None, None)
         if lifetime is not None:
+            early = min(self.spec.renew_before, lifetime / 2)
             self.expires_at = time.monotonic() + lifetime
-            self.renew_at = self.expires_at - min(self.spec.renew_before, lifetime / 2)
+            self.renew_at = self.expires_at - early
+            expires = time.time() + lifetime
+            self._wall = (expires, expires - early)
 
     def _lifetime(self, body: Any) -> float | None:
         if self.spec.lifetime is not None:

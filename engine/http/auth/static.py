@@ -27,11 +27,13 @@ import httpx
 
 from hookline.errors import ConfigurationError, UnsafeRequestError
 from hookline.expr.templates import CompiledValue
+from hookline.http.auth.storage import TokenStore
 from hookline.http.redaction import Redactor
 from hookline.http.send import AUTH_REQUEST, Flow
 
 if TYPE_CHECKING:
     from hookline.documents.compiler import Compiler
+    from hookline.plugins.protocols import SessionCache
     from hookline.spec.model import Request, Spec
 
 TEMPLATE = {"$ref": "#/$defs/template"}
@@ -42,16 +44,26 @@ EXPRESSION = {"$ref": "#/$defs/expression"}
 
 
 class AuthTarget(Protocol):
-    """What an auth type binds to: the parts of a ``Connection`` it reads and fills."""
+    """What an auth type binds to: the parts of a ``Connection`` it reads and fills.
+
+    ``sessions`` (None: none) shares login results between processes under ``credential``,
+    a hash that names who the credentials belong to.
+    """
 
     spec: Spec
     name: str
     base_url: httpx.URL
     redactor: Redactor
     session: dict[str, Any]
+    token_store: TokenStore | None
+    sessions: SessionCache | None
+    credential: str
 
-    def context(self, **names: Any) -> dict[str, Any]:
-        """The template context: ``connection``, ``session`` and ``names``."""
+    def context(self, *, dry_run: bool = False, **names: Any) -> dict[str, Any]:
+        """The template context: ``connection``, ``session`` and ``names``.
+
+        With ``dry_run``, ``session.NAME`` reads as the text ``<session.NAME>``.
+        """
         ...
 
     def build_request(self, request: Request, context: Mapping[str, Any]) -> httpx.Request:
@@ -351,6 +363,15 @@ class LoginAuth(Protocol):
         ...
 
 
+@runtime_checkable
+class PreviewAuth(Protocol):
+    """An auth flow that can show what it adds to a request without sending anything."""
+
+    def preview(self, request: httpx.Request) -> httpx.Request:
+        """``request`` with what the flow adds to it (placeholders for values not known)."""
+        ...
+
+
 class AuthChain(httpx.Auth):
     """Several auth types in order; at most one of them has a flow of its own (a session).
 
@@ -383,6 +404,17 @@ class AuthChain(httpx.Auth):
         if self.flow is None:
             return self._applied(_alone(request))
         return self._applied(self.flow.async_auth_flow(request))
+
+    def preview(self, request: httpx.Request) -> httpx.Request:
+        """``request`` with every credential the chain adds, sending nothing (dry runs).
+
+        A flow that is a ``PreviewAuth`` (a session) adds its own, read as placeholders; one
+        that is not adds nothing here.
+        """
+        prepared = self._static(request, login=False)
+        if isinstance(self.flow, PreviewAuth):
+            prepared = self.flow.preview(prepared)
+        return prepared
 
     def needs_login(self) -> bool:
         """Whether the flow would log in (or renew) before the next request."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hookline.http.auth.oauth2 import oauth2_types
 from hookline.http.auth.session import SessionAuth
 from hookline.http.auth.static import ApiKeyAuth, BasicAuth, BearerAuth, HeadersAuth, NoneAuth
 from hookline.http.auth.tokens import totp
@@ -21,6 +22,7 @@ def register_auth_types() -> dict[str, Any]:
         "api_key": ApiKeyAuth,
         "headers": HeadersAuth,
         "session": SessionAuth,
+        **oauth2_types(),
     }
 
 
