@@ -25,7 +25,16 @@ from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import Spec
 
-from .servers import CreateState, EchoState, Reply, call, create_app, file_content, files_app
+from .servers import (
+    CreateState,
+    EchoState,
+    Reply,
+    call,
+    create_app,
+    demo_spec,
+    file_content,
+    files_app,
+)
 
 SPEC = """
 spec: hookline/v1
@@ -437,6 +446,36 @@ def test_a_dry_run_shows_the_lookup_and_the_example_output(
     assert plan["requests"][1]["url"] == f"{url}/items?external_id=x-1"
     assert plan["example_output"] == {"id": 1, "external_id": "x-1", "title": "Door"}
     assert state.seen == []
+
+
+STAND_INS: dict[str, Any] = {
+    "title": "Find a thing, by name and kind",
+    "input": {"name": {"type": "string"}, "kind": {"type": "string"}},
+    "request": {"method": "GET", "path": "/things", "query": {"name": "{{ input.name }}"}},
+    "examples": [
+        {"input": {"name": "a", "kind": "x"}, "output": "a of kind x"},
+        {"input": {"name": "a"}, "output": "a"},
+        {"input": {"name": "b"}, "output": "b"},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ({"name": "b"}, "b"),  # the example with the same input
+        ({"name": "c"}, "a"),  # none has it: the first that names no other input
+        ({"name": "a", "kind": "x"}, "a of kind x"),  # the most inputs alike
+        ({"name": "b", "kind": "y"}, "b"),
+        ({"kind": "y"}, "a of kind x"),  # none fits: the first
+    ],
+)
+def test_a_dry_run_stands_in_the_example_most_like_the_call(
+    catalog: Catalog, given: dict[str, Any], shown: str
+) -> None:
+    spec = demo_spec(catalog, actions={"find": STAND_INS})
+    plan = call(catalog, spec, "http://127.0.0.1:9", "find", given, dry_run=True)
+    assert plan.output == shown
 
 
 # ---------------------------------------------------------------- a lookup's output

@@ -86,6 +86,13 @@ actions:
     input:
       team: {type: string, description: The team}
     request: {method: GET, path: /ping, query: {team: "{{ input.team }}"}}
+    output:
+      schema:
+        type: object
+        required: [path, query]
+        properties:
+          path: {type: string}
+          query: {type: array}
 """
 
 

@@ -14,7 +14,11 @@ block runs and exits 0, in a fresh folder per page, against sandboxes served for
 with a connections file pointing at them, as after ``hookline sandbox --write-connections``:
 
 - ``&&``-joined commands are split, and only the ``hookline`` ones are run (a virtualenv's
-  setup and the test tools are not hookline's to check here);
+  setup and the test tools are not hookline's to check here), but a shell's ``cd DIR``
+  before them on their line is followed, for the page's later commands too, and so is a
+  ``pip install [-e] DIR`` of a package an earlier command of the page made (``hookline new
+  connector``): it is installed apart (``tests.installs``), and the page's later commands
+  run in a process of their own that sees it, as the reader's would;
 - ``hookline sandbox`` builds its apps but serves nothing (the module's sandboxes stand in),
   and ``hookline serve`` checks its recipes and says what it serves, then stops;
 - a call in a generated connector reference runs with ``--dry-run`` when the connector has a
@@ -36,7 +40,7 @@ import socket
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +54,7 @@ from hookline.run.connections import write_connections
 from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
 from hookline.spec.reference import slug
+from tests.installs import environment, install, run
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -168,12 +173,12 @@ def test_the_spec_reference_describes_every_object(catalog: Catalog) -> None:
 
 # ---------------------------------------------------------------- runnable examples
 
-_BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_BLOCK = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 TESTING_GUIDE = DOCS / "testing.md"
 
 
 def code_blocks(markdown: str, language: str) -> list[str]:
-    """The fenced blocks of ``markdown`` in ``language``."""
+    """The fenced blocks of ``markdown`` in ``language``, illustrations included."""
     return [body for lang, body in _BLOCK.findall(markdown) if lang == language]
 
 
@@ -260,11 +265,15 @@ GENERATED = DOCS / "connectors"
 
 @dataclass(frozen=True)
 class Command:
-    """One ``hookline`` command of a page: its words after ``hookline``, and where it is."""
+    """One ``hookline`` command of a page: its words after ``hookline``, and where it is.
+
+    ``before`` holds the other commands before it on its line (``cd DIR && hookline ...``).
+    """
 
     page: Path
     line: int
     words: tuple[str, ...]
+    before: tuple[tuple[str, ...], ...] = ()
 
     def __str__(self) -> str:
         return f"{self.page.relative_to(ROOT)}:{self.line}: hookline {shlex.join(self.words)}"
@@ -279,9 +288,14 @@ def page_commands(page: Path) -> list[Command]:
         lines = block.text.replace("\\\n", " ").splitlines()
         for offset, line in enumerate(lines):
             words = shlex.split(line.removeprefix("$ "), comments=True)
+            before: list[tuple[str, ...]] = []
             for command in _split_and(words):
                 if command and Path(command[0]).name == "hookline":
-                    found.append(Command(page, block.line + offset, tuple(command[1:])))
+                    found.append(
+                        Command(page, block.line + offset, tuple(command[1:]), tuple(before))
+                    )
+                elif command:
+                    before.append(tuple(command))
     return found
 
 
@@ -339,22 +353,50 @@ async def _stopped(*args: Any, **kwargs: Any) -> None:
     """A ``hookline serve`` asked to stop as soon as it starts."""
 
 
+@dataclass
+class Shell:
+    """Where a page's commands run, as in the reader's shell: the page's folder, the folder a
+    ``cd`` moved to, and the folder a package of the page was installed into, if any."""
+
+    folder: Path
+    cwd: Path
+    site: Path | None = None
+
+    def follow(self, words: tuple[str, ...]) -> None:
+        """Do what ``cd DIR`` or ``pip install [-e] DIR`` of a package of the page would."""
+        program, args = Path(words[0]).name, words[1:]
+        if program == "cd" and len(args) == 1:
+            self.cwd = (self.cwd / args[0]).resolve()
+        elif program == "pip" and args[:1] == ("install",):
+            project = (self.cwd / args[-1]).resolve()
+            if project.is_relative_to(self.folder) and (project / "pyproject.toml").is_file():
+                self.site = self.folder.with_name(f"{self.folder.name}-site")
+                install(project, self.site)
+
+
+@dataclass
+class Shells:
+    """The shell of each page's commands, made in ``base`` when the page's first one runs."""
+
+    base: Path
+    pages: dict[Path, Shell] = field(default_factory=dict)
+
+    def of(self, page: Path) -> Shell:
+        """The page's shell, in a folder with its files and the example recipes."""
+        if page not in self.pages:
+            folder = (self.base / page.relative_to(ROOT).as_posix().replace("/", "-")).resolve()
+            folder.mkdir()
+            (folder / "recipes").symlink_to(ROOT / "recipes")
+            for block in fenced_blocks(page.read_text(encoding="utf-8")):
+                if block.file is not None:
+                    (folder / block.file).write_text(block.text, encoding="utf-8")
+            self.pages[page] = Shell(folder, folder)
+        return self.pages[page]
+
+
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, Path]:
-    """The folder of each page's commands, made when its first command runs."""
-    return {}
-
-
-def _page_folder(page: Path, folders: dict[Path, Path], base: Path) -> Path:
-    """What a page's commands expect around them: its files and the example recipes."""
-    if page not in folders:
-        folder = folders[page] = base / page.relative_to(ROOT).as_posix().replace("/", "-")
-        folder.mkdir()
-        (folder / "recipes").symlink_to(ROOT / "recipes")
-        for block in fenced_blocks(page.read_text(encoding="utf-8")):
-            if block.file is not None:
-                (folder / block.file).write_text(block.text, encoding="utf-8")
-    return folders[page]
+def shells(tmp_path_factory: pytest.TempPathFactory) -> Shells:
+    return Shells(tmp_path_factory.mktemp("pages"))
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=str)
@@ -362,18 +404,19 @@ def test_every_hookline_command_in_the_docs_runs(
     command: Command,
     served: Served,
     catalog: Catalog,
-    folders: dict[Path, Path],
-    tmp_path_factory: pytest.TempPathFactory,
+    shells: Shells,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    base = folders.setdefault(ROOT, tmp_path_factory.mktemp("pages"))
-    tmp_path = _page_folder(command.page, folders, base)
-    monkeypatch.chdir(tmp_path)
+    shell = shells.of(command.page)
+    for before in command.before:
+        shell.follow(before)
+    here = shell.cwd
+    monkeypatch.chdir(here)
     words = list(command.words)
     for word in words:  # an input read from a file: give it one
         key, _, value = word.partition("=")
         if value.startswith("@") and key:
-            target = tmp_path / value[1:]
+            target = here / value[1:]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     connector = words[1].partition(".")[0] if words[:1] == ["call"] else ""
@@ -383,6 +426,11 @@ def test_every_hookline_command_in_the_docs_runs(
         "HOOKLINE_CONNECTIONS": str(served.connections),
         "HOOKLINE_STATE": None,
     }
+    if shell.site is not None:  # a package the page installed: its own process sees it
+        seen = environment(shell.site, HOOKLINE_CONNECTIONS=str(served.connections))
+        done = run(["hookline", *words], cwd=here, env=seen, timeout=300)
+        assert done.returncode == 0, f"{command}\n{done.stdout}{done.stderr}"
+        return
     if words[:1] == ["sandbox"]:  # the module's sandboxes stand in: build the apps, serve none
         monkeypatch.setattr("hookline.cli.sandbox.serve", _built)
         words += ["--port", "0"]

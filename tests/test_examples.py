@@ -71,7 +71,9 @@ EXAMPLES = (
     "plextrac-tenant-users-csv",
 )
 PLANRADAR_EVENT = RECIPES / "events" / "planradar-ticket-created.json"
+PLANRADAR_UPDATED = RECIPES / "events" / "planradar-ticket-resolved.json"
 PLEXTRAC_EVENT = RECIPES / "events" / "plextrac-report-published.json"
+ARGUS_CLOSED = RECIPES / "events" / "argus-case-closed.json"
 CREATED_WITH = (
     "ticket-type-id",
     "component-id",
@@ -357,36 +359,39 @@ def test_serve_in_sandboxes_shows_events_flowing_end_to_end(tmp_path: Path) -> N
     assert finished["argus-incident-to-plextrac"] >= 1
 
 
-def test_the_shipped_planradar_event_has_the_shape_the_sandbox_delivers(
+def test_the_shipped_planradar_events_have_the_shape_the_sandbox_delivers(
     catalog: Catalog,
 ) -> None:
-    delivered: list[Any] = []
-
-    async def receive(request: Request) -> JSONResponse:
-        delivered.append(await request.json())
-        return JSONResponse({})
-
+    receiver = Receiver()
     box = catalog.sandboxes["planradar"]
-    receiver = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
-    with running(receiver) as hook_url, running(box.create_app()) as url:
+    shipped = json.loads(PLANRADAR_EVENT.read_text())
+    resolved = json.loads(PLANRADAR_UPDATED.read_text())
+    with running(receiver.app) as hook_url, running(box.create_app()) as url:
         values = box.connection(url)
         with httpx.Client(
             base_url=f"{url}/api", headers={"X-PlanRadar-API-Key": values["token"]}
         ) as api:
             customer = values["customer_id"]
-            hook = {"target-url": f"{hook_url}/hook", "events": ["ticket.created"]}
+            hook = {
+                "target-url": f"{hook_url}/hook",
+                "events": ["ticket.created", "ticket.updated"],
+            }
             api.post(f"/v1/{customer}/webhooks", json={"data": {"attributes": hook}})
-            shipped = json.loads(PLANRADAR_EVENT.read_text())
             given = shipped["data"]["attributes"]
             ticket = {key: given[key] for key in CREATED_WITH}
-            api.post(
+            made = api.post(
                 f"/v2/{customer}/projects/nqzkdw/tickets", json={"data": {"attributes": ticket}}
+            ).json()["data"]["attributes"]
+            change = {"status-id": resolved["data"]["attributes"]["status-id"]}
+            api.put(
+                f"/v2/{customer}/projects/nqzkdw/tickets/{made['uuid']}",
+                json={"data": {"attributes": change}},
             )
-        deadline = time.monotonic() + 10
-        while not delivered and time.monotonic() < deadline:
-            time.sleep(0.01)
-    assert delivered, "the sandbox delivered no webhook"
-    assert _keys(delivered[0]) == _keys(shipped)
+        created = receiver.next_delivery("ticket.created")
+        updated = receiver.next_delivery("ticket.updated")
+    assert _keys(created) == _keys(shipped)
+    assert _keys(updated) == _keys(resolved)
+    assert resolved["ticket_uuid"] == shipped["ticket_uuid"]  # the same ticket, resolved
 
 
 def _keys(data: Any) -> Any:
@@ -792,6 +797,19 @@ def test_the_examples_call_most_write_actions_of_the_four_connectors(catalog: Ca
     )
 
 
+DRY_RUN_ARGS = {
+    "argus-case-closed-to-planradar": ["--event", str(ARGUS_CLOSED)],
+    "planradar-ticket-status-to-argus": ["--event", str(PLANRADAR_UPDATED)],
+    "planradar-ticket-to-argus": ["--event", str(PLANRADAR_EVENT)],
+    "plextrac-finding-with-image": ["-i", f"image={RECIPES / 'assets' / 'admin-console.png'}"],
+    "plextrac-report-published-to-argus": ["--event", str(PLEXTRAC_EVENT)],
+    "plextrac-retire-client": ["-i", "confirm=true"],
+}
+"""What each example's dry run is given beyond its defaults, so that it runs to its end
+rather than stopping early: the shipped event it is about (the connectors' examples show its
+objects), the confirmation a destructive run asks for, and an image's path from anywhere."""
+
+
 @pytest.mark.parametrize("name", EXAMPLES)
 @pytest.mark.parametrize("where", ["--sandbox", "--connections"])
 def test_every_example_plans_a_dry_run_with_outputs_shaped_like_real_ones(
@@ -805,12 +823,8 @@ def test_every_example_plans_a_dry_run_with_outputs_shaped_like_real_ones(
     monkeypatch.chdir(tmp_path)
     for app in served.apps.values():
         app.requests.clear()
-    args = [recipe(name), "--dry-run", "--json"]
+    args = [recipe(name), "--dry-run", "--json", *DRY_RUN_ARGS.get(name, [])]
     args += ["--sandbox"] if where == "--sandbox" else ["--connections", str(served.connections)]
-    if name == "planradar-ticket-to-argus":
-        args += ["--event", str(PLANRADAR_EVENT)]
-    if name == "plextrac-finding-with-image":  # the image is named relative to the repository
-        args += ["-i", f"image={RECIPES / 'assets' / 'admin-console.png'}"]
     result = invoke(catalog, run, args, {**NO_ENV, **WEBHOOK_ENV})
     assert result.exit_code == 0, result.output
     assert of_kind(result, "summary")[0]["succeeded"] == 1
@@ -1146,18 +1160,22 @@ class Receiver:
 
         self.app = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
 
-    def next(self, event: str, folder: Path) -> Path:
-        """Wait for the next delivery of ``event``; the file it is saved in, for --event."""
+    def next_delivery(self, event: str) -> Any:
+        """Wait for the next delivery of ``event``; its body."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             found = [d for d in self.delivered if d.get("event") == event]
             if found:
                 self.delivered.remove(found[0])
-                path = folder / f"{event}-{len(list(folder.glob('*.json')))}.json"
-                path.write_text(json.dumps(found[0]))
-                return path
+                return found[0]
             time.sleep(0.01)
         raise AssertionError(f"the sandbox delivered no {event} event")
+
+    def next(self, event: str, folder: Path) -> Path:
+        """Wait for the next delivery of ``event``; the file it is saved in, for --event."""
+        path = folder / f"{event}-{len(list(folder.glob('*.json')))}.json"
+        path.write_text(json.dumps(self.next_delivery(event)))
+        return path
 
 
 def test_a_planradar_ticket_and_its_argus_case_follow_each_other(

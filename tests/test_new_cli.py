@@ -85,3 +85,34 @@ def test_a_folder_with_files_is_left_alone(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "exists and is not empty" in result.output
     assert [path.name for path in tmp_path.iterdir()] == ["keep.txt"]
+
+
+OPENAPI = Path(__file__).parent / "data" / "openapi"
+
+
+@pytest.mark.parametrize(
+    ("document", "actions"),
+    [("swagger-petstore-v3.0.yaml", 19), ("swagger-ui-petstore-v2.json", 18)],
+)
+def test_from_openapi_writes_a_spec_that_validates(
+    tmp_path: Path, document: str, actions: int
+) -> None:
+    args = ["new", "connector", "petstore", "--dir", str(tmp_path)]
+    result = CliRunner().invoke(main, [*args, "--from-openapi", str(OPENAPI / document)])
+    assert result.exit_code == 0, result.output
+    spec = tmp_path / "petstore.yaml"
+    assert f"wrote {spec}: {actions} actions from " in result.output
+    assert "# review:" in spec.read_text()
+    checked = CliRunner().invoke(main, ["validate", str(spec)])
+    assert checked.exit_code == 0, checked.output
+    assert checked.output == f"{spec}: valid spec\n"
+
+
+def test_from_openapi_leaves_an_existing_spec_alone(tmp_path: Path) -> None:
+    (tmp_path / "petstore.yaml").write_text("mine")
+    document = str(OPENAPI / "swagger-petstore-v3.0.yaml")
+    args = ["new", "connector", "petstore", "--dir", str(tmp_path), "--from-openapi", document]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "petstore.yaml exists" in result.output
+    assert (tmp_path / "petstore.yaml").read_text() == "mine"

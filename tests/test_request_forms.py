@@ -65,14 +65,16 @@ ACTIONS: dict[str, Any] = {
 }
 
 
+FIELDS: dict[str, Any] = {
+    "url": {"type": "string", "description": "Where"},
+    "token": {"type": "string", "secret": True, "description": "The token"},
+}
+
+
 @pytest.fixture(scope="module")
 def spec(catalog: Catalog) -> Spec:
-    fields = {
-        "url": {"type": "string", "description": "Where"},
-        "token": {"type": "string", "secret": True, "description": "The token"},
-    }
     auth = {"type": "bearer", "token": "{{ connection.token }}"}
-    return demo_spec(catalog, auth=auth, fields=fields, actions=ACTIONS)
+    return demo_spec(catalog, auth=auth, fields=FIELDS, actions=ACTIONS)
 
 
 def call(catalog: Catalog, spec: Spec, url: str, action: str, input: Any, **options: Any) -> Any:
@@ -207,7 +209,7 @@ def test_the_first_form_whose_when_holds_is_sent(
 
 
 def test_an_action_with_forms_is_idempotent_only_when_every_form_is(catalog: Catalog) -> None:
-    spec = demo_spec(catalog, actions=ACTIONS)
+    spec = demo_spec(catalog, fields=FIELDS, actions=ACTIONS)
     assert spec.actions["untag"].idempotent
     mixed = {
         "title": "Mixed",

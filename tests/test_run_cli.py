@@ -220,7 +220,7 @@ def test_an_event_that_does_not_match_the_triggers_event_schema_is_refused(
 ) -> None:
     event = write(cli.folder, "event.json", json.dumps({"ticket": {"id": "seven", "title": 1}}))
     result = cli.run(cli.recipe(WEBHOOK), "--event", str(event))
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "the event does not match the tracker.ticket_event event schema" in result.stderr
     assert "field 'id': 'seven' is not of type 'integer'" in result.stderr
     assert tracker.comments == []
@@ -231,7 +231,7 @@ def test_a_manual_recipes_event_is_checked_as_its_inputs_are(
 ) -> None:
     event = write(cli.folder, "inputs.json", json.dumps({"id": 2, "txt": "typo"}))
     result = cli.run(cli.recipe(MANUAL), "--event", str(event))
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "input 'text' is required" in result.stderr
     assert "unknown input 'txt'" in result.stderr
     assert tracker.comments == []
@@ -250,7 +250,7 @@ def test_an_event_is_read_only_from_a_regular_file_of_at_most_a_mebibyte(
         path.write_text(json.dumps({"ticket": {"id": 1, "text": "x" * 2_000_000}}))
     outcome = measured_call(lambda: cli.run(cli.recipe(WEBHOOK), "--event", str(path)))
     result = outcome.result
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     expected = "larger than 1,048,576 bytes" if kind == "large" else "is not a regular file"
     assert expected in result.stderr
     assert outcome.seconds < 5
@@ -380,5 +380,5 @@ def test_a_job_whose_secret_inputs_are_not_kept_is_not_rerun(
     shown = cli.jobs("show", job["id"], "--json")
     assert "pa55-phrase-9" not in shown.stdout
     refused = cli.jobs("rerun", job["id"])
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1
     assert "its secret inputs (text) are not kept in job history" in refused.stderr

@@ -210,6 +210,6 @@ def test_the_command_line_reports_a_damaged_database_without_a_traceback(tmp_pat
     path = tmp_path / "state.db"
     path.write_bytes(b"\x00garbage" * 1000)
     result = CliRunner().invoke(main, ["jobs", "--state", str(path)])
-    assert result.exit_code == 2  # the command line's code for input it cannot use
+    assert result.exit_code == 1  # the command line's code for a file it cannot use
     assert "Traceback" not in result.output
     assert f"error: the state database at {path} is damaged" in result.stderr

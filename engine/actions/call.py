@@ -40,7 +40,7 @@ from hookline.actions.files import downloaded, save_path
 from hookline.actions.inputs import prepared_input
 from hookline.actions.outputs import OutputCheck, OutputMismatchWarning, page_records
 from hookline.actions.pages import DEFAULT_MAX_PAGES, Page, PageGuard, PageLimitWarning, bounded
-from hookline.actions.plans import Plan, RenderedRequest
+from hookline.actions.plans import Plan, RenderedRequest, stand_in
 from hookline.errors import ActionError, ConfigurationError, OutcomeUnknownError, suggest
 from hookline.http.connection import CallPolicy, Connection, Response
 from hookline.http.responses import ErrorContext, truthy
@@ -390,7 +390,7 @@ class _Call:
 
     async def planned(self, values: Mapping[str, Any], max_records: int | None) -> Plan:
         """The requests this call would begin with, redacted, and its example output."""
-        example = self.action.examples[0].output if self.action.examples else None
+        example = stand_in(self.action.examples, values)
         if self.action.composite is not None:
             planned, note = await plan_calls(self.connection, self.action, values, call_action)
             return Plan(self.label, tuple(planned), example, note)

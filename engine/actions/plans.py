@@ -2,20 +2,22 @@
 
 ``call_action(..., dry_run=True)`` renders every request the call would begin with (the first
 page for a list, the lookup for a create that has one, the calls of a composite that need only
-its input), sends nothing, and returns a ``Plan`` whose ``output`` is the action's first
-example output, which stands in for the real one and is labelled as an example wherever it is
-shown. A connection whose in-process transport answers dry runs (the ``file`` connector) gives
-its real answer instead, computed without changing anything.
+its input), sends nothing, and returns a ``Plan`` whose ``output`` is an example output of the
+action (``stand_in``), which stands in for the real one and is labelled as an example wherever
+it is shown. A connection whose in-process transport answers dry runs (the ``file`` connector)
+gives its real answer instead, computed without changing anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
+
+from hookline.spec.model import Example
 
 REDACTED = "***"
 """What a credential's value is shown as."""
@@ -71,9 +73,9 @@ class Plan:
 
     The requests show what is sent, headers that the connection's auth and session add
     included, with every secret and credential value replaced by ``***``. ``example`` says
-    that ``output`` is the spec's example output (null when the action has none) rather than
-    the answer. ``note`` says what the requests leave out: a composite action's calls that
-    need outputs a dry run cannot have.
+    that ``output`` is one of the spec's example outputs (``stand_in``; null when the action
+    has none) rather than the answer. ``note`` says what the requests leave out: a composite
+    action's calls that need outputs a dry run cannot have.
     """
 
     action: str
@@ -93,6 +95,22 @@ class Plan:
         if self.note:
             data["note"] = self.note
         return data
+
+
+def stand_in(examples: Sequence[Example], given: Mapping[str, Any]) -> Any:
+    """The output of the example most like a call with input ``given``: a dry run's stand-in.
+
+    An example fits when every input it names is given too: an example that saves a download
+    to a file does not stand in for a call that asks for the content, whose output has
+    another shape. Of the fitting examples, the one with the most inputs equal to the given
+    ones is taken (the first of a tie), so that a spec can show the answer for the input a
+    recipe uses; with none fitting, the first example; with no example, None.
+    """
+    fitting = [example for example in examples if example.input.keys() <= given.keys()]
+    if not fitting:
+        return examples[0].output if examples else None
+    best = max(fitting, key=lambda e: sum(given[k] == v for k, v in e.input.items()))
+    return best.output
 
 
 def _body(request: httpx.Request, redact: Callable[[str], str]) -> Any:

@@ -1,5 +1,8 @@
 """``hookline new connector NAME``: scaffold an installable plugin package for a connector.
 
+With ``--from-openapi FILE`` it writes a first spec instead, made from an OpenAPI 3.x or
+Swagger 2.0 document (``hookline.spec.openapi``), its guesses marked ``# review:``.
+
 The package holds a spec skeleton that validates, a sandbox skeleton (a Starlette app
 registered through ``register_sandboxes``), the ``hookline`` entry point, and tests on the
 test kit that pass as generated, so that the author starts from green and changes one thing
@@ -78,13 +81,42 @@ def new() -> None:
     help="The folder to create (default: hookline-NAME, with - for _).",
 )
 @click.option("--title", help="The platform's name as people write it (default: from NAME).")
-def connector(name: str, folder: Path | None, title: str | None) -> None:
+@click.option(
+    "--from-openapi",
+    "openapi",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Write only a first spec, NAME.yaml in --dir (default: here), made from this "
+    "OpenAPI 3.x or Swagger 2.0 file (JSON or YAML).",
+)
+def connector(name: str, folder: Path | None, title: str | None, openapi: Path | None) -> None:
     """Create an installable plugin package for connector NAME, ready to test.
 
     The package holds a spec skeleton, a sandbox that simulates its API, the hookline entry
-    point and tests on hookline's test kit, which pass as generated.
+    point and tests on hookline's test kit, which pass as generated. With --from-openapi, a
+    spec made from the API's own description is written instead: one action per operation,
+    what was guessed (auth, pagination, records) marked with # review: comments.
     """
+    if openapi is not None:
+        _from_openapi(name, openapi, folder or Path("."))
+        return
     folder = folder or Path(f"hookline-{name.replace('_', '-')}")
     for path in scaffold(name, folder, title):
         click.echo(f"wrote {path}")
     click.echo(f"next: cd {folder} && pip install -e . && hookline test {name} && pytest")
+
+
+def _from_openapi(name: str, openapi: Path, folder: Path) -> None:
+    from hookline.spec.openapi import write_spec  # only this mode reads OpenAPI documents
+
+    out = folder / f"{name}.yaml"
+    if out.exists():
+        raise ConfigurationError(f"{out} exists; choose another --dir or remove it")
+    folder.mkdir(parents=True, exist_ok=True)
+    draft = write_spec(openapi, name, out)
+    actions = len(draft.document.get("actions", {}))
+    click.echo(f"wrote {out}: {actions} actions from {draft.source} ({openapi})")
+    if draft.notes:
+        click.echo(f"review the {len(draft.notes)} places marked '# review:'")
+    for skipped in draft.skipped:
+        click.echo(f"skipped {skipped}")
+    click.echo(f"next: hookline validate {out}")
