@@ -22,6 +22,7 @@ budget state is JSON-shaped data the runtime alone interprets.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
@@ -101,9 +102,12 @@ class WebhookVerifier(SpecBlock, Protocol):
 class StateStore(Protocol):
     """Where trigger cursors, seen event keys and job history are kept (``register_state_stores``).
 
-    Two promises rest on it: ``commit_poll`` queues a poll's new events as jobs *and* moves the
-    cursor in one transaction, and a job is unique per (recipe, event key), so an event seen
-    twice never starts a second job.
+    Three promises rest on it: ``commit_poll`` writes a poll's new events to the inbox and
+    queues them as jobs *and* moves the cursor in one transaction; ``receive_events`` stores
+    webhook events with their jobs before they are answered; and a job is unique per (recipe,
+    event key), so an event seen twice never starts a second job. Claims, the inbox's queries
+    and the triggers' state (``hookline.run.claims``, ``inbox``, ``cycles``) run their SQL
+    through ``transaction``.
     """
 
     url: str
@@ -157,9 +161,26 @@ class StateStore(Protocol):
         ...
 
     async def list_jobs(
-        self, *, recipe: str | None = None, failed: bool = False, limit: int = 20
+        self,
+        *,
+        recipe: str | None = None,
+        failed: bool = False,
+        limit: int = 20,
+        statuses: Sequence[str] = (),
     ) -> list[JobRecord]:
-        """The newest jobs first, optionally of one recipe or only the failed ones."""
+        """The newest jobs first, optionally of one recipe, only the failed ones, or only
+        those in ``statuses``."""
+        ...
+
+    async def receive_events(
+        self, events: Sequence[tuple[str, str, str, Any]], *, source: str
+    ) -> list[tuple[JobRecord, bool]]:
+        """Store (recipe, recipe file, event key, event) in the inbox with a job for each new
+        one, in one transaction; each event's job and whether it is new."""
+        ...
+
+    async def transaction(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(cursor)`` in one transaction; the cursor takes ``?`` parameters."""
         ...
 
     async def queued_jobs(self, recipe: str) -> list[JobRecord]:
@@ -179,8 +200,15 @@ class StateStore(Protocol):
 class Executor(Protocol):
     """How jobs are run (``register_executors``): in-process by default, on workers at scale."""
 
-    async def run(self, runner: JobRunner, jobs: Sequence[JobRecord]) -> list[JobOutcome]:
-        """Run every job with ``runner``; one job's failure does not stop the next."""
+    async def run(
+        self,
+        runner: JobRunner,
+        jobs: Sequence[JobRecord],
+        *,
+        stop: asyncio.Event | None = None,
+    ) -> list[JobOutcome]:
+        """Run every job with ``runner``; one job's failure does not stop the next. Once
+        ``stop`` is set, no new job starts."""
         ...
 
 
