@@ -298,7 +298,7 @@ class _Call:
                 if limit is not None and count + len(records) > limit:
                     records = records[: limit - count]
                 if select is not None:
-                    records = [select.search(record) for record in records]
+                    records = select.search_each(records)
                 if self.output_check is not None:  # a name per record costs where none is checked
                     for index, record in enumerate(records, start=count):
                         self.output_check(record, f"record {index}")

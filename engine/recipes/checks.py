@@ -25,9 +25,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
-from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, unused-ignore]
-
 from hookline.documents.loader import Document, KeyPath
 from hookline.errors import ConfigurationError, Problem, suggest
 from hookline.expr.templates import CompiledValue
@@ -229,6 +226,9 @@ class _Checker:
 
     def manual(self, trigger: ManualTrigger) -> Shape:
         """Check declared inputs; their shape is the event's."""
+        from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+        from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, unused-ignore]
+
         for name, schema in trigger.inputs_schema["properties"].items():
             try:
                 Draft202012Validator.check_schema(schema)

@@ -45,7 +45,6 @@ from hookline.actions.call import Plan, call_action
 from hookline.documents.loader import KeyPath, format_path
 from hookline.errors import ActionError, HooklineError, OutcomeUnknownError, UnsafeRequestError
 from hookline.http.responses import truthy
-from hookline.plugins.hookspecs import hookimpl
 from hookline.recipes.model import (
     ActionStep,
     CallStep,
@@ -564,12 +563,6 @@ class InlineExecutor:
     async def run(self, runner: JobRunner, jobs: Sequence[JobRecord]) -> list[JobOutcome]:
         """Run every job; one job's failure does not stop the next."""
         return [await runner.run_job(job) for job in jobs]
-
-
-@hookimpl
-def register_executors() -> dict[str, Any]:
-    """The built-in executor: ``inline``."""
-    return {"inline": InlineExecutor}
 
 
 def new_event_key() -> str:

@@ -10,11 +10,13 @@ reads as no session, so a process with the wrong key logs in again rather than f
 
 Besides sealing, the key names things: a cached session's row is keyed by an HMAC of its
 credential's hash, so the database holds nothing from which a guessed password could be
-checked.
+checked. Naming needs only the key's bytes: ``cryptography`` is loaded to seal or open.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -22,8 +24,6 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
 
 from hookline.errors import ConfigurationError
 from hookline.run.store import DEFAULT_STATE, SqliteStore, SqlStore
@@ -43,10 +43,14 @@ class InstallationKey:
 
     def seal(self, data: bytes) -> str:
         """``data`` encrypted and authenticated, as text."""
+        from cryptography.fernet import Fernet
+
         return Fernet(self.material).encrypt(data).decode("ascii")
 
     def open(self, sealed: str) -> bytes | None:
         """What ``seal`` sealed; None when it was sealed with another key or altered."""
+        from cryptography.fernet import Fernet, InvalidToken
+
         try:
             return Fernet(self.material).decrypt(sealed.encode("ascii"))
         except (InvalidToken, UnicodeEncodeError):
@@ -75,7 +79,7 @@ def installation_key(store: SqlStore, environ: Mapping[str, str] | None = None) 
 
 def _from_text(text: str) -> bytes:
     try:
-        Fernet(text.strip())
+        check_key(text.strip())
     except (ValueError, TypeError):
         raise ConfigurationError(
             f"{KEY_VARIABLE} is not a Fernet key (32 url-safe base64-encoded bytes); make one "
@@ -96,7 +100,7 @@ def _read_or_create(path: Path) -> bytes:
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
             with os.fdopen(fd, "wb") as stream:
-                stream.write(Fernet.generate_key() + b"\n")
+                stream.write(new_key() + b"\n")
             os.link(temporary, path)
         except FileExistsError:
             pass
@@ -104,10 +108,25 @@ def _read_or_create(path: Path) -> bytes:
             os.unlink(temporary)
     try:
         text = path.read_text(encoding="ascii").strip()
-        Fernet(text)
+        check_key(text)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigurationError(
             f"cannot use the key file {path}: {exc}; remove it (cached sessions are then "
             f"logged in again) or set {KEY_VARIABLE}"
         ) from None
     return text.encode("ascii")
+
+
+def new_key() -> bytes:
+    """A new Fernet key: 32 random bytes, url-safe base64 (``Fernet.generate_key``)."""
+    return base64.urlsafe_b64encode(os.urandom(32))
+
+
+def check_key(text: str | bytes) -> None:
+    """``ValueError`` unless ``text`` is a Fernet key, by Fernet's own test: 32 bytes once
+    url-safe base64-decoded."""
+    try:
+        if len(base64.urlsafe_b64decode(text)) != 32:
+            raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.")
+    except binascii.Error as exc:
+        raise ValueError(str(exc)) from None
