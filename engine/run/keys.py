@@ -20,6 +20,7 @@ import binascii
 import hashlib
 import hmac
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from hookline.run.store import DEFAULT_STATE, SqliteStore, SqlStore
 
 KEY_VARIABLE = "HOOKLINE_SECRET_KEY"
 """The environment variable that gives the key."""
+
+_KEY_TEXT = re.compile(rb"[A-Za-z0-9_-]+={0,2}")
 
 KEY_FILE = "secret.key"
 """The key file's name, beside the SQLite state database."""
@@ -123,10 +126,15 @@ def new_key() -> bytes:
 
 
 def check_key(text: str | bytes) -> None:
-    """``ValueError`` unless ``text`` is a Fernet key, by Fernet's own test: 32 bytes once
-    url-safe base64-decoded."""
+    """``ValueError`` unless ``text`` is a Fernet key, as Fernet reads one: 32 bytes in url-safe
+    base64, padded or not, whitespace around it allowed."""
+    raw = (text.encode("ascii", "replace") if isinstance(text, str) else text).strip()
+    if not _KEY_TEXT.fullmatch(raw) or (raw.endswith(b"=") and len(raw) % 4):
+        raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.")
+    data = raw.rstrip(b"=")
     try:
-        if len(base64.urlsafe_b64decode(text)) != 32:
-            raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.")
+        decoded = base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
     except binascii.Error as exc:
         raise ValueError(str(exc)) from None
+    if len(decoded) != 32:
+        raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.")
