@@ -330,10 +330,11 @@ def read_table(title: str, rounds: list[dict[str, Result]]) -> str:
             f"{max(r.peak_rss_mib for r in runs):.0f} | {ratios['speed']:.2f}x | "
             f"{ratios['cpu']:.2f}x | {ratios['rss']:.2f}x |"
         )
-    lines.append(
-        f"\nMedians of {len(rounds)} interleaved rounds; ratios are medians of the "
-        "ratios within each round."
-    )
+    if len(rounds) > 1:
+        lines.append(
+            f"\nMedians of {len(rounds)} interleaved rounds; ratios are medians of the "
+            "ratios within each round."
+        )
     return "\n".join(lines)
 
 

@@ -135,10 +135,13 @@ def call(
     out = sys.stdout.buffer
     opened = entry.open(catalog, dry_run=True) if dry_run else open_shared(catalog, entry, state)
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    # What start-up made lives as long as the process: frozen, the collector does not walk
-    # it again on every full collection while the pages' records come and go.
+    # What start-up made lives as long as the call: frozen, the collector does not walk it
+    # again on every full collection while the pages' records come and go.
     gc.freeze()
-    asyncio.run(_run(opened, action, values, max_records, dry_run, out, progress))
+    try:
+        asyncio.run(_run(opened, action, values, max_records, dry_run, out, progress))
+    finally:
+        gc.unfreeze()
 
 
 async def _run(
