@@ -28,15 +28,16 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from hookline.plugins.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.routing import Route
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -70,8 +71,13 @@ def transport(values: Mapping[str, Any], *, dry_run: bool = False) -> httpx.Asyn
 def create_app(folder: Path, *, dry_run: bool = False) -> Starlette:
     """The file operations over ``folder``, one POST route per action of the spec.
 
-    With ``dry_run``, writes are kept in memory, where later reads find them.
+    With ``dry_run``, writes are kept in memory, where later reads find them. Starlette is
+    imported here, where the app is made, not when the plugin registers.
     """
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
     root = folder.expanduser()
     files = _Folder() if not dry_run else _DryFolder()
 

@@ -9,7 +9,8 @@ suite's servers are on loopback); a test that needs one sets it.
 ``echo`` is module-scoped (one server per test module); ``server`` is the same server with
 what it saw and its queued replies cleared, so each test starts from nothing. Every test gets
 a state store of its own through ``HOOKLINE_STATE`` (commands that open connections keep rate
-budgets and sessions there), so none writes into the checkout's ``.hookline``.
+budgets and sessions there), so none writes into the checkout's ``.hookline``; the spec cache
+of the command line is one of the session's own, through ``HOOKLINE_CACHE_DIR``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def state_of_its_own(
     """A fresh default state store for each test."""
     folder = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("HOOKLINE_STATE", str(folder / "state.db"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def spec_cache_of_its_own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A spec cache for the session, so that no test reads or writes the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOOKLINE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import sys
 from pathlib import Path
 
 import hookline
@@ -18,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_all_lists_exactly_the_public_names() -> None:
+    for name in hookline.__all__:  # each resolves, from the module that defines it
+        assert getattr(hookline, name) is getattr(sys.modules[hookline._EXPORTS[name]], name)
     public = {name for name in vars(hookline) if not name.startswith("_")}
     modules = {name for name, value in vars(hookline).items() if inspect.ismodule(value)}
     assert set(hookline.__all__) == (public - modules) | {"__version__"}

@@ -267,3 +267,27 @@ def test_unreadable_certificates_are_a_configuration_error(
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(ConfigurationError, match="SSL_CERT_FILE"):
         NetworkTransport()
+
+
+async def test_plain_http_never_loads_the_roots_and_https_loads_them_once(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, certificate: tuple[Path, Path]
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    pool = NetworkTransport()
+    async with serve_raw(lambda head, body: reply(b'"plain"')) as served:
+        async with connection(catalog, served.url, transport=pool) as conn:
+            assert await fetch(conn) == "plain"
+        assert pool._direct is None  # no TLS context was made for it
+    async with serve_raw(lambda head, body: reply(b'"tls"'), server_context(certificate)) as served:
+        pool = NetworkTransport()
+        async with connection(catalog, served.url, transport=pool) as conn:
+            assert await fetch(conn) == "tls"
+            assert pool._direct is not None and pool.route(httpx.URL(served.url)) is pool.direct
+
+
+async def test_an_https_url_never_goes_through_the_plain_pool() -> None:
+    pool = NetworkTransport()
+    assert pool.route(httpx.URL("http://example.com/")) is pool.plain
+    assert pool.route(httpx.URL("https://example.com/")) is pool.direct
+    assert pool.plain is not pool.direct
+    await pool.aclose()

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing, suppress
 from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -162,10 +163,14 @@ class _Call:
             connector=spec.name, action=action_name, redactor=connection.redactor
         )
         self.confirm_shape = confirm_shape
-        self.output_check = OutputCheck.of(
-            spec, action, self.errors, strict=True if confirm_shape else None
-        )
         self.chosen: Request | None = action.request
+
+    @cached_property
+    def output_check(self) -> OutputCheck | None:
+        """The check of the output against its schema, made when the first output comes (a dry
+        run checks none); None where the action declares no schema."""
+        strict = True if self.confirm_shape else None
+        return OutputCheck.of(self.connection.spec, self.action, self.errors, strict=strict)
 
     @property
     def request(self) -> Request:
@@ -336,7 +341,7 @@ class _Call:
                 if limit is not None and count + len(records) > limit:
                     records = records[: limit - count]
                 if select is not None:
-                    records = [select.search(record) for record in records]
+                    records = select.search_each(records)
                 if self.output_check is not None:  # a name per record costs where none is checked
                     for index, record in enumerate(records, start=count):
                         self.output_check(record, f"record {index}")

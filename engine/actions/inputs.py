@@ -9,16 +9,17 @@ resolved) before anything is rendered or sent; every problem is named by its fie
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
+from typing import TYPE_CHECKING, Any
 
 from hookline.actions.files import SAVE_TO, SAVE_TO_SCHEMA, encoded_content
+from hookline.documents.plain_schemas import plainly_valid
 from hookline.documents.schema_errors import explain
 from hookline.errors import InvalidRequestError, suggest
 from hookline.http.responses import ErrorContext
 from hookline.spec.model import Action, Spec
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
 
 _MESSAGE_LIMIT = 300
 
@@ -48,6 +49,10 @@ def prepared_input(
             values[name] = encoded_content(name, values[name], errors)
     full = spec.schema_with_objects(schema)
     assert isinstance(full, Mapping)
+    if plainly_valid(values, full):
+        return values
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+
     validator = Draft202012Validator(full)
     problems = [_problem(error, properties, full) for error in validator.iter_errors(values)]
     if problems:

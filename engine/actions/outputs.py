@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
-
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
+from typing import TYPE_CHECKING, Any
 
 from hookline.actions.inputs import field_name, shortened
 from hookline.documents.schema_errors import kind_of
@@ -21,6 +18,9 @@ from hookline.errors import InvalidResponseError
 from hookline.expr.templates import Expression
 from hookline.http.responses import ErrorContext
 from hookline.spec.model import Action, Spec
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped, unused-ignore]
 
 
 class OutputMismatchWarning(UserWarning):
@@ -46,6 +46,8 @@ class OutputCheck:
         schema = action.output.schema
         if schema is None:
             return None
+        from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+
         validator = Draft202012Validator(spec.schema_with_objects(schema))
         return cls(validator, action.output.strict if strict is None else strict, errors)
 

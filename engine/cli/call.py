@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import os
 import sys
 import time
@@ -134,7 +135,13 @@ def call(
     out = sys.stdout.buffer
     opened = entry.open(catalog, dry_run=True) if dry_run else open_shared(catalog, entry, state)
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
-    asyncio.run(_run(opened, action, values, max_records, dry_run, out, progress))
+    # What start-up made lives as long as the call: frozen, the collector does not walk it
+    # again on every full collection while the pages' records come and go.
+    gc.freeze()
+    try:
+        asyncio.run(_run(opened, action, values, max_records, dry_run, out, progress))
+    finally:
+        gc.unfreeze()
 
 
 async def _run(

@@ -14,20 +14,19 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from hookline.actions.checks import ConnectionCheck, check_connection
-from hookline.cli.progress import show_wait
 from hookline.http.connection import Connection
-from hookline.run.authorize import authorize
 from hookline.run.connections import NamedConnection, load_connections
 from hookline.run.sessions import sharing
 from hookline.run.store import DEFAULT_STATE, open_store
 from hookline.spec.catalog import Catalog
+
+if TYPE_CHECKING:
+    from hookline.actions.checks import ConnectionCheck
+    from hookline.http.ratelimit import Wait
 
 
 def connections_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -60,13 +59,19 @@ async def open_shared(
     """Open ``entry`` with its budget and session shared through the state store ``state``."""
     store = open_store(state, catalog.pm)
     try:
-        shared = sharing(store, on_wait=show_wait)
+        shared = sharing(store, on_wait=_show_wait)
         async with entry.open(
             catalog, limiter=shared.limiter, sessions=shared.sessions
         ) as connection:
             yield connection
     finally:
         await store.close()
+
+
+def _show_wait(wait: Wait) -> None:
+    from hookline.cli.progress import show_wait  # the reporters load only when a wait is told
+
+    show_wait(wait)
 
 
 @click.group()
@@ -79,6 +84,9 @@ def connections() -> None:
 @click.pass_obj
 def list_connections(app: Any, connections_file: Path | None) -> None:
     """List each connection, its connector and its values, secrets shown as ***."""
+    from rich.console import Console
+    from rich.table import Table
+
     found = load_connections(app.catalog, connections_file)
     if not found.entries:
         where = found.path or "the connections file"
@@ -105,6 +113,8 @@ def test_connection(app: Any, name: str, connections_file: Path | None, state: s
     NAME may also be a connector's name when the file has exactly one connection of it.
     Exits 0 when the test passes; a refused credential or an unreachable host is an error.
     """
+    from hookline.actions.checks import check_connection
+
     entry = load_connections(app.catalog, connections_file).resolve(name)
 
     async def check() -> ConnectionCheck:
@@ -157,6 +167,8 @@ def authorize_connection(
     $HOOKLINE_SECRET_KEY or tokens.key there. For connectors whose auth type is
     oauth2_authorization_code.
     """
+    from hookline.run.authorize import authorize
+
     entry = load_connections(app.catalog, connections_file).resolve(name)
 
     def announce(url: str) -> None:

@@ -9,35 +9,20 @@ Warnings (a plugin that failed to import, a connections file others can read) pr
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
-import pluggy
-from rich.console import Console
-from rich.table import Table
 
-from hookline.cli.call import call
-from hookline.cli.connections import connections
-from hookline.cli.jobs import jobs
-from hookline.cli.new import new
-from hookline.cli.replay import replay
-from hookline.cli.run import run
-from hookline.cli.sandbox import sandbox
-from hookline.cli.serve import serve
-from hookline.cli.show import show
-from hookline.cli.test import test
-from hookline.cli.triggers import triggers
-from hookline.cli.validate import validate
-from hookline.errors import HooklineError
-from hookline.plugins.manager import get_plugin_manager, plugin_infos
-from hookline.spec.catalog import Catalog
-from hookline.spec.reference import connector_reference, recipe_reference, spec_reference
-from hookline.version import __version__
+from hookline.cli.group import HooklineGroup, LazyCommand
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from hookline.spec.catalog import Catalog
 
 EXIT_CODES = (
     (0, "success: every file valid, every job succeeded (or was skipped), the call answered"),
@@ -61,30 +46,92 @@ class App:
     @cached_property
     def pm(self) -> pluggy.PluginManager:
         """The plugin manager: built-ins, entry points, then ``--plugin`` modules."""
+        from hookline.plugins.manager import get_plugin_manager
+
         return get_plugin_manager(self.plugins)
 
     @cached_property
     def catalog(self) -> Catalog:
-        """Everything the plugins registered."""
-        return Catalog(self.pm)
+        """Everything the plugins registered; specs known to be valid come from the user's cache."""
+        from hookline.spec.cache import SpecCache
+        from hookline.spec.catalog import Catalog
+
+        return Catalog(self.pm, cache=SpecCache.default())
 
 
-class HooklineGroup(click.Group):
-    """A click group that turns hookline errors into clean messages and exit codes."""
+COMMANDS = {
+    name: LazyCommand(target, help)
+    for name, target, help in (
+        (
+            "call",
+            "hookline.cli.call:call",
+            "Run one action and print its output as JSON (a list action: one JSON line per "
+            "record).",
+        ),
+        (
+            "connections",
+            "hookline.cli.connections:connections",
+            "The named connections of the connections file.",
+        ),
+        (
+            "jobs",
+            "hookline.cli.jobs:jobs",
+            "List recent jobs (newest first); `jobs show|rerun|resolve ID` for one job.",
+        ),
+        ("new", "hookline.cli.new:new", "Start something new from a skeleton."),
+        (
+            "replay",
+            "hookline.cli.replay:replay",
+            "Run chosen events of a recipe again, even those whose job succeeded.",
+        ),
+        (
+            "run",
+            "hookline.cli.run:run",
+            "Run a recipe once: a manual recipe, one poll cycle, or one job on --event FILE.",
+        ),
+        (
+            "sandbox",
+            "hookline.cli.sandbox:sandbox",
+            "Serve platform simulators (all by default) until Ctrl-C or SIGTERM.",
+        ),
+        (
+            "serve",
+            "hookline.cli.serve:serve",
+            "Serve recipes until SIGTERM or Ctrl-C: poll on schedule, receive webhooks, run jobs.",
+        ),
+        (
+            "show",
+            "hookline.cli.show:show",
+            "Show a connector (connection, actions, triggers) or one action or trigger in full.",
+        ),
+        (
+            "test",
+            "hookline.cli.test:test",
+            "Check a connector: its spec, its examples, its reference page and its cassettes.",
+        ),
+        (
+            "triggers",
+            "hookline.cli.triggers:triggers",
+            "List each served trigger: last cycle, watermark, lag, last error, alerts.",
+        ),
+        (
+            "validate",
+            "hookline.cli.validate:validate",
+            "Check specs and recipes (found by their first key); exit 1 if any is invalid.",
+        ),
+    )
+}
+"""The commands defined in modules of their own, imported when run (``hookline.cli.group``)."""
 
-    def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; a ``HooklineError`` becomes a message on stderr and its exit code."""
-        try:
-            return super().invoke(ctx)
-        except HooklineError as exc:
-            if ctx.obj is not None and ctx.obj.debug:
-                raise
-            _fail(exc)
 
+def _version(ctx: click.Context, asked: bool) -> None:
+    """``--version``: the version is read (from the installed distribution) only when asked."""
+    if not asked or ctx.resilient_parsing:
+        return
+    from hookline.version import __version__
 
-def _fail(exc: HooklineError) -> NoReturn:
-    click.echo(f"error: {exc}" if "\n" not in str(exc) else str(exc), err=True)
-    sys.exit(exc.exit_code)
+    click.echo(f"hookline, version {__version__}")
+    ctx.exit()
 
 
 def _show_warning(
@@ -98,8 +145,15 @@ def _show_warning(
     click.echo(f"warning: {message}", err=True)
 
 
-@click.group(cls=HooklineGroup)
-@click.version_option(__version__, prog_name="hookline")
+@click.group(cls=HooklineGroup, lazy=COMMANDS)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, param, value: _version(ctx, value),
+    help="Show the version and exit.",
+)
 @click.option(
     "--plugin",
     "plugins",
@@ -119,6 +173,9 @@ def main(ctx: click.Context, plugins: tuple[str, ...], debug: bool) -> None:
 @click.pass_obj
 def connectors(app: App) -> None:
     """List the connectors, with the plugin each came from."""
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("name", "title", "actions", "triggers", "plugin", box=None)
     for name, connector in sorted(app.catalog.connectors.items()):
         spec = connector.spec
@@ -132,6 +189,11 @@ def connectors(app: App) -> None:
 @click.pass_obj
 def plugins(app: App) -> None:
     """List the plugins, the distribution that installed each, and the hooks it implements."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hookline.plugins.manager import plugin_infos
+
     table = Table("plugin", "distribution", "hooks", box=None)
     for info in plugin_infos(app.pm):
         table.add_row(info.name, info.distribution or "-", ", ".join(info.hooks))
@@ -170,6 +232,8 @@ def docs(app: App, output: Path, connectors: tuple[str, ...]) -> None:
 
 def generated_docs(catalog: Catalog) -> dict[str, str]:
     """Every generated document, by its path below docs/."""
+    from hookline.spec.reference import recipe_reference, spec_reference
+
     docs = {
         "spec-reference.md": spec_reference(catalog),
         "recipe-reference.md": recipe_reference(),
@@ -180,6 +244,8 @@ def generated_docs(catalog: Catalog) -> dict[str, str]:
 
 def connector_pages(catalog: Catalog, names: Sequence[str]) -> dict[str, str]:
     """The reference page of each connector of ``names``, by its path below docs/."""
+    from hookline.spec.reference import connector_reference
+
     pages = {}
     for name in names:
         spec = catalog.spec(name)
@@ -223,17 +289,3 @@ def schema(kind: str) -> None:
     from importlib.resources import files
 
     click.echo(str(files("hookline.schemas").joinpath(f"{kind}-v1.json")))
-
-
-main.add_command(call)
-main.add_command(connections)
-main.add_command(sandbox)
-main.add_command(run)
-main.add_command(jobs)
-main.add_command(serve)
-main.add_command(triggers)
-main.add_command(replay)
-main.add_command(validate)
-main.add_command(show)
-main.add_command(new)
-main.add_command(test)

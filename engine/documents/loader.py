@@ -153,7 +153,7 @@ def load_document(
     document loads as ``None``.
     """
     file = str(path)
-    source = _read(path, file, text, max_bytes, error)
+    source = read_source(path, text=text, error=error, max_bytes=max_bytes)
     fast = yaml.__with_libyaml__
     while True:
         try:
@@ -182,9 +182,16 @@ def load_document(
     return Document(data, file, loader.value_positions, loader.key_positions, source)
 
 
-def _read(
-    path: Path, file: str, text: str | None, max_bytes: int, error: type[InvalidDocumentError]
+def read_source(
+    path: Path,
+    *,
+    text: str | None = None,
+    error: type[InvalidDocumentError] = InvalidDocumentError,
+    max_bytes: int = MAX_BYTES,
 ) -> str:
+    """The text of the document at ``path`` (``text`` itself when given), as ``load_document``
+    reads it: at most ``max_bytes`` of UTF-8, else ``error``."""
+    file = str(path)
     too_large = f"the document is larger than {max_bytes:,} bytes; split it into smaller files"
     if text is not None:
         if len(text.encode("utf-8", "surrogatepass")) > max_bytes:

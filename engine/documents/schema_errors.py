@@ -17,11 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import referencing
-import referencing.jsonschema
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
-
 from hookline.documents.loader import MAX_DEPTH, Document, KeyPath, format_path
+from hookline.documents.plain_schemas import plainly_valid
 from hookline.errors import InvalidDocumentError, Problem
 
 
@@ -48,9 +45,16 @@ def schema_problems(
     reported missing at its parent; for ``oneOf``/``anyOf`` the branch the document meant
     (by a ``const``/``enum`` discriminator such as ``type``, else the closest) is explained
     instead of "not valid under any"; a subschema's ``x-error`` text replaces the message
-    for errors it raises. Raises nothing for an invalid document: callers decide.
+    for errors it raises. Raises nothing for an invalid document: callers decide. A document
+    ``plainly_valid`` passes has no problems, and jsonschema is not loaded for it.
     """
-    validator = (validator_cls or Draft202012Validator)(schema)
+    if validator_cls is None and plainly_valid(document.data, schema):
+        return []
+    if validator_cls is None:  # imported here: loading jsonschema is a good part of start-up
+        from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+
+        validator_cls = Draft202012Validator
+    validator = validator_cls(schema)
     explainer = _Explainer(schema)
     findings = [f for error in validator.iter_errors(document.data) for f in explainer(error)]
     return _located(document, findings)
@@ -89,6 +93,9 @@ class _Explainer:
     """Turns jsonschema errors into findings; knows the root schema to follow ``$ref``."""
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
+        import referencing
+        import referencing.jsonschema
+
         resource = referencing.jsonschema.DRAFT202012.create_resource(schema)
         uri = resource.id() or ""
         self.resolver = referencing.Registry().with_resource(uri, resource).resolver(uri)

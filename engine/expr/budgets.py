@@ -36,6 +36,10 @@ MAX_STEPS = 1_000_000
 """The most syntax-tree nodes one evaluation may visit (each projected element counting)."""
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+"""The leaf types a value's size counts as 8 bytes each."""
+
+
 class OverBudget(Exception):
     """An evaluation passed a budget; the message says which, for the expression's error."""
 
@@ -73,6 +77,20 @@ def value_size(value: Any, what: str = "the value", limit: int = MAX_VALUE_BYTES
     would, but is walked once, so measuring stays cheap however large the sum. The error's
     message names the value as ``what``.
     """
+    if type(value) is dict:  # a record reshaped, most often of text and scalars only
+        total = 2
+        for key, item in value.items():
+            kind = type(item)
+            if kind is str and type(key) is str:
+                total += len(key) + len(item) + 6
+            elif kind in _SCALARS and type(key) is str:
+                total += len(key) + 12
+            else:
+                break
+        else:
+            if total > limit:
+                raise TooLarge(too_large(what))
+            return total
     try:
         return _size(value, {}, limit)
     except _Over:
@@ -99,14 +117,25 @@ def _size(value: Any, seen: dict[int, int], limit: int) -> int:
     if known is not None:
         return known
     total = 2
+    # Text and scalars are counted in the loop, without a call each: most values are records
+    # of text and numbers, measured once per record.
     if isinstance(value, list):
         for item in value:
-            total += 1 + _size(item, seen, limit)
+            kind = type(item)
+            if kind is str:
+                total += len(item) + 3
+            else:
+                total += 9 if kind in _SCALARS else 1 + _size(item, seen, limit)
             if total > limit:
                 raise _Over
     else:
         for key, item in value.items():
-            total += len(str(key)) + 4 + _size(item, seen, limit)
+            kind = type(item)
+            total += (len(key) if type(key) is str else len(str(key))) + 4
+            if kind is str:
+                total += len(item) + 2
+            else:
+                total += 8 if kind in _SCALARS else _size(item, seen, limit)
             if total > limit:
                 raise _Over
     seen[id(value)] = total

@@ -77,6 +77,36 @@ __all__ = [
 
 _CACHE_SIZE = 4096
 _BUILDERS = frozenset({"multi_select_list", "multi_select_dict", "function_expression"})
+_FAILURES = (
+    OverBudget,
+    CallError,
+    jmespath_errors.JMESPathError,
+    ArithmeticError,
+    RecursionError,
+)
+"""What an evaluation may raise that is an ``ExpressionError`` to the user."""
+_UNCOUNTED = frozenset(
+    {
+        "and_expression",
+        "comparator",
+        "current",
+        "field",
+        "identity",
+        "index",
+        "index_expression",
+        "key_val_pair",
+        "literal",
+        "multi_select_dict",
+        "multi_select_list",
+        "not_expression",
+        "or_expression",
+        "pipe",
+        "slice",
+        "subexpression",
+    }
+)
+"""Nodes whose compiled closures spend no steps (``hookline.expr.closures``): an expression of
+these alone takes as many steps as it has nodes, so its step budget needs no setting."""
 
 
 # ---------------------------------------------------------------- compiled objects
@@ -87,7 +117,9 @@ class Expression:
     """One compiled JMESPath expression: ``source`` as written, at ``offset`` in its template.
 
     ``builds`` says whether it can make a value (a multi-select or a function call) rather
-    than only read one from its data: only then is its result measured.
+    than only read one from its data: only then is its result measured. ``counts`` says
+    whether it takes steps that count against the step budget (a projection, filter, flatten
+    or function call): only then is the budget set before it runs.
     """
 
     source: str
@@ -96,6 +128,7 @@ class Expression:
     options: Any = field(repr=False, compare=False)
     evaluate: Evaluator = field(repr=False, compare=False)
     builds: bool = field(default=True, repr=False, compare=False)
+    counts: bool = field(default=True, repr=False, compare=False)
 
     def search(self, data: Any) -> Any:
         """Evaluate against ``data``; every failure is an ``ExpressionError`` naming the source.
@@ -104,27 +137,52 @@ class Expression:
         result (where the expression builds one) within ``MAX_VALUE_BYTES``.
         """
         try:
-            start_evaluation()
+            if self.counts:
+                start_evaluation()
             result = self.evaluate(data)
             if self.builds:
                 value_size(result, "the result")
             return result
-        except OverBudget as exc:
-            raise self._error(str(exc), None) from None
-        except CallError as exc:
-            raise self._error(f"{exc.function}(): {exc.message}", exc.function) from exc
-        except jmespath_errors.JMESPathTypeError as exc:  # raised inside JMESPath's functions
-            raise self._error(
+        except _FAILURES as exc:
+            raise self._failure(exc) from (exc if isinstance(exc, CallError) else None)
+
+    def search_each(self, values: Iterable[Any]) -> list[Any]:
+        """``search`` of each of ``values``, in order, each evaluation within its own budgets.
+
+        One call for a page of records: the work per record is only what the expression asks
+        for, and measuring the result where it builds one.
+        """
+        evaluate = self.evaluate
+        try:
+            if not self.counts and not self.builds:
+                return [evaluate(value) for value in values]
+            results = []
+            for value in values:
+                if self.counts:
+                    start_evaluation()
+                result = evaluate(value)
+                if self.builds:
+                    value_size(result, "the result")
+                results.append(result)
+            return results
+        except _FAILURES as exc:
+            raise self._failure(exc) from (exc if isinstance(exc, CallError) else None)
+
+    def _failure(self, exc: BaseException) -> ExpressionError:
+        """The ``ExpressionError`` that the failure ``exc`` of an evaluation is."""
+        if isinstance(exc, CallError):
+            return self._error(f"{exc.function}(): {exc.message}", exc.function)
+        if isinstance(exc, jmespath_errors.JMESPathTypeError):  # raised in JMESPath's functions
+            return self._error(
                 f"{exc.function_name}(): a value is {type_words([type_of(exc.current_value)])}; "
                 f"expected {type_words(exc.expected_types)}",
                 exc.function_name,
-            ) from None
-        except jmespath_errors.JMESPathError as exc:
-            raise self._error(str(exc), None) from None
-        except ArithmeticError as exc:
-            raise self._error(f"arithmetic failed: {exc}", None) from None
-        except RecursionError:
-            raise self._error("the data is nested too deeply to evaluate", None) from None
+            )
+        if isinstance(exc, ArithmeticError):
+            return self._error(f"arithmetic failed: {exc}", None)
+        if isinstance(exc, RecursionError):
+            return self._error("the data is nested too deeply to evaluate", None)
+        return self._error(str(exc), None)  # over a budget, or JMESPath's own error
 
     def references(self) -> Iterator[Path]:
         """The field paths this expression reads from the root of its data, each once.
@@ -357,9 +415,10 @@ class Expressions:
             raise error("the expression is nested too deeply", source, 0) from None
         check_calls(source, parsed.parsed, self.functions)
         check_negations(source, parsed.parsed)
-        builds = any(node["type"] in _BUILDERS for node in nodes(parsed.parsed))
+        kinds = {node["type"] for node in nodes(parsed.parsed)}
         evaluate = compile_ast(parsed.parsed, self._options)
-        return Expression(source, offset, parsed, self._options, evaluate, builds)
+        builds, counts = not kinds.isdisjoint(_BUILDERS), not kinds <= _UNCOUNTED
+        return Expression(source, offset, parsed, self._options, evaluate, builds, counts)
 
 
 def _key_path(where: str, key: Any) -> str:

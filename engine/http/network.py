@@ -29,24 +29,50 @@ LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepali
 
 
 class NetworkTransport(httpx.AsyncBaseTransport):
-    """httpx's transport, one pool per route: direct, or through an environment proxy."""
+    """httpx's transport, one pool per route: direct, or through an environment proxy.
+
+    Direct requests go through two pools, by scheme: ``https`` through one verifying TLS
+    against the roots, ``http`` through one whose context has no roots at all, so that it
+    could never complete a TLS handshake. Loading the roots costs tens of milliseconds, so it
+    waits for the first https request, unless a proxy is set, or ``SSL_CERT_FILE`` or
+    ``SSL_CERT_DIR`` names a file or folder that is not there: then at once, so that a setting
+    that cannot be used fails here.
+    """
 
     def __init__(self, *, limits: httpx.Limits = LIMITS, trust_env: bool = True) -> None:
-        context = verified_context() if trust_env else httpx.create_ssl_context(trust_env=False)
-        self.direct = httpx.AsyncHTTPTransport(verify=context, limits=limits)
+        self.limits = limits
+        self.trust_env = trust_env
+        self.plain = httpx.AsyncHTTPTransport(verify=_no_roots(), limits=limits)
+        self._direct: httpx.AsyncHTTPTransport | None = None
+        proxies = get_environment_proxies() if trust_env else {}
+        if proxies or (trust_env and not all(map(os.path.exists, filter(None, _named_roots())))):
+            self._context()
         routes: dict[URLPattern, httpx.AsyncHTTPTransport | None] = {}
-        for pattern, proxy in (get_environment_proxies() if trust_env else {}).items():
+        for pattern, proxy in proxies.items():
             routes[URLPattern(pattern)] = (
-                None if proxy is None else _proxied(proxy, context, limits)
+                None if proxy is None else _proxied(proxy, self._context(), limits)
             )
         self.routes = dict(sorted(routes.items()))  # httpx's order: the most specific first
+
+    @property
+    def direct(self) -> httpx.AsyncHTTPTransport:
+        """The pool of direct https requests, verifying TLS (made on first use)."""
+        if self._direct is None:
+            self._direct = httpx.AsyncHTTPTransport(verify=self._context(), limits=self.limits)
+        return self._direct
+
+    def _context(self) -> ssl.SSLContext:
+        return verified_context() if self.trust_env else _unconfigured_context()
 
     def route(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
         """The transport a request to ``url`` goes through, as ``httpx.AsyncClient`` picks it."""
         for pattern, transport in self.routes.items():
             if pattern.matches(url):
-                return self.direct if transport is None else transport
-        return self.direct
+                return self._origin(url) if transport is None else transport
+        return self._origin(url)
+
+    def _origin(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
+        return self.plain if url.scheme == "http" else self.direct
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` on its route; the body streams from the pooled connection."""
@@ -54,10 +80,26 @@ class NetworkTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         """Close every route's pool."""
-        await self.direct.aclose()
+        await self.plain.aclose()
+        if self._direct is not None:
+            await self._direct.aclose()
         for transport in self.routes.values():
             if transport is not None:
                 await transport.aclose()
+
+
+def _no_roots() -> ssl.SSLContext:
+    """A client context that verifies certificates and trusts none: TLS through it fails."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def _named_roots() -> tuple[str, str]:
+    return os.environ.get("SSL_CERT_FILE") or "", os.environ.get("SSL_CERT_DIR") or ""
+
+
+@functools.cache
+def _unconfigured_context() -> ssl.SSLContext:
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def verified_context() -> ssl.SSLContext:
@@ -66,7 +108,7 @@ def verified_context() -> ssl.SSLContext:
     Loading the roots takes tens of milliseconds, so one context is kept per setting of those
     variables and shared by every connection (an ``SSLContext`` is safe to share).
     """
-    return _context(os.environ.get("SSL_CERT_FILE") or "", os.environ.get("SSL_CERT_DIR") or "")
+    return _context(*_named_roots())
 
 
 @functools.lru_cache(maxsize=4)

@@ -30,7 +30,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hookline.actions.paginators",
     "hookline.http.webhooks",
     "hookline.run.store",
-    "hookline.run.jobs",
+    "hookline.run.executors",
     "hookline.connectors.file",
     "hookline.connectors.argus",
     "hookline.connectors.pcr360",

@@ -27,10 +27,6 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterError, croniter  # type: ignore[import-untyped, unused-ignore]
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
-from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, unused-ignore]
-
 from hookline.documents.loader import Document, KeyPath
 from hookline.errors import ConfigurationError, Problem, suggest
 from hookline.expr.templates import CompiledValue
@@ -238,6 +234,9 @@ class _Checker:
 
     def manual(self, trigger: ManualTrigger) -> Shape:
         """Check declared inputs; their shape is the event's."""
+        from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+        from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped, unused-ignore]
+
         for name, schema in trigger.inputs_schema["properties"].items():
             try:
                 Draft202012Validator.check_schema(schema)
@@ -500,6 +499,8 @@ def _is_cron(text: str) -> bool:
     fields = text.split()
     if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
         return False
+    from croniter import CroniterError, croniter  # type: ignore[import-untyped, unused-ignore]
+
     try:  # croniter also knows the ranges, and a date that never comes (31 February)
         croniter(text, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
     except (CroniterError, ValueError, KeyError):

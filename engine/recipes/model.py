@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
-
 from hookline.documents.loader import KeyPath
 from hookline.errors import ConfigurationError
 from hookline.expr.templates import CompiledValue, Template
@@ -300,6 +298,8 @@ def manual_inputs(trigger: ManualTrigger, given: Mapping[str, Any]) -> dict[str,
     """The inputs with declared defaults applied; ``ConfigurationError`` names every problem."""
     properties: Mapping[str, Any] = trigger.inputs_schema["properties"]
     values = with_defaults(trigger.inputs_schema, given)
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+
     problems = []
     for error in Draft202012Validator(trigger.inputs_schema).iter_errors(values):
         where = ".".join(str(part) for part in error.absolute_path)

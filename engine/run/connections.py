@@ -40,7 +40,6 @@ from hookline.http.connection import Connection, connect
 from hookline.http.ratelimit import RateLimiter
 from hookline.http.redaction import Redactor
 from hookline.plugins.protocols import SessionCache
-from hookline.recipes.scopes import env_problem
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import Spec
 
@@ -291,6 +290,8 @@ class _Values:
         except ExpressionError as exc:
             self.problems.append(document.problem(path, str(exc)))
             return None, False
+        from hookline.recipes.scopes import env_problem  # the recipe model, only for templates
+
         unset = []
         for reference in template.references():
             problem = env_problem(reference[1:]) if reference[:1] == ("env",) else None

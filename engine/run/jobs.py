@@ -53,7 +53,6 @@ from hookline.actions.call import Plan, call_action
 from hookline.documents.loader import KeyPath, format_path
 from hookline.errors import ActionError, HooklineError, OutcomeUnknownError, UnsafeRequestError
 from hookline.http.responses import truthy
-from hookline.plugins.hookspecs import hookimpl
 from hookline.recipes.model import (
     ActionStep,
     CallStep,
@@ -646,12 +645,6 @@ class InlineExecutor:
             elif (outcome := await runner.run_claimed(job)) is not None:
                 outcomes.append(outcome)
         return outcomes
-
-
-@hookimpl
-def register_executors() -> dict[str, Any]:
-    """The built-in executor: ``inline``."""
-    return {"inline": InlineExecutor}
 
 
 def new_event_key() -> str:

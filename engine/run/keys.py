@@ -10,26 +10,29 @@ reads as no session, so a process with the wrong key logs in again rather than f
 
 Besides sealing, the key names things: a cached session's row is keyed by an HMAC of its
 credential's hash, so the database holds nothing from which a guessed password could be
-checked.
+checked. Naming needs only the key's bytes: ``cryptography`` is loaded to seal or open.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
 
 from hookline.errors import ConfigurationError
 from hookline.run.store import DEFAULT_STATE, SqliteStore, SqlStore
 
 KEY_VARIABLE = "HOOKLINE_SECRET_KEY"
 """The environment variable that gives the key."""
+
+_KEY_TEXT = re.compile(rb"[A-Za-z0-9_-]+={0,2}")
 
 KEY_FILE = "secret.key"
 """The key file's name, beside the SQLite state database."""
@@ -43,10 +46,14 @@ class InstallationKey:
 
     def seal(self, data: bytes) -> str:
         """``data`` encrypted and authenticated, as text."""
+        from cryptography.fernet import Fernet
+
         return Fernet(self.material).encrypt(data).decode("ascii")
 
     def open(self, sealed: str) -> bytes | None:
         """What ``seal`` sealed; None when it was sealed with another key or altered."""
+        from cryptography.fernet import Fernet, InvalidToken
+
         try:
             return Fernet(self.material).decrypt(sealed.encode("ascii"))
         except (InvalidToken, UnicodeEncodeError):
@@ -75,7 +82,7 @@ def installation_key(store: SqlStore, environ: Mapping[str, str] | None = None) 
 
 def _from_text(text: str) -> bytes:
     try:
-        Fernet(text.strip())
+        check_key(text.strip())
     except (ValueError, TypeError):
         raise ConfigurationError(
             f"{KEY_VARIABLE} is not a Fernet key (32 url-safe base64-encoded bytes); make one "
@@ -96,7 +103,7 @@ def _read_or_create(path: Path) -> bytes:
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
             with os.fdopen(fd, "wb") as stream:
-                stream.write(Fernet.generate_key() + b"\n")
+                stream.write(new_key() + b"\n")
             os.link(temporary, path)
         except FileExistsError:
             pass
@@ -104,10 +111,30 @@ def _read_or_create(path: Path) -> bytes:
             os.unlink(temporary)
     try:
         text = path.read_text(encoding="ascii").strip()
-        Fernet(text)
+        check_key(text)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigurationError(
             f"cannot use the key file {path}: {exc}; remove it (cached sessions are then "
             f"logged in again) or set {KEY_VARIABLE}"
         ) from None
     return text.encode("ascii")
+
+
+def new_key() -> bytes:
+    """A new Fernet key: 32 random bytes, url-safe base64 (``Fernet.generate_key``)."""
+    return base64.urlsafe_b64encode(os.urandom(32))
+
+
+def check_key(text: str | bytes) -> None:
+    """``ValueError`` unless ``text`` is a Fernet key, as Fernet reads one: 32 bytes in url-safe
+    base64, padded or not, whitespace around it allowed."""
+    raw = (text.encode("ascii", "replace") if isinstance(text, str) else text).strip()
+    if not _KEY_TEXT.fullmatch(raw) or (raw.endswith(b"=") and len(raw) % 4):
+        raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.")
+    data = raw.rstrip(b"=")
+    try:
+        decoded = base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
+    except binascii.Error as exc:
+        raise ValueError(str(exc)) from None
+    if len(decoded) != 32:
+        raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.")

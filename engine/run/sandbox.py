@@ -3,7 +3,7 @@
 A connector plugin registers a ``hookline.Sandbox`` (``hookline.plugins.records``): a factory
 for an ASGI app that behaves as the platform's documentation says. ``running`` serves one app
 in a background thread (tests, the demo); ``serve`` serves several in the foreground until
-Ctrl-C or SIGTERM (``hookline sandbox``).
+Ctrl-C or SIGTERM (``hookline sandbox``). uvicorn is imported when a server starts.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-
-import uvicorn
+from typing import TYPE_CHECKING
 
 from hookline.errors import ConfigurationError
 from hookline.plugins.records import ASGIApp
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -43,6 +45,8 @@ def _url(sock: socket.socket) -> str:
 
 
 def _server(app: ASGIApp) -> uvicorn.Server:
+    import uvicorn
+
     config = uvicorn.Config(app, log_level="warning", lifespan="auto", access_log=False)
     return uvicorn.Server(config)
 
@@ -86,17 +90,18 @@ def base_url(sock: socket.socket) -> str:
     return _url(sock)
 
 
-class _QuietServer(uvicorn.Server):
-    """A server that leaves signals to ``serve``, which stops every server on one signal."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 def serve(apps: Sequence[tuple[ASGIApp, socket.socket]]) -> None:
     """Serve each app on its socket until Ctrl-C or SIGTERM stops them all cleanly."""
-    servers = [_QuietServer(_server(app).config) for app, _ in apps]
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        """A server that leaves signals to ``serve``, which stops every server on one signal."""
+
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    servers = [QuietServer(_server(app).config) for app, _ in apps]
 
     def stop() -> None:
         for server in servers:

@@ -31,7 +31,6 @@ from typing import Any
 
 import httpx
 import orjson
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
 from hookline.actions.inputs import field_name, shortened
 from hookline.actions.pages import DEFAULT_MAX_PAGES, Page, PageGuard, bounded
@@ -276,6 +275,8 @@ def _check_event(trigger: Trigger, event: Any, spec: Spec) -> None:
     """Refuse an event that does not match the shape the trigger declares for its events."""
     if trigger.output_schema is None:
         return
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
+
     validator = Draft202012Validator(spec.schema_with_objects(trigger.output_schema))
     errors = sorted(validator.iter_errors(event), key=lambda e: list(e.absolute_path))
     if errors:

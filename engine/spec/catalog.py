@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
+import importlib.metadata
 import json
 import os
 import warnings
@@ -24,7 +26,7 @@ from typing import Any
 import pluggy
 
 from hookline.documents.compiler import Compiler
-from hookline.documents.loader import Document, KeyPath, load_document
+from hookline.documents.loader import Document, KeyPath, load_document, read_source
 from hookline.documents.schema_errors import schema_problems
 from hookline.errors import (
     ConfigurationError,
@@ -38,10 +40,12 @@ from hookline.expr.templates import Expressions
 from hookline.plugins.manager import PluginLoadWarning, collect, collect_named, flatten
 from hookline.plugins.records import Sandbox
 from hookline.spec.build import Builders, build_spec, iter_schemas
+from hookline.spec.cache import SpecCache, digest
 from hookline.spec.formats import check_format, refusal
 from hookline.spec.model import Spec
 from hookline.spec.params import paginate_problems
 from hookline.spec.scopes import scope_problems
+from hookline.version import __version__
 
 OBJECT_REF = "#/objects/"
 
@@ -91,10 +95,17 @@ class Connector:
 
 
 class Catalog:
-    """The registered connectors, building blocks, functions and sandboxes of one plugin set."""
+    """The registered connectors, building blocks, functions and sandboxes of one plugin set.
 
-    def __init__(self, pm: pluggy.PluginManager) -> None:
+    With a ``cache``, a spec file that loaded without a problem before, with the same text,
+    hookline and plugins, is built without being parsed and checked again
+    (``hookline.spec.cache``); the command line uses the user's cache, the Python API none
+    unless given one.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager, *, cache: SpecCache | None = None) -> None:
         self.pm = pm
+        self.cache = cache
         self.expressions = Expressions.from_plugins(pm)
         self.builders = Builders(
             auth_types=collect_named(pm, "register_auth_types", "auth type"),
@@ -109,7 +120,23 @@ class Catalog:
         A spec written for another format version is a ``SpecFormatError``, before any other
         check.
         """
-        document = load_document(path, error=SpecError, text=text)
+        if self.cache is None:
+            return self._checked(load_document(path, error=SpecError, text=text))
+        source = read_source(path, text=text, error=SpecError)
+        name = str(path if text is not None else path.resolve())
+        data = self.cache.get(name, source, self.cache_context)
+        if data is not None:
+            compiler = Compiler(Document(data, str(path), source=source), self.expressions)
+            spec = build_spec(compiler, self.builders)
+            if not compiler.problems:
+                return spec
+        document = load_document(path, error=SpecError, text=source)
+        spec = self._checked(document)
+        self.cache.put(name, source, self.cache_context, document.data)
+        return spec
+
+    def _checked(self, document: Document) -> Spec:
+        """The spec ``document`` holds, built after every check; ``SpecError`` if one fails."""
         check_format(document)
         problems = schema_problems(document, self.spec_schema)
         if problems:
@@ -120,6 +147,26 @@ class Catalog:
         spec = build_spec(compiler, self.builders)
         compiler.raise_if_problems(SpecError)
         return spec
+
+    @cached_property
+    def cache_context(self) -> str:
+        """What a cached spec must have been checked with: this hookline and plugin set.
+
+        The version, the plugins with their distributions' versions, the spec schema with
+        every registered auth type, paginator and verifier in it, and the expression
+        functions with their signatures.
+        """
+        distributions: dict[str, str | None] = getattr(self.pm, "hookline_distributions", {})
+        plugins = sorted(
+            (name, distributions.get(name) or "", _distribution_version(distributions.get(name)))
+            for name, plugin in self.pm.list_name_plugin()
+            if plugin is not None
+        )
+        functions = sorted(
+            (f.name, f.signature, f.optional, f.variadic)
+            for f in self.expressions.functions.values()
+        )
+        return digest(__version__, plugins, self.spec_schema, functions)
 
     @cached_property
     def _sources(self) -> list[tuple[str, Any]]:
@@ -208,6 +255,16 @@ class Catalog:
             found[sandbox.name] = sandbox
             owners[sandbox.name] = plugin
         return found
+
+
+@functools.cache
+def _distribution_version(name: str | None) -> str:
+    if not name:
+        return ""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
 
 
 def _stem(source: Any) -> str:

@@ -27,10 +27,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
-from authlib.common.security import generate_token
-from authlib.oauth2.rfc6749 import OAuth2Token
-from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from hookline.errors import AuthenticationError, ConfigurationError, RateLimitedError, ServerError
 from hookline.expr.templates import CompiledValue
@@ -40,6 +36,8 @@ from hookline.http.responses import ErrorContext, error_for, lenient_json
 from hookline.http.send import AUTH_REQUEST, Flow
 
 if TYPE_CHECKING:
+    from authlib.oauth2.rfc6749 import OAuth2Token
+
     from hookline.documents.compiler import Compiler
 
 logger = logging.getLogger(__name__)
@@ -204,6 +202,8 @@ class TokenSession(httpx.Auth):
             headers["Authorization"] = f"Basic {basic}"
         if self.client.scopes and grant_type != "authorization_code":
             params.setdefault("scope", list(self.client.scopes))
+        from authlib.oauth2.rfc6749.parameters import prepare_token_request
+
         body = prepare_token_request(grant_type, **params)
         request = httpx.Request("POST", self.token_url, headers=headers, content=body.encode())
         request.extensions = {AUTH_REQUEST: "login"}
@@ -252,6 +252,8 @@ class TokenSession(httpx.Auth):
             )
         for secret in ("access_token", "refresh_token", "id_token"):
             self.target.redactor.add(data.get(secret))
+        from authlib.oauth2.rfc6749 import OAuth2Token
+
         return OAuth2Token(dict(data))
 
     def _hint(self) -> str:
@@ -298,6 +300,10 @@ class AuthorizationCodeSession(TokenSession):
 
     def authorization(self, redirect_uri: str) -> AuthorizationRequest:
         """A new authorization: its URL (state and S256 challenge included) and checks."""
+        from authlib.common.security import generate_token
+        from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+        from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
         state = generate_token(32)
         verifier = generate_token(64)
         extra = (
@@ -367,6 +373,8 @@ class AuthorizationCodeSession(TokenSession):
             return None
         for secret in ("access_token", "refresh_token"):
             self.target.redactor.add(data.get(secret))
+        from authlib.oauth2.rfc6749 import OAuth2Token
+
         return OAuth2Token(data)
 
     async def _save(self, token: OAuth2Token) -> None:

@@ -20,12 +20,14 @@ import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import orjson
-from cryptography.fernet import Fernet, InvalidToken
 
 from hookline.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 KEY_VARIABLE = "HOOKLINE_SECRET_KEY"
 """The environment variable holding the Fernet key that token files are encrypted with."""
@@ -75,6 +77,8 @@ class EncryptedTokenFiles:
         path = self.path(name)
         if not path.exists():
             return None
+        from cryptography.fernet import InvalidToken
+
         fernet = self._fernet(create=False)
         try:
             tokens = orjson.loads(fernet.decrypt(path.read_bytes()))
@@ -97,6 +101,8 @@ class EncryptedTokenFiles:
         self.path(name).unlink(missing_ok=True)
 
     def _fernet(self, *, create: bool) -> Fernet:
+        from cryptography.fernet import Fernet  # loaded when tokens are, not with every connection
+
         key = self._environ.get(KEY_VARIABLE)
         if key:
             try:
