@@ -34,9 +34,11 @@ from rich.table import Table
 
 from hookline.actions.call import Plan
 from hookline.cli.connections import connections_option, state_option
+from hookline.cli.progress import wait_data
 from hookline.cli.run import exits, json_option
 from hookline.documents.loader import load_document
 from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentError, RecipeError
+from hookline.http.ratelimit import Wait
 from hookline.recipes.load import load_recipe
 from hookline.recipes.model import Recipe
 from hookline.run.connections import load_connections
@@ -52,6 +54,7 @@ from hookline.run.sandboxed import (
     with_sandbox_connections,
 )
 from hookline.run.serve import ServeObserver, ServeSettings, Service
+from hookline.run.sessions import sharing
 from hookline.run.shutdown import Shutdown
 from hookline.run.store import JobRecord, StepRecord, open_store
 from hookline.run.webhook_app import MAX_BODY
@@ -178,12 +181,13 @@ async def _serve(
     served: Sequence[ServedSandbox],
     log: ServeLog,
 ) -> int:
-    async with pool:
-        for recipe in recipes:
-            if not recipe.is_manual:  # listed, not served: their connections stay closed
-                pool.open(recipe)
-        store = open_store(state, catalog.pm)
-        try:
+    store = open_store(state, catalog.pm)
+    try:
+        pool.sharing = sharing(store, on_wait=log.waiting, environ=pool.env)
+        async with pool:
+            for recipe in recipes:
+                if not recipe.is_manual:  # listed, not served: their connections stay closed
+                    pool.open(recipe)
             service = Service(recipes, pool, store, settings=settings, observer=log)
             url = base_url(sock)
             log.table(service, url, store.url)
@@ -199,8 +203,8 @@ async def _serve(
                 await service.run(sock, shutdown, ready=ready if served else None)
             log.note("stopped")
             return 0
-        finally:
-            await store.close()
+    finally:
+        await store.close()
 
 
 async def _feed_from_sandboxes(
@@ -306,6 +310,10 @@ class ServeLog(ServeObserver):
     def note(self, message: str, **data: Any) -> None:
         """A remark."""
         self.emit("note", message, message=message, **data)
+
+    def waiting(self, wait: Wait) -> None:
+        """A request waits for its rate budget (said only when the wait is long)."""
+        self.emit("waiting", wait.message, **wait_data(wait))
 
     def job_started(self, job: JobRecord) -> None:
         """Time the job."""
