@@ -38,6 +38,9 @@ ENVIRONMENT_VARIABLE = "HOOKLINE_CACHE_DIR"
 FORMAT = 1
 """The layout of an entry; an entry of another layout is not used."""
 
+MAX_ENTRY_BYTES = 64 << 20
+"""The largest entry read; a larger file is not one this cache wrote (specs are at most 1 MiB)."""
+
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``$HOOKLINE_CACHE_DIR``, else ``$XDG_CACHE_HOME/hookline``, else ``~/.cache/hookline``."""
@@ -73,7 +76,10 @@ class SpecCache:
                 status = os.fstat(stream.fileno())
                 if not _private(status):
                     return None
-                entry = orjson.loads(stream.read())
+                text = stream.read(MAX_ENTRY_BYTES + 1)
+            if len(text) > MAX_ENTRY_BYTES:
+                return None
+            entry = orjson.loads(text)
         except (OSError, orjson.JSONDecodeError):
             return None
         if (

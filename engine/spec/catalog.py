@@ -8,7 +8,6 @@ registered spec file, and hands out compiled specs by connector name.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import functools
 import importlib.metadata
@@ -75,7 +74,7 @@ def typed_union(description: str, table: Mapping[str, Any]) -> dict[str, Any]:
 
 def compose_spec_schema(builders: Builders) -> dict[str, Any]:
     """The spec schema with each registered auth type, paginator and verifier composed in."""
-    schema = copy.deepcopy(base_schema("spec-v1"))
+    schema = base_schema("spec-v1")  # read afresh: changing it changes no one else's
     defs = schema["$defs"]
     defs["auth"] = typed_union(defs["auth"]["description"], builders.auth_types)
     defs["paginate"] = typed_union(defs["paginate"]["description"], builders.paginators)
@@ -127,9 +126,10 @@ class Catalog:
         data = self.cache.get(name, source, self.cache_context)
         if data is not None:
             compiler = Compiler(Document(data, str(path), source=source), self.expressions)
-            spec = build_spec(compiler, self.builders)
-            if not compiler.problems:
-                return spec
+            with suppress(Exception):  # an entry that no longer builds: the full load decides
+                spec = build_spec(compiler, self.builders)
+                if not compiler.problems:
+                    return spec
         document = load_document(path, error=SpecError, text=source)
         spec = self._checked(document)
         self.cache.put(name, source, self.cache_context, document.data)

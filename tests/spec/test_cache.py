@@ -192,3 +192,13 @@ def test_the_command_line_keeps_its_cache_where_the_environment_says(
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "mine" / "specs").glob("*.json"))) == 1
     assert os.environ["HOOKLINE_CACHE_DIR"] == str(tmp_path / "mine")
+
+
+def test_an_entry_whose_data_no_longer_builds_is_loaded_in_full(
+    cache: SpecCache, spec_file: Path
+) -> None:
+    catalog = cached_catalog(cache)
+    catalog.load_spec(spec_file)
+    name = str(spec_file.resolve())
+    cache.put(name, VALID, catalog.cache_context, {"spec": "hookline/v1", "actions": 3})
+    assert cached_catalog(cache).load_spec(spec_file).name == "demo"
