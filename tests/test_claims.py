@@ -14,9 +14,17 @@ from typing import Any
 import pytest
 
 from hookline.plugins.manager import get_plugin_manager
-from hookline.run.claims import Claims, is_stale, owner_gone, owner_id, resumable_jobs, stale_jobs
+from hookline.run.claims import (
+    Claims,
+    Hold,
+    is_stale,
+    owner_gone,
+    owner_id,
+    resumable_jobs,
+    stale_jobs,
+)
 from hookline.run.inbox import Intake, count_inbox, inbox_events, replay_jobs
-from hookline.run.store import JobRecord, SqlStore, open_store
+from hookline.run.store import JobRecord, LeaseLost, SqlStore, open_store
 from tests.stores import KINDS, store_url
 
 PM = get_plugin_manager(entry_points=False)
@@ -145,17 +153,52 @@ def test_a_finished_job_is_claimed_only_to_run_it_again(store: SqlStore) -> None
     asyncio.run(main())
 
 
-def test_one_process_at_a_time_polls_a_trigger(store: SqlStore) -> None:
+def test_one_process_at_a_time_holds_a_trigger_until_it_lets_go(store: SqlStore) -> None:
     async def main() -> None:
         first, second = Claims(store), Claims(store)
-        assert await first.claim_cycle("r", "t.e")
-        assert not await second.claim_cycle("r", "t.e")
-        assert await first.claim_cycle("r", "t.e")  # its own cycle again
-        await first.end_cycle("r", "t.e")
-        assert await second.claim_cycle("r", "t.e")
+        taken = await first.hold_trigger("r", "t.e")
+        assert taken is not None and taken.taken and taken.last_cycle is None
+        assert await second.hold_trigger("r", "t.e") is None
+        kept = await first.hold_trigger("r", "t.e")  # its own lease again
+        assert kept is not None and not kept.taken
+        await store.transaction(lambda cur: cur.execute(
+            "UPDATE trigger_state SET cycle_started = 42 WHERE recipe = 'r'"))  # fmt: skip
+        await second.let_go("r", "t.e")  # not the holder's: changes nothing
+        assert await second.hold_trigger("r", "t.e") is None
+        await first.let_go("r", "t.e")
+        assert await second.hold_trigger("r", "t.e") == Hold(taken=True, last_cycle=42)
         gone = Claims(store, owner=dead_owner())
-        assert await gone.claim_cycle("r", "other")
-        assert await first.claim_cycle("r", "other")
+        assert await gone.hold_trigger("r", "other") is not None
+        assert await first.hold_trigger("r", "other") is not None
+
+    asyncio.run(main())
+
+
+def test_a_trigger_lease_runs_out_unless_renewed(store: SqlStore) -> None:
+    async def main() -> None:
+        holder = Claims(store, owner="elsewhere/1/x", lease=0.3)
+        other = Claims(store)
+        assert await holder.hold_trigger("r", "t.e") is not None
+        await asyncio.sleep(0.2)
+        await holder.renew()
+        await asyncio.sleep(0.2)
+        assert await other.hold_trigger("r", "t.e") is None  # renewed: still held
+        await asyncio.sleep(0.35)
+        assert await other.hold_trigger("r", "t.e") is not None  # ran out: taken over
+        await holder.renew()  # the old holder's beat does not take it back
+        assert await holder.hold_trigger("r", "t.e") is None
+
+    asyncio.run(main())
+
+
+def test_only_the_holder_of_a_trigger_moves_its_cursor(store: SqlStore) -> None:
+    async def main() -> None:
+        holder, other = Claims(store), Claims(store)
+        assert await holder.hold_trigger("r", "t.e") is not None
+        await store.commit_poll("r", "r.yaml", "t.e", 5, [], holder=holder.owner)
+        with pytest.raises(LeaseLost, match=r"another process polls t\.e now"):
+            await store.commit_poll("r", "r.yaml", "t.e", 9, [], holder=other.owner)
+        assert await store.get_cursor("r", "t.e") == 5
 
     asyncio.run(main())
 

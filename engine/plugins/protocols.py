@@ -102,18 +102,24 @@ class WebhookVerifier(SpecBlock, Protocol):
 class StateStore(Protocol):
     """Where trigger cursors, seen event keys and job history are kept (``register_state_stores``).
 
-    Three promises rest on it: ``commit_poll`` writes a poll's new events to the inbox and
-    queues them as jobs *and* moves the cursor in one transaction; ``receive_events`` stores
-    webhook events with their jobs before they are answered; and a job is unique per (recipe,
-    event key), so an event seen twice never starts a second job. Claims, the inbox's queries
-    and the triggers' state (``hookline.run.claims``, ``inbox``, ``cycles``) run their SQL
-    through ``transaction``.
+    Three promises rest on it: ``queue_events`` writes a page of a poll's new events to the
+    inbox and queues them as jobs in one transaction, and ``commit_poll`` moves the cursor only
+    once the read's events are queued; ``receive_events`` stores webhook events with their
+    jobs before they are answered; and a job is unique per (recipe, event key), so an event
+    seen twice never starts a second job. Claims, the inbox's queries and the triggers' state
+    (``hookline.run.claims``, ``inbox``, ``cycles``) run their SQL through ``transaction``.
     """
 
     url: str
 
     async def get_cursor(self, recipe: str, trigger: str) -> Any:
         """The trigger's saved cursor, or None before its first poll."""
+        ...
+
+    async def queue_events(
+        self, recipe: str, recipe_file: str, events: Sequence[tuple[str, Any]]
+    ) -> list[JobRecord]:
+        """Queue a job per new ``(event key, event)`` of one page, in one transaction."""
         ...
 
     async def commit_poll(
@@ -123,8 +129,11 @@ class StateStore(Protocol):
         trigger: str,
         cursor: Any,
         events: Sequence[tuple[str, Any]],
+        *,
+        holder: str | None = None,
     ) -> list[JobRecord]:
-        """Queue a job per new ``(event key, event)`` and save ``cursor``, in one transaction."""
+        """Queue a job per new ``(event key, event)`` and save ``cursor``, in one transaction;
+        with ``holder``, only while that process holds the trigger's poll lease."""
         ...
 
     async def create_job(

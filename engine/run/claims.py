@@ -14,8 +14,14 @@ is a process of this machine that no longer exists (so a restart after a crash d
 for the lease to run out). A stale job is claimed like a free one and resumed at its first
 unfinished step (``hookline.run.jobs``); ``hookline jobs --stale`` lists them meanwhile.
 
-A poll cycle is claimed the same way, in ``trigger_state`` (``claim_cycle``), so that two
-processes serving one recipe never poll its trigger at once and a cursor never moves back.
+A poll trigger is **held** the same way, in ``trigger_state`` (``hold_trigger``; the columns
+``cycle_owner`` and ``cycle_until``): one process holds each trigger's lease and polls it on
+its schedule, renewing the lease at every beat with its jobs'; the others look every ``lease
+/ 3`` seconds and take the trigger over when its lease ran out or its holder exited, or at
+once after a holder that stops lets it go (``let_go``). The taker reads when the last cycle
+began, so the schedule goes on where the holder left it. A cursor is saved only by the
+trigger's holder (``SqlStore.commit_poll``'s ``holder``), so a holder that wakes from a stall
+after its trigger was taken over never moves it.
 
 What a lease cannot promise: a process that stalls for longer than its lease (a suspended
 laptop) may find its job taken over by another process when it wakes, and both may then send
@@ -100,7 +106,7 @@ def is_stale(job: JobRecord, now: float) -> bool:
 
 @dataclass
 class Claims:
-    """This process's claims on jobs and poll cycles in ``store``."""
+    """This process's claims on jobs and poll triggers in ``store``."""
 
     store: SqlStore
     owner: str = field(default_factory=owner_id)
@@ -138,7 +144,7 @@ class Claims:
         await release_job(self.store, job_id, status, owner=self.owner)
 
     async def renew(self) -> None:
-        """Push every lease this process holds (jobs and poll cycles) ``lease`` seconds on."""
+        """Push every lease this process holds (jobs and poll triggers) ``lease`` seconds on."""
         until = time.time() + self.lease
 
         def work(cur: SqlCursor) -> None:
@@ -179,11 +185,16 @@ class Claims:
         """The recipe's jobs this process may claim now, oldest first."""
         return await resumable_jobs(self.store, recipe)
 
-    async def claim_cycle(self, recipe: str, trigger: str, kind: str = "poll") -> bool:
-        """Take the next poll cycle of a trigger: False while another process is polling it."""
+    async def hold_trigger(self, recipe: str, trigger: str, kind: str = "poll") -> Hold | None:
+        """Take or keep the poll lease of a trigger: None while another process holds it.
+
+        The lease is free when no process holds it, when its holder let it go, when it ran
+        out, or when its holder is a process of this machine that has exited. Holding it
+        again pushes it ``lease`` seconds on; ``renew`` does the same at every beat.
+        """
         now = time.time()
 
-        def work(cur: SqlCursor) -> bool:
+        def work(cur: SqlCursor) -> Hold | None:
             cur.execute(
                 "INSERT INTO trigger_state (recipe, trigger, kind, registered_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (recipe, trigger) DO NOTHING",
@@ -199,12 +210,17 @@ class Claims:
                 "OR cycle_until < ? OR cycle_owner = ?)",
                 (self.owner, now + self.lease, recipe, trigger, self.owner, now, gone),
             )
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return None
+            cur.execute("SELECT cycle_started FROM trigger_state WHERE recipe = ? AND trigger = ?",
+                        (recipe, trigger))  # fmt: skip
+            return Hold(owner != self.owner, cur.fetchone()[0])
 
         return await self.store.transaction(work)
 
-    async def end_cycle(self, recipe: str, trigger: str) -> None:
-        """Let the next cycle of a trigger be taken, by this process or another."""
+    async def let_go(self, recipe: str, trigger: str) -> None:
+        """Give up the poll lease of a trigger, if this process holds it: another process may
+        take it at its next look."""
 
         def work(cur: SqlCursor) -> None:
             cur.execute(
@@ -214,6 +230,15 @@ class Claims:
             )
 
         await self.store.transaction(work)
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A trigger's poll lease as this process holds it: ``taken`` now (rather than kept), and
+    when the trigger's last cycle began (by whichever process ran it; None: never polled)."""
+
+    taken: bool
+    last_cycle: float | None
 
 
 async def release_job(

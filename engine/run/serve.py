@@ -2,8 +2,11 @@
 
 One ``Service`` serves several recipes in one process, on one asyncio loop:
 
-- a **timetable** per poll recipe (``hookline.run.scheduler``) runs its poll cycles; each
-  cycle is claimed in the store first, so two processes never poll one trigger at once;
+- a **poller** per poll recipe (``hookline.run.pollers``) runs its poll cycles on its
+  timetable (``hookline.run.scheduler``) while this process holds the trigger's lease in the
+  store, so that of several processes serving one recipe exactly one polls it, and another
+  takes over when that one dies or stops; each page a cycle reads is queued as it comes, and
+  its jobs handed to the workers;
 - the **receiver** (``hookline.run.webhook_app``, on uvicorn) writes each verified webhook
   event to the inbox with its job before answering;
 - a **worker** per recipe runs its jobs one after another, in the order their events came
@@ -37,8 +40,9 @@ from hookline.run.inbox import Intake
 from hookline.run.jobs import JobOutcome, JobRunner, Observer
 from hookline.run.listener import Listener
 from hookline.run.metrics import Metrics
+from hookline.run.pollers import Poller
 from hookline.run.pool import ConnectionPool
-from hookline.run.scheduler import Cron, Every, Schedule, Timetable
+from hookline.run.scheduler import Cron, Every, Schedule
 from hookline.run.shutdown import Shutdown
 from hookline.run.store import JobRecord, SqlCursor, SqlStore, StepRecord
 from hookline.run.triggers import poll, spec_trigger
@@ -51,7 +55,8 @@ class ServeSettings:
     """How a service runs.
 
     ``poll_every`` replaces every poll recipe's schedule (the sandbox demo polls often);
-    ``sweep`` is how often the store is searched for jobs to take.
+    ``sweep`` is how often the store is searched for jobs to take; ``lease`` is how long a
+    claim on a job or a poll trigger holds without renewal (renewed every third of it).
     """
 
     grace: float = 30.0
@@ -71,7 +76,7 @@ class ServeObserver(Observer):
         """A poll cycle ended: ``records`` read and ``jobs`` new, or failed with ``error``."""
 
     def note(self, message: str, **data: Any) -> None:
-        """Something an operator should know (a cycle another process is running)."""
+        """Something an operator should know (this process took over a trigger's polls)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +119,7 @@ class Service:
             for recipe in recipes
             if not recipe.is_manual
         }
-        self.timetables: list[Timetable] = []
+        self.pollers: list[Poller] = []
         self.stopping = asyncio.Event()
         self._queues: dict[str, asyncio.Queue[JobRecord | None]] = {
             name: asyncio.Queue() for name in self.runners
@@ -180,7 +185,7 @@ class Service:
             if ready is not None:
                 await ready()
             workers = [asyncio.create_task(self._work(name)) for name in self._queues]
-            self._loops = [asyncio.create_task(t.run(self.stopping)) for t in self.timetables]
+            self._loops = [asyncio.create_task(p.run(self.stopping)) for p in self.pollers]
             sweeping = asyncio.create_task(self._sweep())
             await shutdown.requested.wait()
             self.stopping.set()
@@ -191,7 +196,7 @@ class Service:
             await shutdown.finish([*workers, *self._loops, serving, sweeping], self.settings.grace)
 
     async def start(self) -> None:
-        """Register the triggers, build the timetables, and queue what is left to resume."""
+        """Register the triggers, make their pollers, and queue what is left to resume."""
         for recipe in self.recipes.values():
             trigger = recipe.trigger
             if isinstance(trigger, EventTrigger):
@@ -199,22 +204,26 @@ class Service:
                 await cycles.register(
                     self.store, recipe.name, trigger.event, kind, trigger.alert_after
                 )
-        states = {(s.recipe, s.trigger): s for s in await cycles.trigger_states(self.store)}
         for recipe in self.polled:
             trigger = recipe.trigger
             assert isinstance(trigger, EventTrigger)
-            state = states.get((recipe.name, trigger.event))
 
-            async def cycle(recipe: Recipe = recipe) -> None:
-                await self.cycle(recipe)
+            async def cycle(recipe: Recipe = recipe) -> bool:
+                return await self.cycle(recipe)
 
-            self.timetables.append(
-                Timetable(
+            def taken(name: str = recipe.name, event: str = trigger.event) -> None:
+                self.observer.note(f"{name}: this process polls {event} now", recipe=name,
+                                   trigger=event, holder=self.claims.owner)  # fmt: skip
+
+            self.pollers.append(
+                Poller(
                     recipe.name,
+                    trigger.event,
                     self.schedule(recipe),
+                    self.claims,
                     cycle,
-                    last=state.cycle_started if state is not None else None,
                     jitter=0.0 if self.settings.poll_every is not None else trigger.jitter,
+                    taken=taken,
                 )
             )
         await self.resume()
@@ -233,8 +242,10 @@ class Service:
             for job in await self.claims.resumable(name):
                 self.submit(job)
 
-    async def cycle(self, recipe: Recipe) -> None:
-        """One poll cycle: claimed, recorded in the trigger's state, its jobs queued.
+    async def cycle(self, recipe: Recipe) -> bool:
+        """One poll cycle, if this process holds the trigger: recorded in the trigger's state,
+        its jobs queued page by page. False when another process holds the trigger (nothing
+        is polled).
 
         A failed cycle is told and recorded; the next slot tries again.
         """
@@ -242,16 +253,17 @@ class Service:
         assert isinstance(trigger, EventTrigger)
         name, event = recipe.name, trigger.event
         try:
-            if not await self.claims.claim_cycle(name, event):
-                self.observer.note(f"{name}: another process is polling {event}; skipped")
-                return
+            if await self.claims.hold_trigger(name, event) is None:
+                return False
         except Exception as exc:
             self._cycle_failed(name, event, exc)
-            return
+            return True
         started = time.time()
         try:
             await cycles.cycle_started(self.store, name, event, started)
-            result = await poll(recipe, self.pool, self.store)
+            result = await poll(
+                recipe, self.pool, self.store, on_jobs=self._submit_all, holder=self.claims.owner
+            )
         except Exception as exc:
             self._cycle_failed(name, event, exc)
             with suppress(Exception):
@@ -264,11 +276,11 @@ class Service:
                     self.store, name, event, started, records=result.records, moved=result.moved
                 )
             self.observer.cycle_finished(name, event, result.records, result.new, None)
-            for job in result.jobs:
-                self.submit(job)
-        finally:
-            with suppress(Exception):
-                await self.claims.end_cycle(name, event)
+        return True
+
+    def _submit_all(self, jobs: list[JobRecord]) -> None:
+        for job in jobs:
+            self.submit(job)
 
     def _cycle_failed(self, recipe: str, trigger: str, exc: Exception) -> None:
         self.metrics.cycles.labels(recipe, "failed").inc()
@@ -311,14 +323,16 @@ class Service:
             store = "unreachable"
         else:
             store = "ok"
-        dead = [t.name for t, loop in zip(self.timetables, self._loops, strict=False)
+        dead = [p.recipe for p, loop in zip(self.pollers, self._loops, strict=False)
                 if loop.done() and not self.stopping.is_set()]  # fmt: skip
         scheduler = "ok" if not dead else f"stopped: {', '.join(dead)}"
         ok = store == "ok" and not dead and not self.stopping.is_set()
         return ok, {
             "store": store,
             "scheduler": scheduler,
-            "polls": len(self.timetables),
+            "polls": len(self.pollers),
+            "polling": [p.recipe for p in self.pollers if p.holding],
+            "holder": self.claims.owner,
             "webhooks": len(self.hooks),
             "stopping": self.stopping.is_set(),
         }

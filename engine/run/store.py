@@ -5,18 +5,20 @@ One interface, two backends chosen by URL: SQLite (a path, or ``sqlite:///path``
 ``register_state_stores`` like a third-party store would be. Both speak the same SQL; the
 PostgreSQL backend only swaps the parameter style.
 
-Delivery guarantees rest on two transactions here: ``commit_poll`` writes a poll's new events
-to the inbox and queues them as jobs *and* moves the cursor in one transaction (a cursor never
-passes an event that was not durably queued), ``receive_events`` does the same for webhook
-deliveries before they are answered, and a job's identity is unique per (recipe, event key),
-so an event seen twice never starts a second job. Which process runs a job, and how a job left
-behind by a dead one is taken over, is ``hookline.run.claims``' business (the ``lease_*``
-columns). SQLite runs in WAL mode with ``synchronous=FULL``: a committed event survives a
-power cut, not only a crash. Calls are ``async``; the drivers are synchronous and run in a
-worker thread, and the calls that arrive while a commit is on its way share the next one
-(group commit, each call in a savepoint of its own), so the cost of syncing the disk is paid
-per batch rather than per call; a PostgreSQL connection that broke is opened again on the
-next call.
+Delivery guarantees rest on a few transactions here: ``queue_events`` writes one page of a
+poll's events to the inbox and queues them as jobs, and ``commit_poll`` moves the cursor (with
+the events it is given) once the whole read has been queued, so a cursor never passes an event
+that was not durably queued; ``receive_events`` does the same for webhook deliveries before
+they are answered; and a job's identity is unique per (recipe, event key), so an event seen
+twice (in a page committed by a cycle that then failed, read again by the next) never starts a
+second job. Which process runs a job or polls a trigger, and how what a dead one held is
+taken over, is ``hookline.run.claims``' business (the ``lease_*`` and ``cycle_*`` columns).
+SQLite runs in WAL mode with ``synchronous=FULL``: a committed event survives a power cut,
+not only a crash. Calls are ``async``; the drivers are synchronous and run in a worker
+thread, and the calls that arrive while a commit is on its way share the next one (group
+commit, each call in a savepoint of its own), so the cost of syncing the disk is paid per
+batch rather than per call; a PostgreSQL connection that broke is opened again on the next
+call.
 
 ``transaction`` lets the modules beside this one (rate budgets in ``hookline.run.budgets``,
 sessions in ``hookline.run.sessions``, claims, the inbox, trigger state) keep their own
@@ -45,7 +47,7 @@ from urllib.parse import urlsplit
 
 import pluggy
 
-from hookline.errors import ConfigurationError
+from hookline.errors import ConfigurationError, HooklineError
 from hookline.plugins.hookspecs import hookimpl
 from hookline.plugins.manager import collect_named
 
@@ -169,6 +171,10 @@ def _step(row: Sequence[Any]) -> StepRecord:
         input=load(row[5]), output=load(row[6]), error=load(row[7]), started_at=row[8],
         finished_at=row[9], attempts=row[10],
     )  # fmt: skip
+
+
+class LeaseLost(HooklineError):
+    """A poll cycle's cursor was not saved: its process no longer holds the trigger."""
 
 
 class SqlStore:
@@ -307,6 +313,20 @@ class SqlStore:
 
         return await self._run(work)
 
+    async def queue_events(
+        self, recipe: str, recipe_file: str, events: Sequence[tuple[str, Any]]
+    ) -> list[JobRecord]:
+        """Write one page of a poll's events to the inbox and queue a job per event not seen
+        before, in one transaction; the cursor stays where it is.
+
+        Returns the jobs created; an event whose key already has a job is skipped.
+        """
+        now = time.time()
+        result: list[JobRecord] = await self._run(
+            lambda cur: _queue(cur, recipe, recipe_file, events, now)
+        )
+        return result
+
     async def commit_poll(
         self,
         recipe: str,
@@ -314,23 +334,35 @@ class SqlStore:
         trigger: str,
         cursor: Any,
         events: Sequence[tuple[str, Any]],
+        *,
+        holder: str | None = None,
     ) -> list[JobRecord]:
         """Write the events to the inbox, queue a job per event not seen before and save the
         cursor, in one transaction.
 
         Returns the jobs created; an event whose key already has a job is skipped. The jobs'
-        creation times are a microsecond apart, so that they run in the events' order.
+        creation times are a microsecond apart, so that they run in the events' order. With
+        ``holder``, the cursor is saved only while that process holds the trigger's poll
+        lease (``hookline.run.claims``): otherwise nothing is written and ``LeaseLost`` says
+        so, so that a process that stalled past its lease never moves the cursor of the
+        process that took the trigger over.
         """
         now = time.time()
 
         def work(cur: SqlCursor) -> list[JobRecord]:
-            created = []
-            for index, (key, event) in enumerate(events):
-                job = _new_job(recipe, recipe_file, key, event, now + index * 1e-6)
-                text = dump(event)
-                _insert_event(cur, recipe, key, text, "poll", now)
-                if _insert_job(cur, job, text):
-                    created.append(job)
+            if holder is not None:
+                cur.execute(
+                    "SELECT cycle_owner FROM trigger_state WHERE recipe = ? AND trigger = ?"
+                    f"{self.row_lock}",
+                    (recipe, trigger),
+                )
+                row = cur.fetchone()
+                if row is None or row[0] != holder:
+                    raise LeaseLost(
+                        f"{recipe}: another process polls {trigger} now; this cycle's cursor "
+                        "is not saved (its events are)"
+                    )
+            created = _queue(cur, recipe, recipe_file, events, now)
             cur.execute(
                 "INSERT INTO cursors (recipe, trigger, value, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (recipe, trigger) DO UPDATE SET value = excluded.value, "
@@ -550,6 +582,20 @@ def _insert_event(
         "SET deliveries = inbox.deliveries + 1, last_received_at = excluded.last_received_at",
         (recipe, key, source, text, now, now),
     )
+
+
+def _queue(
+    cur: SqlCursor, recipe: str, file: str, events: Sequence[tuple[str, Any]], now: float
+) -> list[JobRecord]:
+    """Put polled events in the inbox and queue a job for each new one; the jobs made."""
+    created = []
+    for index, (key, event) in enumerate(events):
+        job = _new_job(recipe, file, key, event, now + index * 1e-6)
+        text = dump(event)
+        _insert_event(cur, recipe, key, text, "poll", now)
+        if _insert_job(cur, job, text):
+            created.append(job)
+    return created
 
 
 def _add_columns(cur: SqlCursor) -> None:

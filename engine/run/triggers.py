@@ -4,10 +4,16 @@
 - **Poll**, one cycle: the cursor saved in the state store (or the spec's ``cursor.initial``)
   goes into the trigger's request, its records are read page after page, each record's event
   key is the trigger's ``id`` and its event the record reshaped by ``select``; the new cursor
-  is the greatest ``cursor.value`` seen. ``commit_poll`` writes the events to the inbox,
-  queues a job per unseen key and moves the cursor in one transaction, then every job of the
-  recipe that any process may take now (older ones a crash or a signal left behind included,
-  ``hookline.run.claims``) is returned to be run.
+  is the greatest ``cursor.value`` seen. Each page's events go to the inbox with a job per
+  unseen key as soon as the page is read (``queue_events``), so memory holds one page however
+  long the read, and a read that fails midway keeps what it queued; the cursor moves once,
+  after the last page (``commit_poll``), since nothing says a platform sends its records in
+  cursor order: moving it per page could pass a record a later page holds. A cycle run again
+  after a failure reads from the old cursor, and the unique (recipe, event key) of jobs keeps
+  the events queued before from being queued twice. The jobs are handed on page by page
+  (``serve`` runs them while the read goes on), or every job of the recipe that any process
+  may take now (older ones a crash or a signal left behind included, ``hookline.run.claims``)
+  is returned to be run.
 - **A given event** (``hookline run --event FILE``): the body a webhook would carry, or a
   record a poll would read, becomes one job, as the trigger's ``filter``, ``id`` and ``select``
   say; for a manual recipe the file holds the inputs. It is checked as inputs are: against the
@@ -78,9 +84,17 @@ async def poll(
     store: SqlStore,
     *,
     on_record: Callable[[int], None] | None = None,
+    on_jobs: Callable[[list[JobRecord]], None] | None = None,
+    holder: str | None = None,
 ) -> PollResult:
-    """Run one poll cycle and queue a job per new event; return the jobs to run.
+    """Run one poll cycle and queue a job per new event.
 
+    Each page's events are queued (inbox and jobs) as soon as the page is read, and the
+    cursor is saved once the last page is, so memory holds one page at a time and a cycle
+    that fails midway keeps the events it queued. With ``on_jobs``, each page's new jobs are
+    handed to it once committed and the result lists none; without, the result lists every
+    job of the recipe any process may take now. ``holder`` is the process that holds the
+    trigger's poll lease: the cursor is saved only while it still does (``LeaseLost``).
     A webhook recipe cannot be polled: ``ConfigurationError``.
     """
     trigger, found, connection = spec_trigger(recipe, pool)
@@ -92,28 +106,36 @@ async def poll(
         )
     saved = await store.get_cursor(recipe.name, trigger.event)
     context = _poll_context(trigger, found, connection, pool.env, saved)
-    events: dict[str, Any] = {}
     greatest = context["cursor"]
-    count = 0
-    async with aclosing(trigger_records(connection, found, context)) as records:
-        async for record in records:
-            count += 1
-            events.setdefault(event_key(found, record), event_of(found, record))
-            if found.cursor_value is not None:
-                greatest = _greater(greatest, found.cursor_value.search(record))
-            if on_record is not None:
-                on_record(count)
-    created = await store.commit_poll(
-        recipe.name, recipe.path, trigger.event, greatest, list(events.items())
-    )
-    jobs = await resumable_jobs(store, recipe.name)
-    return PollResult(count, jobs, greatest, moved=greatest != saved, new=len(created))
+    count = new = 0
+
+    def handed(jobs: list[JobRecord]) -> None:
+        nonlocal new
+        new += len(jobs)
+        if jobs and on_jobs is not None:
+            on_jobs(jobs)
+
+    async with aclosing(trigger_pages(connection, found, context)) as pages:
+        async for records in pages:
+            events: dict[str, Any] = {}
+            for record in records:
+                count += 1
+                events.setdefault(event_key(found, record), event_of(found, record))
+                if found.cursor_value is not None:
+                    greatest = _greater(greatest, found.cursor_value.search(record))
+                if on_record is not None:
+                    on_record(count)
+            if events:
+                handed(await store.queue_events(recipe.name, recipe.path, list(events.items())))
+    await store.commit_poll(recipe.name, recipe.path, trigger.event, greatest, [], holder=holder)
+    jobs = [] if on_jobs is not None else await resumable_jobs(store, recipe.name)
+    return PollResult(count, jobs, greatest, moved=greatest != saved, new=new)
 
 
-async def trigger_records(
+async def trigger_pages(
     connection: Connection, trigger: PollTrigger, context: Mapping[str, Any]
-) -> AsyncGenerator[Any, None]:
-    """Every record a poll trigger's request finds, page after page, as the platform sends it.
+) -> AsyncGenerator[list[Any], None]:
+    """The records a poll trigger's request finds, a page at a time, as the platform sends them.
 
     The read is bounded as a list action's is (``hookline.actions.pages.PageGuard``): at most
     the spec's ``paginate.max_pages`` pages (else ``DEFAULT_MAX_PAGES``), none of them twice.
@@ -122,13 +144,20 @@ async def trigger_records(
         await connection.ready()
     source = _TriggerSource(connection, trigger, context)
     if trigger.paginator is None:
-        page = await source.fetch(source.request({}))
-        for record in page.records:
-            yield record
+        yield (await source.fetch(source.request({}))).records
         return
     async with aclosing(bounded(trigger.paginator.pages(source), source.guard)) as pages:
         async for page in pages:
-            for record in page.records:
+            yield page.records
+
+
+async def trigger_records(
+    connection: Connection, trigger: PollTrigger, context: Mapping[str, Any]
+) -> AsyncGenerator[Any, None]:
+    """Every record a poll trigger's request finds, page after page (``trigger_pages``)."""
+    async with aclosing(trigger_pages(connection, trigger, context)) as pages:
+        async for records in pages:
+            for record in records:
                 yield record
 
 
