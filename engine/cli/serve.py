@@ -41,6 +41,7 @@ from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentEr
 from hookline.http.ratelimit import Wait
 from hookline.recipes.load import load_recipe
 from hookline.recipes.model import Recipe
+from hookline.run.claims import DEFAULT_LEASE
 from hookline.run.connections import load_connections
 from hookline.run.jobs import JobOutcome
 from hookline.run.pool import ConnectionPool
@@ -101,6 +102,14 @@ SANDBOX_POLL = 10.0
     help="The largest webhook body accepted, in bytes (larger: 413).",
 )
 @click.option(
+    "--lease",
+    type=click.FloatRange(min=0.3),
+    default=DEFAULT_LEASE,
+    show_default=True,
+    help="Seconds a claim on a job or a poll trigger holds unless renewed (every third of "
+    "it); another process takes over what a process that died held once it runs out.",
+)
+@click.option(
     "--sandbox",
     "in_sandboxes",
     is_flag=True,
@@ -120,6 +129,7 @@ def serve(
     grace: float,
     concurrency: int,
     max_body: int,
+    lease: float,
     in_sandboxes: bool,
     as_json: bool,
 ) -> int:
@@ -148,6 +158,7 @@ def serve(
         grace=grace,
         concurrency=concurrency,
         max_body=max_body,
+        lease=lease,
         poll_every=SANDBOX_POLL if in_sandboxes else None,
     )
     sock = bind_all(host, [port])[0]

@@ -1,10 +1,11 @@
 """``hookline triggers``: what each served trigger has been doing, from the state store.
 
-A row per trigger that ``hookline serve`` has served: its last poll cycle and what it read,
-its watermark (the cursor), its lag (how long ago its last successful cycle started), when
-its watermark last moved or its last webhook event arrived, its last error, and an alert
-when that quiet has lasted longer than the recipe's ``alert_after``. ``--check`` exits 1
-when any trigger is alerting, for a monitoring job.
+A row per trigger that ``hookline serve`` has served: the process that polls it (the holder
+of its lease, ``host/pid``; nobody while no ``serve`` holds it), its last poll cycle and what
+it read, its watermark (the cursor), its lag (how long ago its last successful cycle
+started), when its watermark last moved or its last webhook event arrived, its last error,
+and an alert when that quiet has lasted longer than the recipe's ``alert_after``.
+``--check`` exits 1 when any trigger is alerting, for a monitoring job.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from hookline.run.store import open_store
 def triggers(
     app: Any, recipes: tuple[str, ...], check: bool, state: str | None, as_json: bool
 ) -> int:
-    """List each served trigger: last cycle, watermark, lag, last error, alerts."""
+    """List each served trigger: its poller, last cycle, watermark, lag, errors, alerts."""
 
     async def fetch() -> list[TriggerState]:
         store = open_store(state, app.pm)
@@ -61,6 +62,8 @@ def _data(state: TriggerState, now: float) -> dict[str, Any]:
         "recipe": state.recipe,
         "trigger": state.trigger,
         "kind": state.kind,
+        "polled_by": state.polled_by(now),
+        "held_until": state.held_until if state.polled_by(now) else None,
         "last_cycle": state.cycle_started,
         "last_cycle_finished": state.cycle_finished,
         "records": state.records,
@@ -82,8 +85,8 @@ def _table(found: list[TriggerState], now: float) -> None:
         console.print("no triggers served yet (hookline serve registers them)")
         return
     table = Table(
-        "recipe", "trigger", "last cycle", "watermark", "lag", "quiet", "last error", "alert",
-        box=None, show_edge=False,
+        "recipe", "trigger", "polled by", "last cycle", "watermark", "lag", "quiet",
+        "last error", "alert", box=None, show_edge=False,
     )  # fmt: skip
     for each in found:
         lag = each.lag(now)
@@ -97,6 +100,7 @@ def _table(found: list[TriggerState], now: float) -> None:
         table.add_row(
             each.recipe,
             each.trigger,
+            _holder(each, now),
             last,
             "" if each.watermark is None else _short(json.dumps(each.watermark, default=str)),
             "" if lag is None else duration(lag),
@@ -105,6 +109,13 @@ def _table(found: list[TriggerState], now: float) -> None:
             Text(each.alert(now) or "", style="bold red"),
         )
     console.print(table)
+
+
+def _holder(state: TriggerState, now: float) -> str:
+    if state.kind != "poll":
+        return ""
+    holder = state.polled_by(now)
+    return "nobody" if holder is None else holder.rpartition("/")[0]
 
 
 def _ago(moment: float | None, now: float) -> str:

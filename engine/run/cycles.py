@@ -1,8 +1,9 @@
 """What each trigger has been doing: poll cycles, watermarks, webhook silence, alerts.
 
 ``hookline serve`` registers each trigger it serves in ``trigger_state`` (with the recipe's
-``alert_after``), notes when each poll cycle starts and how it ended, and the inbox notes
-when a webhook event last arrived. ``hookline triggers`` reads it back from the store alone,
+``alert_after``), notes when each poll cycle starts and how it ended, and which process holds
+each poll trigger's lease (``hookline.run.claims``); the inbox notes when a webhook event
+last arrived. ``hookline triggers`` reads it back from the store alone,
 so an operator can ask any machine that reaches the store.
 
 - **lag** of a poll trigger: how long ago its last successful cycle started, i.e. how old the
@@ -25,7 +26,7 @@ from hookline.run.store import SqlCursor, SqlStore, dump, load
 _COLUMNS = (
     "s.recipe, s.trigger, s.kind, s.alert_after, s.registered_at, s.cycle_started, "
     "s.cycle_finished, s.cycle_ok_started, s.records, s.error, s.error_at, s.last_event_at, "
-    "s.watermark_moved_at, c.value"
+    "s.watermark_moved_at, c.value, s.cycle_owner, s.cycle_until"
 )
 
 
@@ -47,6 +48,14 @@ class TriggerState:
     last_event_at: float | None = None
     watermark_moved_at: float | None = None
     watermark: Any = None
+    holder: str | None = None
+    held_until: float | None = None
+
+    def polled_by(self, now: float) -> str | None:
+        """The process (``host/pid/token``) whose lease on this poll trigger still runs."""
+        if self.holder is None or self.held_until is None or self.held_until < now:
+            return None
+        return self.holder
 
     def lag(self, now: float) -> float | None:
         """Seconds since the last successful poll cycle started; None for webhooks."""
@@ -90,7 +99,7 @@ def _state(row: Sequence[Any]) -> TriggerState:
         recipe=row[0], trigger=row[1], kind=row[2], alert_after=row[3], registered_at=row[4],
         cycle_started=row[5], cycle_finished=row[6], cycle_ok_started=row[7], records=row[8],
         error=load(row[9]), error_at=row[10], last_event_at=row[11],
-        watermark_moved_at=row[12], watermark=load(row[13]),
+        watermark_moved_at=row[12], watermark=load(row[13]), holder=row[14], held_until=row[15],
     )  # fmt: skip
 
 
