@@ -335,6 +335,27 @@ def test_a_failing_poll_is_recorded_and_tried_again(served: Served, tracker: Tra
     assert row["last_error"] is None and row["records"] == 2 and row["watermark"] == 2
 
 
+def test_triggers_and_health_name_the_process_that_polls(
+    served: Served, tracker: TrackerState
+) -> None:
+    paths = [served.poll_recipe(), served.recipe("hook", HOOK)]
+
+    async def work(url: str, service: Service) -> None:
+        await until(lambda: len(tracker.comments) == 2)
+        async with httpx.AsyncClient() as client:
+            health = (await client.get(f"{url}/healthz")).json()
+        assert health["polling"] == ["watch"] and health["holder"] == service.claims.owner
+        listed = await asyncio.to_thread(served.cli, triggers, "--json")
+        rows = {row["recipe"]: row for row in json_lines(listed.stdout)}
+        assert rows["watch"]["polled_by"] == service.claims.owner
+        assert rows["watch"]["held_until"] > time.time()
+        assert rows["hook"]["polled_by"] is None
+
+    served.serve(paths, work)
+    listed = served.cli(triggers, "--json")
+    assert [row["polled_by"] for row in json_lines(listed.stdout)] == [None, None]  # let go
+
+
 # ---------------------------------------------------------------- the command line
 
 
