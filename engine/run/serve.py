@@ -254,6 +254,7 @@ class Service:
         name, event = recipe.name, trigger.event
         try:
             if await self.claims.hold_trigger(name, event) is None:
+                self.observer.note(f"{name}: another process polls {event} now")
                 return False
         except Exception as exc:
             self._cycle_failed(name, event, exc)
