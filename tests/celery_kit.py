@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from kombu import Connection
+from kombu.connection import Connection
 
 from hookline.plugins.manager import get_plugin_manager
 from hookline.run.connections import write_connections
@@ -91,7 +91,7 @@ def own_queue(broker: str) -> Iterator[str]:
                 client.delete(key)
             client.close()
         else:
-            with Connection(broker) as connection:
+            with Connection(broker) as connection:  # type: ignore[no-untyped-call]
                 channel = connection.default_channel
                 channel.queue_delete(name)
                 channel.exchange_delete(name)
