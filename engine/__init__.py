@@ -48,7 +48,12 @@ if _typing.TYPE_CHECKING:
         StateStore,
         WebhookVerifier,
     )
-    from hookline.plugins.records import ExpressionFunction, Sandbox, WebhookTarget
+    from hookline.plugins.records import (
+        ExecutorConfig,
+        ExpressionFunction,
+        Sandbox,
+        WebhookTarget,
+    )
     from hookline.recipes.load import load_recipe
     from hookline.spec.catalog import Catalog
     from hookline.version import __version__
@@ -64,6 +69,7 @@ __all__ = [
     "ConfigurationError",
     "Connection",
     "Executor",
+    "ExecutorConfig",
     "ExpressionError",
     "ExpressionFunction",
     "Expressions",
@@ -111,6 +117,7 @@ _EXPORTS: dict[str, str] = {
     "ConfigurationError": "hookline.errors",
     "Connection": "hookline.http.connection",
     "Executor": "hookline.plugins.protocols",
+    "ExecutorConfig": "hookline.plugins.records",
     "ExpressionError": "hookline.errors",
     "ExpressionFunction": "hookline.plugins.records",
     "Expressions": "hookline.expr.templates",

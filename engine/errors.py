@@ -257,3 +257,10 @@ def suggest(name: str, choices: Iterator[str] | Mapping[str, Any] | list[str]) -
     if options and len(options) <= 12:
         return " (known: " + ", ".join(options) + ")"
     return ""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as a log line says it: a hookline error's message; another's type too."""
+    if isinstance(exc, HooklineError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -36,7 +36,8 @@ from hookline.plugins.protocols import (
     StateStore,
     WebhookVerifier,
 )
-from hookline.run.jobs import InlineExecutor
+from hookline.plugins.records import ExecutorConfig
+from hookline.run.inline import InlineExecutor
 from hookline.run.store import open_sqlite
 from hookline.spec.catalog import Catalog
 
@@ -211,6 +212,9 @@ def test_every_built_in_plugin_type_meets_its_protocol() -> None:
     ]  # fmt: skip
     verifiers: list[type[WebhookVerifier]] = [BasicVerifier, HeaderVerifier, HmacVerifier]
     executor: Executor = InlineExecutor()
+    executors = collect_named(
+        get_plugin_manager(entry_points=False), "register_executors", "executor"
+    )
     pm = get_plugin_manager(entry_points=False)
     registered: dict[str, tuple[list[Any], str]] = {
         "auth type": (auth_types, "register_auth_types"),
@@ -219,7 +223,8 @@ def test_every_built_in_plugin_type_meets_its_protocol() -> None:
     }
     for what, (kinds, hook) in registered.items():
         assert set(collect_named(pm, hook, what).values()) == set(kinds)
-    assert set(collect_named(pm, "register_executors", "executor").values()) == {type(executor)}
+    assert set(executors) == {"inline", "celery"}
+    assert isinstance(executors["inline"](ExecutorConfig()), type(executor))
 
 
 def test_the_built_in_state_store_meets_the_protocol(tmp_path: Path) -> None:

@@ -119,6 +119,11 @@ COMMANDS = {
             "hookline.cli.validate:validate",
             "Check specs and recipes (found by their first key); exit 1 if any is invalid.",
         ),
+        (
+            "worker",
+            "hookline.cli.worker:worker",
+            "Run the jobs `hookline serve --executor celery` sends, until SIGTERM or Ctrl-C.",
+        ),
     )
 }
 """The commands defined in modules of their own, imported when run (``hookline.cli.group``)."""

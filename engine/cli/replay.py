@@ -3,7 +3,8 @@
 Events are chosen by when they were received (``--since``: an ISO 8601 time, or a duration
 ago such as ``2h``) or by key (``--event``, repeatable). Each becomes a new job, even where
 the first job succeeded: its key is the event's with ``#replay-`` and a mark, so the first
-job's history stays. The jobs run as ``hookline run`` runs them (claimed, stoppable).
+job's history stays. The jobs run as ``hookline run`` runs them (claimed, stoppable), or
+with ``--executor celery`` on the workers of ``hookline worker``, the command waiting for them.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Any
 import click
 
 from hookline.cli.connections import connections_option, state_option
+from hookline.cli.executors import build_executor, executor_options
 from hookline.cli.run import exits, grace_option, json_option, reporter_for, stoppable
 from hookline.errors import ConfigurationError
-from hookline.plugins.manager import collect_named
+from hookline.plugins.records import ExecutorConfig
 from hookline.recipes.load import load_recipe
 from hookline.run.claims import Claims
 from hookline.run.connections import load_connections
@@ -54,6 +56,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 @state_option
 @connections_option
 @grace_option
+@executor_options
 @json_option
 @click.pass_obj
 @exits
@@ -65,9 +68,16 @@ def replay(
     state: str | None,
     connections_file: Path | None,
     grace: float,
+    executor_name: str,
+    broker: str | None,
+    queue: str,
     as_json: bool,
 ) -> int:
-    """Run chosen events of a recipe again, even those whose job succeeded."""
+    """Run chosen events of a recipe again, even those whose job succeeded.
+
+    With --executor celery the jobs are sent to the workers of `hookline worker` (given the
+    recipe and the same --state), and the command waits for them to end.
+    """
     if since is None and not keys:
         raise ConfigurationError("choose the events: --since TIME or --event ID")
     start = None if since is None else parse_since(since, time.time())
@@ -78,8 +88,7 @@ def replay(
     if recipe.is_manual:
         raise ConfigurationError(f"{recipe.name!r} is a manual recipe: it has no events")
     reporter = reporter_for(as_json)
-    executors = collect_named(catalog.pm, "register_executors", "executor")
-    executor = executors["inline"]()
+    executor = build_executor(catalog, executor_name, ExecutorConfig(broker=broker, queue=queue))
 
     async def main() -> int:
         store = open_store(state, catalog.pm)

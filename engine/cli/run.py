@@ -42,10 +42,11 @@ from typing import Any, TypeVar
 import click
 
 from hookline.cli.connections import connections_option, state_option
+from hookline.cli.executors import build_executor
 from hookline.cli.inputs import read_inputs
 from hookline.cli.progress import JsonLinesReporter, Reporter, TerminalReporter
 from hookline.errors import ConfigurationError, HooklineError
-from hookline.plugins.manager import collect_named
+from hookline.plugins.records import ExecutorConfig
 from hookline.recipes.load import load_recipe
 from hookline.recipes.model import ManualTrigger, Recipe, manual_inputs
 from hookline.run.claims import Claims, resumable_jobs
@@ -280,7 +281,7 @@ async def _run(
             runner = JobRunner(recipe, pool, None, env=pool.env, dry_run=True, observer=reporter)
             _start(reporter, recipe, notes, dry_run=True)
             return await reported(reporter, _dry_run(recipe, pool, payload, runner, reporter))
-    executor = _executor(options.catalog)
+    executor = build_executor(options.catalog, "inline", ExecutorConfig())
     store = open_store(options.state, options.catalog.pm)
     try:
         pool.sharing = sharing(store, on_wait=reporter.waiting, environ=pool.env)
@@ -415,10 +416,3 @@ def _dry_run_event(
         method, url = request
         reporter.note(f"a first poll would send {method} {url}", method=method, url=url)
     return example_event(recipe, pool)
-
-
-def _executor(catalog: Catalog) -> Any:
-    executors = collect_named(catalog.pm, "register_executors", "executor")
-    if "inline" not in executors:
-        raise ConfigurationError("no executor named 'inline' is registered (hookline.run.jobs)")
-    return executors["inline"]()

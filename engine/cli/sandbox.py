@@ -24,7 +24,7 @@ from rich.table import Table
 from hookline.errors import ConfigurationError, suggest
 from hookline.plugins.records import Sandbox
 from hookline.run.connections import default_connections_path, write_connections
-from hookline.run.sandbox import base_url, bind_all, serve
+from hookline.run.sandbox import Delayed, base_url, bind_all, serve
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _NOT_OPTIONS = frozenset({"seed", "clock"})
@@ -109,6 +109,14 @@ def sandbox_options(box: Sandbox) -> list[SandboxOption]:
     "(into the default connections file unless FILE is given).",
 )
 @click.option(
+    "--latency",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Answer every request this much later, as a platform across a network would.",
+)
+@click.option(
     "--options",
     "list_options",
     is_flag=True,
@@ -122,6 +130,7 @@ def sandbox(
     port: int,
     seed: int,
     connections_file: str | None,
+    latency: float,
     list_options: bool,
 ) -> None:
     """Serve platform simulators (all by default) until Ctrl-C or SIGTERM.
@@ -154,7 +163,8 @@ def sandbox(
     apps = []
     for box, sock in zip(chosen, sockets, strict=True):
         values = {flag.lstrip("-").replace("-", "_"): v for flag, v in options[box.name].items()}
-        apps.append((box.create_app(seed=seed, **values), sock))
+        app = box.create_app(seed=seed, **values)
+        apps.append((Delayed(app, latency) if latency else app, sock))
     click.echo("serving; Ctrl-C stops")
     serve(apps)
     click.echo("stopped")

@@ -13,6 +13,11 @@ platform, with the credentials the recipe expects, made up where the environment
 a first event made to happen on each, and poll recipes polling every 10 seconds: events flow
 end to end with no account anywhere. Job history then goes to a temporary store
 unless ``--state`` is given.
+
+``--executor celery --broker URL`` sends each job to the workers of ``hookline worker``
+instead of running it here; the service then polls and receives only. The workers must be
+given the same recipes, connections and ``--state`` (a PostgreSQL store when they run on
+other machines).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,11 +40,14 @@ from rich.table import Table
 
 from hookline.actions.call import Plan
 from hookline.cli.connections import connections_option, state_option
+from hookline.cli.executors import build_executor, executor_options
 from hookline.cli.progress import wait_data
 from hookline.cli.run import exits, json_option
 from hookline.documents.loader import load_document
 from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentError, RecipeError
 from hookline.http.ratelimit import Wait
+from hookline.plugins.protocols import Executor
+from hookline.plugins.records import ExecutorConfig
 from hookline.recipes.load import load_recipe
 from hookline.recipes.model import Recipe
 from hookline.run.claims import DEFAULT_LEASE
@@ -92,8 +101,9 @@ SANDBOX_POLL = 10.0
     type=click.IntRange(min=1),
     default=4,
     show_default=True,
-    help="How many jobs run at once.",
+    help="How many jobs run at once in this process (--executor inline).",
 )
+@executor_options
 @click.option(
     "--max-body",
     type=click.IntRange(min=1),
@@ -128,6 +138,9 @@ def serve(
     connections_file: Path | None,
     grace: float,
     concurrency: int,
+    executor_name: str,
+    broker: str | None,
+    queue: str,
     max_body: int,
     lease: float,
     in_sandboxes: bool,
@@ -139,11 +152,19 @@ def serve(
     shown, nothing starts), 0 once stopped.
     """
     catalog: Catalog = app.catalog
+    if in_sandboxes and executor_name != "inline":
+        raise ConfigurationError(
+            "--sandbox serves the sandboxes inside this process, where workers elsewhere "
+            "cannot reach them: serve them with `hookline sandbox --write-connections FILE` "
+            "and give FILE to serve (--connections) and to each worker"
+        )
+    config = ExecutorConfig(concurrency=concurrency, broker=broker, queue=queue)
+    executor = build_executor(catalog, executor_name, config)
     env = dict(os.environ)
     connections = load_connections(catalog, connections_file, environ=env)
     if in_sandboxes:
         connections = with_sandbox_connections(connections, catalog.sandboxes)
-    files = [file for path in paths for file in _recipe_files(path)]
+    files = [file for path in paths for file in recipe_files(path)]
     if not files:
         raise ConfigurationError(f"no recipes in {', '.join(str(p) for p in paths)}")
     log = ServeLog(sys.stderr, as_json=as_json)
@@ -153,10 +174,9 @@ def serve(
         if made:
             log.note(f"made up {', '.join(sorted(made))} for this run: the sandboxes send "
                      "whatever the recipes expect")  # fmt: skip
-    recipes = _load_all(files, catalog, env, connections.connectors)
+    recipes = load_all(files, catalog, env, connections.connectors)
     settings = ServeSettings(
         grace=grace,
-        concurrency=concurrency,
         max_body=max_body,
         lease=lease,
         poll_every=SANDBOX_POLL if in_sandboxes else None,
@@ -175,47 +195,64 @@ def serve(
                 folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="hookline-"))
                 state = str(Path(folder) / "state.db")
         pool = ConnectionPool(catalog, env=env, connections=connections)
-        return asyncio.run(_serve(recipes, pool, catalog, state, settings, sock, served, log))
+        service = _Serving(catalog, state, settings, executor, log)
+        return asyncio.run(service.serve(recipes, pool, sock, served))
 
 
 _SANDBOX_OPTIONS = {"planradar": {"rate_limit": 600}}
 """PlanRadar's sandbox allows more than the real 30 calls a minute, so the demo flows."""
 
 
-async def _serve(
-    recipes: list[Recipe],
-    pool: ConnectionPool,
-    catalog: Catalog,
-    state: str | None,
-    settings: ServeSettings,
-    sock: Any,
-    served: Sequence[ServedSandbox],
-    log: ServeLog,
-) -> int:
-    store = open_store(state, catalog.pm)
-    try:
-        pool.sharing = sharing(store, on_wait=log.waiting, environ=pool.env)
-        async with pool:
-            for recipe in recipes:
-                if not recipe.is_manual:  # listed, not served: their connections stay closed
-                    pool.open(recipe)
-            service = Service(recipes, pool, store, settings=settings, observer=log)
-            url = base_url(sock)
-            log.table(service, url, store.url)
-            for each in served:
-                log.note(f"{each.sandbox.title} sandbox at {each.url}", sandbox=each.sandbox.name,
-                         url=each.url)  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class _Serving:
+    """What serving needs besides the recipes, their connections and the socket."""
 
-            async def ready() -> None:
-                await _feed_from_sandboxes(service, served, url, log)
+    catalog: Catalog
+    state: str | None
+    settings: ServeSettings
+    executor: Executor
+    log: ServeLog
 
-            async with Shutdown() as shutdown:
-                log.note(f"serving on {url}; SIGTERM or Ctrl-C stops", url=url)
-                await service.run(sock, shutdown, ready=ready if served else None)
-            log.note("stopped")
-            return 0
-    finally:
-        await store.close()
+    async def serve(
+        self,
+        recipes: list[Recipe],
+        pool: ConnectionPool,
+        sock: Any,
+        served: Sequence[ServedSandbox],
+    ) -> int:
+        """Open the store and the connections, say what is served, serve until stopped."""
+        log = self.log
+        store = open_store(self.state, self.catalog.pm)
+        try:
+            pool.sharing = sharing(store, on_wait=log.waiting, environ=pool.env)
+            async with pool:
+                for recipe in recipes:
+                    if not recipe.is_manual:  # listed, not served: their connections stay closed
+                        pool.open(recipe)
+                service = Service(
+                    recipes,
+                    pool,
+                    store,
+                    settings=self.settings,
+                    observer=log,
+                    executor=self.executor,
+                )
+                url = base_url(sock)
+                log.table(service, url, store.url)
+                for each in served:
+                    log.note(f"{each.sandbox.title} sandbox at {each.url}",
+                             sandbox=each.sandbox.name, url=each.url)  # fmt: skip
+
+                async def ready() -> None:
+                    await _feed_from_sandboxes(service, served, url, log)
+
+                async with Shutdown() as shutdown:
+                    log.note(f"serving on {url}; SIGTERM or Ctrl-C stops", url=url)
+                    await service.run(sock, shutdown, ready=ready if served else None)
+                log.note("stopped")
+                return 0
+        finally:
+            await store.close()
 
 
 async def _feed_from_sandboxes(
@@ -236,7 +273,7 @@ async def _feed_from_sandboxes(
             log.note(f"the {sender.sandbox.title} sandbox {said}")
 
 
-def _load_all(
+def load_all(
     files: Sequence[Path], catalog: Catalog, env: dict[str, str], connectors: Any
 ) -> list[Recipe]:
     """Every recipe of ``files``, all checked: problems of all of them raise at once."""
@@ -259,7 +296,7 @@ def _load_all(
     return recipes
 
 
-def _recipe_files(path: Path) -> list[Path]:
+def recipe_files(path: Path) -> list[Path]:
     """A file as given; the recipes of a folder (YAML files whose first key is ``recipe``)."""
     if not path.is_dir():
         if not path.exists():

@@ -20,7 +20,7 @@ from typing import Any
 import pluggy
 
 from hookline.plugins.protocols import AuthType, Executor, Paginator, StateStore, WebhookVerifier
-from hookline.plugins.records import ExpressionFunction, Sandbox
+from hookline.plugins.records import ExecutorConfig, ExpressionFunction, Sandbox
 
 hookspec = pluggy.HookspecMarker("hookline")
 hookimpl = pluggy.HookimplMarker("hookline")
@@ -138,11 +138,13 @@ def register_webhook_verifiers() -> Mapping[str, type[WebhookVerifier]]:  # type
 
 
 @hookspec
-def register_executors() -> Mapping[str, Callable[[], Executor]]:  # type: ignore[empty-body]
+def register_executors() -> Mapping[str, Callable[[ExecutorConfig], Executor]]:  # type: ignore[empty-body]
     """Return ``{name: executor factory}`` for the ``--executor`` values this plugin adds.
 
     An executor (``hookline.Executor``) runs jobs: in-process on asyncio by default, on workers
-    at scale.
+    at scale. The factory takes the command's ``hookline.ExecutorConfig`` (concurrency, broker
+    URL, queue) and should import what it needs only when called, so that a command that does
+    not choose it does not pay for it.
     """
 
 

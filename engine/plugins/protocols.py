@@ -207,7 +207,14 @@ class StateStore(Protocol):
 
 @runtime_checkable
 class Executor(Protocol):
-    """How jobs are run (``register_executors``): in-process by default, on workers at scale."""
+    r"""How jobs are run (``register_executors``): in-process by default, on workers at scale.
+
+    A command uses an executor one of two ways. ``run`` runs given jobs and returns once they
+    have ended (``hookline run``, ``replay``). ``hookline serve`` runs ``serve`` for as long as
+    it serves and ``dispatch``\es each job as it is queued; the executor runs it in this
+    process, or sends it where workers run it. Either way a job is claimed in the state store
+    before it runs, so a job dispatched twice still runs once.
+    """
 
     async def run(
         self,
@@ -218,6 +225,18 @@ class Executor(Protocol):
     ) -> list[JobOutcome]:
         """Run every job with ``runner``; one job's failure does not stop the next. Once
         ``stop`` is set, no new job starts."""
+        ...
+
+    def dispatch(self, job: JobRecord) -> None:
+        """Hand over a job that is queued (or left unfinished) to be run; return at once."""
+        ...
+
+    async def serve(self, runners: Mapping[str, JobRunner], stop: asyncio.Event) -> None:
+        """Run the dispatched jobs, each with the runner of its recipe, until ``stop`` is set.
+
+        Cancelled (the grace period is over), a job running in this process is interrupted
+        and stays in the store to be resumed.
+        """
         ...
 
 

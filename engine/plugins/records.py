@@ -114,6 +114,21 @@ ASGIApp = Callable[..., Any]
 
 
 @dataclass(frozen=True, slots=True)
+class ExecutorConfig:
+    """What a command asks of the executor it builds (``register_executors``).
+
+    ``concurrency`` is how many jobs run at once in this process; an executor that sends jobs
+    to workers sends them to ``broker`` (a URL) on ``queue``, and sends a job again when it is
+    still unfinished ``resend`` seconds after it was last sent (its worker may be gone).
+    """
+
+    concurrency: int = 4
+    broker: str | None = None
+    queue: str = "hookline"
+    resend: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookTarget:
     """Where a sandbox sends its webhook events, and the credentials it sends them with."""
 

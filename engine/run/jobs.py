@@ -99,6 +99,9 @@ class Observer:
     def job_finished(self, job: JobRecord, outcome: JobOutcome) -> None:
         """A job ended."""
 
+    def note(self, message: str, **data: Any) -> None:
+        """Something an operator should know that is not a job's outcome."""
+
 
 # ---------------------------------------------------------------- control flow
 
@@ -616,35 +619,6 @@ class _Job:
                 error = {"kind": "stopped", "message": stop.message, "step": stop.step}
                 raise _StepFailed({**error, "step_id": step.id}) from None
             return self.outputs(callee) if stop.status == "succeeded" else None
-
-
-# ---------------------------------------------------------------- executors
-
-
-class InlineExecutor:
-    """Runs jobs one after another on the running event loop, in the order given."""
-
-    async def run(
-        self,
-        runner: JobRunner,
-        jobs: Sequence[JobRecord],
-        *,
-        stop: asyncio.Event | None = None,
-    ) -> list[JobOutcome]:
-        """Run every job; one job's failure does not stop the next.
-
-        With claims, a job another process won is passed over. Once ``stop`` is set no new
-        job starts: those left stay queued for the next start.
-        """
-        outcomes = []
-        for job in jobs:
-            if stop is not None and stop.is_set():
-                break
-            if runner.claims is None:
-                outcomes.append(await runner.run_job(job))
-            elif (outcome := await runner.run_claimed(job)) is not None:
-                outcomes.append(outcome)
-        return outcomes
 
 
 def new_event_key() -> str:

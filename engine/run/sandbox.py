@@ -3,7 +3,8 @@
 A connector plugin registers a ``hookline.Sandbox`` (``hookline.plugins.records``): a factory
 for an ASGI app that behaves as the platform's documentation says. ``running`` serves one app
 in a background thread (tests, the demo); ``serve`` serves several in the foreground until
-Ctrl-C or SIGTERM (``hookline sandbox``). uvicorn is imported when a server starts.
+Ctrl-C or SIGTERM (``hookline sandbox``); ``Delayed`` adds a latency to every answer.
+uvicorn is imported when a server starts.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hookline.errors import ConfigurationError
 from hookline.plugins.records import ASGIApp
@@ -116,3 +117,18 @@ def serve(apps: Sequence[tuple[ASGIApp, socket.socket]]) -> None:
         )
 
     asyncio.run(main())
+
+
+class Delayed:
+    """An ASGI app that answers each HTTP request ``seconds`` later than ``app`` would: a
+    platform's network and processing time, for measuring against (``--latency``)."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Wait, then let ``app`` answer."""
+        if scope["type"] == "http":
+            await asyncio.sleep(self.seconds)
+        await self.app(scope, receive, send)

@@ -9,9 +9,12 @@ One ``Service`` serves several recipes in one process, on one asyncio loop:
   its jobs handed to the workers;
 - the **receiver** (``hookline.run.webhook_app``, on uvicorn) writes each verified webhook
   event to the inbox with its job before answering;
-- a **worker** per recipe runs its jobs one after another, in the order their events came
-  (at most ``concurrency`` jobs run at once across recipes): each job is claimed before it
-  runs and its lease renewed while it runs (``hookline.run.claims``);
+- the **executor** (``hookline.Executor``) is given each job as it is queued: ``inline``
+  (``hookline.run.inline``) runs a worker per recipe in this process, its jobs one after
+  another in the order their events came, a few at once across recipes; ``celery``
+  (``hookline.run.celery``) sends each to the workers of ``hookline worker``. Either way
+  each job is claimed before it runs and its lease renewed while it runs
+  (``hookline.run.claims``);
 - a **sweep** every few seconds looks in the store for jobs any process may take: queued by
   another process, interrupted, or left behind by a process that died. The first sweep runs
   at start, which is how a restart resumes what a crash or a stop left unfinished.
@@ -32,11 +35,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from hookline.actions.call import Plan
-from hookline.errors import HooklineError
+from hookline.errors import one_line
+from hookline.plugins.protocols import Executor
 from hookline.recipes.model import EventTrigger, Recipe
 from hookline.run import cycles
 from hookline.run.claims import DEFAULT_LEASE, Claims
 from hookline.run.inbox import Intake
+from hookline.run.inline import InlineExecutor
 from hookline.run.jobs import JobOutcome, JobRunner, Observer
 from hookline.run.listener import Listener
 from hookline.run.metrics import Metrics
@@ -60,7 +65,6 @@ class ServeSettings:
     """
 
     grace: float = 30.0
-    concurrency: int = 4
     max_body: int = MAX_BODY
     poll_every: float | None = None
     sweep: float = 5.0
@@ -75,9 +79,6 @@ class ServeObserver(Observer):
     ) -> None:
         """A poll cycle ended: ``records`` read and ``jobs`` new, or failed with ``error``."""
 
-    def note(self, message: str, **data: Any) -> None:
-        """Something an operator should know (this process took over a trigger's polls)."""
-
 
 @dataclass(frozen=True, slots=True)
 class Served:
@@ -90,7 +91,8 @@ class Served:
 
 
 class Service:
-    """Serves ``recipes`` (loaded, their connections open in ``pool``) with ``store``."""
+    """Serves ``recipes`` (loaded, their connections open in ``pool``) with ``store``; jobs
+    run through ``executor`` (``inline`` with four at once unless given)."""
 
     def __init__(
         self,
@@ -100,8 +102,10 @@ class Service:
         *,
         settings: ServeSettings | None = None,
         observer: ServeObserver | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.settings = settings or ServeSettings()
+        self.executor: Executor = executor or InlineExecutor()
         self.recipes = {recipe.name: recipe for recipe in recipes}
         self.pool = pool
         self.store = store
@@ -121,11 +125,6 @@ class Service:
         }
         self.pollers: list[Poller] = []
         self.stopping = asyncio.Event()
-        self._queues: dict[str, asyncio.Queue[JobRecord | None]] = {
-            name: asyncio.Queue() for name in self.runners
-        }
-        self._slots = asyncio.Semaphore(self.settings.concurrency)
-        self._pending: set[str] = set()
         self._loops: list[asyncio.Task[None]] = []
 
     # ------------------------------------------------------------ what is served
@@ -184,16 +183,14 @@ class Service:
             serving = await server.listen(sock)
             if ready is not None:
                 await ready()
-            workers = [asyncio.create_task(self._work(name)) for name in self._queues]
+            jobs = asyncio.create_task(self.executor.serve(self.runners, self.stopping))
             self._loops = [asyncio.create_task(p.run(self.stopping)) for p in self.pollers]
             sweeping = asyncio.create_task(self._sweep())
             await shutdown.requested.wait()
             self.stopping.set()
             sweeping.cancel()
             server.should_exit = True
-            for queue in self._queues.values():
-                queue.put_nowait(None)  # wakes idle workers, which then see the stop
-            await shutdown.finish([*workers, *self._loops, serving, sweeping], self.settings.grace)
+            await shutdown.finish([jobs, *self._loops, serving, sweeping], self.settings.grace)
 
     async def start(self) -> None:
         """Register the triggers, make their pollers, and queue what is left to resume."""
@@ -229,12 +226,10 @@ class Service:
         await self.resume()
 
     def submit(self, job: JobRecord) -> None:
-        """Queue a job to run in this process (once, however often it is submitted)."""
-        queue = self._queues.get(job.recipe)
-        if queue is None or job.id in self._pending or self.stopping.is_set():
-            return
-        self._pending.add(job.id)
-        queue.put_nowait(job)
+        """Hand a job of a served recipe to the executor (it runs once, however often it is
+        submitted)."""
+        if job.recipe in self.runners and not self.stopping.is_set():
+            self.executor.dispatch(job)
 
     async def resume(self) -> None:
         """Queue every job of the served recipes that any process may take now."""
@@ -268,7 +263,7 @@ class Service:
         except Exception as exc:
             self._cycle_failed(name, event, exc)
             with suppress(Exception):
-                await cycles.cycle_finished(self.store, name, event, started, error=_said(exc))
+                await cycles.cycle_finished(self.store, name, event, started, error=one_line(exc))
         else:
             self.metrics.cycles.labels(name, "ok").inc()
             self.metrics.received.labels(name, "poll").inc(result.new)
@@ -285,28 +280,7 @@ class Service:
 
     def _cycle_failed(self, recipe: str, trigger: str, exc: Exception) -> None:
         self.metrics.cycles.labels(recipe, "failed").inc()
-        self.observer.cycle_finished(recipe, trigger, 0, 0, _said(exc))
-
-    async def _work(self, recipe: str) -> None:
-        """A recipe's worker: run its queued jobs in order, until the service stops."""
-        queue, runner = self._queues[recipe], self.runners[recipe]
-        while True:
-            job = await queue.get()
-            if self.stopping.is_set():
-                return
-            if job is None:
-                continue
-            try:
-                async with self._slots:
-                    if self.stopping.is_set():
-                        return
-                    await runner.run_claimed(job)
-            except Exception as exc:  # the store failed under the job: a later sweep resumes it
-                self.observer.note(f"job {job.id[:12]} of {job.recipe}: {_said(exc)}")
-                with suppress(Exception):
-                    await self.claims.release(job.id)
-            finally:
-                self._pending.discard(job.id)
+        self.observer.cycle_finished(recipe, trigger, 0, 0, one_line(exc))
 
     async def _sweep(self) -> None:
         while True:
@@ -398,9 +372,3 @@ def _polls(recipe: Recipe, pool: ConnectionPool) -> bool:
     if recipe.is_manual:
         return False
     return isinstance(spec_trigger(recipe, pool)[1], PollTrigger)
-
-
-def _said(exc: BaseException) -> str:
-    if isinstance(exc, HooklineError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,125 @@
+"""``hookline worker``: run the jobs ``hookline serve --executor celery`` sends.
+
+A worker is given the recipes (files, or folders searched for recipes, as ``serve`` is), the
+connections file and the state store; it takes jobs from the broker's queues (``--queues``)
+and runs ``--concurrency`` of them at once (``hookline.run.celery.worker``). Every recipe is
+checked before anything starts: one with a problem stops the command with every located
+problem (exit 1). One line per job goes to stderr (JSON with ``--json``), as with ``serve``.
+SIGTERM or Ctrl-C stops taking jobs and lets the running ones finish (Celery's warm
+shutdown); a second Ctrl-C, or SIGKILL, ends the worker at once, and its jobs are taken over
+by another worker.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hookline.cli.connections import connections_option, state_option
+from hookline.cli.executors import DEFAULT_QUEUE, broker_option
+from hookline.cli.run import exits, json_option
+from hookline.cli.serve import ServeLog, load_all, recipe_files
+from hookline.errors import ConfigurationError
+from hookline.run.connections import load_connections
+from hookline.run.pool import ConnectionPool
+from hookline.run.sessions import sharing
+from hookline.run.store import open_store, redact_url
+from hookline.spec.catalog import Catalog
+
+
+@click.command("worker")
+@click.argument(
+    "paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(path_type=Path)
+)
+@broker_option
+@state_option
+@connections_option
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="How many jobs run at once in this worker.",
+)
+@click.option(
+    "--queues",
+    default=DEFAULT_QUEUE,
+    show_default=True,
+    metavar="NAME[,NAME...]",
+    help="The queues to take jobs from, separated by commas.",
+)
+@json_option
+@click.pass_obj
+@exits
+def worker(
+    app: Any,
+    paths: tuple[Path, ...],
+    broker: str | None,
+    state: str | None,
+    connections_file: Path | None,
+    concurrency: int,
+    queues: str,
+    as_json: bool,
+) -> int:
+    """Run the jobs `hookline serve --executor celery` sends, until SIGTERM or Ctrl-C.
+
+    PATH is a recipe file or a folder of them: the recipes whose jobs this worker runs, as
+    serve was given them. Exits 1 when a recipe has problems (all are shown), 0 once stopped.
+    """
+    if not broker:
+        raise ConfigurationError(
+            "a worker takes jobs from a broker: give --broker URL (or $HOOKLINE_BROKER), "
+            "the one serve sends them to"
+        )
+    names = [name.strip() for name in queues.split(",") if name.strip()]
+    if not names:
+        raise ConfigurationError("--queues names no queue")
+    catalog: Catalog = app.catalog
+    env = dict(os.environ)
+    connections = load_connections(catalog, connections_file, environ=env)
+    files = [file for path in paths for file in recipe_files(path)]
+    if not files:
+        raise ConfigurationError(f"no recipes in {', '.join(str(p) for p in paths)}")
+    recipes = load_all(files, catalog, env, connections.connectors)
+    log = ServeLog(sys.stderr, as_json=as_json)
+
+    from hookline.run.celery.app import celery_app
+    from hookline.run.celery.worker import WorkerLoop, install_task
+
+    store = open_store(state, catalog.pm)
+    pool = ConnectionPool(catalog, env=env, connections=connections)
+    pool.sharing = sharing(store, on_wait=log.waiting, environ=env)
+    jobs = WorkerLoop({recipe.name: recipe for recipe in recipes}, pool, store, log)
+    jobs.start()
+    try:
+        celery = celery_app(broker)
+        install_task(celery, jobs)
+        log.note(
+            f"worker for {', '.join(sorted(r.name for r in recipes))}: {concurrency} at once "
+            f"from {', '.join(names)} at {redact_url(broker)}; state: {store.url}",
+            recipes=sorted(r.name for r in recipes),
+            queues=names,
+            broker=redact_url(broker),
+            state=store.url,
+        )
+        process = celery.Worker(
+            hostname=f"hookline-{os.getpid()}@{socket.gethostname()}",
+            pool="threads",
+            concurrency=concurrency,
+            queues=names,
+            loglevel="WARNING",
+            quiet=True,
+            without_gossip=True,
+            without_mingle=True,
+            without_heartbeat=True,
+        )
+        process.start()
+        log.note("stopped")
+        return int(process.exitcode or 0)
+    finally:
+        jobs.stop()

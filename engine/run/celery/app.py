@@ -1,0 +1,49 @@
+"""The Celery app that ``hookline serve`` sends jobs with and ``hookline worker`` runs them in.
+
+A message is delivered until a worker acknowledges it, and a worker acknowledges it only once
+the job has ended, or ended elsewhere (``task_acks_late``): a worker that dies mid-job leaves
+the message to the broker, which hands it to another worker (RabbitMQ at once, when the
+connection drops; Redis once the message's visibility timeout is over), and that worker takes
+the job over in the state store (``hookline.run.claims``) and resumes it. Each worker takes
+one message at a time per free slot (``worker_prefetch_multiplier`` 1), so a job never waits
+behind a long one on a busy worker. Messages are JSON; no result backend is used, since the
+state store holds each job's outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+TASK = "hookline.run_job"
+"""The name of the task that runs one job: ``(job_id, recipe)``."""
+
+VISIBILITY_TIMEOUT = 3600
+"""Seconds before Redis hands an unacknowledged message to another worker."""
+
+
+def celery_app(broker: str) -> Celery:
+    """The app for ``broker`` (``redis://…`` or ``amqp://…``), configured for jobs."""
+    app = Celery("hookline", broker=broker, set_as_current=False)
+    settings: dict[str, Any] = {
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "task_default_queue": "hookline",
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+        "worker_enable_remote_control": False,
+    }
+    app.conf.update(settings)
+    return app
+
+
+def send_job(app: Celery, job_id: str, recipe: str, queue: str, countdown: float = 0) -> None:
+    """Send job ``job_id`` of ``recipe`` on ``queue`` (a blocking call: run it in a thread)."""
+    app.send_task(TASK, args=(job_id, recipe), queue=queue, countdown=countdown or None)

@@ -1,0 +1,156 @@
+"""The running side of the ``celery`` executor: what ``hookline worker`` runs.
+
+A worker process keeps one event loop in a thread of its own, with the recipes it was given,
+their connections (one pool, one HTTP client per connection), the state store and its claims
+(one owner, leases renewed in the background). Celery's thread pool runs ``concurrency``
+tasks at once; each task hands its job to that loop and waits, so the jobs of one worker
+share connections, sessions and rate budgets as the jobs of ``hookline serve`` do.
+
+A task carries a job's id and recipe name. The job is read from the store and claimed there
+(``JobRunner.run_claimed``): a job that has ended already (a message delivered twice) is
+passed over; a job another live process holds is tried again once that holder's lease would
+have run out (a Celery retry with a countdown), never dropped; a job whose holder died is
+taken over and resumes at its first unfinished step, where a call whose outcome is unknown
+is not sent again blindly (``hookline.run.jobs``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+
+from hookline.recipes.model import Recipe
+from hookline.run.celery.app import TASK
+from hookline.run.claims import DEFAULT_LEASE, Claims
+from hookline.run.jobs import JobRunner, Observer
+from hookline.run.pool import ConnectionPool
+from hookline.run.store import FINAL, SqlStore
+
+UNKNOWN_RECIPE_RETRY = 30.0
+"""Seconds before a job of a recipe this worker was not given is offered to workers again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What became of one task: whether its job ``ran`` here; else ``said`` for the log, and
+    ``retry_in`` seconds when the task must be tried again later."""
+
+    said: str
+    retry_in: float | None = None
+    ran: bool = False
+
+
+class WorkerLoop:
+    """The worker's event loop, in a thread, with the recipes' runners, the store and claims.
+
+    ``start`` opens the connections and begins renewing leases; ``verdict`` runs one task's
+    job there and waits for it; ``stop`` closes everything.
+    """
+
+    def __init__(
+        self,
+        recipes: Mapping[str, Recipe],
+        pool: ConnectionPool,
+        store: SqlStore,
+        observer: Observer,
+        *,
+        lease: float = DEFAULT_LEASE,
+    ) -> None:
+        self.recipes = recipes
+        self.pool = pool
+        self.store = store
+        self.observer = observer
+        self.claims = claims = Claims(store, lease=lease)
+        self.runners = {
+            name: JobRunner(recipe, pool, store, env=pool.env, observer=observer, claims=claims)
+            for name, recipe in recipes.items()
+        }
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._life_thread, name="hookline-jobs", daemon=True)
+        self._ready: Future[None] = Future()
+        self._stop: asyncio.Event | None = None
+
+    def start(self) -> None:
+        """Start the loop; return once the connections are open (or raise why not)."""
+        self._thread.start()
+        self._ready.result()
+
+    def stop(self) -> None:
+        """Close the connections and the store, and end the loop's thread."""
+        stop = self._stop
+        if stop is not None:
+            self.loop.call_soon_threadsafe(stop.set)
+        self._thread.join()
+
+    def verdict(self, job_id: str, recipe: str) -> Verdict:
+        """Run job ``job_id`` of ``recipe`` on the loop, from a task's thread; what became of it."""
+        return asyncio.run_coroutine_threadsafe(self.run(job_id, recipe), self.loop).result()
+
+    async def run(self, job_id: str, recipe: str) -> Verdict:
+        """Claim and run the job, or say why not and whether to try again later."""
+        runner = self.runners.get(recipe)
+        if runner is None:
+            return Verdict(
+                f"job {job_id[:12]}: this worker was not given recipe {recipe!r}",
+                UNKNOWN_RECIPE_RETRY,
+            )
+        job = await self.store.get_job(job_id)
+        if job is None:
+            return Verdict(f"job {job_id[:12]} of {recipe} is not in the state store")
+        if job.status in FINAL:
+            return Verdict(f"job {job_id[:12]} of {recipe} ended already ({job.status})")
+        outcome = await runner.run_claimed(job)
+        if outcome is not None:
+            return Verdict(f"job {job_id[:12]} of {recipe}: {outcome.status}", ran=True)
+        now = await self.store.get_job(job_id)
+        if now is None or now.status in FINAL:
+            return Verdict(f"job {job_id[:12]} of {recipe} ended elsewhere")
+        until = now.lease_until if now.lease_until is not None else time.time()
+        wait = min(max(until - time.time(), 0.0) + 1.0, self.claims.lease)
+        return Verdict(
+            f"job {job_id[:12]} of {recipe} is held by {now.lease_owner}; tried again in "
+            f"{wait:.0f}s",
+            wait,
+        )
+
+    def _life_thread(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._life())
+        finally:
+            self.loop.close()
+
+    async def _life(self) -> None:
+        self._stop = asyncio.Event()
+        try:
+            async with self.pool, self.claims.renewing():
+                for recipe in self.recipes.values():
+                    self.pool.open(recipe)
+                self._ready.set_result(None)
+                await self._stop.wait()
+        except BaseException as exc:
+            if not self._ready.done():
+                self._ready.set_exception(exc)
+                return
+            raise
+        finally:
+            await self.store.close()
+
+
+def install_task(app: Celery, jobs: WorkerLoop) -> None:
+    """Register the task that runs a job on ``jobs``' loop, under the name serve sends."""
+
+    @app.task(name=TASK, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
+    def run_job(task: Any, job_id: str, recipe: str) -> None:
+        verdict = jobs.verdict(job_id, recipe)
+        if not verdict.ran:  # a job that ran has its own line
+            jobs.observer.note(verdict.said, job=job_id, recipe=recipe)
+        if verdict.retry_in is not None:
+            raise task.retry(countdown=verdict.retry_in)

@@ -1,0 +1,202 @@
+"""Jobs on Celery workers: real ``hookline serve`` and ``hookline worker`` processes, real
+brokers (Redis and RabbitMQ on loopback), PostgreSQL as the state store, and the sandboxes.
+
+An example recipe leaves the sandboxes as the inline executor leaves them; a worker killed
+mid-job leaves its job to another, which finishes it once; three workers keep to PlanRadar's
+budget; a job another process holds is tried again, not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hookline.plugins.manager import get_plugin_manager
+from hookline.run.store import FINAL, SqlCursor, open_store
+from tests.celery_kit import (
+    RABBITMQ,
+    REDIS,
+    ROOT,
+    Processes,
+    all_jobs,
+    counted_sandboxes,
+    job_statuses,
+    own_queue,
+)
+from tests.crash_kit import POLL_RECIPE, Sandboxes, free_port, kill, wait_for
+from tests.stores import store_url
+from tests.test_startup import imported
+
+TICKETS = ROOT / "recipes" / "pcr360-servicedesk-to-planradar.yaml"
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[str]:
+    with store_url("postgresql", tmp_path) as url:
+        yield url
+
+
+def new_tickets(boxes: Sandboxes, before: set[str]) -> list[tuple[str, str, str, str]]:
+    """The PlanRadar tickets made since ``before`` (their ids): uuid, subject, priority, project."""
+    tickets = boxes.state("planradar").tickets
+    return sorted(
+        (t.uuid, t.attributes["subject"], t.attributes.get("priority-id"), t.project_id)
+        for key, t in list(tickets.items())
+        if key not in before
+    )
+
+
+def finished(state: str, count: int) -> bool:
+    """Whether the store holds ``count`` jobs, every one ended."""
+    found = job_statuses(state)
+    return sum(found.values()) == count and set(found) <= FINAL
+
+
+def serve_tickets(tmp_path: Path, state: str, *executor: str) -> tuple[Any, dict[str, int]]:
+    """The example recipe served (with ``executor``'s options) until its jobs end; the new
+    tickets and the jobs' statuses. With an executor, a worker must have run every job."""
+    with counted_sandboxes(tmp_path) as (boxes, _), own_queue(REDIS) as queue:
+        before = set(boxes.state("planradar").tickets)
+        processes = Processes(boxes, state, tmp_path, REDIS)
+        try:
+            if executor:
+                processes.worker([TICKETS], queue, concurrency=2)
+            processes.serve_with([TICKETS], free_port(), *executor, "--queue", queue)
+            wait_for(lambda: finished(state, 6), "six jobs", timeout=60, logs=processes.output)
+        finally:
+            processes.stop_all()
+        ran = [log.read_text().count('"event":"job"') for log in processes.logs]
+        assert ran == ([6, 0] if executor else [6]), processes.output()
+        return new_tickets(boxes, before), job_statuses(state)
+
+
+def test_an_example_recipe_on_celery_workers_leaves_the_sandboxes_as_inline_does(
+    tmp_path: Path,
+) -> None:
+    with store_url("postgresql", tmp_path) as inline_state:
+        inline = serve_tickets(folder(tmp_path, "inline"), inline_state)
+    with store_url("postgresql", tmp_path) as celery_state:
+        on_workers = serve_tickets(folder(tmp_path, "celery"), celery_state, "--executor", "celery")
+    assert on_workers == inline
+    tickets, statuses = on_workers
+    assert len(tickets) == statuses.get("succeeded") and tickets
+
+
+def folder(parent: Path, name: str) -> Path:
+    made = parent / name
+    made.mkdir()
+    return made
+
+
+def test_a_worker_killed_mid_job_leaves_its_job_to_another_which_makes_the_case_once(
+    tmp_path: Path, state: str
+) -> None:
+    with counted_sandboxes(tmp_path) as (boxes, _), own_queue(RABBITMQ) as queue:
+        recipe = tmp_path / "items-to-cases.yaml"
+        recipe.write_text(POLL_RECIPE.format(after=boxes.last_item()))
+        processes = Processes(boxes, state, tmp_path, RABBITMQ)
+        argus = boxes.gates["argus"]
+        try:
+            argus.hold("after")  # Argus makes the case; its answer waits
+            first = processes.worker([recipe], queue, concurrency=1)
+            processes.serve_with([recipe], free_port(), "--executor", "celery", "--queue", queue)
+            items = boxes.add_items(3)
+            wait_for(lambda: argus.held >= 1, "a case in flight", logs=processes.output)
+            kill(first)
+            argus.release()
+            processes.worker([recipe], queue, concurrency=2)
+            wait_for(lambda: finished(state, 3), "three jobs", timeout=60, logs=processes.output)
+        finally:
+            processes.stop_all()
+        assert boxes.cases("pcr360:") == {f"pcr360:{item}": 1 for item in items}
+    assert job_statuses(state) == {"succeeded": 3}, processes.output()
+    assert all(step.status == "succeeded" for job in all_jobs(state) for step in job.steps)
+    ran = [log.read_text().count('"event":"job"') for log in processes.logs]
+    assert ran == [0, 0, 3], processes.output()  # the killed worker ended none; serve runs none
+
+
+def test_three_workers_keep_to_planradars_budget(tmp_path: Path, state: str) -> None:
+    # PlanRadar's 30 calls a minute, scaled down to 6 calls in 3 seconds on both sides: the
+    # sandbox locks the account out for five minutes at the first call over.
+    limit = {"rate_limit": 6, "rate_window": 3.0, "cooldown": 300.0}
+    budget = {"rate_limit": {"requests": 6, "per": 3}}
+    options, values = {"planradar": limit}, {"planradar": budget}
+    with (
+        counted_sandboxes(tmp_path, options, values) as (boxes, counted),
+        own_queue(REDIS) as queue,
+    ):
+        boxes.add_items(12)  # with the six the recipe starts after: 18 tickets
+        processes = Processes(boxes, state, tmp_path, REDIS)
+        began = time.monotonic()
+        try:
+            for _ in range(3):
+                processes.worker([TICKETS], queue, concurrency=3)
+            processes.serve_with([TICKETS], free_port(), "--executor", "celery", "--queue", queue)
+            wait_for(lambda: finished(state, 18), "18 jobs", timeout=90, logs=processes.output)
+        finally:
+            processes.stop_all()
+        took = time.monotonic() - began
+        statuses = counted["planradar"].statuses
+    assert statuses[429] == 0 and statuses[201] == job_statuses(state)["succeeded"] >= 12
+    assert took > 10  # the tickets past the first ten waited for the next window
+    ran = [log.read_text().count('"event":"job"') for log in processes.logs[:3]]
+    assert sum(ran) == 18 and sum(1 for n in ran if n) >= 2, processes.output()
+
+
+def test_a_job_another_process_holds_is_tried_again_once_its_lease_runs_out(
+    tmp_path: Path, state: str
+) -> None:
+    with counted_sandboxes(tmp_path) as (boxes, _), own_queue(RABBITMQ) as queue:
+        recipe = tmp_path / "items-to-cases.yaml"
+        recipe.write_text(POLL_RECIPE.format(after=boxes.last_item()))
+        item = boxes.add_items(1)[0]
+        job_id = asyncio.run(held_job(state, item, seconds=4.0))
+        processes = Processes(boxes, state, tmp_path, RABBITMQ)
+        try:
+            processes.worker([recipe], queue, concurrency=1)
+            send(RABBITMQ, queue, job_id)
+            wait_for(lambda: finished(state, 1), "the held job", timeout=30, logs=processes.output)
+        finally:
+            processes.stop_all()
+        assert boxes.cases("pcr360:") == {f"pcr360:{item}": 1}
+    assert job_statuses(state) == {"succeeded": 1}
+    assert "is held by elsewhere/1/abc; tried again in" in processes.output()
+
+
+async def held_job(state: str, item: int, seconds: float) -> str:
+    """A queued job of ``items-to-cases`` for PCR-360 item ``item``, then held by a process of
+    another machine for ``seconds``; its id."""
+    store = open_store(state, get_plugin_manager(entry_points=False))
+    try:
+        event = {"RECID": item, "SD_NUMBER": f"IN-{item:06d}", "DESCRIPTION": "Held"}
+        job = await store.create_job("items-to-cases", "items-to-cases.yaml", str(item), event)
+        assert job is not None
+
+        def hold(cur: SqlCursor) -> None:
+            cur.execute(
+                "UPDATE jobs SET status = 'running', lease_owner = ?, lease_until = ? WHERE id = ?",
+                ("elsewhere/1/abc", time.time() + seconds, job.id),
+            )
+
+        await store.transaction(hold)
+        return job.id
+    finally:
+        await store.close()
+
+
+def send(broker: str, queue: str, job_id: str) -> None:
+    """Send job ``job_id`` as ``hookline serve --executor celery`` does."""
+    from hookline.run.celery.app import celery_app, send_job
+
+    send_job(celery_app(broker), job_id, "items-to-cases", queue)
+
+
+def test_serve_and_worker_help_do_not_import_celery() -> None:
+    for command in ("serve", "worker"):
+        modules = {m.split(".")[0] for m in imported(command, "--help")}
+        assert not modules & {"celery", "kombu", "redis"}, command
