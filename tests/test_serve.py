@@ -17,11 +17,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hookline.cli.jobs import jobs
-from hookline.cli.replay import parse_since, replay
+from hookline.cli.replay import replay
 from hookline.cli.serve import serve
 from hookline.cli.triggers import triggers
 from hookline.recipes.load import load_recipe
 from hookline.run.claims import Claims
+from hookline.run.operations import parse_moment
 from hookline.run.pool import ConnectionPool
 from hookline.run.sandbox import base_url, bind_all
 from hookline.run.serve import ServeObserver, ServeSettings, Service
@@ -425,6 +426,6 @@ def test_triggers_flags_a_watermark_that_has_not_moved(
 
 def test_since_reads_iso_times_and_durations_ago() -> None:
     now = 1_700_000_000.0
-    assert parse_since("2h", now) == now - 7200
-    assert parse_since("2023-11-14T22:13:20Z", now) == now
-    assert parse_since("2023-11-14T23:13:20+01:00", now) == now
+    assert parse_moment("2h", now, "--since") == now - 7200
+    assert parse_moment("2023-11-14T22:13:20Z", now, "--since") == now
+    assert parse_moment("2023-11-14T23:13:20+01:00", now, "--since") == now

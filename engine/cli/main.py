@@ -112,7 +112,7 @@ COMMANDS = {
         (
             "triggers",
             "hookline.cli.triggers:triggers",
-            "List each served trigger: last cycle, watermark, lag, last error, alerts.",
+            "List each served trigger: last cycle, watermark, lag, last error, alerts, pauses.",
         ),
         (
             "validate",
