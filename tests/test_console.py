@@ -238,8 +238,8 @@ def test_the_api_takes_the_bearer_token_and_answers_json(
             listed = (await console.client.get(f"{console.url}/api/jobs?status=outcome_unknown",
                                                headers=bearer)).json()  # fmt: skip
             assert [row["id"] for row in listed["jobs"]] == [job]
-            recipes = (await console.client.get(f"{console.url}/api/recipes", headers=bearer)).json()
-            [row] = recipes["recipes"]
+            recipes = await console.client.get(f"{console.url}/api/recipes", headers=bearer)
+            [row] = recipes.json()["recipes"]
             assert row["schedule"] == f"{console.url}/hooks/hook" and row["health"] == "ok"
             done = await console.client.post(
                 f"{console.url}/api/jobs/{job}/resolve", json={"as": "succeeded"}, headers=bearer

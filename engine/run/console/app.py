@@ -23,9 +23,14 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import Route
 
 from hookline.actions.checks import check_connection
 from hookline.errors import ConfigurationError, HooklineError
@@ -53,6 +58,7 @@ from hookline.run.console.data import (
 if TYPE_CHECKING:
     from hookline.run.serve import Service
 
+STATIC = frozenset({"console.css", "console.js"})
 JOB_ACTIONS = ("rerun", "replay", "resolve")
 TRIGGER_ACTIONS = ("pause", "resume")
 HEADERS = {
@@ -96,7 +102,7 @@ class WebConsole:
         page, api = self._page, self._api
         return Starlette(
             routes=[
-                Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static")),
+                Route("/static/{name}", self.static, methods=["GET"]),
                 Route("/login", self.login_page, methods=["GET"]),
                 Route("/login", self.login, methods=["POST"]),
                 Route("/logout", self.logout, methods=["POST"]),
@@ -170,6 +176,14 @@ class WebConsole:
                 return _json({"error": str(exc)}, 409)
 
         return guarded
+
+    async def static(self, request: Request) -> Response:
+        """The stylesheet and the script (package data; no sign-in needed)."""
+        name = request.path_params["name"]
+        if name not in STATIC:
+            return _headers(Response("not found", status_code=404))
+        response = FileResponse(Path(__file__).parent / "static" / name)
+        return _headers(response)
 
     async def login_page(self, request: Request) -> Response:
         """The sign-in form."""
