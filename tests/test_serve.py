@@ -21,6 +21,7 @@ from hookline.cli.replay import replay
 from hookline.cli.serve import serve
 from hookline.cli.triggers import triggers
 from hookline.recipes.load import load_recipe
+from hookline.run.audit import command_actor
 from hookline.run.claims import Claims
 from hookline.run.operations import parse_moment
 from hookline.run.pool import ConnectionPool
@@ -385,7 +386,11 @@ def test_jobs_lists_stale_and_unknown_jobs_and_resolves_one(served: Served) -> N
     assert done.exit_code == 0, done.output
     shown = json.loads(served.cli(jobs, "show", unknown.id, "--json").stdout)
     assert shown["status"] == "succeeded"
-    assert shown["error"]["resolved"] == "succeeded, by an operator"
+    assert shown["error"]["resolved"] == f"succeeded, by {command_actor()}"
+    [action] = shown["actions"]
+    assert (action["action"], action["actor"], action["detail"]) == (
+        "resolve", command_actor(), {"as": "succeeded"},
+    )  # fmt: skip
 
 
 def test_replay_runs_chosen_events_again_as_new_jobs(served: Served, tracker: TrackerState) -> None:
