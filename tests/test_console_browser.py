@@ -99,7 +99,8 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
         command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     served = Serving(process, state)
-    threading.Thread(target=served.read, daemon=True).start()
+    reader = threading.Thread(target=served.read, daemon=True)
+    reader.start()
     try:
         served.url = served.wait(
             "console",
@@ -111,6 +112,9 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving]:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+        reader.join(timeout=10)
+        assert process.stderr is not None
+        process.stderr.close()
 
 
 def add_jobs(state: Path, event: Any) -> tuple[str, str]:
