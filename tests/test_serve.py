@@ -17,11 +17,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hookline.cli.jobs import jobs
-from hookline.cli.replay import parse_since, replay
+from hookline.cli.replay import replay
 from hookline.cli.serve import serve
 from hookline.cli.triggers import triggers
 from hookline.recipes.load import load_recipe
+from hookline.run.audit import command_actor
 from hookline.run.claims import Claims
+from hookline.run.operations import parse_moment
 from hookline.run.pool import ConnectionPool
 from hookline.run.sandbox import base_url, bind_all
 from hookline.run.serve import ServeObserver, ServeSettings, Service
@@ -405,7 +407,11 @@ def test_jobs_lists_stale_and_unknown_jobs_and_resolves_one(served: Served) -> N
     assert done.exit_code == 0, done.output
     shown = json.loads(served.cli(jobs, "show", unknown.id, "--json").stdout)
     assert shown["status"] == "succeeded"
-    assert shown["error"]["resolved"] == "succeeded, by an operator"
+    assert shown["error"]["resolved"] == f"succeeded, by {command_actor()}"
+    [action] = shown["actions"]
+    assert (action["action"], action["actor"], action["detail"]) == (
+        "resolve", command_actor(), {"as": "succeeded"},
+    )  # fmt: skip
 
 
 def test_replay_runs_chosen_events_again_as_new_jobs(served: Served, tracker: TrackerState) -> None:
@@ -446,6 +452,6 @@ def test_triggers_flags_a_watermark_that_has_not_moved(
 
 def test_since_reads_iso_times_and_durations_ago() -> None:
     now = 1_700_000_000.0
-    assert parse_since("2h", now) == now - 7200
-    assert parse_since("2023-11-14T22:13:20Z", now) == now
-    assert parse_since("2023-11-14T23:13:20+01:00", now) == now
+    assert parse_moment("2h", now, "--since") == now - 7200
+    assert parse_moment("2023-11-14T22:13:20Z", now, "--since") == now
+    assert parse_moment("2023-11-14T23:13:20+01:00", now, "--since") == now

@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,14 +29,14 @@ from rich.text import Text
 
 from hookline.cli.connections import connections_option, state_option
 from hookline.cli.run import exits, grace_option, json_option, reporter_for, stoppable
-from hookline.errors import ConfigurationError
 from hookline.recipes.load import load_recipe
-from hookline.recipes.model import ManualTrigger
-from hookline.run.claims import Claims, is_stale, stale_jobs
+from hookline.run import operations
+from hookline.run.audit import JobAction, command_actor, job_actions
+from hookline.run.claims import Claims, stale_jobs
 from hookline.run.connections import load_connections
 from hookline.run.jobs import JobRunner
+from hookline.run.operations import find_job
 from hookline.run.pool import ConnectionPool
-from hookline.run.secrets import masked_inputs
 from hookline.run.sessions import sharing
 from hookline.run.shutdown import Shutdown
 from hookline.run.store import JobRecord, SqlStore, open_store
@@ -140,17 +139,19 @@ def _listing(app: Any, chosen: _Filter, state: str | None, as_json: bool) -> int
 @click.pass_context
 @exits
 def show(ctx: click.Context, job_id: str, state: str | None, as_json: bool) -> int:
-    """Show one job (an id or its first characters): event, status, every step."""
+    """Show one job (an id or its first characters): event, status, every step, actions."""
     state = _state(ctx, state)
 
-    async def fetch(store: SqlStore) -> JobRecord:
-        """The job asked for."""
-        return await _find(store, job_id)
+    async def fetch(store: SqlStore) -> tuple[JobRecord, list[JobAction]]:
+        """The job asked for, and what operators did to it."""
+        job = await find_job(store, job_id)
+        return job, await job_actions(store, job.id)
 
-    job = _with_store(ctx.obj, state, fetch)
+    job, actions = _with_store(ctx.obj, state, fetch)
     if as_json or not sys.stdout.isatty():
         data = _job_data(job)
         data["steps"] = [_step_data(step) for step in job.steps]
+        data["actions"] = [action.data() for action in actions]
         click.echo(json.dumps(data, indent=2, default=str))
         return 0
     console = Console()
@@ -180,6 +181,11 @@ def show(ctx: click.Context, job_id: str, state: str | None, as_json: bool) -> i
             _short(str((step.error or {}).get("message") or "")),
         )
     console.print(table)
+    for action in actions:
+        detail = f" {json.dumps(action.detail, default=str)}" if action.detail else ""
+        console.print(
+            f"{_time(action.at)}  {action.action} by {action.actor}{detail}", highlight=False
+        )
     return 0
 
 
@@ -214,34 +220,13 @@ def rerun(
 
     async def again(store: SqlStore) -> int:
         """Check the job may run again, then run it with the recipe as it is now."""
-        job = await _find(store, job_id)
-        if job.status in ("succeeded", "skipped"):
-            raise ConfigurationError(f"job {job.id} {job.status}; there is nothing to rerun")
-        if job.status == "outcome_unknown" and not resend:
-            raise ConfigurationError(
-                f"job {job.id} stopped because the outcome of {_failed_step(job)} is unknown: "
-                "the platform may have applied it. Check there; then rerun with --resend to "
-                "send it again, or `hookline jobs resolve` it as succeeded or failed"
-            )
-        if job.status == "running" and not is_stale(job, time.time()):
-            raise ConfigurationError(
-                f"job {job.id} is running in another process ({job.lease_owner})"
-            )
+        job = await find_job(store, job_id)
+        operations.check_rerun(job, None, resend=resend)
         connections = load_connections(catalog, connections_file, environ=env)
         recipe = load_recipe(
             Path(job.recipe_file), catalog, env=env, connectors=connections.connectors
         )
-        if recipe.name != job.recipe:
-            raise ConfigurationError(
-                f"{job.recipe_file} is now recipe {recipe.name!r}, not {job.recipe!r}"
-            )
-        if isinstance(recipe.trigger, ManualTrigger):
-            missing = masked_inputs(recipe.trigger.inputs_schema, job.event)
-            if missing:
-                raise ConfigurationError(
-                    f"job {job.id} cannot run again: its secret inputs ({', '.join(missing)}) "
-                    "are not kept in job history; run the recipe again with --input"
-                )
+        operations.check_rerun(job, recipe, resend=resend)
         shared = sharing(store, on_wait=reporter.waiting, environ=env)
         async with ConnectionPool(
             catalog, env=env, connections=connections, sharing=shared
@@ -252,8 +237,7 @@ def rerun(
             reporter.start(recipe.name, f"rerun of {job.id[:12]}", dry_run=False)
 
             async def run_it() -> None:
-                if await runner.run_claimed(job, again=True) is None:
-                    raise ConfigurationError(f"job {job.id} was taken by another process")
+                await operations.rerun(runner, job, resend=resend, actor=command_actor())
 
             async with Shutdown() as shutdown, claims.renewing():
                 return await stoppable(reporter, run_it(), shutdown, grace)
@@ -266,7 +250,7 @@ def rerun(
 @click.option(
     "--as",
     "outcome",
-    type=click.Choice(["succeeded", "failed"]),
+    type=click.Choice(operations.OUTCOMES),
     required=True,
     help="What the platform shows happened: the unknown step was applied (succeeded) or "
     "not (failed; `jobs rerun` then sends it again).",
@@ -280,13 +264,8 @@ def resolve(ctx: click.Context, job_id: str, outcome: str, state: str | None) ->
 
     async def settle(store: SqlStore) -> int:
         """Record the operator's finding on the job."""
-        job = await _find(store, job_id)
-        if job.status != "outcome_unknown":
-            raise ConfigurationError(
-                f"job {job.id} is {job.status}; only a job whose outcome is unknown is resolved"
-            )
-        error = {**(job.error or {}), "resolved": f"{outcome}, by an operator"}
-        await store.finish_job(job.id, outcome, error=error, outputs=job.outputs)
+        job = await find_job(store, job_id)
+        await operations.resolve(store, job, outcome, command_actor())
         click.echo(f"job {job.id} resolved as {outcome}")
         return 0
 
@@ -316,21 +295,6 @@ def _with_store(app: Any, state: str | None, work: Callable[[SqlStore], Awaitabl
             await store.close()
 
     return asyncio.run(go())
-
-
-async def _find(store: SqlStore, job_id: str) -> JobRecord:
-    ids = await store.find_job(job_id)
-    if not ids:
-        raise ConfigurationError(f"no job {job_id!r} in the state store")
-    if len(ids) > 1 and job_id not in ids:
-        raise ConfigurationError(f"{job_id!r} names several jobs: {', '.join(ids)}")
-    job = await store.get_job(job_id if job_id in ids else ids[0])
-    assert job is not None
-    return job
-
-
-def _failed_step(job: JobRecord) -> str:
-    return str((job.error or {}).get("step") or "a step")
 
 
 def _job_data(job: JobRecord) -> dict[str, Any]:

@@ -112,7 +112,7 @@ COMMANDS = {
         (
             "triggers",
             "hookline.cli.triggers:triggers",
-            "List each served trigger: its poller, last cycle, watermark, lag, errors, alerts.",
+            "List each served trigger: its poller, last cycle, watermark, lag, errors, pauses.",
         ),
         (
             "validate",

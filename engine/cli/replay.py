@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +27,11 @@ from hookline.run.claims import Claims
 from hookline.run.connections import load_connections
 from hookline.run.inbox import inbox_events, replay_jobs
 from hookline.run.jobs import JobRunner
+from hookline.run.operations import parse_moment
 from hookline.run.pool import ConnectionPool
 from hookline.run.shutdown import Shutdown
 from hookline.run.store import open_store
 from hookline.spec.catalog import Catalog
-
-_AGO = re.compile(r"^([1-9][0-9]*)(s|m|h|d)$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @click.command("replay")
@@ -80,7 +76,7 @@ def replay(
     """
     if since is None and not keys:
         raise ConfigurationError("choose the events: --since TIME or --event ID")
-    start = None if since is None else parse_since(since, time.time())
+    start = None if since is None else parse_moment(since, time.time(), "--since")
     catalog: Catalog = app.catalog
     env = dict(os.environ)
     connections = load_connections(catalog, connections_file, environ=env)
@@ -120,20 +116,3 @@ def replay(
             await store.close()
 
     return asyncio.run(main())
-
-
-def parse_since(text: str, now: float) -> float:
-    """The Unix time ``text`` names: ISO 8601 (UTC unless it says) or a duration before now."""
-    ago = _AGO.match(text.strip())
-    if ago:
-        return now - int(ago.group(1)) * _UNITS[ago.group(2)]
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigurationError(
-            f"--since {text!r} is neither an ISO 8601 time (2025-03-01T08:00Z) nor a "
-            "duration ago (30m, 2h, 1d)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()

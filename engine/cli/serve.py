@@ -7,6 +7,11 @@ its trigger, its schedule or webhook URL. One line per job goes to stderr (a JSO
 per line with ``--json``) until SIGTERM or Ctrl-C, which stops new work, gives running jobs
 ``--grace`` seconds, and exits 0.
 
+The web console (``hookline.run.console``) is served at ``/`` unless ``--no-console``: its
+operator token is ``HOOKLINE_CONSOLE_TOKEN``, or one made at the first start and printed
+then only (the store keeps its hash). On a host that is not loopback the console needs a
+token made beforehand.
+
 ``--sandbox`` serves the platform simulators too, with each recipe pointed at them, the
 webhook-sending sandboxes pointed at the served receiver (as an operator would configure the
 platform, with the credentials the recipe expects, made up where the environment gives none),
@@ -27,7 +32,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +57,8 @@ from hookline.recipes.load import load_recipe
 from hookline.recipes.model import Recipe
 from hookline.run.claims import DEFAULT_LEASE
 from hookline.run.connections import load_connections
+from hookline.run.console.app import WebConsole
+from hookline.run.console.auth import Guard, prepare_access
 from hookline.run.jobs import JobOutcome
 from hookline.run.pool import ConnectionPool
 from hookline.run.sandbox import base_url, bind_all
@@ -66,7 +73,7 @@ from hookline.run.sandboxed import (
 from hookline.run.serve import ServeObserver, ServeSettings, Service
 from hookline.run.sessions import sharing
 from hookline.run.shutdown import Shutdown
-from hookline.run.store import JobRecord, StepRecord, open_store
+from hookline.run.store import JobRecord, SqlStore, StepRecord, open_store
 from hookline.run.webhook_app import MAX_BODY
 from hookline.spec.catalog import Catalog
 
@@ -126,6 +133,14 @@ SANDBOX_POLL = 10.0
     help="Serve the platform simulators too, point the recipes and the sandboxes' webhooks "
     "at each other, and poll every 10 seconds: a demo with no account anywhere.",
 )
+@click.option(
+    "--console/--no-console",
+    "with_console",
+    default=True,
+    show_default=True,
+    help="Serve the web console at / (sign in with $HOOKLINE_CONSOLE_TOKEN or the token "
+    "printed at the first start).",
+)
 @json_option
 @click.pass_obj
 @exits
@@ -144,6 +159,7 @@ def serve(
     max_body: int,
     lease: float,
     in_sandboxes: bool,
+    with_console: bool,
     as_json: bool,
 ) -> int:
     """Serve recipes until SIGTERM or Ctrl-C: poll on schedule, receive webhooks, run jobs.
@@ -195,7 +211,7 @@ def serve(
                 folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="hookline-"))
                 state = str(Path(folder) / "state.db")
         pool = ConnectionPool(catalog, env=env, connections=connections)
-        service = _Serving(catalog, state, settings, executor, log)
+        service = _Serving(catalog, state, settings, executor, log, host if with_console else None)
         return asyncio.run(service.serve(recipes, pool, sock, served))
 
 
@@ -205,13 +221,15 @@ _SANDBOX_OPTIONS = {"planradar": {"rate_limit": 600}}
 
 @dataclass(frozen=True, slots=True)
 class _Serving:
-    """What serving needs besides the recipes, their connections and the socket."""
+    """What serving needs besides the recipes, their connections and the socket;
+    ``console_host`` is the host the console is served on (None: no console)."""
 
     catalog: Catalog
     state: str | None
     settings: ServeSettings
     executor: Executor
     log: ServeLog
+    console_host: str | None
 
     async def serve(
         self,
@@ -224,6 +242,9 @@ class _Serving:
         log = self.log
         store = open_store(self.state, self.catalog.pm)
         try:
+            console = None
+            if self.console_host is not None:
+                console = await _console(store, self.console_host, log)
             pool.sharing = sharing(store, on_wait=log.waiting, environ=pool.env)
             async with pool:
                 for recipe in recipes:
@@ -236,9 +257,12 @@ class _Serving:
                     settings=self.settings,
                     observer=log,
                     executor=self.executor,
+                    console=console,
                 )
                 url = base_url(sock)
                 log.table(service, url, store.url)
+                if console is not None:
+                    log.note(f"console at {url}/", console=f"{url}/")
                 for each in served:
                     log.note(f"{each.sandbox.title} sandbox at {each.url}",
                              sandbox=each.sandbox.name, url=each.url)  # fmt: skip
@@ -253,6 +277,15 @@ class _Serving:
                 return 0
         finally:
             await store.close()
+
+
+async def _console(store: SqlStore, host: str, log: ServeLog) -> Callable[[Service], Any]:
+    """The console's factory, its operator token made (and shown once) if there is none."""
+    granted = await prepare_access(store, os.environ, host)
+    if granted.new_token is not None:
+        log.token(granted.new_token)
+    guard = Guard(store, granted.token_hash)
+    return lambda service: WebConsole(service, guard).app()
 
 
 async def _feed_from_sandboxes(
@@ -343,6 +376,17 @@ class ServeLog(ServeObserver):
         console = Console(width=max(width, 80))
         console.print(table)
         console.print(f"state: {state}", highlight=False)
+
+    def token(self, token: str) -> None:
+        """Show the console's new operator token, this once (it is never logged again)."""
+        if self.as_json:
+            self.stream.write(orjson.dumps({"event": "console_token", "token": token}).decode())
+            self.stream.write("\n")
+        else:
+            self.stream.write(
+                f"console operator token (shown this once; only its hash is kept): {token}\n"
+            )
+        self.stream.flush()
 
     def emit(self, event: str, text: str, **data: Any) -> None:
         """Write one line."""

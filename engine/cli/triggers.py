@@ -4,8 +4,12 @@ A row per trigger that ``hookline serve`` has served: the process that polls it 
 of its lease, ``host/pid``; nobody while no ``serve`` holds it), its last poll cycle and what
 it read, its watermark (the cursor), its lag (how long ago its last successful cycle
 started), when its watermark last moved or its last webhook event arrived, its last error,
-and an alert when that quiet has lasted longer than the recipe's ``alert_after``.
-``--check`` exits 1 when any trigger is alerting, for a monitoring job.
+an alert when that quiet has lasted longer than the recipe's ``alert_after``, and whether it
+is paused. ``--check`` exits 1 when any trigger is alerting, for a monitoring job.
+
+``triggers pause NAME`` holds the trigger of recipe NAME for every process sharing the
+store: no poll cycle runs, and jobs (webhook events go on being received and stored) wait
+queued until ``triggers resume NAME``.
 """
 
 from __future__ import annotations
@@ -23,22 +27,65 @@ from rich.text import Text
 
 from hookline.cli.connections import state_option
 from hookline.cli.run import exits, json_option
+from hookline.run import operations
+from hookline.run.audit import command_actor
 from hookline.run.cycles import TriggerState, duration, trigger_states
 from hookline.run.store import open_store
 
 
-@click.command("triggers")
+@click.group("triggers", invoke_without_command=True)
 @click.option("--recipe", "recipes", multiple=True, metavar="NAME", help="Only this recipe.")
 @click.option("--check", is_flag=True, help="Exit 1 when any trigger is alerting.")
 @state_option
 @json_option
+@click.pass_context
+def triggers(
+    ctx: click.Context, recipes: tuple[str, ...], check: bool, state: str | None, as_json: bool
+) -> None:
+    """List each served trigger: its poller, last cycle, watermark, lag, errors, pauses."""
+    if ctx.invoked_subcommand is None:
+        _listing(ctx.obj, recipes, check, state, as_json)
+
+
+@triggers.command("pause")
+@click.argument("name", metavar="NAME")
+@state_option
 @click.pass_obj
 @exits
-def triggers(
+def pause(app: Any, name: str, state: str | None) -> int:
+    """Pause the trigger of recipe NAME: no polls, jobs held until resumed."""
+    _set_paused(app, name, state, paused=True)
+    click.echo(f"{name}: paused; events are still received and kept, their jobs wait")
+    return 0
+
+
+@triggers.command("resume")
+@click.argument("name", metavar="NAME")
+@state_option
+@click.pass_obj
+@exits
+def resume(app: Any, name: str, state: str | None) -> int:
+    """Resume the paused trigger of recipe NAME; its held jobs run."""
+    _set_paused(app, name, state, paused=False)
+    click.echo(f"{name}: resumed")
+    return 0
+
+
+def _set_paused(app: Any, name: str, state: str | None, *, paused: bool) -> None:
+    async def change() -> None:
+        store = open_store(state, app.pm)
+        try:
+            await operations.pause(store, name, command_actor(), paused=paused)
+        finally:
+            await store.close()
+
+    asyncio.run(change())
+
+
+@exits
+def _listing(
     app: Any, recipes: tuple[str, ...], check: bool, state: str | None, as_json: bool
 ) -> int:
-    """List each served trigger: its poller, last cycle, watermark, lag, errors, alerts."""
-
     async def fetch() -> list[TriggerState]:
         store = open_store(state, app.pm)
         try:
@@ -76,6 +123,8 @@ def _data(state: TriggerState, now: float) -> dict[str, Any]:
         "last_error": state.error,
         "last_error_at": state.error_at,
         "alert": state.alert(now),
+        "paused_at": state.paused_at,
+        "paused_by": state.paused_by,
     }
 
 
@@ -86,7 +135,7 @@ def _table(found: list[TriggerState], now: float) -> None:
         return
     table = Table(
         "recipe", "trigger", "polled by", "last cycle", "watermark", "lag", "quiet",
-        "last error", "alert", box=None, show_edge=False,
+        "last error", "alert", "paused", box=None, show_edge=False,
     )  # fmt: skip
     for each in found:
         lag = each.lag(now)
@@ -107,6 +156,7 @@ def _table(found: list[TriggerState], now: float) -> None:
             "" if quiet is None else duration(quiet),
             Text(error, style="red"),
             Text(each.alert(now) or "", style="bold red"),
+            "" if each.paused_at is None else f"{_ago(each.paused_at, now)} by {each.paused_by}",
         )
     console.print(table)
 

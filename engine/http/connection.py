@@ -120,11 +120,13 @@ class Connection:
         settings = spec.connection
         timeouts = settings.timeouts
         self.max_wait = self._max_wait()
+        self.budget = self._budget()
+        self.budget_key = self._budget_key()
         stack = RateLimitedTransport(
             DeadlineTransport(transport or NetworkTransport(), timeouts.total),
             limiter=limiter or default_limiter(),
-            key=self._budget_key(),
-            budget=self._budget(),
+            key=self.budget_key,
+            budget=self.budget,
             max_wait=self.max_wait,
         )
         self.client = httpx.AsyncClient(

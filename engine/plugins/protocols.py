@@ -176,9 +176,13 @@ class StateStore(Protocol):
         failed: bool = False,
         limit: int = 20,
         statuses: Sequence[str] = (),
+        since: float | None = None,
+        until: float | None = None,
+        offset: int = 0,
     ) -> list[JobRecord]:
-        """The newest jobs first, optionally of one recipe, only the failed ones, or only
-        those in ``statuses``."""
+        """The newest jobs first, optionally of one recipe, only the failed ones, only those
+        in ``statuses``, or only those created from ``since`` and before ``until``; the first
+        ``offset`` are left out."""
         ...
 
     async def receive_events(

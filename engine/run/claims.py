@@ -23,6 +23,10 @@ began, so the schedule goes on where the holder left it. A cursor is saved only 
 trigger's holder (``SqlStore.commit_poll``'s ``holder``), so a holder that wakes from a stall
 after its trigger was taken over never moves it.
 
+A job whose recipe's trigger is paused (``hookline.run.cycles``) is not claimed unless it
+is claimed ``again`` (an operator's rerun): it stays queued, held, until the trigger is
+resumed; the holder of a paused poll trigger keeps its lease but does not poll.
+
 What a lease cannot promise: a process that stalls for longer than its lease (a suspended
 laptop) may find its job taken over by another process when it wakes, and both may then send
 the same step. Leases are long (30 seconds) next to the pauses a healthy process makes.
@@ -116,7 +120,8 @@ class Claims:
         """Take ``job`` to run it: True when this process won it.
 
         A free job (queued or interrupted) or a stale one can be claimed; ``again`` also
-        claims a finished job (a rerun, a replay). A running job with a live holder never is.
+        claims a finished job (a rerun, a replay), and a job whose trigger is paused. A
+        running job with a live holder never is.
         """
         return await self.take(job, again=again) is not None
 
@@ -126,13 +131,14 @@ class Claims:
         gone = job.lease_owner if job.status == "running" and owner_gone(job.lease_owner) else ""
         statuses = sorted(RESUMABLE | FINAL if again else RESUMABLE)
         marks = ", ".join("?" for _ in statuses)
+        held = "" if again else f" AND NOT EXISTS ({_PAUSED})"
 
         def work(cur: SqlCursor) -> JobRecord | None:
             cur.execute(
                 "UPDATE jobs SET status = 'running', started_at = ?, finished_at = NULL, "
                 "error = NULL, lease_owner = ?, lease_until = ? WHERE id = ? AND "
                 f"(status IN ({marks}) OR (status = 'running' AND (lease_until IS NULL "
-                "OR lease_until < ? OR lease_owner = ?)))",
+                f"OR lease_until < ? OR lease_owner = ?))){held}",
                 (now, self.owner, now + self.lease, job.id, *statuses, now, gone),
             )
             return read_job(cur, job.id) if cur.rowcount == 1 else None
@@ -258,9 +264,18 @@ async def release_job(
     await store.transaction(work)
 
 
-async def unfinished_jobs(store: SqlStore, recipe: str | None = None) -> list[JobRecord]:
-    """Jobs queued, interrupted or running (of one recipe, or all), oldest first."""
+_PAUSED = "SELECT 1 FROM trigger_state p WHERE p.recipe = jobs.recipe AND p.paused_at IS NOT NULL"
+"""A subquery that finds a row when the job's recipe is paused."""
+
+
+async def unfinished_jobs(
+    store: SqlStore, recipe: str | None = None, *, held: bool = True
+) -> list[JobRecord]:
+    """Jobs queued, interrupted or running (of one recipe, or all), oldest first; without
+    those of paused recipes unless ``held``."""
     where = "status IN ('queued', 'interrupted', 'running')"
+    if not held:
+        where += f" AND NOT EXISTS ({_PAUSED})"
     params: tuple[str, ...] = ()
     if recipe is not None:
         where += " AND recipe = ?"
@@ -275,9 +290,10 @@ async def unfinished_jobs(store: SqlStore, recipe: str | None = None) -> list[Jo
 
 
 async def resumable_jobs(store: SqlStore, recipe: str | None = None) -> list[JobRecord]:
-    """Jobs any process may claim now, oldest first: queued, interrupted and stale ones."""
+    """Jobs any process may claim now, oldest first: queued, interrupted and stale ones, but
+    none of a paused recipe."""
     now = time.time()
-    jobs = await unfinished_jobs(store, recipe)
+    jobs = await unfinished_jobs(store, recipe, held=False)
     return [job for job in jobs if job.status in RESUMABLE or is_stale(job, now)]
 
 

@@ -8,6 +8,11 @@ so an operator can ask any machine that reaches the store.
 
 - **lag** of a poll trigger: how long ago its last successful cycle started, i.e. how old the
   newest event it may have missed can be. A webhook trigger has no lag, only silence.
+- **paused**: an operator paused the trigger (``hookline triggers pause``, or the console):
+  its poll cycles are not claimed, and its jobs, webhook ones included, are held queued
+  (``hookline.run.claims``) until it is resumed. A paused webhook trigger still receives and
+  stores its events, so nothing is lost. The flag is in the store: every process sees it, and
+  it outlasts a restart.
 - **alert**: a poll trigger whose watermark (its cursor) has not moved, or a webhook
   trigger that has received nothing, for longer than ``alert_after``. Either may be normal
   (a quiet weekend); either may mean the platform stopped sending or the query matches
@@ -26,7 +31,7 @@ from hookline.run.store import SqlCursor, SqlStore, dump, load
 _COLUMNS = (
     "s.recipe, s.trigger, s.kind, s.alert_after, s.registered_at, s.cycle_started, "
     "s.cycle_finished, s.cycle_ok_started, s.records, s.error, s.error_at, s.last_event_at, "
-    "s.watermark_moved_at, c.value, s.cycle_owner, s.cycle_until"
+    "s.watermark_moved_at, c.value, s.cycle_owner, s.cycle_until, s.paused_at, s.paused_by"
 )
 
 
@@ -56,6 +61,13 @@ class TriggerState:
         if self.holder is None or self.held_until is None or self.held_until < now:
             return None
         return self.holder
+    paused_at: float | None = None
+    paused_by: str | None = None
+
+    @property
+    def paused(self) -> bool:
+        """Whether an operator paused the trigger."""
+        return self.paused_at is not None
 
     def lag(self, now: float) -> float | None:
         """Seconds since the last successful poll cycle started; None for webhooks."""
@@ -100,6 +112,7 @@ def _state(row: Sequence[Any]) -> TriggerState:
         cycle_started=row[5], cycle_finished=row[6], cycle_ok_started=row[7], records=row[8],
         error=load(row[9]), error_at=row[10], last_event_at=row[11],
         watermark_moved_at=row[12], watermark=load(row[13]), holder=row[14], held_until=row[15],
+        paused_at=row[16], paused_by=row[17],
     )  # fmt: skip
 
 
@@ -172,5 +185,45 @@ async def trigger_states(store: SqlStore, recipes: Sequence[str] = ()) -> list[T
             tuple(recipes),
         )
         return [_state(row) for row in cur.fetchall()]
+
+    return await store.transaction(work)
+
+
+async def set_paused(store: SqlStore, recipe: str, paused: bool, actor: str) -> bool:
+    """Pause (or resume) every trigger of ``recipe``; whether the store knew the recipe.
+
+    Pausing a paused trigger keeps its first pause's time and author.
+    """
+    now = time.time()
+
+    def work(cur: SqlCursor) -> bool:
+        cur.execute("SELECT COUNT(*) FROM trigger_state WHERE recipe = ?", (recipe,))
+        if not cur.fetchone()[0]:
+            return False
+        if paused:
+            cur.execute(
+                "UPDATE trigger_state SET paused_at = ?, paused_by = ? "
+                "WHERE recipe = ? AND paused_at IS NULL",
+                (now, actor, recipe),
+            )
+        else:
+            cur.execute(
+                "UPDATE trigger_state SET paused_at = NULL, paused_by = NULL WHERE recipe = ?",
+                (recipe,),
+            )
+        return True
+
+    return await store.transaction(work)
+
+
+async def is_paused(store: SqlStore, recipe: str) -> bool:
+    """Whether a trigger of ``recipe`` is paused."""
+
+    def work(cur: SqlCursor) -> bool:
+        cur.execute(
+            "SELECT COUNT(*) FROM trigger_state WHERE recipe = ? AND paused_at IS NOT NULL",
+            (recipe,),
+        )
+        return bool(cur.fetchone()[0])
 
     return await store.transaction(work)

@@ -65,6 +65,15 @@ class ConnectionPool:
                 f"{recipe.file}: connection {name!r} is not open; open the recipe first"
             ) from None
 
+    def opened(self) -> list[Connection]:
+        """Every open connection, once each (recipes that share one by name share it)."""
+        found: dict[tuple[str, str, str], Connection] = {}
+        for connection in self._open.values():
+            found.setdefault(
+                (connection.name, connection.spec.name, connection.credential), connection
+            )
+        return list(found.values())
+
     def redact(self, data: Any) -> Any:
         """``data`` with the secrets of every open connection replaced by ``***``."""
         for connection in self._open.values():

@@ -19,6 +19,10 @@ One ``Service`` serves several recipes in one process, on one asyncio loop:
   another process, interrupted, or left behind by a process that died. The first sweep runs
   at start, which is how a restart resumes what a crash or a stop left unfinished.
 
+A trigger an operator paused (``hookline.run.cycles``) is not polled, and its jobs wait in
+the store (``hookline.run.claims`` does not hand them out) until it is resumed. Given a
+``console`` (``hookline.run.console``), the receiver serves it at ``/``.
+
 Stopping (``hookline.run.shutdown``): no new cycle, webhook request or job starts; running
 cycles and jobs get ``grace`` seconds, then are cancelled (a cancelled job is stored as
 ``interrupted``); jobs that never started stay queued for the next start.
@@ -32,7 +36,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hookline.actions.call import Plan
 from hookline.errors import one_line
@@ -53,6 +57,9 @@ from hookline.run.store import JobRecord, SqlCursor, SqlStore, StepRecord
 from hookline.run.triggers import poll, spec_trigger
 from hookline.run.webhook_app import MAX_BODY, Hook, Receiver, webhook_hooks
 from hookline.spec.model import PollTrigger
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +110,11 @@ class Service:
         settings: ServeSettings | None = None,
         observer: ServeObserver | None = None,
         executor: Executor | None = None,
+        console: Callable[[Service], ASGIApp] | None = None,
     ) -> None:
         self.settings = settings or ServeSettings()
         self.executor: Executor = executor or InlineExecutor()
+        self.console = console
         self.recipes = {recipe.name: recipe for recipe in recipes}
         self.pool = pool
         self.store = store
@@ -179,7 +188,8 @@ class Service:
         """
         async with self.claims.renewing():
             await self.start()
-            server = Listener(self.receiver().app())
+            console = self.console(self) if self.console is not None else None
+            server = Listener(self.receiver().app(console))
             serving = await server.listen(sock)
             if ready is not None:
                 await ready()
@@ -251,6 +261,8 @@ class Service:
             if await self.claims.hold_trigger(name, event) is None:
                 self.observer.note(f"{name}: another process polls {event} now")
                 return False
+            if await cycles.is_paused(self.store, name):
+                return True
         except Exception as exc:
             self._cycle_failed(name, event, exc)
             return True

@@ -87,9 +87,15 @@ SCHEMA = (
         cycle_ok_started DOUBLE PRECISION, records INTEGER, error TEXT,
         error_at DOUBLE PRECISION, last_event_at DOUBLE PRECISION,
         watermark_moved_at DOUBLE PRECISION, cycle_owner TEXT, cycle_until DOUBLE PRECISION,
-        PRIMARY KEY (recipe, trigger))""",
+        paused_at DOUBLE PRECISION, paused_by TEXT, PRIMARY KEY (recipe, trigger))""",
+    """CREATE TABLE IF NOT EXISTS job_actions (
+        job_id TEXT NOT NULL, seq INTEGER NOT NULL, action TEXT NOT NULL, actor TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL, detail TEXT, PRIMARY KEY (job_id, seq))""",
 )
-ADDED_COLUMNS = {"jobs": {"lease_owner": "TEXT", "lease_until": "DOUBLE PRECISION"}}
+ADDED_COLUMNS = {
+    "jobs": {"lease_owner": "TEXT", "lease_until": "DOUBLE PRECISION"},
+    "trigger_state": {"paused_at": "DOUBLE PRECISION", "paused_by": "TEXT"},
+}
 """Columns added since the first release, added to a store created before them."""
 
 JOB_COLUMNS = (
@@ -472,10 +478,21 @@ class SqlStore:
         failed: bool = False,
         limit: int = 20,
         statuses: Sequence[str] = (),
+        since: float | None = None,
+        until: float | None = None,
+        offset: int = 0,
     ) -> list[JobRecord]:
-        """The newest jobs first, optionally of one recipe, only the failed ones, or only
-        those in ``statuses``."""
-        clauses, params = [], []
+        """The newest jobs first, optionally of one recipe, only the failed ones, only those
+        in ``statuses``, or only those created from ``since`` and before ``until``; the first
+        ``offset`` are left out (a page of a longer list)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            clauses.append("created_at >= ?")
+            params.append(since)
+        if until is not None:
+            clauses.append("created_at < ?")
+            params.append(until)
         if recipe is not None:
             clauses.append("recipe = ?")
             params.append(recipe)
@@ -488,7 +505,7 @@ class SqlStore:
 
         def work(cur: SqlCursor) -> list[JobRecord]:
             cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs {where} ORDER BY created_at DESC, id "
-                        "LIMIT ?", (*params, limit))  # fmt: skip
+                        "LIMIT ? OFFSET ?", (*params, limit, offset))  # fmt: skip
             return [job_of(row) for row in cur.fetchall()]
 
         result: list[JobRecord] = await self._run(work)

@@ -19,6 +19,8 @@ learns nothing but 401. The event key is the trigger's ``id`` where the spec nam
 the payload has, else ``sha256:`` and the hash of the raw body: the same delivery sent again
 is the same event. ``GET /healthz`` answers 200 when the store answers and every poll loop is
 alive, else 503; ``GET /metrics`` is ``hookline.run.metrics`` in the Prometheus text format.
+Any other path goes to the app ``app`` is given to mount at ``/`` (the console), if any; the
+receiver's own routes stay outside that app's login.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from hookline.http.responses import MAX_DEPTH, truthy
 from hookline.http.webhooks import BasicVerifier
@@ -126,15 +129,16 @@ class Receiver:
         self.refresh = refresh
         self.max_body = max_body
 
-    def app(self) -> Starlette:
-        """The Starlette app serving the routes."""
-        return Starlette(
-            routes=[
-                Route("/hooks/{recipe}", self.receive, methods=["POST"]),
-                Route("/healthz", self.healthz, methods=["GET"]),
-                Route("/metrics", self.metrics_page, methods=["GET"]),
-            ]
-        )
+    def app(self, mounted: ASGIApp | None = None) -> Starlette:
+        """The Starlette app serving the routes, and ``mounted`` at ``/`` behind them."""
+        routes: list[BaseRoute] = [
+            Route("/hooks/{recipe}", self.receive, methods=["POST"]),
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/metrics", self.metrics_page, methods=["GET"]),
+        ]
+        if mounted is not None:
+            routes.append(Mount("/", app=mounted))
+        return Starlette(routes=routes)
 
     async def receive(self, request: Request) -> Response:
         """One webhook delivery: checked, stored with its job, then answered."""
