@@ -1,7 +1,8 @@
 """Built-in connectors: one plugin package per platform, with its spec and its sandbox.
 
 Each platform package registers its spec file (``specs/<name>.yaml``) and its sandbox through
-the same hooks a third-party plugin uses.
+the same hooks a third-party plugin uses; the files its examples upload are in the sandbox's
+``examples`` folder.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from hookline import Sandbox, hookimpl
 
@@ -40,5 +42,6 @@ class BuiltinConnector:
                 credentials=module.DEMO_CREDENTIALS,
                 subscribe=getattr(module, "subscribe", None),
                 emit=getattr(module, "emit_event", None),
+                example_files=Path(str(module.__file__)).parent / "examples",
             )
         ]

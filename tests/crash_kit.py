@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from hookline.connectors.argus.sandbox.directory import BASE_TIME_MS
 from hookline.plugins.manager import get_plugin_manager
 from hookline.plugins.records import WebhookTarget
 from hookline.run.connections import write_connections
@@ -110,11 +111,12 @@ class Sandboxes:
         return self.apps[name].state.sandbox
 
     def cases(self, prefix: str) -> dict[str, int]:
-        """How many Argus cases carry each customer reference starting with ``prefix``."""
+        """How many Argus cases made since the seed carry each customer reference starting
+        with ``prefix`` (the seed holds a case a PlanRadar ticket opened, dated before it)."""
         found: dict[str, int] = {}
         for case in list(self.state("argus").cases.values()):
             reference = case.get("customerReference") or ""
-            if reference.startswith(prefix):
+            if reference.startswith(prefix) and case["createdTimestamp"] >= BASE_TIME_MS:
                 found[reference] = found.get(reference, 0) + 1
         return found
 

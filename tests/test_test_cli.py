@@ -20,6 +20,7 @@ from hookline.plugins.manager import get_plugin_manager
 from hookline.run.connections import write_connections
 from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
+from hookline.testing.checks import with_example_files
 
 PLUGINS = ("--plugin", "hookline_gizmos.plugin", "--plugin", "hookline_gizmos_broken.plugin")
 
@@ -115,3 +116,30 @@ def test_an_unknown_connector_fails_the_spec_check(tmp_path: Path) -> None:
         "FAIL  spec       the spec does not load",
         "        - unknown connector 'gizmo' (did you mean 'gizmos'?)",
     ]
+
+
+@pytest.mark.parametrize("connector", ["argus", "pcr360", "planradar", "plextrac"])
+def test_every_built_in_connector_passes_from_any_folder(
+    connector: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each example names objects the fresh sandbox holds, and files its sandbox ships."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["test", connector, "--cassettes", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    spec, examples = result.output.splitlines()[1:3]
+    assert spec.startswith("ok    spec ") and spec.endswith("; no problems")
+    ran, total = examples.split("examples   ")[1].split(" examples")[0].split(" of ")
+    assert examples.startswith("ok    examples ") and ran == total
+
+
+def test_an_upload_example_reads_its_file_from_the_sandbox_folder() -> None:
+    catalog = Catalog(get_plugin_manager())
+    files = catalog.sandboxes["argus"].example_files
+    assert files is not None
+    given = {"id": 1, "content": "@capture.pcap", "name": "@missing.txt"}
+    assert with_example_files(given, files) == {
+        "id": 1,
+        "content": f"@{files / 'capture.pcap'}",
+        "name": "@missing.txt",
+    }
+    assert with_example_files(given, None) is given

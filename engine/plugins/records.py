@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hookline.errors import PluginError
@@ -152,6 +153,10 @@ class Sandbox:
     ``emit(base_url)``, which makes one event happen there (as a person would, in the
     platform's app) and says what it did in a sentence. ``hookline serve --sandbox`` and
     ``hookline run --sandbox`` use them to show a webhook recipe working end to end.
+
+    ``example_files`` is a folder holding the files the connector's examples upload: an
+    example input ``@NAME`` is read from ``example_files / NAME`` when ``hookline test`` runs
+    the examples, wherever it is run from.
     """
 
     name: str
@@ -161,3 +166,4 @@ class Sandbox:
     credentials: str
     subscribe: Callable[[str, WebhookTarget], None] | None = None
     emit: Callable[[str], str] | None = None
+    example_files: Path | None = None

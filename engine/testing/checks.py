@@ -162,15 +162,17 @@ def run_example(
     *,
     adapt: Adapt = _as_given,
     folder: Path | None = None,
+    files: Path | None = None,
 ) -> ExampleRun:
     """Run example ``index`` of ``block`` through ``harness``; check the output's shape.
 
     A download's ``save_to`` is moved into ``folder`` (its file name kept), so that examples
-    write nowhere else. A hookline error (a refused call, a missing file) or an output that
+    write nowhere else; an upload's ``@NAME`` is read from ``files`` (see
+    ``with_example_files``). A hookline error (a refused call, a missing file) or an output that
     does not match the schema is the run's ``problem``.
     """
     example = block.examples[index - 1]
-    given = adapt(block.name, dict(example.input))
+    given = with_example_files(adapt(block.name, dict(example.input)), files)
     if folder is not None and isinstance(given.get(SAVE_TO), str):
         given[SAVE_TO] = str(folder / Path(given[SAVE_TO]).name)
     try:
@@ -180,6 +182,22 @@ def run_example(
         problem = f"{type(exc).__name__}: {exc}"
         return ExampleRun(block.name, index, example.title, problem)
     return ExampleRun(block.name, index, example.title, output=output)
+
+
+def with_example_files(given: dict[str, Any], files: Path | None) -> dict[str, Any]:
+    """``given`` with each input ``@NAME`` whose file ``files`` holds read from there.
+
+    Examples name the files they upload as a person would (``@capture.pcap``); the sandbox's
+    ``example_files`` folder holds them, so the examples run from any working directory.
+    """
+    if files is None:
+        return given
+    return {
+        name: f"@{files / value[1:]}"
+        if isinstance(value, str) and value.startswith("@") and (files / value[1:]).is_file()
+        else value
+        for name, value in given.items()
+    }
 
 
 def run_block(harness: Harness, block: Action | PollTrigger, given: Mapping[str, Any]) -> Any:

@@ -37,6 +37,7 @@ from hookline.testing.checks import (
     examples_of,
     run_block,
     run_example,
+    with_example_files,
 )
 from hookline.testing.harness import Harness
 from hookline.testing.served import serve
@@ -82,6 +83,7 @@ def run_examples(
     is recorded to its cassette there.
     """
     spec = catalog.spec(connector)
+    files = example_files(catalog, connector)
     runs = []
     with tempfile.TemporaryDirectory(prefix="hookline-examples-") as downloads:
         folder = Path(downloads)
@@ -89,7 +91,7 @@ def run_examples(
             if record_to is not None:
                 path = cassette_path(record_to, spec.name, block.name, index)
                 with taped(catalog, path, spec.name, record=True, values=values, seed=seed) as t:
-                    run = run_example(t, block, index, adapt=adapt, folder=folder)
+                    run = run_example(t, block, index, adapt=adapt, folder=folder, files=files)
                     given = adapt(block.name, dict(example.input))
                     kind = "action" if isinstance(block, Action) else "trigger"
                     t.call_record = {kind: block.name, "example": index, "input": given}
@@ -97,12 +99,18 @@ def run_examples(
                     t.keep = run.ok
             elif values is not None:
                 harness = Harness(catalog, spec, values)
-                run = run_example(harness, block, index, adapt=adapt, folder=folder)
+                run = run_example(harness, block, index, adapt=adapt, folder=folder, files=files)
             else:
                 with serve(catalog, spec.name, seed=seed) as served:
-                    run = run_example(served, block, index, adapt=adapt, folder=folder)
+                    run = run_example(served, block, index, adapt=adapt, folder=folder, files=files)
             runs.append(run)
     return runs
+
+
+def example_files(catalog: Catalog, connector: str) -> Path | None:
+    """The folder of the files ``connector``'s examples upload, from its sandbox (or None)."""
+    box = catalog.sandboxes.get(connector)
+    return None if box is None else box.example_files
 
 
 def _portable(output: Any) -> Any:
@@ -138,7 +146,7 @@ def _replay(
     label = ExampleRun(name, index, path.name)
     if not isinstance(block, Action | PollTrigger):
         return _failed(label, f"the spec has no action or poll trigger {name!r}")
-    given = dict(call.get("input") or {})
+    given = with_example_files(dict(call.get("input") or {}), example_files(catalog, spec.name))
     if isinstance(given.get("save_to"), str):
         given["save_to"] = str(downloads / Path(given["save_to"]).name)
     try:

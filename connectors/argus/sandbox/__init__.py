@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from . import acl, attachments, cases, catalog, comments, events, history, search, tags
 from .data import populate
 from .directory import DEMO_KEYS
+from .documented import document
 from .envelope import ArgusError, argus_error_handler, http_error_handler
 from .state import ArgusState
 
@@ -52,6 +53,7 @@ def create_app(
     """
     state = ArgusState(clock=clock, rng=random.Random(seed), count_timeout=count_timeout)
     populate(state, case_count)
+    document(state)
     app = Starlette(
         routes=[
             *search.routes,

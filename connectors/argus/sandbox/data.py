@@ -104,7 +104,7 @@ def _seed_case(state: ArgusState, rng: random.Random, case_id: int, created: int
     _seed_attachments(state, rng, case, text)
     _seed_acl(state, rng, case)
     if service["shortName"] == "ids" and case_type == "securityIncident":
-        _seed_events(state, rng, case, text, category)
+        seed_events(state, rng, case, text, category)
     _seed_outcome(state, rng, case, priority, end)
     state.history[case_id].sort(key=lambda t: t["timestamp"])
     last = state.history[case_id][-1]
@@ -245,9 +245,10 @@ def _endpoint(address: str, port: int, public: bool) -> Record:
     }
 
 
-def _seed_events(
+def seed_events(
     state: ArgusState, rng: random.Random, case: Record, text: dict[str, str], category: str | None
 ) -> None:
+    """The aggregated events behind a monitoring incident, told by ``text`` and ``category``."""
     alarm_id = rng.randint(1000, 9999)
     attack_id, attack_name, signature = _ATTACK.get(category or "", _DEFAULT_ATTACK)
     for _ in range(rng.randint(1, 4)):

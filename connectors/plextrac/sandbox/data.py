@@ -1,5 +1,6 @@
-"""The seed: one tenant with demo users, 3 clients, 5 reports, 50 findings, an assessment, and
-a client asset for each host a finding affects.
+"""The seed: one tenant with demo users, 3 clients, 5 reports, 50 findings, an assessment, a
+client asset for each host a finding affects, and one asset no finding lists (a retired
+printer, which the spec's delete_asset example removes).
 
 The demo users are fixed (their credentials are printed by ``hookline sandbox``); everything
 else is drawn from ``random.Random(seed)`` with timestamps counted from a fixed base date, so a
@@ -31,6 +32,8 @@ _CRITICALITY = {
 }
 DAY_MS = 86_400_000
 DEMO_PASSWORD = "plextrac-demo"
+RETIRED_PRINTER = "cp5tr3t1r3dpr1nt3r0000001"
+"""The id of the seeded asset no finding lists (its id is fixed, so no random draw is used)."""
 MFA_SECRET = "JBSWY3DPEHPK3PXP"
 
 # email, first, last, tenant role, has MFA, in the default group, disabled
@@ -393,3 +396,6 @@ def _seed_assets(state: PlexTracState) -> None:
                 "assetCriticality": _CRITICALITY[finding["severity"]],
             }
             new_asset(state, finding["client_id"], fields, finding["createdAt"], asset_id)
+    printer = {"asset": "prn-lobby-01", "type": "Printer", "assetCriticality": "Low",
+               "knownIps": ["10.233.9.20"], "tags": ["retired"]}  # fmt: skip
+    new_asset(state, 1001, printer, BASE_MS, RETIRED_PRINTER)
