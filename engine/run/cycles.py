@@ -61,6 +61,7 @@ class TriggerState:
         if self.holder is None or self.held_until is None or self.held_until < now:
             return None
         return self.holder
+
     paused_at: float | None = None
     paused_by: str | None = None
 
