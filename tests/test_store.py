@@ -17,6 +17,7 @@ from hookline.cli.main import main
 from hookline.errors import ConfigurationError
 from hookline.plugins.manager import get_plugin_manager
 from hookline.run.store import SqlStore, StepRecord, open_store, redact_url
+from tests.stores import store_url
 
 POSTGRES = "postgresql://127.0.0.1:5432/test"
 T = TypeVar("T")
@@ -213,3 +214,19 @@ def test_the_command_line_reports_a_damaged_database_without_a_traceback(tmp_pat
     assert result.exit_code == 1  # the command line's code for a file it cannot use
     assert "Traceback" not in result.output
     assert f"error: the state database at {path} is damaged" in result.stderr
+
+
+def test_a_store_opened_beside_a_writer_takes_no_lock_on_tables_it_need_not_create() -> None:
+    """On PostgreSQL, a process starting while another one writes does not wait for it: a
+    lock asked on tables that exist (``CREATE INDEX IF NOT EXISTS`` asks one) could deadlock."""
+    with store_url("postgresql", Path()) as url:
+        pm = get_plugin_manager(entry_points=False)
+        run(open_store(url, pm).close())
+        with psycopg.connect(url) as writer:
+            writer.execute(
+                "INSERT INTO inbox (recipe, event_key, source, event, received_at, "
+                "last_received_at, deliveries) VALUES ('r', 'k', 'poll', NULL, 0, 0, 1)"
+            )  # the transaction stays open, holding its lock on inbox
+            impatient = url.replace("options=", "options=-clock_timeout%3D2s%20")
+            run(open_store(impatient, pm).close())  # waited for the lock: LockNotAvailable
+            writer.rollback()

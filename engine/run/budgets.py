@@ -24,18 +24,6 @@ SCHEMA = (
 )
 
 
-async def create_tables(store: SqlStore, statements: tuple[str, ...]) -> None:
-    """Create tables beside the store's own, in turn with other processes doing the same."""
-
-    def create(cur: Any) -> None:
-        if store.schema_lock:
-            cur.execute(store.schema_lock)
-        for statement in statements:
-            cur.execute(statement)
-
-    await store.transaction(create)
-
-
 class StoreLedger:
     """Budget rows in a SQLite or PostgreSQL state store."""
 
@@ -48,7 +36,7 @@ class StoreLedger:
     ) -> T:
         """Apply ``change`` to budget ``key`` in one locked transaction; its result."""
         if not self._ready:
-            await create_tables(self.store, SCHEMA)
+            await self.store.create_tables(SCHEMA)
             self._ready = True
         lock = self.store.row_lock
         select = f"SELECT state FROM budgets WHERE key = ?{lock}"

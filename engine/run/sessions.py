@@ -23,7 +23,7 @@ from typing import Any
 from hookline.http.budget import SharedRateLimiter
 from hookline.http.ratelimit import RateLimiter, Wait
 from hookline.plugins.protocols import CachedSession, SessionCache
-from hookline.run.budgets import StoreLedger, create_tables
+from hookline.run.budgets import StoreLedger
 from hookline.run.keys import InstallationKey, installation_key
 from hookline.run.store import SqlStore
 
@@ -47,7 +47,7 @@ class StoreSessionCache:
 
     async def _run(self, work: Callable[[Any], Any]) -> Any:
         if not self._ready:
-            await create_tables(self.store, SCHEMA)
+            await self.store.create_tables(SCHEMA)
             self._ready = True
         return await self.store.transaction(work)
 

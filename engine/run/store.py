@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -92,6 +93,7 @@ SCHEMA = (
         job_id TEXT NOT NULL, seq INTEGER NOT NULL, action TEXT NOT NULL, actor TEXT NOT NULL,
         at DOUBLE PRECISION NOT NULL, detail TEXT, PRIMARY KEY (job_id, seq))""",
 )
+_CREATED = re.compile(r"\s*CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)")
 ADDED_COLUMNS = {
     "jobs": {"lease_owner": "TEXT", "lease_until": "DOUBLE PRECISION"},
     "trigger_state": {"paused_at": "DOUBLE PRECISION", "paused_by": "TEXT"},
@@ -201,11 +203,29 @@ class SqlStore:
         self._connect = connect
         self._conn: Any = connect()
         with self._transaction() as cur:
-            if self.schema_lock:
-                cur.execute(self.schema_lock)
-            for statement in SCHEMA:
-                cur.execute(statement)
+            self._create(cur, SCHEMA)
             _add_columns(cur)
+
+    def _create(self, cur: SqlCursor, statements: Sequence[str]) -> None:
+        """Run the ``CREATE ... IF NOT EXISTS`` of ``statements`` whose object is missing.
+
+        Only the missing ones: on PostgreSQL even a ``CREATE INDEX IF NOT EXISTS`` whose index
+        exists locks its table against writes first, and a process starting beside one that
+        writes to two tables could then deadlock with it.
+        """
+        if self.schema_lock:
+            cur.execute(self.schema_lock)
+        for statement in statements:
+            if self._missing(cur, statement):
+                cur.execute(statement)
+
+    def _missing(self, cur: SqlCursor, statement: str) -> bool:
+        """Whether the table or index ``statement`` creates does not exist yet."""
+        return True
+
+    async def create_tables(self, statements: Sequence[str]) -> None:
+        """Create tables beside the store's own, in turn with other processes doing the same."""
+        await self.transaction(lambda cur: self._create(cur, statements))
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
@@ -723,6 +743,14 @@ class PostgresStore(SqlStore):
     # PostgreSQL refuses a CREATE TABLE IF NOT EXISTS that another session runs at the same
     # moment (a unique violation in its catalog); a transaction-scoped advisory lock orders them.
     schema_lock = "SELECT pg_advisory_xact_lock(7306395261)"
+
+    def _missing(self, cur: SqlCursor, statement: str) -> bool:
+        """Whether the table or index ``statement`` creates is not in the search path."""
+        found = _CREATED.match(statement)
+        if found is None:
+            return True
+        cur.execute("SELECT to_regclass(?)", (found.group(1),))
+        return bool(cur.fetchone()[0] is None)
 
     def __init__(self, url: str) -> None:
         try:

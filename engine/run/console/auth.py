@@ -32,7 +32,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hookline.errors import ConfigurationError
-from hookline.run.budgets import create_tables
 from hookline.run.store import SqlCursor, SqlStore
 
 TOKEN_VARIABLE = "HOOKLINE_CONSOLE_TOKEN"
@@ -89,7 +88,7 @@ class Granted:
 async def prepare_access(store: SqlStore, environ: Mapping[str, str], host: str) -> Granted:
     """The operator token's hash: from ``HOOKLINE_CONSOLE_TOKEN``, kept in the store, or
     made now (loopback only)."""
-    await create_tables(store, SCHEMA)
+    await store.create_tables(SCHEMA)
     given = environ.get(TOKEN_VARIABLE, "")
     if given:
         if len(given) < 16:
