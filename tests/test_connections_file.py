@@ -20,6 +20,7 @@ from hookline.run.connections import (
     load_connections,
     write_connections,
 )
+from hookline.run.pool import ConnectionPool
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import Spec
 from tests.servers import demo_spec
@@ -89,7 +90,7 @@ def test_entries_are_rendered_from_the_environment(source: Catalog, tmp_path: Pa
         "verbose": True,
         "token": "tok-1",
     }
-    connection = entry.open(source)
+    connection = ConnectionPool(source, env=environ, connections=connections).open_named(entry)
     assert connection.values["port"] == 8443 and connection.name == "prod"
 
 

@@ -1,30 +1,29 @@
-"""The OAuth 2.0 auth types against a local authorization server: grants, renewal, storage."""
+"""The OAuth 2.0 auth types against a local authorization server: grants, renewal, authorizing.
+
+Where the tokens are kept, refresh across processes, the commands and the import of old
+token files are ``test_oauth_tokens``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import stat
-import subprocess
-import sys
-import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
-from cryptography.fernet import Fernet
 
 from hookline.errors import AuthenticationError, ConfigurationError, SpecError
 from hookline.http.auth.grants import AuthorizationCodeSession, TokenSession
-from hookline.http.auth.storage import KEY_VARIABLE, EncryptedTokenFiles
 from hookline.http.connection import Connection
 from hookline.http.ratelimit import InProcessRateLimiter
 from hookline.run.authorize import authorize
+from hookline.run.keys import InstallationKey, new_key
 from hookline.run.sandbox import running
+from hookline.run.store import SqliteStore
+from hookline.run.tokens import StoreTokens
 from hookline.spec.catalog import Catalog
 from tests.oauth_server import CLIENT_ID, CLIENT_SECRET, OAuthState, oauth_app
 from tests.servers import demo_spec, fetch
@@ -75,15 +74,18 @@ def oauth(server: tuple[str, OAuthState]) -> tuple[str, OAuthState]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> EncryptedTokenFiles:
-    return EncryptedTokenFiles(tmp_path / ".hookline" / "tokens", environ={})
+async def store(tmp_path: Path) -> AsyncIterator[StoreTokens]:
+    """Tokens in a SQLite state store of the test's own."""
+    database = SqliteStore(tmp_path / "state.db")
+    yield StoreTokens(database, InstallationKey(new_key()))
+    await database.close()
 
 
 def connect(
     catalog: Catalog,
     auth: dict[str, Any],
     url: str,
-    store: EncryptedTokenFiles | None = None,
+    store: StoreTokens | None = None,
     **values: Any,
 ) -> Connection:
     spec = demo_spec(catalog, auth=auth, fields=FIELDS)
@@ -195,7 +197,7 @@ def test_the_schema_requires_the_client_secret_for_client_credentials(catalog: C
 
 
 async def test_authorize_exchanges_the_code_with_pkce_and_keeps_the_tokens(
-    catalog: Catalog, oauth: tuple[str, OAuthState], store: EncryptedTokenFiles
+    catalog: Catalog, oauth: tuple[str, OAuthState], store: StoreTokens
 ) -> None:
     url, state = oauth
     async with connect(catalog, AUTHORIZATION_CODE, url, store) as connection:
@@ -205,15 +207,13 @@ async def test_authorize_exchanges_the_code_with_pkce_and_keeps_the_tokens(
     exchange = state.token_forms[0]
     assert exchange["redirect_uri"].startswith("http://127.0.0.1:")
     assert len(exchange["code_verifier"]) >= 43
-    kept = store.path("crm")
-    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     tokens = await store.load("crm")
     assert tokens is not None and tokens["access_token"] in state.access
-    assert tokens["access_token"].encode() not in kept.read_bytes()
+    assert tokens["refresh_token"] in state.refresh
 
 
 async def test_a_new_connection_uses_the_kept_tokens_and_refreshes_them(
-    catalog: Catalog, oauth: tuple[str, OAuthState], store: EncryptedTokenFiles
+    catalog: Catalog, oauth: tuple[str, OAuthState], store: StoreTokens
 ) -> None:
     url, state = oauth
     async with connect(catalog, AUTHORIZATION_CODE, url, store) as connection:
@@ -233,7 +233,7 @@ async def test_a_new_connection_uses_the_kept_tokens_and_refreshes_them(
 
 
 async def test_a_401_refreshes_the_authorized_token_once(
-    catalog: Catalog, oauth: tuple[str, OAuthState], store: EncryptedTokenFiles
+    catalog: Catalog, oauth: tuple[str, OAuthState], store: StoreTokens
 ) -> None:
     url, state = oauth
     async with connect(catalog, AUTHORIZATION_CODE, url, store) as connection:
@@ -244,7 +244,7 @@ async def test_a_401_refreshes_the_authorized_token_once(
 
 
 async def test_an_unauthorized_connection_says_to_authorize(
-    catalog: Catalog, oauth: tuple[str, OAuthState], store: EncryptedTokenFiles
+    catalog: Catalog, oauth: tuple[str, OAuthState], store: StoreTokens
 ) -> None:
     url, state = oauth
     async with connect(catalog, AUTHORIZATION_CODE, url, store) as connection:
@@ -254,7 +254,7 @@ async def test_an_unauthorized_connection_says_to_authorize(
 
 
 async def test_a_refused_refresh_says_to_authorize_again(
-    catalog: Catalog, oauth: tuple[str, OAuthState], store: EncryptedTokenFiles
+    catalog: Catalog, oauth: tuple[str, OAuthState], store: StoreTokens
 ) -> None:
     url, state = oauth
     async with connect(catalog, AUTHORIZATION_CODE, url, store) as connection:
@@ -266,7 +266,7 @@ async def test_a_refused_refresh_says_to_authorize_again(
 
 
 async def test_an_answer_with_another_state_is_not_used(
-    catalog: Catalog, oauth: tuple[str, OAuthState], store: EncryptedTokenFiles
+    catalog: Catalog, oauth: tuple[str, OAuthState], store: StoreTokens
 ) -> None:
     url, state = oauth
 
@@ -284,7 +284,7 @@ async def test_an_answer_with_another_state_is_not_used(
 
 
 async def test_authorize_waits_a_bounded_time(
-    catalog: Catalog, oauth: tuple[str, OAuthState], store: EncryptedTokenFiles
+    catalog: Catalog, oauth: tuple[str, OAuthState], store: StoreTokens
 ) -> None:
     url, _ = oauth
     async with connect(catalog, AUTHORIZATION_CODE, url, store) as connection:
@@ -293,7 +293,7 @@ async def test_authorize_waits_a_bounded_time(
 
 
 async def test_a_refusal_in_the_browser_is_reported(
-    catalog: Catalog, oauth: tuple[str, OAuthState], store: EncryptedTokenFiles
+    catalog: Catalog, oauth: tuple[str, OAuthState], store: StoreTokens
 ) -> None:
     url, _ = oauth
 
@@ -310,7 +310,7 @@ async def test_a_refusal_in_the_browser_is_reported(
 
 
 async def test_the_authorization_url_carries_state_and_an_s256_challenge(
-    catalog: Catalog, oauth: tuple[str, OAuthState], store: EncryptedTokenFiles
+    catalog: Catalog, oauth: tuple[str, OAuthState], store: StoreTokens
 ) -> None:
     url, _ = oauth
     async with connect(catalog, AUTHORIZATION_CODE, url, store) as connection:
@@ -322,112 +322,3 @@ async def test_the_authorization_url_carries_state_and_an_s256_challenge(
     assert params["code_challenge_method"] == "S256" and params["state"] == request.state
     assert params["scope"] == "things:read" and params["prompt"] == "consent"
     assert request.verifier not in request.url
-
-
-# ---------------------------------------------------------------- the token files
-
-
-async def test_token_files_need_the_key_they_were_written_with(tmp_path: Path) -> None:
-    key = Fernet.generate_key().decode()
-    files = EncryptedTokenFiles(tmp_path / "tokens", environ={KEY_VARIABLE: key})
-    await files.save("crm", {"access_token": "a"})
-    assert await files.load("crm") == {"access_token": "a"}
-    assert not (tmp_path / "tokens.key").exists()
-    other = EncryptedTokenFiles(
-        tmp_path / "tokens", environ={KEY_VARIABLE: Fernet.generate_key().decode()}
-    )
-    with pytest.raises(ConfigurationError, match="authorize crm` again"):
-        await other.load("crm")
-
-
-async def test_without_a_key_variable_a_private_key_file_is_made(tmp_path: Path) -> None:
-    files = EncryptedTokenFiles(tmp_path / "tokens", environ={})
-    await files.save("crm", {"access_token": "a"})
-    assert stat.S_IMODE((tmp_path / "tokens.key").stat().st_mode) == 0o600
-    assert await EncryptedTokenFiles(tmp_path / "tokens", environ={}).load("crm") == {
-        "access_token": "a"
-    }
-    await files.delete("crm")
-    assert await files.load("crm") is None
-
-
-# ---------------------------------------------------------------- the command, end to end
-
-PLUGIN = '''
-"""The OAuth demo connector, as a plugin."""
-from pathlib import Path
-
-from hookline import hookimpl
-
-
-@hookimpl
-def register_connectors():
-    return [Path(__file__).parent / "crm.yaml"]
-'''
-
-
-def test_the_authorize_command_keeps_tokens_a_later_call_uses(
-    catalog: Catalog, oauth: tuple[str, OAuthState], tmp_path: Path
-) -> None:
-    url, state = oauth
-    spec = {
-        "spec": "hookline/v1",
-        "name": "crm",
-        "title": "CRM",
-        "connection": {
-            "fields": FIELDS,
-            "required": ["url"],
-            "base_url": "{{ connection.url }}",
-            "auth": AUTHORIZATION_CODE,
-        },
-        "actions": {
-            "list_things": {
-                "title": "List things",
-                "request": {"method": "GET", "path": "/api/things"},
-                "output": {"records": "items"},
-            }
-        },
-    }
-    (tmp_path / "crm.yaml").write_text(yaml.safe_dump(spec))
-    (tmp_path / "crm_plugin.py").write_text(textwrap.dedent(PLUGIN))
-    folder = tmp_path / "project" / ".hookline"
-    folder.mkdir(parents=True)
-    connections = folder / "connections.yaml"
-    connections.write_text(yaml.safe_dump({"crm-prod": {"connector": "crm", "url": url, **VALUES}}))
-    connections.chmod(0o600)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path]),
-        "HOOKLINE_CONNECTIONS": str(connections),
-    }
-    env.pop(KEY_VARIABLE, None)
-    hookline = [sys.executable, "-m", "hookline", "--plugin", "crm_plugin"]
-    with subprocess.Popen(
-        [*hookline, "connections", "authorize", "crm-prod", "--timeout", "20"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    ) as command:
-        assert command.stdout is not None
-        line = ""
-        while "/authorize?" not in line:
-            line = command.stdout.readline()
-            assert line, command.stderr.read() if command.stderr else "no output"
-        with httpx.Client(follow_redirects=True) as browser:
-            assert browser.get(line.strip()).status_code == 200
-        out, err = command.communicate(timeout=20)
-    assert command.returncode == 0, err
-    assert "'crm-prod' is authorized" in out
-    assert stat.S_IMODE((folder / "tokens" / "crm-prod.json").stat().st_mode) == 0o600
-    called = subprocess.run(
-        [*hookline, "call", "crm.list_things"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=30,
-        check=False,
-    )
-    assert called.returncode == 0, called.stderr
-    assert '"id": 2' in called.stdout or '"id":2' in called.stdout
-    assert state.grants == {"authorization_code": 1}

@@ -35,7 +35,7 @@ import click
 import orjson
 
 from hookline.actions.call import Plan, call_action, iter_pages
-from hookline.cli.connections import connections_option, open_shared, state_option
+from hookline.cli.connections import connections_option, open_entry, state_option
 from hookline.cli.inputs import read_inputs
 from hookline.errors import ConfigurationError, suggest
 from hookline.http.connection import Connection
@@ -129,11 +129,10 @@ def call(
         )
     properties = spec.actions[action].input_schema.get("properties")
     values = parse_inputs(inputs, input_json, properties, spec.objects)
-    entry = load_connections(catalog, connections_file).resolve(
-        connection_name or connector, connector=connector, catalog=catalog
-    )
+    found = load_connections(catalog, connections_file)
+    entry = found.resolve(connection_name or connector, connector=connector, catalog=catalog)
     out = sys.stdout.buffer
-    opened = entry.open(catalog, dry_run=True) if dry_run else open_shared(catalog, entry, state)
+    opened = open_entry(catalog, found, entry, state, dry_run=dry_run)
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     # What start-up made lives as long as the call: frozen, the collector does not walk it
     # again on every full collection while the pages' records come and go.

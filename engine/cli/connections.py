@@ -1,25 +1,30 @@
 """``hookline connections``: list the named connections, test one, authorize an OAuth one,
-end one's session.
+end one's session or forget its tokens.
 
 Commands that open connections share what they learn through the state store (``--state``,
 the same store ``hookline run`` keeps job history in): a rate budget per credential, so
-processes started together never overrun it, and the session a login gave, sealed, so that
-a process reuses another's login instead of logging in again. ``open_shared`` opens a
-connection that way.
+processes started together never overrun it; the session a login gave, sealed, so that a
+process reuses another's login instead of logging in again; and the tokens an OAuth
+authorization gave, sealed too. ``open_entry`` opens one entry of the connections file that
+way, through a ``ConnectionPool`` like a recipe's connections.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from hookline.http.connection import Connection
-from hookline.run.connections import NamedConnection, load_connections
+from hookline.run.connections import Connections, NamedConnection, load_connections
+from hookline.run.pool import ConnectionPool
 from hookline.run.sessions import sharing
 from hookline.run.store import DEFAULT_STATE, open_store
 from hookline.spec.catalog import Catalog
@@ -27,6 +32,7 @@ from hookline.spec.catalog import Catalog
 if TYPE_CHECKING:
     from hookline.actions.checks import ConnectionCheck
     from hookline.http.ratelimit import Wait
+    from hookline.run.tokens import TokenStatus
 
 
 def connections_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,25 +53,32 @@ def state_option(function: Callable[..., Any]) -> Callable[..., Any]:
         metavar="URL",
         envvar="HOOKLINE_STATE",
         help=f"The state store: a SQLite path or URL, or a postgresql:// URL "
-        f"(default: $HOOKLINE_STATE or {DEFAULT_STATE}). Job history, rate budgets and "
-        "sessions live there, shared by every command given the same store.",
+        f"(default: $HOOKLINE_STATE or {DEFAULT_STATE}). Job history, rate budgets, "
+        "sessions and OAuth tokens live there, shared by every command given the same store.",
     )(function)
 
 
 @asynccontextmanager
-async def open_shared(
-    catalog: Catalog, entry: NamedConnection, state: str | None
+async def open_entry(
+    catalog: Catalog,
+    connections: Connections,
+    entry: NamedConnection,
+    state: str | None,
+    *,
+    dry_run: bool = False,
 ) -> AsyncIterator[Connection]:
-    """Open ``entry`` with its budget and session shared through the state store ``state``."""
-    store = open_store(state, catalog.pm)
+    """Open ``entry`` with its budget, session and tokens shared through the state store
+    ``state``; a ``dry_run`` opens no store (and sends nothing)."""
+    pool = ConnectionPool(catalog, env=os.environ, connections=connections, dry_run=dry_run)
+    store = None if dry_run else open_store(state, catalog.pm)
     try:
-        shared = sharing(store, on_wait=_show_wait)
-        async with entry.open(
-            catalog, limiter=shared.limiter, sessions=shared.sessions
-        ) as connection:
-            yield connection
+        if store is not None:
+            pool.share(store, on_wait=_show_wait)
+        async with pool:
+            yield pool.open_named(entry)
     finally:
-        await store.close()
+        if store is not None:
+            await store.close()
 
 
 def _show_wait(wait: Wait) -> None:
@@ -81,9 +94,14 @@ def connections() -> None:
 
 @connections.command("list")
 @connections_option
+@state_option
 @click.pass_obj
-def list_connections(app: Any, connections_file: Path | None) -> None:
-    """List each connection, its connector and its values, secrets shown as ***."""
+def list_connections(app: Any, connections_file: Path | None, state: str | None) -> None:
+    """List each connection, its connector and its values, secrets shown as ***.
+
+    For a connection whose auth is oauth2_authorization_code, says whether it is authorized
+    and when its access token expires (the tokens are in the state store; none is shown).
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -92,14 +110,50 @@ def list_connections(app: Any, connections_file: Path | None) -> None:
         where = found.path or "the connections file"
         click.echo(f"no connections in {where}; `hookline sandbox --write-connections` writes some")
         return
-    table = Table("name", "connector", "values", box=None)
+    oauth = [e.name for e in found.entries.values() if _authorized_by_code(app.catalog, e)]
+    statuses = asyncio.run(_token_statuses(app.catalog, found, oauth, state)) if oauth else {}
+    table = Table("name", "connector", "values", *(["oauth"] if oauth else []), box=None)
     for entry in found.entries.values():
         secret = set(app.catalog.spec(entry.connector).connection.secret_fields)
         shown = ", ".join(
             f"{key}={'***' if key in secret else value}" for key, value in entry.values.items()
         )
-        table.add_row(entry.name, entry.connector, shown)
+        status = statuses.get(entry.name)
+        extra = [] if not oauth else [_told(entry.name, status) if status else ""]
+        table.add_row(entry.name, entry.connector, shown, *extra)
     Console(width=160).print(table)
+
+
+def _authorized_by_code(catalog: Catalog, entry: NamedConnection) -> bool:
+    from hookline.http.auth.oauth2 import OAuth2AuthorizationCode
+
+    auth = catalog.spec(entry.connector).connection.auth
+    return any(isinstance(each, OAuth2AuthorizationCode) for each in auth)
+
+
+async def _token_statuses(
+    catalog: Catalog, found: Connections, names: list[str], state: str | None
+) -> dict[str, TokenStatus]:
+    store = open_store(state, catalog.pm)
+    try:
+        tokens = sharing(store, token_files=found.token_files).tokens
+        return {name: await tokens.status(name) for name in names}
+    finally:
+        await store.close()
+
+
+def _told(name: str, status: TokenStatus) -> str:
+    """A token status in words: authorized or not, and the access token's expiry."""
+    if status.problem:
+        return f"not usable: {status.problem}"
+    if not status.authorized:
+        return f"not authorized (hookline connections authorize {name})"
+    if status.expires_at is None:
+        return "authorized"
+    when = datetime.fromtimestamp(status.expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if status.expires_at <= time.time():
+        return f"authorized; access token expired {when}, refreshed at next use"
+    return f"authorized; access token expires {when}"
 
 
 @connections.command("test")
@@ -115,10 +169,11 @@ def test_connection(app: Any, name: str, connections_file: Path | None, state: s
     """
     from hookline.actions.checks import check_connection
 
-    entry = load_connections(app.catalog, connections_file).resolve(name)
+    found = load_connections(app.catalog, connections_file)
+    entry = found.resolve(name)
 
     async def check() -> ConnectionCheck:
-        async with open_shared(app.catalog, entry, state) as connection:
+        async with open_entry(app.catalog, found, entry, state) as connection:
             return await check_connection(connection)
 
     click.echo(str(asyncio.run(check())))
@@ -131,18 +186,29 @@ def test_connection(app: Any, name: str, connections_file: Path | None, state: s
 @click.pass_obj
 def logout(app: Any, name: str, connections_file: Path | None, state: str | None) -> None:
     """End the session of connection NAME: log out (where its connector can) and drop the
-    session cached in the state store, so that the next command logs in afresh.
+    session cached in the state store, so that the next command logs in afresh. For an OAuth
+    connection authorized with `hookline connections authorize`, forget its tokens.
     """
-    entry = load_connections(app.catalog, connections_file).resolve(name)
+    from hookline.http.auth.grants import AuthorizationCodeSession
 
-    async def end() -> bool:
-        async with open_shared(app.catalog, entry, state) as connection:
-            return await connection.logout()
+    found = load_connections(app.catalog, connections_file)
+    entry = found.resolve(name)
 
-    if asyncio.run(end()):
-        click.echo(f"{entry.name}: logged out; the cached session is dropped")
-    else:
-        click.echo(f"{entry.name}: no session to end")
+    async def end() -> str:
+        async with open_entry(app.catalog, found, entry, state) as connection:
+            flow = connection.auth.flow if connection.auth is not None else None
+            if isinstance(flow, AuthorizationCodeSession):
+                if await flow.forget_tokens():
+                    return (
+                        "its OAuth tokens are forgotten; `hookline connections authorize "
+                        f"{entry.name}` authorizes it again"
+                    )
+                return "no OAuth tokens to forget"
+            if await connection.logout():
+                return "logged out; the cached session is dropped"
+            return "no session to end"
+
+    click.echo(f"{entry.name}: {asyncio.run(end())}")
 
 
 @connections.command("authorize")
@@ -155,29 +221,31 @@ def logout(app: Any, name: str, connections_file: Path | None, state: str | None
     help="Seconds to wait for the browser to come back.",
 )
 @connections_option
+@state_option
 @click.pass_obj
 def authorize_connection(
-    app: Any, name: str, timeout: float, connections_file: Path | None
+    app: Any, name: str, timeout: float, connections_file: Path | None, state: str | None
 ) -> None:
     """Have a person authorize OAuth connection NAME in a browser, and keep its tokens.
 
     Prints the URL to open. The browser comes back to a listener on 127.0.0.1 (a free port);
     the answer's state is checked and the code exchanged with its PKCE verifier. The tokens
-    are kept encrypted in tokens/ beside the connections file, with the key in
-    $HOOKLINE_SECRET_KEY or tokens.key there. For connectors whose auth type is
-    oauth2_authorization_code.
+    are kept in the state store, sealed with the installation key ($HOOKLINE_SECRET_KEY or
+    the key file beside the state database), where every command and process finds them.
+    For connectors whose auth type is oauth2_authorization_code.
     """
     from hookline.run.authorize import authorize
 
-    entry = load_connections(app.catalog, connections_file).resolve(name)
+    found = load_connections(app.catalog, connections_file)
+    entry = found.resolve(name)
 
     def announce(url: str) -> None:
         click.echo(f"Open this URL in a browser and approve the access:\n\n  {url}\n")
         click.echo(f"Waiting up to {timeout:g} seconds for the answer...")
 
     async def run() -> None:
-        async with entry.open(app.catalog) as connection:
+        async with open_entry(app.catalog, found, entry, state) as connection:
             await authorize(connection, announce, timeout=timeout)
 
     asyncio.run(run())
-    click.echo(f"connection {entry.name!r} is authorized; its tokens are kept")
+    click.echo(f"connection {entry.name!r} is authorized; its tokens are kept in the state store")

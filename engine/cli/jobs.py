@@ -37,7 +37,6 @@ from hookline.run.connections import load_connections
 from hookline.run.jobs import JobRunner
 from hookline.run.operations import find_job
 from hookline.run.pool import ConnectionPool
-from hookline.run.sessions import sharing
 from hookline.run.shutdown import Shutdown
 from hookline.run.store import JobRecord, SqlStore, open_store
 from hookline.spec.catalog import Catalog
@@ -227,10 +226,9 @@ def rerun(
             Path(job.recipe_file), catalog, env=env, connectors=connections.connectors
         )
         operations.check_rerun(job, recipe, resend=resend)
-        shared = sharing(store, on_wait=reporter.waiting, environ=env)
-        async with ConnectionPool(
-            catalog, env=env, connections=connections, sharing=shared
-        ) as pool:
+        pool = ConnectionPool(catalog, env=env, connections=connections)
+        pool.share(store, on_wait=reporter.waiting)
+        async with pool:
             pool.open(recipe)
             claims = Claims(store)
             runner = JobRunner(recipe, pool, store, env=env, observer=reporter, claims=claims)

@@ -61,7 +61,6 @@ from hookline.run.sandboxed import (
     with_sandbox_connections,
 )
 from hookline.run.secrets import masked, secret_values
-from hookline.run.sessions import sharing
 from hookline.run.shutdown import Shutdown
 from hookline.run.store import JobRecord, SqlStore, open_store
 from hookline.run.triggers import (
@@ -284,7 +283,7 @@ async def _run(
     executor = build_executor(options.catalog, "inline", ExecutorConfig())
     store = open_store(options.state, options.catalog.pm)
     try:
-        pool.sharing = sharing(store, on_wait=reporter.waiting, environ=pool.env)
+        pool.share(store, on_wait=reporter.waiting)
         async with pool:
             pool.open(recipe)
             claims = Claims(store)

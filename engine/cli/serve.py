@@ -71,7 +71,6 @@ from hookline.run.sandboxed import (
     with_sandbox_connections,
 )
 from hookline.run.serve import ServeObserver, ServeSettings, Service
-from hookline.run.sessions import sharing
 from hookline.run.shutdown import Shutdown
 from hookline.run.store import JobRecord, SqlStore, StepRecord, open_store
 from hookline.run.webhook_app import MAX_BODY
@@ -245,7 +244,7 @@ class _Serving:
             console = None
             if self.console_host is not None:
                 console = await _console(store, self.console_host, log)
-            pool.sharing = sharing(store, on_wait=log.waiting, environ=pool.env)
+            pool.share(store, on_wait=log.waiting)
             async with pool:
                 for recipe in recipes:
                     if not recipe.is_manual:  # listed, not served: their connections stay closed

@@ -27,7 +27,6 @@ from hookline.cli.serve import ServeLog, load_all, recipe_files
 from hookline.errors import ConfigurationError
 from hookline.run.connections import load_connections
 from hookline.run.pool import ConnectionPool
-from hookline.run.sessions import sharing
 from hookline.run.store import open_store, redact_url
 from hookline.spec.catalog import Catalog
 
@@ -93,7 +92,7 @@ def worker(
 
     store = open_store(state, catalog.pm)
     pool = ConnectionPool(catalog, env=env, connections=connections)
-    pool.sharing = sharing(store, on_wait=log.waiting, environ=env)
+    pool.share(store, on_wait=log.waiting)
     jobs = WorkerLoop({recipe.name: recipe for recipe in recipes}, pool, store, log)
     jobs.start()
     try:

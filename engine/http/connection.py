@@ -80,7 +80,8 @@ class Connection:
     and closes the client. ``limiter`` defaults to the process-wide one, so connections with
     the same budget key share their budget; ``transport`` replaces the network transport
     under the rate limit and the deadline; ``token_store`` keeps the tokens an OAuth
-    authorization gave (the connections file's); ``sessions`` shares logins between processes.
+    authorization gave, under ``entry`` (the connections-file entry the values came from,
+    ``name`` unless said); ``sessions`` shares logins between processes.
     ``answers_dry_runs`` says that the transport answers as the platform would but changes
     nothing (an in-process connector's dry-run transport), so a dry run may send to it and
     show real outputs instead of the spec's examples.
@@ -93,6 +94,7 @@ class Connection:
         *,
         expressions: Expressions,
         name: str | None = None,
+        entry: str | None = None,
         limiter: RateLimiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         token_store: TokenStore | None = None,
@@ -104,6 +106,7 @@ class Connection:
         self.sessions = sessions
         self.answers_dry_runs = answers_dry_runs
         self.name = name or spec.name
+        self.entry = entry or self.name
         self.expressions = expressions
         self.redactor = Redactor(
             values.get(f.name) for f in spec.connection.fields.values() if f.secret
@@ -403,6 +406,7 @@ def connect(
     values: Mapping[str, Any],
     *,
     name: str | None = None,
+    entry: str | None = None,
     limiter: RateLimiter | None = None,
     token_store: TokenStore | None = None,
     sessions: SessionCache | None = None,
@@ -412,7 +416,8 @@ def connect(
 
     A connector a plugin answers in-process (``register_transports``) gets its transport;
     the others go over the network. ``limiter`` and ``sessions`` share budgets and logins
-    (default: this process's limiter, no shared sessions). For a ``dry_run``, a transport
+    (default: this process's limiter, no shared sessions); ``token_store`` keeps OAuth tokens
+    under ``entry``. For a ``dry_run``, a transport
     factory that takes a ``dry_run`` keyword gives a transport that changes nothing, which the
     dry run uses.
     """
@@ -427,6 +432,7 @@ def connect(
         values,
         expressions=catalog.expressions,
         name=name,
+        entry=entry,
         limiter=limiter,
         transport=transport,
         token_store=token_store,

@@ -13,8 +13,9 @@ variable that is not set, an unknown connector and a value the connector's conne
 refuses are each a located problem of one ``RecipeError`` (errors.py files connections files
 with recipes), with secret values redacted from the messages. The file holds credentials, so
 one readable by other users gives a ``ConnectionsFileWarning``; ``write_connections`` writes
-it with mode 0600. The tokens an OAuth authorization gives are kept beside it, encrypted, in
-``tokens/`` (``hookline.http.auth.storage``).
+it with mode 0600. The tokens an OAuth authorization gives are kept in the state store
+(``hookline.run.tokens``), under the entry's name; ``tokens/`` beside the file is where
+earlier versions kept them, imported from there on first use.
 """
 
 from __future__ import annotations
@@ -35,11 +36,7 @@ from hookline.documents.loader import Document, format_path, load_document
 from hookline.documents.schema_errors import schema_problems
 from hookline.errors import ConfigurationError, ExpressionError, Problem, RecipeError, suggest
 from hookline.expr.templates import Expressions
-from hookline.http.auth.storage import EncryptedTokenFiles, TokenStore
-from hookline.http.connection import Connection, connect
-from hookline.http.ratelimit import RateLimiter
 from hookline.http.redaction import Redactor
-from hookline.plugins.protocols import SessionCache
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import Spec
 
@@ -76,31 +73,6 @@ class NamedConnection:
     name: str
     connector: str
     values: Mapping[str, Any]
-    tokens: TokenStore | None = None
-
-    def open(
-        self,
-        catalog: Catalog,
-        *,
-        limiter: RateLimiter | None = None,
-        sessions: SessionCache | None = None,
-        dry_run: bool = False,
-    ) -> Connection:
-        """A ``Connection`` with these values (use it as an async context manager).
-
-        ``limiter`` and ``sessions`` share its budget and session with other processes;
-        ``dry_run`` gives an in-process connector its dry-run transport, if it has one.
-        """
-        return connect(
-            catalog,
-            self.connector,
-            self.values,
-            name=self.name,
-            limiter=limiter,
-            token_store=self.tokens,
-            sessions=sessions,
-            dry_run=dry_run,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +86,11 @@ class Connections:
     def connectors(self) -> dict[str, str]:
         """The connector of each named connection, as recipe loading checks them."""
         return {name: entry.connector for name, entry in self.entries.items()}
+
+    @property
+    def token_files(self) -> Path | None:
+        """Where earlier versions kept the OAuth tokens of these connections, if anywhere."""
+        return None if self.path is None else self.path.parent / "tokens"
 
     def where(self) -> str:
         """The file, as messages name it."""
@@ -256,13 +233,9 @@ def load_connections(
         raise RecipeError(
             [dataclasses.replace(p, message=redactor.redact(p.message)) for p in problems]
         )
-    tokens = EncryptedTokenFiles(file.parent / "tokens", environ=env)
     entries = {
         name: NamedConnection(
-            name,
-            values["connector"],
-            {k: v for k, v in values.items() if k != "connector"},
-            tokens,
+            name, values["connector"], {k: v for k, v in values.items() if k != "connector"}
         )
         for name, values in rendered.items()
     }

@@ -1,12 +1,14 @@
-"""The installation's secret key: what seals cached sessions at rest in the state store.
+"""The installation's secret key: what seals cached sessions and OAuth tokens in the state store.
 
-The key is ``HOOKLINE_SECRET_KEY`` when set (a Fernet key, as for the OAuth token files of
-``hookline.http.auth.storage``), else the key file beside the SQLite state database
+The key is ``HOOKLINE_SECRET_KEY`` when set (a Fernet key), else the key file beside the
+SQLite state database
 (``secret.key``, created on first use with mode 0600; with another store,
 ``.hookline/secret.key``). Every process that shares a state store must share its key: the
 processes of one machine using one SQLite file do so through the file; machines sharing a
 PostgreSQL store need the same ``HOOKLINE_SECRET_KEY``. A session sealed with another key
-reads as no session, so a process with the wrong key logs in again rather than failing.
+reads as no session, so a process with the wrong key logs in again rather than failing;
+OAuth tokens sealed with another key cannot be had again that way, and say so
+(``hookline.run.tokens``).
 
 Besides sealing, the key names things: a cached session's row is keyed by an HMAC of its
 credential's hash, so the database holds nothing from which a guessed password could be
@@ -40,9 +42,13 @@ KEY_FILE = "secret.key"
 
 @dataclass(frozen=True, slots=True)
 class InstallationKey:
-    """Seals and names data with one Fernet key (AES-128-CBC with HMAC-SHA256)."""
+    """Seals and names data with one Fernet key (AES-128-CBC with HMAC-SHA256).
+
+    ``source`` says where the key came from, for messages: the variable or the key file.
+    """
 
     material: bytes = field(repr=False)
+    source: str = "the installation key"
 
     def seal(self, data: bytes) -> str:
         """``data`` encrypted and authenticated, as text."""
@@ -76,8 +82,9 @@ def installation_key(store: SqlStore, environ: Mapping[str, str] | None = None) 
     env = os.environ if environ is None else environ
     given = env.get(KEY_VARIABLE)
     if given:
-        return InstallationKey(_from_text(given))
-    return InstallationKey(_read_or_create(key_file(store)))
+        return InstallationKey(_from_text(given), f"${KEY_VARIABLE}")
+    path = key_file(store)
+    return InstallationKey(_read_or_create(path), str(path))
 
 
 def _from_text(text: str) -> bytes:

@@ -9,22 +9,27 @@ run before any job starts, and every secret is known before any step's input is 
 
 A connector that a plugin answers in-process (``register_transports``, e.g. the ``file``
 connector) sends its requests through the plugin's transport (``connect``); a pool for a dry
-run gives it the plugin's dry-run transport, where it has one. Given a ``Sharing``
-(``hookline.run.sessions``), the connections take their rate budgets and sessions from the
-state store, shared with every other process that uses it.
+run gives it the plugin's dry-run transport, where it has one. A pool that ``share``s a state
+store gives its connections their rate budgets and sessions from there, shared with every
+other process that uses it, and the OAuth tokens of the connections-file entry each names
+(``hookline.run.sessions``). Commands that open one entry of the connections file rather than
+a recipe's connections open it through a pool too (``open_named``), so every connection gets
+its tokens the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
 from hookline.errors import ConfigurationError
 from hookline.http.connection import Connection, connect
+from hookline.http.ratelimit import Wait
 from hookline.recipes.model import Recipe, RecipeConnection
-from hookline.run.connections import Connections, missing_fields
-from hookline.run.sessions import Sharing
+from hookline.run.connections import Connections, NamedConnection, missing_fields
+from hookline.run.sessions import Sharing, sharing
+from hookline.run.store import SqlStore
 from hookline.spec.catalog import Catalog
 
 
@@ -37,12 +42,11 @@ class ConnectionPool:
         *,
         env: Mapping[str, str],
         connections: Connections | None = None,
-        sharing: Sharing | None = None,
         dry_run: bool = False,
     ) -> None:
         self.catalog = catalog
         self.env = dict(env)
-        self.sharing = sharing
+        self.sharing: Sharing | None = None
         self.dry_run = dry_run
         self.connections = connections or Connections(None, {})
         self.named = self.connections.entries
@@ -55,6 +59,21 @@ class ConnectionPool:
                 key = (each.file, connection.name)
                 if key not in self._open:
                     self._open[key] = self._connect(connection)
+
+    def share(self, store: SqlStore, *, on_wait: Callable[[Wait], None] | None = None) -> None:
+        """Share budgets, sessions and OAuth tokens through ``store`` (before opening)."""
+        self.sharing = sharing(
+            store, on_wait=on_wait, environ=self.env, token_files=self.connections.token_files
+        )
+
+    def open_named(self, entry: NamedConnection) -> Connection:
+        """Open the connections-file entry ``entry`` by itself (nothing is sent)."""
+        key = ("", entry.name)
+        if key not in self._open:
+            self._open[key] = self._open_values(
+                entry.connector, entry.values, entry.name, entry.name
+            )
+        return self._open[key]
 
     def get(self, recipe: Recipe, name: str) -> Connection:
         """The open connection ``name`` of ``recipe``."""
@@ -83,14 +102,13 @@ class ConnectionPool:
     def _connect(self, connection: RecipeConnection) -> Connection:
         assert connection.connector is not None  # the static checks refuse a recipe without it
         values: dict[str, Any] = {}
-        if connection.named is not None:
-            entry = self.named.get(connection.named)
-            if entry is not None:
-                values.update(entry.values)
-            elif connection.named != connection.connector:
-                raise ConfigurationError(
-                    f"no connection named {connection.named!r} in the connections file"
-                )
+        entry = None if connection.named is None else self.named.get(connection.named)
+        if entry is not None:
+            values.update(entry.values)
+        elif connection.named not in (None, connection.connector):
+            raise ConfigurationError(
+                f"no connection named {connection.named!r} in the connections file"
+            )
         context = {"env": self.env}
         values.update({key: value.render(context) for key, value in connection.values.items()})
         spec = self.catalog.spec(connection.connector)
@@ -103,13 +121,25 @@ class ConnectionPool:
                 "write the entry (`hookline sandbox --write-connections` writes sandbox ones), "
                 "give the values in the recipe, or run with --sandbox"
             )
-        return connect(
-            self.catalog,
+        return self._open_values(
             connection.connector,
             values,
-            name=connection.name,
+            connection.name,
+            entry.name if entry is not None else connection.name,
+        )
+
+    def _open_values(
+        self, connector: str, values: Mapping[str, Any], name: str, entry: str
+    ) -> Connection:
+        return connect(
+            self.catalog,
+            connector,
+            values,
+            name=name,
+            entry=entry,
             limiter=self.sharing.limiter if self.sharing else None,
             sessions=self.sharing.sessions if self.sharing else None,
+            token_store=self.sharing.tokens if self.sharing else None,
             dry_run=self.dry_run,
         )
 

@@ -12,8 +12,11 @@ real request with the access token. The auth types that make them are
 Renewal is single flight: concurrent requests that find the token missing or due wait for
 one token request. A 401 answer renews the token once, unless another request already did,
 and the request is sent once more. An authorization-code session keeps its tokens in the
-connection's ``TokenStore``, reads them from there first (another process may have renewed
-them), and keeps a rotated refresh token.
+connection's ``TokenStore`` (the state store's, shared by every process), and its refresh is
+single flight across processes too: the session reads the stored tokens first (another
+process may have refreshed them), else takes the connection's refresh lease and refreshes
+while the other processes wait for and then use the tokens it saves, a rotated refresh token
+with them in one write.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import asyncio
 import base64
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -30,6 +34,7 @@ import httpx
 
 from hookline.errors import AuthenticationError, ConfigurationError, RateLimitedError, ServerError
 from hookline.expr.templates import CompiledValue
+from hookline.http.auth.shared import LEASE, POLL
 from hookline.http.auth.static import AuthTarget, copy_request
 from hookline.http.auth.storage import TokenStore
 from hookline.http.responses import ErrorContext, error_for, lenient_json
@@ -331,7 +336,7 @@ class AuthorizationCodeSession(TokenSession):
         self.token = None
 
     def _hint(self) -> str:
-        return f"run `hookline connections authorize {self.target.name}` again"
+        return f"run `hookline connections authorize {self.target.entry}` again"
 
     async def _obtain(self, rejected: int | None) -> Flow:
         if self._code is not None:
@@ -340,52 +345,76 @@ class AuthorizationCodeSession(TokenSession):
             request = self.token_request(
                 "authorization_code", code=code, redirect_uri=redirect_uri, code_verifier=verifier
             )
-            await self._save(self._accept((yield request), "authorization code exchange"))
+            token = self._accept((yield request), "authorization code exchange")
+            self._keep(token)
+            await self._save(token)
             return
-        stored = await self._stored()
-        current = None if self.token is None else self.token.get("access_token")
-        if stored is not None and stored.get("access_token") != current:
-            self._keep(stored)  # another process renewed it, or this one starts
-            if not self._stale(None):
-                return
-        refresh = self.token.get("refresh_token") if self.token is not None else None
-        if not refresh:
-            raise AuthenticationError(
-                f"connection {self.target.name!r} is not authorized"
-                + (" any more" if self.token is not None else "")
-                + f"; run `hookline connections authorize {self.target.name}`",
-                connector=self.target.spec.name,
-            )
-        token = self._accept(
-            (yield self.token_request("refresh_token", refresh_token=refresh)), "token refresh"
-        )
-        token.setdefault("refresh_token", refresh)  # a server that does not rotate it
-        await self._save(token)
+        refused = None if rejected is None or self.token is None else self.token["access_token"]
+        if await self._take_up(refused):
+            return
+        store, name = self._store(), self.target.entry
+        holder = uuid.uuid4().hex
+        while not await store.claim(name, holder, LEASE):
+            await asyncio.sleep(POLL)
+            if await self._take_up(refused):
+                return  # the lease holder refreshed them
+        try:
+            if await self._take_up(refused):
+                return  # refreshed between the last look and the lease
+            assert self.token is not None  # _take_up keeps the stored tokens
+            refresh = self.token.get("refresh_token")
+            if not refresh:
+                raise self._unauthorized()
+            answer = yield self.token_request("refresh_token", refresh_token=refresh)
+            token = self._accept(answer, "token refresh")
+            token.setdefault("refresh_token", refresh)  # a server that does not rotate it
+            self._keep(token)
+            await self._save(token)
+        finally:
+            await store.release(name, holder)
 
-    async def _stored(self) -> OAuth2Token | None:
-        if self.store is None:
-            raise ConfigurationError(
-                f"connection {self.target.name!r} has nowhere to keep its OAuth tokens; open it "
-                "from a connections file"
-            )
-        data = await self.store.load(self.target.name)
+    async def _take_up(self, refused: str | None) -> bool:
+        """Keep the stored tokens; whether their access token is good to use as it is.
+
+        Another process may have refreshed them; ``refused`` is an access token the platform
+        refused, never good to use.
+        """
+        data = await self._store().load(self.target.entry)
         if not data or not isinstance(data.get("access_token"), str):
-            return None
+            raise self._unauthorized()
         for secret in ("access_token", "refresh_token"):
             self.target.redactor.add(data.get(secret))
-        from authlib.oauth2.rfc6749 import OAuth2Token
+        if self.token is None or data["access_token"] != self.token["access_token"]:
+            from authlib.oauth2.rfc6749 import OAuth2Token
 
-        return OAuth2Token(data)
+            self._keep(OAuth2Token(data))
+        return data["access_token"] != refused and not self._stale(None)
 
-    async def _save(self, token: OAuth2Token) -> None:
-        self._keep(token)
+    def _unauthorized(self) -> AuthenticationError:
+        entry = self.target.entry
+        return AuthenticationError(
+            f"connection {entry!r} is not authorized"
+            + (" any more" if self.token is not None else "")
+            + f"; run `hookline connections authorize {entry}`",
+            connector=self.target.spec.name,
+        )
+
+    def _store(self) -> TokenStore:
         if self.store is None:
             raise ConfigurationError(
                 f"connection {self.target.name!r} has nowhere to keep its OAuth tokens; open it "
-                "from a connections file"
+                "with a state store (every hookline command that opens connections does)"
             )
+        return self.store
+
+    async def _save(self, token: OAuth2Token) -> None:
         kept = ("access_token", "refresh_token", "token_type", "expires_at", "expires_in", "scope")
-        await self.store.save(self.target.name, {k: token[k] for k in kept if k in token})
+        await self._store().save(self.target.entry, {k: token[k] for k in kept if k in token})
+
+    async def forget_tokens(self) -> bool:
+        """Forget the kept tokens, for every process; whether there were any."""
+        self.token = None
+        return await self._store().delete(self.target.entry)
 
 
 def _text(value: CompiledValue, target: AuthTarget, what: str) -> str:

@@ -47,11 +47,13 @@ class AuthTarget(Protocol):
     """What an auth type binds to: the parts of a ``Connection`` it reads and fills.
 
     ``sessions`` (None: none) shares login results between processes under ``credential``,
-    a hash that names who the credentials belong to.
+    a hash that names who the credentials belong to; ``token_store`` keeps OAuth tokens under
+    ``entry``, the connections-file entry the connection was opened from.
     """
 
     spec: Spec
     name: str
+    entry: str
     base_url: httpx.URL
     redactor: Redactor
     session: dict[str, Any]
