@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +25,7 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
+from hookline.documents.markdown import fenced_blocks
 from hookline.errors import ConfigurationError
 from hookline.plugins.manager import get_plugin_manager
 from hookline.run.keys import KEY_VARIABLE, InstallationKey, new_key
@@ -217,24 +218,26 @@ from hookline import hookimpl
 
 @hookimpl
 def register_connectors():
-    return [Path(__file__).parent / "crm.yaml"]
+    return [Path(__file__).parent / "{name}.yaml"]
 '''
 
 
 @dataclass
 class Project:
-    """A project folder with the ``crm`` connector and a connection ``crm-prod`` to the server."""
+    """A project folder whose connections file names connections to the local server."""
 
     folder: Path
     env: dict[str, str]
+    plugin: str
 
     @property
     def tokens_folder(self) -> Path:
         return self.folder / ".hookline" / "tokens"
 
     def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start a command in the project's folder."""
         return subprocess.Popen(
-            [sys.executable, "-m", "hookline", "--plugin", "crm_plugin", *args],
+            [sys.executable, "-m", "hookline", "--plugin", self.plugin, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -243,21 +246,27 @@ class Project:
         )
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a command to its end."""
         with self.start(*args) as command:
             out, err = command.communicate(timeout=60)
         return subprocess.CompletedProcess(command.args, command.returncode, out, err)
 
 
-@pytest.fixture
-def project(oauth: tuple[str, OAuthState], state_url: str, tmp_path: Path) -> Project:
-    url, _ = oauth
+def write_project(
+    tmp_path: Path,
+    state_url: str,
+    connector: str,
+    fields: dict[str, Any],
+    entries: dict[str, dict[str, Any]],
+) -> Project:
+    """A plugin with ``connector`` (authorization code, ``url`` its server) and a project
+    with the connections ``entries``."""
     spec = {
         "spec": "hookline/v1",
-        "name": "crm",
-        "title": "CRM",
+        "name": connector,
+        "title": connector.upper(),
         "connection": {
-            "fields": FIELDS,
-            "required": ["url"],
+            "fields": fields,
             "base_url": "{{ connection.url }}",
             "auth": AUTHORIZATION_CODE,
         },
@@ -269,12 +278,12 @@ def project(oauth: tuple[str, OAuthState], state_url: str, tmp_path: Path) -> Pr
             }
         },
     }
-    (tmp_path / "crm.yaml").write_text(yaml.safe_dump(spec))
-    (tmp_path / "crm_plugin.py").write_text(textwrap.dedent(PLUGIN))
+    (tmp_path / f"{connector}.yaml").write_text(yaml.safe_dump(spec))
+    (tmp_path / f"{connector}_plugin.py").write_text(PLUGIN.format(name=connector))
     folder = tmp_path / "project"
     (folder / ".hookline").mkdir(parents=True)
     connections = folder / ".hookline" / "connections.yaml"
-    connections.write_text(yaml.safe_dump({"crm-prod": {"connector": "crm", "url": url, **VALUES}}))
+    connections.write_text(yaml.safe_dump(entries, sort_keys=False))
     connections.chmod(0o600)
     env = {
         **os.environ,
@@ -283,7 +292,15 @@ def project(oauth: tuple[str, OAuthState], state_url: str, tmp_path: Path) -> Pr
         KEY_VARIABLE: Fernet.generate_key().decode(),
     }
     env.pop("HOOKLINE_CONNECTIONS", None)
-    return Project(folder, env)
+    return Project(folder, env, f"{connector}_plugin")
+
+
+@pytest.fixture
+def project(oauth: tuple[str, OAuthState], state_url: str, tmp_path: Path) -> Project:
+    """A connection ``crm-prod`` of connector ``crm``, not yet authorized."""
+    url, _ = oauth
+    entries = {"crm-prod": {"connector": "crm", "url": url, **VALUES}}
+    return write_project(tmp_path, state_url, "crm", FIELDS, entries)
 
 
 @pytest.fixture
@@ -294,19 +311,23 @@ async def kept(project: Project) -> AsyncIterator[StoreTokens]:
     await store.close()
 
 
-def authorize_in_browser(project: Project) -> subprocess.CompletedProcess[str]:
-    """Run `connections authorize crm-prod` and do the person's part with an HTTP client."""
-    with project.start("connections", "authorize", "crm-prod", "--timeout", "20") as command:
+def authorize_in_browser(
+    project: Project, *options: str, name: str = "crm-prod"
+) -> subprocess.CompletedProcess[str]:
+    """Run `connections authorize NAME` and do the person's part with an HTTP client."""
+    with project.start("connections", "authorize", name, *options) as command:
         assert command.stdout is not None
-        line = ""
-        while "/authorize?" not in line:
-            line = command.stdout.readline()
-            assert line, command.stderr.read() if command.stderr else "no output"
+        before = [""]
+        while "/authorize?" not in before[-1]:
+            before.append(command.stdout.readline())
+            assert before[-1], command.stderr.read() if command.stderr else "no output"
         with httpx.Client(follow_redirects=True) as browser:
-            answer = browser.get(line.strip())
+            answer = browser.get(before[-1].strip())
         assert answer.status_code == 200 and "authorized" in answer.text
         assert str(answer.url).startswith("http://127.0.0.1:")
-        out, err = command.communicate(timeout=20)
+        command.wait(20)
+        out = "".join(before) + command.stdout.read()  # what readline buffered included
+        err = command.stderr.read() if command.stderr else ""
     return subprocess.CompletedProcess(command.args, command.returncode, out, err)
 
 
@@ -314,7 +335,7 @@ async def test_authorize_keeps_sealed_tokens_that_call_list_and_logout_use(
     project: Project, oauth: tuple[str, OAuthState], kept: StoreTokens
 ) -> None:
     _, state = oauth
-    authorized = authorize_in_browser(project)
+    authorized = authorize_in_browser(project, "--timeout", "20")
     assert authorized.returncode == 0, authorized.stderr
     assert "'crm-prod' is authorized" in authorized.stdout
     exchange = state.token_forms[0]
@@ -439,6 +460,64 @@ async def test_an_old_token_file_no_key_opens_says_to_authorize_again(
     listed = project.run("connections", "list")
     assert "not usable: the OAuth tokens of connection 'crm-prod'" in listed.stdout
 
-    assert authorize_in_browser(project).returncode == 0
+    assert authorize_in_browser(project, "--timeout", "20").returncode == 0
     assert not path.exists() and not project.tokens_folder.exists()
     assert project.run("call", "crm.list_things").returncode == 0
+
+
+# ---------------------------------------------------------------- the spec guide's transcript
+
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "specs.md"
+WHEN = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+
+
+def guide_transcript() -> list[tuple[list[str], list[str]]]:
+    """The commands of the spec guide's OAuth transcript, each with the lines it prints."""
+    text = GUIDE.read_text(encoding="utf-8")
+    [block] = [b for b in fenced_blocks(text) if "$ hookline connections authorize" in b.text]
+    commands: list[tuple[list[str], list[str]]] = []
+    for line in block.text.splitlines():
+        if line.startswith("$ hookline "):
+            commands.append((line.split()[3:], []))
+        else:
+            commands[-1][1].append(line)
+    return commands
+
+
+def printed_as(expected: str, url: str) -> re.Pattern[str]:
+    """What a transcript line stands for: the guide's made-up server is the local one,
+    ``...`` is anything, and a time is any time."""
+    text = expected.rstrip().replace("https://auth.acme.example/oauth", url)
+    pieces = re.split(rf"(\.\.\.|{WHEN.pattern})", text)
+    return re.compile(
+        "".join(
+            ".*" if piece == "..." else WHEN.pattern if WHEN.fullmatch(piece) else re.escape(piece)
+            for piece in pieces
+        )
+    )
+
+
+def test_the_spec_guide_transcript_is_what_the_commands_print(
+    oauth: tuple[str, OAuthState], tmp_path: Path
+) -> None:
+    url, state = oauth
+    fields = {**FIELDS, "url": {"type": "string", "default": url}}
+    entries = {"acme-prod": {"connector": "acme", **VALUES}}
+    project = write_project(tmp_path, f"sqlite:///{tmp_path}/state.db", "acme", fields, entries)
+    transcript = guide_transcript()
+    assert [words[:2] for words, _ in transcript] == [
+        ["authorize", "acme-prod"],
+        ["list"],
+        ["logout", "acme-prod"],
+    ]
+    for words, lines in transcript:
+        if words[0] == "authorize":
+            done = authorize_in_browser(project, name="acme-prod")
+        else:
+            done = project.run("connections", *words)
+        assert done.returncode == 0, done.stderr
+        printed = [line.rstrip() for line in done.stdout.splitlines()]
+        assert len(printed) == len(lines), done.stdout
+        for expected, line in zip(lines, printed, strict=True):
+            assert printed_as(expected, url).fullmatch(line), (expected, line)
+    assert state.grants == {"authorization_code": 1}
