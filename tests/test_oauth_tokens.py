@@ -394,6 +394,33 @@ async def test_two_processes_refresh_an_expired_token_once(
     assert stored["access_token"] != first["access_token"]
 
 
+RECIPE = """
+recipe: things
+connections:
+  crm: crm-prod
+trigger:
+  manual: {inputs: {}}
+steps:
+  - id: things
+    action: crm.list_things
+"""
+
+
+async def test_a_recipe_gets_the_tokens_of_the_entry_its_connection_names(
+    project: Project, oauth: tuple[str, OAuthState], kept: StoreTokens
+) -> None:
+    _, state = oauth
+    await kept.save("crm-prod", {**state.issue(with_refresh=True), "expires_at": 0})
+    (project.folder / "things.yaml").write_text(RECIPE)
+    done = project.run("run", "things.yaml", "--json")
+    assert done.returncode == 0, done.stderr
+    assert state.grants == {"refresh_token": 1}  # the entry's tokens, refreshed
+    stored = await kept.load("crm-prod")
+    assert stored is not None and stored["access_token"] in state.access
+    rows = await raw_rows(kept.store)
+    assert [row[0] for row in rows] == ["crm-prod"]
+
+
 # ---------------------------------------------------------------- token files of old
 
 

@@ -5,7 +5,8 @@ the authorization URL with that listener as redirect URI, a fresh ``state`` and 
 challenge, and hands the URL to ``announce`` (the command prints it). It then waits, for a
 bounded time, for the browser to come back with the code; the ``state`` must match, and the
 code is exchanged (with the PKCE verifier) through the connection itself, so the token request
-has the connection's retries and redaction. The tokens go to the connection's token store.
+has the connection's retries and redaction. The tokens go to the connection's token store
+(the state store's, ``hookline.run.tokens``).
 
 The listener answers only ``GET /callback``: anything else is a 404 and the wait goes on. Its
 reads are bounded (one request line and its headers, 16 KiB in all, 10 seconds), and it
@@ -105,11 +106,7 @@ async def authorize(
 ) -> None:
     """Run one authorization of ``connection`` and keep its tokens; ``announce`` gets the URL."""
     session = oauth_session(connection)
-    if session.store is None:
-        raise ConfigurationError(
-            f"connection {connection.name!r} has nowhere to keep its tokens; open it from a "
-            "connections file"
-        )
+    session.storage()  # fails before the browser is sent anywhere
     callback = Callback()
     await callback.start()
     try:

@@ -352,7 +352,7 @@ class AuthorizationCodeSession(TokenSession):
         refused = None if rejected is None or self.token is None else self.token["access_token"]
         if await self._take_up(refused):
             return
-        store, name = self._store(), self.target.entry
+        store, name = self.storage(), self.target.entry
         holder = uuid.uuid4().hex
         while not await store.claim(name, holder, LEASE):
             await asyncio.sleep(POLL)
@@ -379,7 +379,7 @@ class AuthorizationCodeSession(TokenSession):
         Another process may have refreshed them; ``refused`` is an access token the platform
         refused, never good to use.
         """
-        data = await self._store().load(self.target.entry)
+        data = await self.storage().load(self.target.entry)
         if not data or not isinstance(data.get("access_token"), str):
             raise self._unauthorized()
         for secret in ("access_token", "refresh_token"):
@@ -399,7 +399,8 @@ class AuthorizationCodeSession(TokenSession):
             connector=self.target.spec.name,
         )
 
-    def _store(self) -> TokenStore:
+    def storage(self) -> TokenStore:
+        """Where the tokens are kept; a ``ConfigurationError`` if nowhere."""
         if self.store is None:
             raise ConfigurationError(
                 f"connection {self.target.name!r} has nowhere to keep its OAuth tokens; open it "
@@ -409,12 +410,12 @@ class AuthorizationCodeSession(TokenSession):
 
     async def _save(self, token: OAuth2Token) -> None:
         kept = ("access_token", "refresh_token", "token_type", "expires_at", "expires_in", "scope")
-        await self._store().save(self.target.entry, {k: token[k] for k in kept if k in token})
+        await self.storage().save(self.target.entry, {k: token[k] for k in kept if k in token})
 
     async def forget_tokens(self) -> bool:
         """Forget the kept tokens, for every process; whether there were any."""
         self.token = None
-        return await self._store().delete(self.target.entry)
+        return await self.storage().delete(self.target.entry)
 
 
 def _text(value: CompiledValue, target: AuthTarget, what: str) -> str:
