@@ -345,9 +345,7 @@ class AuthorizationCodeSession(TokenSession):
             request = self.token_request(
                 "authorization_code", code=code, redirect_uri=redirect_uri, code_verifier=verifier
             )
-            token = self._accept((yield request), "authorization code exchange")
-            self._keep(token)
-            await self._save(token)
+            await self._save(self._accept((yield request), "authorization code exchange"))
             return
         refused = None if rejected is None or self.token is None else self.token["access_token"]
         if await self._take_up(refused):
@@ -368,7 +366,6 @@ class AuthorizationCodeSession(TokenSession):
             answer = yield self.token_request("refresh_token", refresh_token=refresh)
             token = self._accept(answer, "token refresh")
             token.setdefault("refresh_token", refresh)  # a server that does not rotate it
-            self._keep(token)
             await self._save(token)
         finally:
             await store.release(name, holder)
@@ -409,6 +406,8 @@ class AuthorizationCodeSession(TokenSession):
         return self.store
 
     async def _save(self, token: OAuth2Token) -> None:
+        """Use ``token`` from now on, and keep it (with its refresh token) in one write."""
+        self._keep(token)
         kept = ("access_token", "refresh_token", "token_type", "expires_at", "expires_in", "scope")
         await self.storage().save(self.target.entry, {k: token[k] for k in kept if k in token})
 
