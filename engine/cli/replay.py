@@ -96,7 +96,9 @@ def replay(
                     f"no event {', '.join(repr(k) for k in missing)} of {recipe.name!r} in "
                     "the inbox"
                 )
-            async with ConnectionPool(catalog, env=env, connections=connections) as pool:
+            pool = ConnectionPool(catalog, env=env, connections=connections)
+            pool.share(store, on_wait=reporter.waiting)
+            async with pool:
                 pool.open(recipe)
                 claims = Claims(store)
                 runner = JobRunner(
