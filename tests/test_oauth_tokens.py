@@ -25,10 +25,15 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
+from hookline import hookimpl
 from hookline.documents.markdown import fenced_blocks
 from hookline.errors import ConfigurationError
 from hookline.plugins.manager import get_plugin_manager
+from hookline.run.connections import Connections, NamedConnection
+from hookline.run.console.data import connection_rows
 from hookline.run.keys import KEY_VARIABLE, InstallationKey, new_key
+from hookline.run.pool import ConnectionPool
+from hookline.run.serve import Service
 from hookline.run.store import SqlStore, open_store
 from hookline.run.tokens import StoreTokens, TokenFilesImported
 from hookline.spec.catalog import Catalog
@@ -252,16 +257,9 @@ class Project:
         return subprocess.CompletedProcess(command.args, command.returncode, out, err)
 
 
-def write_project(
-    tmp_path: Path,
-    state_url: str,
-    connector: str,
-    fields: dict[str, Any],
-    entries: dict[str, dict[str, Any]],
-) -> Project:
-    """A plugin with ``connector`` (authorization code, ``url`` its server) and a project
-    with the connections ``entries``."""
-    spec = {
+def spec_of(connector: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A connector whose connection authorizes by code at the server its ``url`` names."""
+    return {
         "spec": "hookline/v1",
         "name": connector,
         "title": connector.upper(),
@@ -278,6 +276,18 @@ def write_project(
             }
         },
     }
+
+
+def write_project(
+    tmp_path: Path,
+    state_url: str,
+    connector: str,
+    fields: dict[str, Any],
+    entries: dict[str, dict[str, Any]],
+) -> Project:
+    """A plugin with ``connector`` (``spec_of``) and a project with the connections
+    ``entries``."""
+    spec = spec_of(connector, fields)
     (tmp_path / f"{connector}.yaml").write_text(yaml.safe_dump(spec))
     (tmp_path / f"{connector}_plugin.py").write_text(PLUGIN.format(name=connector))
     folder = tmp_path / "project"
@@ -419,6 +429,49 @@ async def test_a_recipe_gets_the_tokens_of_the_entry_its_connection_names(
     assert stored is not None and stored["access_token"] in state.access
     rows = await raw_rows(kept.store)
     assert [row[0] for row in rows] == ["crm-prod"]
+
+
+class SpecPlugin:
+    """Registers one spec file, as a connector's plugin would."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @hookimpl
+    def register_connectors(self) -> list[Path]:
+        return [self.path]
+
+
+async def test_the_console_shows_whether_a_served_connection_is_authorized(
+    oauth: tuple[str, OAuthState], database: SqlStore, tmp_path: Path
+) -> None:
+    url, state = oauth
+    (tmp_path / "crm.yaml").write_text(yaml.safe_dump(spec_of("crm", FIELDS)))
+    pm = get_plugin_manager()
+    pm.register(SpecPlugin(tmp_path / "crm.yaml"))
+    entry = NamedConnection("crm-prod", "crm", {"url": url, **VALUES})
+    connections = Connections(None, {entry.name: entry})
+    pool = ConnectionPool(
+        Catalog(pm), env={KEY_VARIABLE: KEY.material.decode()}, connections=connections
+    )
+    pool.share(database)
+    pool.open_named(entry)
+    service = Service([], pool, database)
+    assert pool.sharing is not None
+    issued = state.issue(with_refresh=True)
+    await pool.sharing.tokens.save("crm-prod", {**issued, "expires_at": 4102444800})
+    [row] = await connection_rows(service, {})
+    assert row["session"] == {
+        "state": "authorized; access token expires 2100-01-01 00:00:00 UTC",
+        "logged_in": True,
+        "expires_at": "2100-01-01T00:00:00Z",
+    }
+    assert issued["access_token"] not in repr(row) and issued["refresh_token"] not in repr(row)
+    await pool.sharing.tokens.delete("crm-prod")
+    [row] = await connection_rows(service, {})
+    assert row["session"]["state"] == "not authorized (hookline connections authorize crm-prod)"
+    assert row["session"]["logged_in"] is False
+    await pool.close()
 
 
 # ---------------------------------------------------------------- token files of old

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,7 +117,7 @@ def list_connections(app: Any, connections_file: Path | None, state: str | None)
             f"{key}={'***' if key in secret else value}" for key, value in entry.values.items()
         )
         status = statuses.get(entry.name)
-        extra = [] if not oauth else [_told(entry.name, status) if status else ""]
+        extra = [] if not oauth else [status.told(entry.name) if status else ""]
         table.add_row(entry.name, entry.connector, shown, *extra)
     Console(width=160).print(table)
 
@@ -140,20 +138,6 @@ async def _token_statuses(
         return {name: await tokens.status(name) for name in names}
     finally:
         await store.close()
-
-
-def _told(name: str, status: TokenStatus) -> str:
-    """A token status in words: authorized or not, and the access token's expiry."""
-    if status.problem:
-        return f"not usable: {status.problem}"
-    if not status.authorized:
-        return f"not authorized (hookline connections authorize {name})"
-    if status.expires_at is None:
-        return "authorized"
-    when = datetime.fromtimestamp(status.expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    if status.expires_at <= time.time():
-        return f"authorized; access token expired {when}, refreshed at next use"
-    return f"authorized; access token expires {when}"
 
 
 @connections.command("test")

@@ -26,10 +26,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import warnings
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -59,6 +61,19 @@ class TokenStatus:
     authorized: bool
     expires_at: float | None = None
     problem: str | None = None
+
+    def told(self, name: str) -> str:
+        """The status of connection ``name`` in words, as the command line and console say it."""
+        if self.problem:
+            return f"not usable: {self.problem}"
+        if not self.authorized:
+            return f"not authorized (hookline connections authorize {name})"
+        if self.expires_at is None:
+            return "authorized"
+        when = datetime.fromtimestamp(self.expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if self.expires_at <= time.time():
+            return f"authorized; access token expired {when}, refreshed at next use"
+        return f"authorized; access token expires {when}"
 
 
 class StoreTokens:

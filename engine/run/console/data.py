@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from hookline.errors import ConfigurationError
+from hookline.http.auth.grants import AuthorizationCodeSession
 from hookline.http.auth.session import SessionAuth
 from hookline.http.connection import Connection
 from hookline.http.ratelimit import Bucket, window
@@ -296,6 +297,14 @@ async def _budget(service: Service, connection: Connection) -> dict[str, Any] | 
 async def _session(service: Service, connection: Connection) -> dict[str, Any]:
     logs_in = any(isinstance(auth, SessionAuth) for auth in connection.spec.connection.auth)
     sharing = service.pool.sharing
+    flow = connection.auth.flow if connection.auth is not None else None
+    if isinstance(flow, AuthorizationCodeSession) and sharing is not None:
+        status = await sharing.tokens.status(connection.entry)
+        return {
+            "state": status.told(connection.entry),
+            "logged_in": status.authorized,
+            "expires_at": iso(status.expires_at),
+        }
     cached = None if sharing is None else await sharing.sessions.load(connection.credential)
     if cached is None:
         state = "logs in at first use" if logs_in else "no login (credentials on each request)"
