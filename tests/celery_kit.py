@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -35,16 +36,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Counted:
-    """An ASGI app that counts the status codes ``app`` answers with."""
+    """An ASGI app that counts the status codes ``app`` answers with, and keeps when each
+    request that was answered 201 arrived."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.statuses: Counter[int] = Counter()
+        self.created: list[float] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        arrived = time.time()
+
         async def counting(message: Any) -> None:
             if message["type"] == "http.response.start":
                 self.statuses[int(message["status"])] += 1
+                if message["status"] == 201:
+                    self.created.append(arrived)
             await send(message)
 
         await self.app(scope, receive, counting)

@@ -30,6 +30,7 @@ from tests.celery_kit import (
 )
 from tests.crash_kit import POLL_RECIPE, Sandboxes, free_port, kill, wait_for
 from tests.stores import store_url
+from tests.test_ratelimit import most_in_a_window
 from tests.test_startup import imported
 
 TICKETS = ROOT / "recipes" / "pcr360-servicedesk-to-planradar.yaml"
@@ -141,8 +142,11 @@ def test_three_workers_keep_to_planradars_budget(tmp_path: Path, state: str) -> 
         finally:
             processes.stop_all()
         took = time.monotonic() - began
-        statuses = counted["planradar"].statuses
-    assert statuses[429] == 0 and statuses[201] == job_statuses(state)["succeeded"] >= 12
+        statuses, created = counted["planradar"].statuses, counted["planradar"].created
+    assert job_statuses(state) == {"succeeded": 18}, processes.output()
+    assert statuses[429] == 0 and statuses[201] == 18, processes.output()
+    assert most_in_a_window(created, 3.0) <= 6
+    assert max(created) - min(created) > 6  # eighteen calls, six a window: three windows
     assert took > 10  # the tickets past the first ten waited for the next window
     ran = [log.read_text().count('"event":"job"') for log in processes.logs[:3]]
     assert sum(ran) == 18 and sum(1 for n in ran if n) >= 2, processes.output()
