@@ -118,11 +118,13 @@ class Processes(Hookline):
         self.started.append(process)
         return process
 
-    def worker(self, recipes: list[Path], queue: str, concurrency: int) -> subprocess.Popen[bytes]:
-        """A worker of ``recipes`` taking from ``queue``."""
+    def worker(
+        self, recipes: list[Path], queue: str, concurrency: int, *args: str
+    ) -> subprocess.Popen[bytes]:
+        """A worker of ``recipes`` taking from ``queue``, with ``args`` besides."""
         paths = [str(p) for p in recipes]
         return self.start("worker", *paths, "--queues", queue, "--concurrency", str(concurrency),
-                          "--json")  # fmt: skip
+                          "--json", *args)  # fmt: skip
 
     def serve_with(self, recipes: list[Path], port: int, *args: str) -> subprocess.Popen[bytes]:
         """``serve`` of ``recipes`` on ``port``, with ``args`` (the executor's options)."""

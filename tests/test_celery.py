@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from hookline.plugins.manager import get_plugin_manager
@@ -172,23 +173,68 @@ def test_a_job_another_process_holds_is_tried_again_once_its_lease_runs_out(
     assert "is held by elsewhere/1/abc; tried again in" in processes.output()
 
 
+def test_a_worker_serves_the_jobs_and_steps_it_ran_at_its_metrics_port(
+    tmp_path: Path, state: str
+) -> None:
+    with counted_sandboxes(tmp_path) as (boxes, _), own_queue(REDIS) as queue:
+        recipe = tmp_path / "items-to-cases.yaml"
+        recipe.write_text(POLL_RECIPE.format(after=boxes.last_item()))
+        item = boxes.add_items(1)[0]
+        job_id = asyncio.run(queued_job(state, item))
+        processes = Processes(boxes, state, tmp_path, REDIS)
+        port = free_port()
+        try:
+            processes.worker([recipe], queue, 1, "--metrics-port", str(port))
+            wait_for(lambda: scrape(port) is not None, "the worker's /metrics",
+                     logs=processes.output)  # fmt: skip
+            assert "hookline_jobs_finished_total{" not in str(scrape(port))
+            send(REDIS, queue, job_id)
+            wait_for(lambda: finished(state, 1), "the job", timeout=30, logs=processes.output)
+            page = str(scrape(port))
+        finally:
+            processes.stop_all()
+    counted = 'hookline_jobs_finished_total{recipe="items-to-cases",status="succeeded"} 1.0'
+    assert counted in page, page
+    steps = 'hookline_step_seconds_count{action="argus.create_case",recipe="items-to-cases"} 1.0'
+    assert steps in page, page
+    assert f"metrics at http://127.0.0.1:{port}/metrics" in processes.output()
+
+
+def scrape(port: int) -> str | None:
+    """The text of ``/metrics`` on loopback ``port``; None while nothing answers there."""
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).raise_for_status().text
+    except httpx.TransportError:
+        return None
+
+
+async def queued_job(state: str, item: int) -> str:
+    """A queued job of ``items-to-cases`` for PCR-360 item ``item``; its id."""
+    store = open_store(state, get_plugin_manager(entry_points=False))
+    try:
+        event = {"RECID": item, "SD_NUMBER": f"IN-{item:06d}", "DESCRIPTION": "Queued"}
+        job = await store.create_job("items-to-cases", "items-to-cases.yaml", str(item), event)
+        assert job is not None
+        return job.id
+    finally:
+        await store.close()
+
+
 async def held_job(state: str, item: int, seconds: float) -> str:
     """A queued job of ``items-to-cases`` for PCR-360 item ``item``, then held by a process of
     another machine for ``seconds``; its id."""
+    job_id = await queued_job(state, item)
     store = open_store(state, get_plugin_manager(entry_points=False))
     try:
-        event = {"RECID": item, "SD_NUMBER": f"IN-{item:06d}", "DESCRIPTION": "Held"}
-        job = await store.create_job("items-to-cases", "items-to-cases.yaml", str(item), event)
-        assert job is not None
 
         def hold(cur: SqlCursor) -> None:
             cur.execute(
                 "UPDATE jobs SET status = 'running', lease_owner = ?, lease_until = ? WHERE id = ?",
-                ("elsewhere/1/abc", time.time() + seconds, job.id),
+                ("elsewhere/1/abc", time.time() + seconds, job_id),
             )
 
         await store.transaction(hold)
-        return job.id
+        return job_id
     finally:
         await store.close()
 

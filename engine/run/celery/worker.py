@@ -4,7 +4,9 @@ A worker process keeps one event loop in a thread of its own, with the recipes i
 their connections (one pool, one HTTP client per connection), the state store and its claims
 (one owner, leases renewed in the background). Celery's thread pool runs ``concurrency``
 tasks at once; each task hands its job to that loop and waits, so the jobs of one worker
-share connections, sessions and rate budgets as the jobs of ``hookline serve`` do.
+share connections, sessions and rate budgets as the jobs of ``hookline serve`` do. Their jobs
+and steps are counted in the worker's ``metrics`` (``hookline.run.metrics``), served at
+``GET /metrics`` on the socket given as ``metrics_socket``, by that loop too.
 
 A task carries a job's id and recipe name. The job is read from the store and claimed there
 (``JobRunner.run_claimed``): a job that has ended already (a message delivered twice) is
@@ -17,6 +19,7 @@ is not sent again blindly (``hookline.run.jobs``).
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -25,11 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
+from starlette.applications import Starlette
 
 from hookline.recipes.model import Recipe
 from hookline.run.celery.app import TASK
 from hookline.run.claims import DEFAULT_LEASE, Claims
 from hookline.run.jobs import JobRunner, Observer
+from hookline.run.listener import Listener
+from hookline.run.metrics import Metrics, MetricsObserver, metrics_route
 from hookline.run.pool import ConnectionPool
 from hookline.run.store import FINAL, SqlStore
 
@@ -50,8 +56,9 @@ class Verdict:
 class WorkerLoop:
     """The worker's event loop, in a thread, with the recipes' runners, the store and claims.
 
-    ``start`` opens the connections and begins renewing leases; ``verdict`` runs one task's
-    job there and waits for it; ``stop`` closes everything.
+    ``start`` opens the connections, begins renewing leases and serves the metrics (given a
+    ``metrics_socket``); ``verdict`` runs one task's job there and waits for it; ``stop``
+    closes everything.
     """
 
     def __init__(
@@ -62,14 +69,17 @@ class WorkerLoop:
         observer: Observer,
         *,
         lease: float = DEFAULT_LEASE,
+        metrics_socket: socket.socket | None = None,
     ) -> None:
         self.recipes = recipes
         self.pool = pool
         self.store = store
-        self.observer = observer
+        self.metrics = Metrics()
+        self.metrics_socket = metrics_socket
+        self.observer = watched = MetricsObserver(observer, self.metrics)
         self.claims = claims = Claims(store, lease=lease)
         self.runners = {
-            name: JobRunner(recipe, pool, store, env=pool.env, observer=observer, claims=claims)
+            name: JobRunner(recipe, pool, store, env=pool.env, observer=watched, claims=claims)
             for name, recipe in recipes.items()
         }
         self.loop = asyncio.new_event_loop()
@@ -133,8 +143,15 @@ class WorkerLoop:
             async with self.pool, self.claims.renewing():
                 for recipe in self.recipes.values():
                     self.pool.open(recipe)
+                server = None
+                if self.metrics_socket is not None:
+                    server = Listener(Starlette(routes=[metrics_route(self.metrics)]))
+                    serving = await server.listen(self.metrics_socket)
                 self._ready.set_result(None)
                 await self._stop.wait()
+                if server is not None:
+                    server.should_exit = True
+                    await serving
         except BaseException as exc:
             if not self._ready.done():
                 self._ready.set_exception(exc)
