@@ -9,6 +9,8 @@ budget; a job another process holds is tried again, not lost.
 from __future__ import annotations
 
 import asyncio
+import getpass
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ import httpx
 import pytest
 
 from hookline.plugins.manager import get_plugin_manager
+from hookline.run.audit import job_actions
 from hookline.run.store import FINAL, SqlCursor, open_store
 from tests.celery_kit import (
     RABBITMQ,
@@ -200,6 +203,76 @@ def test_a_worker_serves_the_jobs_and_steps_it_ran_at_its_metrics_port(
     assert f"metrics at http://127.0.0.1:{port}/metrics" in processes.output()
 
 
+def test_a_rerun_from_the_command_line_or_a_celery_served_console_runs_on_a_worker(
+    tmp_path: Path, state: str
+) -> None:
+    token = secrets.token_urlsafe(32)
+    with counted_sandboxes(tmp_path) as (boxes, _), own_queue(REDIS) as queue:
+        recipe = tmp_path / "items-to-cases.yaml"
+        recipe.write_text(POLL_RECIPE.format(after=boxes.last_item()))
+        first, second = boxes.add_items(2)
+        failed = [asyncio.run(failed_job(state, recipe, item)) for item in (first, second)]
+        processes = Processes(boxes, state, tmp_path, REDIS)
+        processes.env["HOOKLINE_CONSOLE_TOKEN"] = token
+        port = free_port()
+        try:
+            processes.worker([recipe], queue, 1)
+            rerun = processes.start("jobs", "rerun", failed[0][:10], "--executor", "celery",
+                                    "--queue", queue, "--json")  # fmt: skip
+            assert rerun.wait(timeout=60) == 0, processes.output()
+            assert job_status(state, failed[0]) == "succeeded"
+            processes.serve_with([recipe], port, "--executor", "celery", "--queue", queue)
+            wait_for(lambda: scrape(port) is not None, "the console", logs=processes.output)
+            bearer = {"Authorization": f"Bearer {token}"}
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=bearer) as console:
+                paused = console.post("/api/recipes/items-to-cases/pause")
+                assert paused.status_code == 200, paused.text  # a rerun runs even so
+                answer = console.post(f"/api/jobs/{failed[1]}/rerun")
+            assert answer.json() == {"action": "rerun", "job": failed[1]}, answer.text
+            wait_for(lambda: finished(state, 2), "the console's rerun", timeout=30,
+                     logs=processes.output)  # fmt: skip
+        finally:
+            processes.stop_all()
+        assert boxes.cases("pcr360:") == {f"pcr360:{first}": 1, f"pcr360:{second}": 1}
+    assert job_statuses(state) == {"succeeded": 2}
+    worker, command, serve = (log.read_text() for log in processes.logs)
+    assert worker.count('"event":"job"') == 2, processes.output()  # both ran on the worker
+    assert '"event":"job"' not in serve, processes.output()
+    assert '"job_finished"' in command and '"succeeded"' in command, processes.output()
+    by_command, by_console = asyncio.run(audit(state, failed))
+    assert [a.partition(" (")[0].partition("@")[0] for a in by_command] == [
+        "rerun by " + getpass.getuser()
+    ]
+    assert by_console == ["rerun by api (bearer token)"]
+
+
+async def failed_job(state: str, recipe: Path, item: int) -> str:
+    """A job of ``items-to-cases`` for PCR-360 item ``item`` that failed at its step; its id."""
+    job_id = await queued_job(state, item, recipe)
+    store = open_store(state, get_plugin_manager(entry_points=False))
+    try:
+        error = {"kind": "http", "message": "503 Service Unavailable", "step": "steps[0]"}
+        await store.finish_job(job_id, "failed", error=error)
+        return job_id
+    finally:
+        await store.close()
+
+
+def job_status(state: str, job_id: str) -> str | None:
+    """The status of job ``job_id`` in the store at ``state``."""
+    return next((job.status for job in all_jobs(state) if job.id == job_id), None)
+
+
+async def audit(state: str, job_ids: list[str]) -> list[list[str]]:
+    """What operators did to each of ``job_ids``: ``action by actor``."""
+    store = open_store(state, get_plugin_manager(entry_points=False))
+    try:
+        return [[f"{a.action} by {a.actor}" for a in await job_actions(store, job_id)]
+                for job_id in job_ids]  # fmt: skip
+    finally:
+        await store.close()
+
+
 def scrape(port: int) -> str | None:
     """The text of ``/metrics`` on loopback ``port``; None while nothing answers there."""
     try:
@@ -208,12 +281,12 @@ def scrape(port: int) -> str | None:
         return None
 
 
-async def queued_job(state: str, item: int) -> str:
-    """A queued job of ``items-to-cases`` for PCR-360 item ``item``; its id."""
+async def queued_job(state: str, item: int, recipe: Path = Path("items-to-cases.yaml")) -> str:
+    """A queued job of ``items-to-cases`` (from ``recipe``) for PCR-360 item ``item``; its id."""
     store = open_store(state, get_plugin_manager(entry_points=False))
     try:
         event = {"RECID": item, "SD_NUMBER": f"IN-{item:06d}", "DESCRIPTION": "Queued"}
-        job = await store.create_job("items-to-cases", "items-to-cases.yaml", str(item), event)
+        job = await store.create_job("items-to-cases", str(recipe), str(item), event)
         assert job is not None
         return job.id
     finally:

@@ -234,11 +234,11 @@ class Service:
             )
         await self.resume()
 
-    def submit(self, job: JobRecord) -> None:
+    def submit(self, job: JobRecord, *, again: bool = False) -> None:
         """Hand a job of a served recipe to the executor (it runs once, however often it is
-        submitted)."""
+        submitted); ``again`` for an operator's rerun."""
         if job.recipe in self.runners and not self.stopping.is_set():
-            self.executor.dispatch(job)
+            self.executor.dispatch(job, again=again)
 
     async def resume(self) -> None:
         """Queue every job of the served recipes that any process may take now."""

@@ -99,12 +99,14 @@ class WorkerLoop:
             self.loop.call_soon_threadsafe(stop.set)
         self._thread.join()
 
-    def verdict(self, job_id: str, recipe: str) -> Verdict:
+    def verdict(self, job_id: str, recipe: str, *, again: bool = False) -> Verdict:
         """Run job ``job_id`` of ``recipe`` on the loop, from a task's thread; what became of it."""
-        return asyncio.run_coroutine_threadsafe(self.run(job_id, recipe), self.loop).result()
+        work = self.run(job_id, recipe, again=again)
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result()
 
-    async def run(self, job_id: str, recipe: str) -> Verdict:
-        """Claim and run the job, or say why not and whether to try again later."""
+    async def run(self, job_id: str, recipe: str, *, again: bool = False) -> Verdict:
+        """Claim and run the job (``again``: an operator's rerun, even while its trigger is
+        paused), or say why not and whether to try again later."""
         runner = self.runners.get(recipe)
         if runner is None:
             return Verdict(
@@ -116,7 +118,7 @@ class WorkerLoop:
             return Verdict(f"job {job_id[:12]} of {recipe} is not in the state store")
         if job.status in FINAL:
             return Verdict(f"job {job_id[:12]} of {recipe} ended already ({job.status})")
-        outcome = await runner.run_claimed(job)
+        outcome = await runner.run_claimed(job, again=again)
         if outcome is not None:
             return Verdict(f"job {job_id[:12]} of {recipe}: {outcome.status}", ran=True)
         now = await self.store.get_job(job_id)
@@ -165,8 +167,8 @@ def install_task(app: Celery, jobs: WorkerLoop) -> None:
     """Register the task that runs a job on ``jobs``' loop, under the name serve sends."""
 
     @app.task(name=TASK, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
-    def run_job(task: Any, job_id: str, recipe: str) -> None:
-        verdict = jobs.verdict(job_id, recipe)
+    def run_job(task: Any, job_id: str, recipe: str, again: bool = False) -> None:
+        verdict = jobs.verdict(job_id, recipe, again=again)
         if not verdict.ran:  # a job that ran has its own line
             jobs.observer.note(verdict.said, job=job_id, recipe=recipe)
         if verdict.retry_in is not None:
