@@ -43,7 +43,6 @@ def executor_options(function: Callable[..., Any]) -> Callable[..., Any]:
         "--executor",
         "executor_name",
         default="inline",
-        show_default=True,
         envvar="HOOKLINE_EXECUTOR",
         metavar="NAME",
         help="How jobs run: inline (in this process) or celery (sent through --broker to "
