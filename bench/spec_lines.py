@@ -6,10 +6,11 @@ Run by hand, never by the test suite::
     .venv/bin/python bench/spec_lines.py specs/argus.yaml
 
 An action's lines are the lines of the file its mapping spans, less those of its ``examples``
-and less blank and comment-only lines: what a reader of the action reads. The mechanics
-column also leaves out its title, description, inputs and required list, the documentation of
-what it takes, and so counts how it is sent and read (request, output, paging, errors,
-lookup): the part that ``defaults`` can carry. Averages are per action; they are not a budget
+and less blank and comment-only lines: what a reader of the action reads. They are split in
+three parts: prose (its title and description), inputs (its input schemas, with their
+descriptions, and required list) and mechanics, the rest: its name, and how it is sent and
+read (request, output, paging, errors, lookup), the part that ``defaults`` and a request's
+``inputs`` can shorten. Averages are per action; they are not a budget
 any single action must meet.
 """
 
@@ -23,8 +24,14 @@ import yaml
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
-MECHANICS = ("examples", "title", "description", "input", "required")
-"""What the mechanics column leaves out as well: what the action is and takes, for people."""
+PROSE = ("title", "description")
+"""What the action is, for people: the prose column."""
+
+INPUTS = ("input", "required")
+"""What the action takes: the inputs column, their schemas and descriptions."""
+
+MECHANICS = ("examples", *PROSE, *INPUTS)
+"""What the mechanics column leaves out: examples, prose and inputs."""
 
 
 def _value(mapping: yaml.MappingNode, key: str) -> yaml.Node | None:
@@ -65,26 +72,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--actions", action="store_true", help="list every action's count")
     args = parser.parse_args(argv)
     paths = args.specs or sorted(SPECS.glob("*.yaml"))
-    totals = [0, 0, 0]
-    print(f"{'spec':<12} {'actions':>7} {'lines':>6} {'per action':>10} {'mechanics':>10}")
+    totals = [0, 0, 0, 0, 0]
+    print(
+        f"{'spec':<12} {'actions':>7} {'lines':>6} {'per action':>10} {'prose':>6} "
+        f"{'inputs':>6} {'mechanics':>10}"
+    )
     for path in paths:
         counts = action_lines(path)
+        lines = sum(counts.values())
+        prose = lines - sum(action_lines(path, ("examples", *PROSE)).values())
+        inputs = lines - sum(action_lines(path, ("examples", *INPUTS)).values())
         mechanics = sum(action_lines(path, MECHANICS).values())
         if args.actions:
             for name, n in sorted(counts.items(), key=lambda item: -item[1]):
                 print(f"  {name:<32} {n:>4}")
-        lines = sum(counts.values())
-        for i, n in enumerate((len(counts), lines, mechanics)):
+        for i, n in enumerate((len(counts), lines, prose, inputs, mechanics)):
             totals[i] += n
-        print(_row(path.stem, len(counts), lines, mechanics))
+        print(_row(path.stem, len(counts), lines, prose, inputs, mechanics))
     if totals[0]:
         print(_row("all", *totals))
     return 0
 
 
-def _row(name: str, actions: int, lines: int, mechanics: int) -> str:
-    per, per_mechanics = (lines / actions, mechanics / actions) if actions else (0.0, 0.0)
-    return f"{name:<12} {actions:>7} {lines:>6} {per:>10.1f} {per_mechanics:>10.1f}"
+def _row(name: str, actions: int, lines: int, *parts: int) -> str:
+    """One spec's line: its actions, lines, and lines an action, in all and part by part."""
+    per = [n / actions if actions else 0.0 for n in (lines, *parts)]
+    prose, inputs, mechanics = per[1:]
+    return (
+        f"{name:<12} {actions:>7} {lines:>6} {per[0]:>10.1f} {prose:>6.1f} {inputs:>6.1f} "
+        f"{mechanics:>10.1f}"
+    )
 
 
 if __name__ == "__main__":

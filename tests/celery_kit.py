@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -35,16 +36,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Counted:
-    """An ASGI app that counts the status codes ``app`` answers with."""
+    """An ASGI app that counts the status codes ``app`` answers with, and keeps when each
+    request that was answered 201 arrived."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.statuses: Counter[int] = Counter()
+        self.created: list[float] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        arrived = time.time()
+
         async def counting(message: Any) -> None:
             if message["type"] == "http.response.start":
                 self.statuses[int(message["status"])] += 1
+                if message["status"] == 201:
+                    self.created.append(arrived)
             await send(message)
 
         await self.app(scope, receive, counting)
@@ -111,11 +118,13 @@ class Processes(Hookline):
         self.started.append(process)
         return process
 
-    def worker(self, recipes: list[Path], queue: str, concurrency: int) -> subprocess.Popen[bytes]:
-        """A worker of ``recipes`` taking from ``queue``."""
+    def worker(
+        self, recipes: list[Path], queue: str, concurrency: int, *args: str
+    ) -> subprocess.Popen[bytes]:
+        """A worker of ``recipes`` taking from ``queue``, with ``args`` besides."""
         paths = [str(p) for p in recipes]
         return self.start("worker", *paths, "--queues", queue, "--concurrency", str(concurrency),
-                          "--json")  # fmt: skip
+                          "--json", *args)  # fmt: skip
 
     def serve_with(self, recipes: list[Path], port: int, *args: str) -> subprocess.Popen[bytes]:
         """``serve`` of ``recipes`` on ``port``, with ``args`` (the executor's options)."""

@@ -9,14 +9,18 @@ budget; a job another process holds is tried again, not lost.
 from __future__ import annotations
 
 import asyncio
+import getpass
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from hookline.plugins.manager import get_plugin_manager
+from hookline.run.audit import job_actions
 from hookline.run.store import FINAL, SqlCursor, open_store
 from tests.celery_kit import (
     RABBITMQ,
@@ -30,6 +34,7 @@ from tests.celery_kit import (
 )
 from tests.crash_kit import POLL_RECIPE, Sandboxes, free_port, kill, wait_for
 from tests.stores import store_url
+from tests.test_ratelimit import most_in_a_window
 from tests.test_startup import imported
 
 TICKETS = ROOT / "recipes" / "pcr360-servicedesk-to-planradar.yaml"
@@ -141,8 +146,11 @@ def test_three_workers_keep_to_planradars_budget(tmp_path: Path, state: str) -> 
         finally:
             processes.stop_all()
         took = time.monotonic() - began
-        statuses = counted["planradar"].statuses
-    assert statuses[429] == 0 and statuses[201] == job_statuses(state)["succeeded"] >= 12
+        statuses, created = counted["planradar"].statuses, counted["planradar"].created
+    assert job_statuses(state) == {"succeeded": 18}, processes.output()
+    assert statuses[429] == 0 and statuses[201] == 18, processes.output()
+    assert most_in_a_window(created, 3.0) <= 6
+    assert max(created) - min(created) > 6  # eighteen calls, six a window: three windows
     assert took > 10  # the tickets past the first ten waited for the next window
     ran = [log.read_text().count('"event":"job"') for log in processes.logs[:3]]
     assert sum(ran) == 18 and sum(1 for n in ran if n) >= 2, processes.output()
@@ -168,23 +176,138 @@ def test_a_job_another_process_holds_is_tried_again_once_its_lease_runs_out(
     assert "is held by elsewhere/1/abc; tried again in" in processes.output()
 
 
+def test_a_worker_serves_the_jobs_and_steps_it_ran_at_its_metrics_port(
+    tmp_path: Path, state: str
+) -> None:
+    with counted_sandboxes(tmp_path) as (boxes, _), own_queue(REDIS) as queue:
+        recipe = tmp_path / "items-to-cases.yaml"
+        recipe.write_text(POLL_RECIPE.format(after=boxes.last_item()))
+        item = boxes.add_items(1)[0]
+        job_id = asyncio.run(queued_job(state, item))
+        processes = Processes(boxes, state, tmp_path, REDIS)
+        port = free_port()
+        try:
+            processes.worker([recipe], queue, 1, "--metrics-port", str(port))
+            wait_for(lambda: scrape(port) is not None, "the worker's /metrics",
+                     logs=processes.output)  # fmt: skip
+            assert "hookline_jobs_finished_total{" not in str(scrape(port))
+            send(REDIS, queue, job_id)
+            wait_for(lambda: finished(state, 1), "the job", timeout=30, logs=processes.output)
+            page = str(scrape(port))
+        finally:
+            processes.stop_all()
+    counted = 'hookline_jobs_finished_total{recipe="items-to-cases",status="succeeded"} 1.0'
+    assert counted in page, page
+    steps = 'hookline_step_seconds_count{action="argus.create_case",recipe="items-to-cases"} 1.0'
+    assert steps in page, page
+    assert f"metrics at http://127.0.0.1:{port}/metrics" in processes.output()
+
+
+def test_a_rerun_from_the_command_line_or_a_celery_served_console_runs_on_a_worker(
+    tmp_path: Path, state: str
+) -> None:
+    token = secrets.token_urlsafe(32)
+    with counted_sandboxes(tmp_path) as (boxes, _), own_queue(REDIS) as queue:
+        recipe = tmp_path / "items-to-cases.yaml"
+        recipe.write_text(POLL_RECIPE.format(after=boxes.last_item()))
+        first, second = boxes.add_items(2)
+        failed = [asyncio.run(failed_job(state, recipe, item)) for item in (first, second)]
+        processes = Processes(boxes, state, tmp_path, REDIS)
+        processes.env["HOOKLINE_CONSOLE_TOKEN"] = token
+        port = free_port()
+        try:
+            processes.worker([recipe], queue, 1)
+            rerun = processes.start("jobs", "rerun", failed[0][:10], "--executor", "celery",
+                                    "--queue", queue, "--json")  # fmt: skip
+            assert rerun.wait(timeout=60) == 0, processes.output()
+            assert job_status(state, failed[0]) == "succeeded"
+            processes.serve_with([recipe], port, "--executor", "celery", "--queue", queue)
+            wait_for(lambda: scrape(port) is not None, "the console", logs=processes.output)
+            bearer = {"Authorization": f"Bearer {token}"}
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=bearer) as console:
+                paused = console.post("/api/recipes/items-to-cases/pause")
+                assert paused.status_code == 200, paused.text  # a rerun runs even so
+                answer = console.post(f"/api/jobs/{failed[1]}/rerun")
+            assert answer.json() == {"action": "rerun", "job": failed[1]}, answer.text
+            wait_for(lambda: finished(state, 2), "the console's rerun", timeout=30,
+                     logs=processes.output)  # fmt: skip
+        finally:
+            processes.stop_all()
+        assert boxes.cases("pcr360:") == {f"pcr360:{first}": 1, f"pcr360:{second}": 1}
+    assert job_statuses(state) == {"succeeded": 2}
+    worker, command, serve = (log.read_text() for log in processes.logs)
+    assert worker.count('"event":"job"') == 2, processes.output()  # both ran on the worker
+    assert '"event":"job"' not in serve, processes.output()
+    assert '"job_finished"' in command and '"succeeded"' in command, processes.output()
+    by_command, by_console = asyncio.run(audit(state, failed))
+    assert [a.partition(" (")[0].partition("@")[0] for a in by_command] == [
+        "rerun by " + getpass.getuser()
+    ]
+    assert by_console == ["rerun by api (bearer token)"]
+
+
+async def failed_job(state: str, recipe: Path, item: int) -> str:
+    """A job of ``items-to-cases`` for PCR-360 item ``item`` that failed at its step; its id."""
+    job_id = await queued_job(state, item, recipe)
+    store = open_store(state, get_plugin_manager(entry_points=False))
+    try:
+        error = {"kind": "http", "message": "503 Service Unavailable", "step": "steps[0]"}
+        await store.finish_job(job_id, "failed", error=error)
+        return job_id
+    finally:
+        await store.close()
+
+
+def job_status(state: str, job_id: str) -> str | None:
+    """The status of job ``job_id`` in the store at ``state``."""
+    return next((job.status for job in all_jobs(state) if job.id == job_id), None)
+
+
+async def audit(state: str, job_ids: list[str]) -> list[list[str]]:
+    """What operators did to each of ``job_ids``: ``action by actor``."""
+    store = open_store(state, get_plugin_manager(entry_points=False))
+    try:
+        return [[f"{a.action} by {a.actor}" for a in await job_actions(store, job_id)]
+                for job_id in job_ids]  # fmt: skip
+    finally:
+        await store.close()
+
+
+def scrape(port: int) -> str | None:
+    """The text of ``/metrics`` on loopback ``port``; None while nothing answers there."""
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).raise_for_status().text
+    except httpx.TransportError:
+        return None
+
+
+async def queued_job(state: str, item: int, recipe: Path = Path("items-to-cases.yaml")) -> str:
+    """A queued job of ``items-to-cases`` (from ``recipe``) for PCR-360 item ``item``; its id."""
+    store = open_store(state, get_plugin_manager(entry_points=False))
+    try:
+        event = {"RECID": item, "SD_NUMBER": f"IN-{item:06d}", "DESCRIPTION": "Queued"}
+        job = await store.create_job("items-to-cases", str(recipe), str(item), event)
+        assert job is not None
+        return job.id
+    finally:
+        await store.close()
+
+
 async def held_job(state: str, item: int, seconds: float) -> str:
     """A queued job of ``items-to-cases`` for PCR-360 item ``item``, then held by a process of
     another machine for ``seconds``; its id."""
+    job_id = await queued_job(state, item)
     store = open_store(state, get_plugin_manager(entry_points=False))
     try:
-        event = {"RECID": item, "SD_NUMBER": f"IN-{item:06d}", "DESCRIPTION": "Held"}
-        job = await store.create_job("items-to-cases", "items-to-cases.yaml", str(item), event)
-        assert job is not None
 
         def hold(cur: SqlCursor) -> None:
             cur.execute(
                 "UPDATE jobs SET status = 'running', lease_owner = ?, lease_until = ? WHERE id = ?",
-                ("elsewhere/1/abc", time.time() + seconds, job.id),
+                ("elsewhere/1/abc", time.time() + seconds, job_id),
             )
 
         await store.transaction(hold)
-        return job.id
+        return job_id
     finally:
         await store.close()
 

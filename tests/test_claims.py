@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from hookline.errors import ConfigurationError
 from hookline.plugins.manager import get_plugin_manager
+from hookline.run import cycles
 from hookline.run.claims import (
     Claims,
     Hold,
@@ -24,6 +26,7 @@ from hookline.run.claims import (
     stale_jobs,
 )
 from hookline.run.inbox import Intake, count_inbox, inbox_events, replay_jobs
+from hookline.run.operations import requeue
 from hookline.run.store import JobRecord, LeaseLost, SqlStore, open_store
 from tests.stores import KINDS, store_url
 
@@ -141,14 +144,35 @@ def test_a_released_job_is_interrupted_and_resumable(store: SqlStore) -> None:
     asyncio.run(main())
 
 
-def test_a_finished_job_is_claimed_only_to_run_it_again(store: SqlStore) -> None:
+def test_a_finished_job_is_claimed_only_once_an_operator_queued_it_again(store: SqlStore) -> None:
     async def main() -> None:
         [job] = await queue(store, 1)
         claims = Claims(store)
         assert await claims.claim(job)
-        await store.finish_job(job.id, "succeeded")
+        await store.finish_job(job.id, "failed", error={"message": "no", "step": "steps[0]"})
         assert not await claims.claim(job)
-        assert await claims.claim(job, again=True)
+        assert not await claims.claim(job, again=True)
+        finished = await store.get_job(job.id)
+        assert finished is not None
+        queued = await requeue(store, finished, None, resend=False, actor="ops")
+        assert queued.status == "queued"
+        with pytest.raises(ConfigurationError, match="changed while it was checked"):
+            await requeue(store, finished, None, resend=False, actor="ops")  # a second operator
+        assert await claims.claim(queued)
+
+    asyncio.run(main())
+
+
+def test_a_rerun_is_claimed_while_its_trigger_is_paused_and_other_jobs_are_not(
+    store: SqlStore,
+) -> None:
+    async def main() -> None:
+        first, second = await queue(store, 2)
+        claims = Claims(store)
+        await cycles.register(store, "r", "t.e", "poll", None)
+        await cycles.set_paused(store, "r", True, "ops")
+        assert not await claims.claim(first)
+        assert await claims.claim(second, again=True)
 
     asyncio.run(main())
 

@@ -62,6 +62,7 @@ def test_the_environment_file_names_the_variables_the_commands_read() -> None:
     names = {line.split("=", 1)[0] for line in env.splitlines()[1:] if "=" in line}
     assert names == {
         "HOOKLINE_STATE",
+        "HOOKLINE_EXECUTOR",
         "HOOKLINE_BROKER",
         "HOOKLINE_SECRET_KEY",
         "HOOKLINE_CONNECTIONS",

@@ -12,9 +12,11 @@ import pytest
 from hookline.errors import RateLimitedError
 from hookline.http.connection import CallPolicy, Connection
 from hookline.http.ratelimit import (
+    Bucket,
     Budget,
     Feedback,
     InProcessRateLimiter,
+    RateLimitedTransport,
     feedback_of,
     retry_after,
     window,
@@ -54,24 +56,75 @@ def test_budgets_are_separate_per_key(clock: Clock) -> None:
 async def test_a_refusal_pauses_the_bucket_and_resumes_it_evenly(clock: Clock) -> None:
     limiter = InProcessRateLimiter(clock)
     budget = Budget(requests=4, per=8)
-    await limiter.feedback("k", budget, Feedback(refused=True, retry_after=5))
+    await limiter.answered("k", budget, Feedback(refused=True, retry_after=5))
     assert limiter.reserve("k", budget) == pytest.approx(5)
-    assert limiter.reserve("k", budget) == pytest.approx(5 + 8 / 4)
+    clock.now += 5
+    assert limiter.reserve("k", budget) == 0
+    assert limiter.reserve("k", budget) == pytest.approx(8 / 4)
 
 
 async def test_a_refusal_without_retry_after_pauses_a_whole_window(clock: Clock) -> None:
     limiter = InProcessRateLimiter(clock)
-    await limiter.feedback("k", Budget(2, 30), Feedback(refused=True))
+    await limiter.answered("k", Budget(2, 30), Feedback(refused=True))
     assert limiter.reserve("k", Budget(2, 30)) == pytest.approx(30)
 
 
 async def test_remaining_and_reset_spread_the_requests(clock: Clock) -> None:
     limiter = InProcessRateLimiter(clock)
-    await limiter.feedback("k", None, Feedback(remaining=4, reset=8))
-    delays = [limiter.reserve("k", None) for _ in range(3)]
-    assert delays == pytest.approx([0, 2, 4])
-    await limiter.feedback("k", None, Feedback(remaining=0, reset=20))
+    await limiter.answered("k", None, Feedback(remaining=4, reset=8))
+    assert limiter.reserve("k", None) == 0
+    assert limiter.reserve("k", None) == pytest.approx(2)  # not taken: asked again then
+    clock.now += 2
+    assert [limiter.reserve("k", None) for _ in range(2)] == pytest.approx([0, 2])
+    await limiter.answered("k", None, Feedback(remaining=0, reset=20))
     assert limiter.reserve("k", None) == pytest.approx(20)
+
+
+async def test_an_answer_stamps_its_slot_again_so_its_token_returns_a_window_after_it(
+    clock: Clock,
+) -> None:
+    limiter = InProcessRateLimiter(clock)
+    budget = Budget(requests=2, per=10)
+    first = await limiter.acquire("k", budget)
+    second = await limiter.acquire("k", budget)
+    assert first == second == 1000.0
+    clock.now += 3  # the first answer took three seconds: the platform counted it by then
+    await limiter.answered("k", budget, Feedback(), slot=first)
+    assert limiter.reserve("k", budget) == pytest.approx(window(budget) - 3)
+    clock.now += window(budget) - 3  # the second slot's token is back, the first's is not
+    assert limiter.reserve("k", budget) == 0
+    assert limiter.reserve("k", budget) == pytest.approx(3)
+
+
+def test_a_restamp_keeps_the_slots_in_order_and_never_moves_one_earlier() -> None:
+    budget = Budget(requests=3, per=10)
+    bucket = Bucket(grants=[1.0, 2.0, 3.0])
+    bucket.restamp(1.0, 5.0, budget)
+    assert bucket.grants == [2.0, 3.0, 5.0]
+    bucket.restamp(3.0, 2.5, budget)  # an answer is never earlier than its request
+    assert bucket.grants == [2.0, 3.0, 5.0]
+    bucket.restamp(0.5, 4.0, budget)  # a slot long out of the list still counts at its answer
+    assert bucket.grants == [3.0, 4.0, 5.0]
+    assert bucket.next_start(5.0, budget) == pytest.approx(3.0 + window(budget))
+
+
+class LostOnTheWay(httpx.AsyncBaseTransport):
+    """A transport whose requests fail two seconds after they are sent."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.clock.now += 2
+        raise httpx.ReadError("connection lost", request=request)
+
+
+async def test_a_request_that_fails_stamps_its_slot_when_it_failed(clock: Clock) -> None:
+    limiter, budget = InProcessRateLimiter(clock), Budget(requests=1, per=10)
+    transport = RateLimitedTransport(LostOnTheWay(clock), limiter=limiter, key="k", budget=budget)
+    with pytest.raises(httpx.ReadError):  # the platform may have counted it all the same
+        await transport.handle_async_request(httpx.Request("GET", "http://platform.test/"))
+    assert limiter.reserve("k", budget) == pytest.approx(window(budget))
 
 
 def test_retry_after_in_seconds_and_as_an_http_date() -> None:
@@ -164,13 +217,18 @@ class RecordingLimiter(InProcessRateLimiter):
         self.told: list[tuple[str, Feedback]] = []
         self.keys: list[str] = []
 
-    async def acquire(self, key: str, budget: Budget | None, *, max_wait: float = 600) -> None:
+    async def acquire(
+        self, key: str, budget: Budget | None, *, max_wait: float = 600
+    ) -> float | None:
         self.keys.append(key)
-        await super().acquire(key, budget, max_wait=max_wait)
+        return await super().acquire(key, budget, max_wait=max_wait)
 
-    async def feedback(self, key: str, budget: Budget | None, feedback: Feedback) -> None:
-        self.told.append((key, feedback))
-        await super().feedback(key, budget, feedback)
+    async def answered(
+        self, key: str, budget: Budget | None, feedback: Feedback, *, slot: float | None = None
+    ) -> None:
+        if not feedback.is_empty:
+            self.told.append((key, feedback))
+        await super().answered(key, budget, feedback, slot=slot)
 
 
 async def test_a_429_slows_the_shared_bucket(

@@ -119,7 +119,7 @@ async def test_processes_take_their_slots_from_one_budget(stores: list[SqlStore]
 async def test_a_pause_one_process_learns_holds_for_the_others(stores: list[SqlStore]) -> None:
     key, budget = unique(), Budget(100, 10)
     first, second = (SharedRateLimiter(StoreLedger(store)) for store in stores[:2])
-    await first.feedback(key, budget, Feedback(refused=True, retry_after=0.4))
+    await first.answered(key, budget, Feedback(refused=True, retry_after=0.4))
     began = time.monotonic()
     await second.acquire(key, budget)
     assert time.monotonic() - began == pytest.approx(0.4, abs=0.15)
@@ -128,7 +128,7 @@ async def test_a_pause_one_process_learns_holds_for_the_others(stores: list[SqlS
 async def test_a_pause_past_max_wait_fails_at_once_naming_it(stores: list[SqlStore]) -> None:
     key = unique("planradar")
     first, second = (SharedRateLimiter(StoreLedger(store)) for store in stores[:2])
-    await first.feedback(key, None, Feedback(refused=True, retry_after=1_000_000_000))
+    await first.answered(key, None, Feedback(refused=True, retry_after=1_000_000_000))
     began = time.monotonic()
     with pytest.raises(RateLimitWaitError) as caught:
         await second.acquire(key, None, max_wait=600)
@@ -171,7 +171,7 @@ def test_a_slot_past_max_wait_is_not_taken() -> None:
 
 async def test_an_in_process_pause_past_max_wait_fails_at_once() -> None:
     limiter = InProcessRateLimiter()
-    await limiter.feedback("argus:k", None, Feedback(refused=True, retry_after=900))
+    await limiter.answered("argus:k", None, Feedback(refused=True, retry_after=900))
     with pytest.raises(RateLimitWaitError, match="pause of 900 s"):
         await limiter.acquire("argus:k", None, max_wait=600)
 

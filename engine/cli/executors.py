@@ -43,10 +43,11 @@ def executor_options(function: Callable[..., Any]) -> Callable[..., Any]:
         "--executor",
         "executor_name",
         default="inline",
-        show_default=True,
+        envvar="HOOKLINE_EXECUTOR",
         metavar="NAME",
         help="How jobs run: inline (in this process) or celery (sent through --broker to "
-        "the workers of `hookline worker`), or one a plugin adds.",
+        "the workers of `hookline worker`), or one a plugin adds (default: "
+        "$HOOKLINE_EXECUTOR, else inline).",
     )(function)
 
 

@@ -1,8 +1,9 @@
 """``hookline jobs``: list job history, show one job, run a failed one again, resolve one.
 
 A job is found by its id or the first characters of it. ``rerun`` loads the recipe file the
-job was made from as it is now and runs the job again from the step that failed, the
-recorded outputs of the steps that succeeded standing in for them; a job whose outcome is
+job was made from as it is now, queues the job again and runs it from the step that failed,
+the recorded outputs of the steps that succeeded standing in for them (here, or on a worker
+with ``--executor celery``); a job whose outcome is
 unknown is rerun only with ``--resend``, once someone has checked the platform, or
 ``resolve``d by hand as succeeded or failed. ``--stale`` lists running jobs whose process is
 gone (the next start of ``serve`` or ``run`` resumes them); ``--unknown`` those whose outcome
@@ -28,7 +29,10 @@ from rich.table import Table
 from rich.text import Text
 
 from hookline.cli.connections import connections_option, state_option
+from hookline.cli.executors import build_executor, executor_options
 from hookline.cli.run import exits, grace_option, json_option, reporter_for, stoppable
+from hookline.errors import ConfigurationError
+from hookline.plugins.records import ExecutorConfig
 from hookline.recipes.load import load_recipe
 from hookline.run import operations
 from hookline.run.audit import JobAction, command_actor, job_actions
@@ -199,6 +203,7 @@ def show(ctx: click.Context, job_id: str, state: str | None, as_json: bool) -> i
     help="Rerun a job whose outcome is unknown, sending its unknown step again (check the "
     "platform first: it may have applied it).",
 )
+@executor_options
 @json_option
 @click.pass_context
 @exits
@@ -209,13 +214,22 @@ def rerun(
     connections_file: Path | None,
     grace: float,
     resend: bool,
+    executor_name: str,
+    broker: str | None,
+    queue: str,
     as_json: bool,
 ) -> int:
-    """Run a failed job again, from its failed step, reusing earlier steps' outputs."""
+    """Run a failed job again, from its failed step, reusing earlier steps' outputs.
+
+    With --executor celery the job is sent to the workers of `hookline worker`, and the
+    command waits for it to end.
+    """
     state = _state(ctx, state)
     catalog: Catalog = ctx.obj.catalog
     env = dict(os.environ)
     reporter = reporter_for(as_json)
+    config = ExecutorConfig(concurrency=1, broker=broker, queue=queue)
+    executor = build_executor(catalog, executor_name, config)
 
     async def again(store: SqlStore) -> int:
         """Check the job may run again, then run it with the recipe as it is now."""
@@ -235,7 +249,12 @@ def rerun(
             reporter.start(recipe.name, f"rerun of {job.id[:12]}", dry_run=False)
 
             async def run_it() -> None:
-                await operations.rerun(runner, job, resend=resend, actor=command_actor())
+                queued = await operations.requeue(
+                    store, job, recipe, resend=resend, actor=command_actor()
+                )
+                ran = await executor.run(runner, [queued], stop=shutdown.requested, again=True)
+                if not ran and not shutdown.requested.is_set():
+                    raise ConfigurationError(f"job {job.id} was taken by another process")
 
             async with Shutdown() as shutdown, claims.renewing():
                 return await stoppable(reporter, run_it(), shutdown, grace)

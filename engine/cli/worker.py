@@ -5,6 +5,9 @@ connections file and the state store; it takes jobs from the broker's queues (``
 and runs ``--concurrency`` of them at once (``hookline.run.celery.worker``). Every recipe is
 checked before anything starts: one with a problem stops the command with every located
 problem (exit 1). One line per job goes to stderr (JSON with ``--json``), as with ``serve``.
+With ``--metrics-port`` the worker serves ``GET /metrics`` (loopback unless
+``--metrics-host`` says otherwise): the jobs it ran and their steps, as ``serve`` counts the
+jobs it runs itself.
 SIGTERM or Ctrl-C stops taking jobs and lets the running ones finish (Celery's warm
 shutdown); a second Ctrl-C, or SIGKILL, ends the worker at once, and its jobs are taken over
 by another worker.
@@ -27,6 +30,7 @@ from hookline.cli.serve import ServeLog, load_all, recipe_files
 from hookline.errors import ConfigurationError
 from hookline.run.connections import load_connections
 from hookline.run.pool import ConnectionPool
+from hookline.run.sandbox import base_url, bind_all
 from hookline.run.store import open_store, redact_url
 from hookline.spec.catalog import Catalog
 
@@ -52,6 +56,19 @@ from hookline.spec.catalog import Catalog
     metavar="NAME[,NAME...]",
     help="The queues to take jobs from, separated by commas.",
 )
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address /metrics listens on (with --metrics-port).",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="Serve the jobs and steps this worker ran at /metrics on PORT, in the Prometheus "
+    "text format (0: any free one). Not served unless given.",
+)
 @json_option
 @click.pass_obj
 @exits
@@ -63,6 +80,8 @@ def worker(
     connections_file: Path | None,
     concurrency: int,
     queues: str,
+    metrics_host: str,
+    metrics_port: int | None,
     as_json: bool,
 ) -> int:
     """Run the jobs `hookline serve --executor celery` sends, until SIGTERM or Ctrl-C.
@@ -90,12 +109,17 @@ def worker(
     from hookline.run.celery.app import celery_app
     from hookline.run.celery.worker import WorkerLoop, install_task
 
+    sock = None if metrics_port is None else bind_all(metrics_host, [metrics_port])[0]
     store = open_store(state, catalog.pm)
     pool = ConnectionPool(catalog, env=env, connections=connections)
     pool.share(store, on_wait=log.waiting)
-    jobs = WorkerLoop({recipe.name: recipe for recipe in recipes}, pool, store, log)
+    recipes_by_name = {recipe.name: recipe for recipe in recipes}
+    jobs = WorkerLoop(recipes_by_name, pool, store, log, metrics_socket=sock)
     jobs.start()
     try:
+        if sock is not None:
+            url = f"{base_url(sock)}/metrics"
+            log.note(f"metrics at {url}", metrics=url)
         celery = celery_app(broker)
         install_task(celery, jobs)
         log.note(
@@ -122,3 +146,5 @@ def worker(
         return int(process.exitcode or 0)
     finally:
         jobs.stop()
+        if sock is not None:
+            sock.close()

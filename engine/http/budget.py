@@ -3,10 +3,12 @@
 ``SharedRateLimiter`` is the ``RateLimiter`` a command gives its connections when it has a
 state store: a ``serve``, a ``hookline run`` and a ``hookline call`` started together then
 take their slots from one budget per credential, and a pause one of them learns (a 429, a
-``Retry-After``, a cooldown) holds for all. Each slot is one short transaction on the
+``Retry-After``, a cooldown) holds for all. Taking a slot is one short transaction on the
 budget's row through a ``BudgetLedger`` (``hookline.plugins.protocols``): on SQLite a
-``BEGIN IMMEDIATE`` transaction, on PostgreSQL a row lock. The wait itself happens outside
-the transaction, as in ``InProcessRateLimiter``, whose arithmetic (``Bucket``) it shares.
+``BEGIN IMMEDIATE`` transaction, on PostgreSQL a row lock; its answer is another, which
+stamps the slot with the moment the answer came. A wait happens outside any transaction,
+as in ``InProcessRateLimiter``, whose arithmetic (``Bucket``) it shares, and ends with a
+new try, which sees the slots stamped meanwhile.
 
 Times are Unix times, since processes share no other clock; on one machine they agree, and
 several machines sharing PostgreSQL need their clocks kept in step (NTP), as any
@@ -18,25 +20,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from hookline.http.ratelimit import (
-    MAX_WAIT,
-    Bucket,
-    Budget,
-    Feedback,
-    Wait,
-    announce,
-    too_long,
-)
+from hookline.errors import RateLimitWaitError
+from hookline.http.ratelimit import MAX_WAIT, Bucket, Budget, Feedback, Wait, announce
 from hookline.plugins.protocols import BudgetLedger, BudgetState
 
 
 class SharedRateLimiter:
     """Budgets in a ``BudgetLedger``: one bucket per budget key for every process using it.
 
-    A reserved slot is spent even if its request is cancelled, and a slot further away than
-    ``max_wait`` is not reserved at all.
+    A slot is taken only when it is free (a request that must wait sleeps, then asks again),
+    and stamped again when its answer comes (``Bucket.restamp``), so that no process counts
+    a slot free before the platform does. A slot taken is spent even if its request is
+    cancelled, and a slot further away than ``max_wait`` is not waited for at all.
     """
 
     def __init__(
@@ -50,40 +47,55 @@ class SharedRateLimiter:
         self._clock = clock
         self.on_wait = on_wait
 
-    async def acquire(self, key: str, budget: Budget | None, *, max_wait: float = MAX_WAIT) -> None:
-        """Wait for a slot of budget ``key``; ``RateLimitWaitError`` past ``max_wait``."""
+    async def acquire(
+        self, key: str, budget: Budget | None, *, max_wait: float = MAX_WAIT
+    ) -> float | None:
+        """Wait for a slot of budget ``key``; its stamp. ``RateLimitWaitError`` past
+        ``max_wait``."""
         clock = self._clock
+        began = clock()
 
-        def reserve(state: BudgetState | None) -> tuple[BudgetState | None, Any]:
+        def attempt(state: BudgetState | None) -> tuple[BudgetState | None, Any]:
             now = clock()
             bucket = Bucket.from_data(state)
             if budget is None and bucket.is_idle(now, None):
-                return None, (0.0, None)  # nothing to count and nothing to wait for
-            start = bucket.next_start(now, budget)
-            asked = bucket.paused_for(start)
-            wait = start - now
-            if wait > max_wait:
-                return None, too_long(
-                    key, budget, wait=wait, asked=asked, max_wait=max_wait, until=start
+                return None, (None, 0.0, None)  # nothing to count and nothing to wait for
+            try:
+                slot, wait, asked = bucket.try_take(
+                    key, budget, now, began=began, max_wait=max_wait
                 )
-            bucket.take(start, budget)
-            return bucket.to_data(), (wait, asked)
+            except RateLimitWaitError as exc:
+                return None, exc
+            return (bucket.to_data() if wait <= 0 else None), (slot, wait, asked)
 
-        result = await self.ledger.update_budget(key, reserve)
-        if isinstance(result, Exception):
-            raise result
-        delay, asked = result
-        if delay > 0:
-            announce(self.on_wait, key, budget, delay, asked)
+        told = False
+        while True:
+            result = await self.ledger.update_budget(key, attempt)
+            if isinstance(result, Exception):
+                raise result
+            slot, delay, asked = result
+            if delay <= 0:
+                return cast("float | None", slot)
+            if not told:
+                announce(self.on_wait, key, budget, delay, asked)
+                told = True
             await asyncio.sleep(delay)
 
-    async def feedback(self, key: str, budget: Budget | None, feedback: Feedback) -> None:
-        """Pause or pace budget ``key`` for every process, as ``feedback`` says."""
+    async def answered(
+        self,
+        key: str,
+        budget: Budget | None,
+        feedback: Feedback,
+        *,
+        slot: float | None = None,
+    ) -> None:
+        """Stamp ``slot`` with now, and pause or pace budget ``key`` for every process as
+        ``feedback`` says; one transaction."""
         clock = self._clock
 
-        def learn(state: BudgetState | None) -> tuple[BudgetState | None, None]:
+        def settle(state: BudgetState | None) -> tuple[BudgetState | None, None]:
             bucket = Bucket.from_data(state)
-            bucket.learn(clock(), budget, feedback)
+            bucket.settle(clock(), budget, feedback, slot)
             return bucket.to_data(), None
 
-        await self.ledger.update_budget(key, learn)
+        await self.ledger.update_budget(key, settle)

@@ -8,9 +8,16 @@ share one budget, however many recipes and tasks use them.
 The budget is a bucket of ``requests`` tokens in which a spent token comes back ``per``
 seconds later (plus a guard), so at most ``requests`` requests start in any window of
 ``per`` seconds: a plain refilling bucket would allow twice that across a window boundary,
-and a platform such as PlanRadar punishes one overshoot with a five-minute lockout. The
-guard absorbs network jitter between the moment a slot is granted and the moment the
-platform counts the request.
+and a platform such as PlanRadar punishes one overshoot with a five-minute lockout.
+
+The limiter's count never runs ahead of the platform's. A slot is stamped when its request
+goes out, but the platform counts the request when it arrives, a moment the client cannot
+see: somewhere before the answer comes back. So once the answer is in (or the request
+failed), the slot is stamped again with that moment (``Bucket.restamp``), the latest time
+the platform can have counted it, and its token returns a window after that. Slots are
+never handed out ahead of time: a request that must wait sleeps until a slot may be free and
+then asks again, so the wait it gets reflects every answer that came in meanwhile. The
+guard still absorbs the jitter of a request whose answer is not in yet.
 
 Platform feedback slows the bucket down: a 429, or a ``Retry-After`` on a 429 or 503, pauses
 it, and ``X-RateLimit-Remaining`` with ``X-RateLimit-Reset`` spread the remaining requests
@@ -31,10 +38,12 @@ the arithmetic of ``Bucket``.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -93,6 +102,10 @@ class Feedback:
         return not self.refused and self.retry_after is None and self.remaining is None
 
 
+_SILENT = Feedback()
+"""What an answer that says nothing about the budget teaches."""
+
+
 @dataclass(frozen=True, slots=True)
 class Wait:
     """A request of ``connector`` waits ``seconds`` for its budget.
@@ -136,15 +149,26 @@ def moment_text(unix_time: float) -> str:
 class RateLimiter(Protocol):
     """Grants request slots per budget key and learns from the platform's answers."""
 
-    async def acquire(self, key: str, budget: Budget | None, *, max_wait: float = MAX_WAIT) -> None:
-        """Return when a request under ``key`` may start (``budget`` None: no own budget).
+    async def acquire(
+        self, key: str, budget: Budget | None, *, max_wait: float = MAX_WAIT
+    ) -> float | None:
+        """Return when a request under ``key`` may start (``budget`` None: no own budget):
+        the slot's stamp, to give back to ``answered`` (None when no slot was counted).
 
         A slot further away than ``max_wait`` seconds raises ``RateLimitWaitError`` at once.
         """
         ...
 
-    async def feedback(self, key: str, budget: Budget | None, feedback: Feedback) -> None:
-        """Slow the budget ``key`` down as the platform's answer asks."""
+    async def answered(
+        self,
+        key: str,
+        budget: Budget | None,
+        feedback: Feedback,
+        *,
+        slot: float | None = None,
+    ) -> None:
+        """The answer of a request under ``key`` came (or the request failed): stamp its
+        ``slot`` with this moment, and slow the budget down as ``feedback`` asks."""
         ...
 
 
@@ -214,6 +238,52 @@ class Bucket:
             self.grants.append(start)
             del self.grants[: max(0, len(self.grants) - budget.requests)]
         self.last = start
+
+    def restamp(self, slot: float, at: float, budget: Budget) -> None:
+        """Stamp the slot taken at ``slot`` with ``at``, when its answer came.
+
+        The platform counted the request at some moment in between; ``at`` is the latest it
+        can have been, so the slot's token returns a window after it. A slot that has left
+        the list (``requests`` slots were taken after it) still goes back in at ``at``,
+        where it may delay the next one.
+        """
+        if at <= slot:
+            return
+        with suppress(ValueError):
+            self.grants.remove(slot)
+        bisect.insort(self.grants, at)
+        del self.grants[: max(0, len(self.grants) - budget.requests)]
+
+    def settle(
+        self, now: float, budget: Budget | None, feedback: Feedback, slot: float | None
+    ) -> None:
+        """What an answer at ``now`` teaches: ``restamp`` its slot, ``learn`` its feedback."""
+        if slot is not None and budget is not None:
+            self.restamp(slot, now, budget)
+        if not feedback.is_empty:
+            self.learn(now, budget, feedback)
+
+    def try_take(
+        self, key: str, budget: Budget | None, now: float, *, began: float, max_wait: float | None
+    ) -> tuple[float | None, float, float | None]:
+        """Take a slot at ``now`` if one is free: ``(slot, 0, None)`` (``slot`` None when
+        nothing is counted); else nothing is taken: ``(None, wait, asked)``, the seconds
+        until one may be and the pause the platform asked for, if that is the reason.
+
+        A slot further than ``max_wait`` from ``began`` (when the request first asked)
+        raises the ``RateLimitWaitError`` of ``too_long``.
+        """
+        start = self.next_start(now, budget)
+        asked = self.paused_for(start)
+        if max_wait is not None and start - began > max_wait:
+            wait = start - now
+            raise too_long(
+                key, budget, wait=wait, asked=asked, max_wait=max_wait, until=time.time() + wait
+            )
+        if start > now:
+            return None, start - now, asked
+        self.take(now, budget)
+        return (now if budget is not None else None), 0.0, None
 
     def learn(self, now: float, budget: Budget | None, feedback: Feedback) -> None:
         """Pause or pace the bucket as ``feedback`` says."""
@@ -289,9 +359,9 @@ def announce(
 class InProcessRateLimiter:
     """Budgets kept in this process's memory, shared by every connection and event loop in it.
 
-    A slot is reserved under a thread lock and then waited for with ``asyncio.sleep``, so no
-    asyncio primitive ties the limiter to one loop. A reserved slot is spent even if its
-    request is cancelled: the limiter errs towards fewer requests.
+    A slot is taken under a thread lock and waited for with ``asyncio.sleep``, so no asyncio
+    primitive ties the limiter to one loop. A slot taken is spent even if its request is
+    cancelled: the limiter errs towards fewer requests.
     """
 
     def __init__(
@@ -305,37 +375,44 @@ class InProcessRateLimiter:
         self._lock = threading.Lock()
         self.on_wait = on_wait
 
-    async def acquire(self, key: str, budget: Budget | None, *, max_wait: float = MAX_WAIT) -> None:
-        """Wait for a slot of budget ``key``; ``RateLimitWaitError`` past ``max_wait``."""
-        delay, asked = self._reserve(key, budget, max_wait)
-        if delay > 0:
-            announce(self.on_wait, key, budget, delay, asked)
+    async def acquire(
+        self, key: str, budget: Budget | None, *, max_wait: float = MAX_WAIT
+    ) -> float | None:
+        """Wait for a slot of budget ``key``; its stamp. ``RateLimitWaitError`` past
+        ``max_wait``."""
+        began = self._clock()
+        told = False
+        while True:
+            slot, delay, asked = self._try(key, budget, began, max_wait)
+            if delay <= 0:
+                return slot
+            if not told:
+                announce(self.on_wait, key, budget, delay, asked)
+                told = True
             await asyncio.sleep(delay)
 
     def reserve(self, key: str, budget: Budget | None, *, max_wait: float | None = None) -> float:
-        """Reserve the next free slot of ``key``; return the seconds until it starts."""
-        return self._reserve(key, budget, max_wait)[0]
+        """Take a slot of ``key`` if one is free now (0), else the seconds until one may be."""
+        return self._try(key, budget, self._clock(), max_wait)[1]
 
-    def _reserve(
-        self, key: str, budget: Budget | None, max_wait: float | None
-    ) -> tuple[float, float | None]:
+    def _try(
+        self, key: str, budget: Budget | None, began: float, max_wait: float | None
+    ) -> tuple[float | None, float, float | None]:
         with self._lock:
-            now = self._clock()
             bucket = self._buckets.setdefault(key, Bucket())
-            start = bucket.next_start(now, budget)
-            asked = bucket.paused_for(start)
-            if max_wait is not None and start - now > max_wait:
-                wait = start - now
-                raise too_long(
-                    key, budget, wait=wait, asked=asked, max_wait=max_wait, until=time.time() + wait
-                )
-            bucket.take(start, budget)
-            return start - now, asked
+            return bucket.try_take(key, budget, self._clock(), began=began, max_wait=max_wait)
 
-    async def feedback(self, key: str, budget: Budget | None, feedback: Feedback) -> None:
-        """Pause or pace budget ``key`` as ``feedback`` says."""
+    async def answered(
+        self,
+        key: str,
+        budget: Budget | None,
+        feedback: Feedback,
+        *,
+        slot: float | None = None,
+    ) -> None:
+        """Stamp ``slot`` with now, and pause or pace budget ``key`` as ``feedback`` says."""
         with self._lock:
-            self._buckets.setdefault(key, Bucket()).learn(self._clock(), budget, feedback)
+            self._buckets.setdefault(key, Bucket()).settle(self._clock(), budget, feedback, slot)
 
 
 _default: InProcessRateLimiter | None = None
@@ -418,14 +495,20 @@ class RateLimitedTransport(httpx.AsyncBaseTransport):
         self.max_wait = max_wait
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Wait for a slot, send, and learn from the status and headers."""
-        await self.limiter.acquire(self.key, self.budget, max_wait=self.max_wait)
-        response = await self.inner.handle_async_request(request)
+        """Wait for a slot, send, then stamp the slot and learn from the status and headers."""
+        slot = await self.limiter.acquire(self.key, self.budget, max_wait=self.max_wait)
+        try:
+            response = await self.inner.handle_async_request(request)
+        except Exception:  # it may have reached the platform all the same
+            if slot is not None:
+                await self.limiter.answered(self.key, self.budget, _SILENT, slot=slot)
+            raise
         status, headers = response.status_code, response.headers
+        feedback = _SILENT
         if status == 429 or not _SIGNALS.isdisjoint(headers.keys()):  # most answers say nothing
             feedback = feedback_of(status, headers)
-            if not feedback.is_empty:
-                await self.limiter.feedback(self.key, self.budget, feedback)
+        if slot is not None or not feedback.is_empty:
+            await self.limiter.answered(self.key, self.budget, feedback, slot=slot)
         return response
 
     async def aclose(self) -> None:

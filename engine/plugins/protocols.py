@@ -226,13 +226,16 @@ class Executor(Protocol):
         jobs: Sequence[JobRecord],
         *,
         stop: asyncio.Event | None = None,
+        again: bool = False,
     ) -> list[JobOutcome]:
         """Run every job with ``runner``; one job's failure does not stop the next. Once
-        ``stop`` is set, no new job starts."""
+        ``stop`` is set, no new job starts. ``again``: the jobs are operators' reruns, run
+        even while their trigger is paused (``JobRunner.run_claimed``)."""
         ...
 
-    def dispatch(self, job: JobRecord) -> None:
-        """Hand over a job that is queued (or left unfinished) to be run; return at once."""
+    def dispatch(self, job: JobRecord, *, again: bool = False) -> None:
+        """Hand over a job that is queued (or left unfinished) to be run; return at once.
+        ``again`` as for ``run``: a rerun is handed over even if the job was lately."""
         ...
 
     async def serve(self, runners: Mapping[str, JobRunner], stop: asyncio.Event) -> None:

@@ -24,8 +24,9 @@ trigger's holder (``SqlStore.commit_poll``'s ``holder``), so a holder that wakes
 after its trigger was taken over never moves it.
 
 A job whose recipe's trigger is paused (``hookline.run.cycles``) is not claimed unless it
-is claimed ``again`` (an operator's rerun): it stays queued, held, until the trigger is
-resumed; the holder of a paused poll trigger keeps its lease but does not poll.
+is claimed ``again`` (an operator's rerun, which ``hookline.run.operations.requeue`` queued
+first): it stays queued, held, until the trigger is resumed; the holder of a paused poll
+trigger keeps its lease but does not poll. A finished job is never claimed.
 
 What a lease cannot promise: a process that stalls for longer than its lease (a suspended
 laptop) may find its job taken over by another process when it wakes, and both may then send
@@ -45,7 +46,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hookline.run.store import (
-    FINAL,
     JOB_COLUMNS,
     RESUMABLE,
     JobRecord,
@@ -119,9 +119,9 @@ class Claims:
     async def claim(self, job: JobRecord, *, again: bool = False) -> bool:
         """Take ``job`` to run it: True when this process won it.
 
-        A free job (queued or interrupted) or a stale one can be claimed; ``again`` also
-        claims a finished job (a rerun, a replay), and a job whose trigger is paused. A
-        running job with a live holder never is.
+        A free job (queued or interrupted) or a stale one can be claimed; ``again`` (an
+        operator's rerun) also while its trigger is paused. A finished job, or a running one
+        with a live holder, never is.
         """
         return await self.take(job, again=again) is not None
 
@@ -129,7 +129,7 @@ class Claims:
         """``claim``, giving the job as it now stands with its steps; None if not won."""
         now = time.time()
         gone = job.lease_owner if job.status == "running" and owner_gone(job.lease_owner) else ""
-        statuses = sorted(RESUMABLE | FINAL if again else RESUMABLE)
+        statuses = sorted(RESUMABLE)
         marks = ", ".join("?" for _ in statuses)
         held = "" if again else f" AND NOT EXISTS ({_PAUSED})"
 

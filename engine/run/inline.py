@@ -24,7 +24,7 @@ class InlineExecutor:
 
     def __init__(self, config: ExecutorConfig | None = None) -> None:
         self.config = config or ExecutorConfig()
-        self._queues: dict[str, asyncio.Queue[JobRecord | None]] = {}
+        self._queues: dict[str, asyncio.Queue[tuple[JobRecord, bool] | None]] = {}
         self._pending: set[str] = set()
         self._stopping = False
 
@@ -34,6 +34,7 @@ class InlineExecutor:
         jobs: Sequence[JobRecord],
         *,
         stop: asyncio.Event | None = None,
+        again: bool = False,
     ) -> list[JobOutcome]:
         """Run every job in the order given; one job's failure does not stop the next.
 
@@ -46,16 +47,16 @@ class InlineExecutor:
                 break
             if runner.claims is None:
                 outcomes.append(await runner.run_job(job))
-            elif (outcome := await runner.run_claimed(job)) is not None:
+            elif (outcome := await runner.run_claimed(job, again=again)) is not None:
                 outcomes.append(outcome)
         return outcomes
 
-    def dispatch(self, job: JobRecord) -> None:
+    def dispatch(self, job: JobRecord, *, again: bool = False) -> None:
         """Queue ``job`` on its recipe's queue, unless it is queued or running here already."""
         if job.id in self._pending or self._stopping:
             return
         self._pending.add(job.id)
-        self._queue(job.recipe).put_nowait(job)
+        self._queue(job.recipe).put_nowait((job, again))
 
     async def serve(self, runners: Mapping[str, JobRunner], stop: asyncio.Event) -> None:
         """Run a worker per recipe until ``stop`` is set; then start no job and return."""
@@ -74,23 +75,24 @@ class InlineExecutor:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
 
-    def _queue(self, recipe: str) -> asyncio.Queue[JobRecord | None]:
+    def _queue(self, recipe: str) -> asyncio.Queue[tuple[JobRecord, bool] | None]:
         return self._queues.setdefault(recipe, asyncio.Queue())
 
     async def _work(self, runner: JobRunner, slots: asyncio.Semaphore, stop: asyncio.Event) -> None:
         """A recipe's worker: run its queued jobs in order, until ``stop``."""
         queue = self._queue(runner.recipe.name)
         while True:
-            job = await queue.get()
+            queued = await queue.get()
             if stop.is_set():
                 return
-            if job is None:
+            if queued is None:
                 continue
+            job, again = queued
             try:
                 async with slots:
                     if stop.is_set():
                         return
-                    await runner.run_claimed(job)
+                    await runner.run_claimed(job, again=again)
             except Exception as exc:  # the store failed under the job: a later sweep resumes it
                 runner.observer.note(f"job {job.id[:12]} of {job.recipe}: {one_line(exc)}")
                 if runner.claims is not None:

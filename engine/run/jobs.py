@@ -218,8 +218,9 @@ class JobRunner:
     async def run_claimed(self, job: JobRecord, *, again: bool = False) -> JobOutcome | None:
         """Claim ``job`` and run it with its history as stored; None if another process won it.
 
-        A job taken over from a process that stopped resumes at its first unfinished step.
-        ``again`` claims a finished job too (a rerun or replay).
+        A job taken over from a process that stopped resumes at its first unfinished step, a
+        job queued again for a rerun at its failed step. ``again`` (an operator's rerun)
+        claims it even while its trigger is paused.
         """
         assert self.claims is not None and self.store is not None, "claims need a store"
         current = await self.claims.take(job, again=again)

@@ -1,8 +1,15 @@
-"""What ``hookline serve`` exposes at ``GET /metrics``, in the Prometheus text format.
+"""What ``hookline serve`` and ``hookline worker`` expose at ``GET /metrics``, in the
+Prometheus text format.
 
-One registry per served process (not prometheus-client's global one), so that tests and
-embedders can run several. Labels are bounded by the recipes served: a request for a recipe
-that does not exist is counted under ``recipe=""``, so a scanner cannot grow the series.
+One registry per process (not prometheus-client's global one), so that tests and embedders
+can run several. Labels are bounded by the recipes served: a request for a recipe that does
+not exist is counted under ``recipe=""``, so a scanner cannot grow the series.
+
+Jobs and steps are counted by a ``MetricsObserver`` wrapped around the observer of the
+process that runs them: ``serve`` with the inline executor, each ``worker`` with Celery's.
+A worker's page holds those alone (``metrics_route``, without the store's gauges, which
+``serve`` reads and one scrape of it is enough for); the events, refusals and polls are
+``serve``'s.
 
 | metric | type | labels |
 |---|---|---|
@@ -19,7 +26,17 @@ that does not exist is counted under ``recipe=""``, so a scanner cannot grow the
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hookline.actions.call import Plan
+from hookline.run.jobs import JobOutcome, Observer
+from hookline.run.store import JobRecord, StepRecord
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -101,3 +118,48 @@ class Metrics:
     def render(self) -> bytes:
         """Every metric in the Prometheus text format."""
         return bytes(generate_latest(self.registry))
+
+
+class MetricsObserver(Observer):
+    """Passes what jobs do to ``inner``, counting it in ``metrics``: jobs by how they ended,
+    action steps by how long they took."""
+
+    def __init__(self, inner: Observer, metrics: Metrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+        self.recipes: dict[str, str] = {}
+
+    def job_started(self, job: JobRecord) -> None:
+        """Remember the job's recipe for its steps."""
+        self.recipes[job.id] = job.recipe
+        self.inner.job_started(job)
+
+    def step_finished(self, job_id: str, step: StepRecord, plan: Plan | None) -> None:
+        """Time the action steps."""
+        if step.started_at is not None and step.finished_at is not None and step.action:
+            recipe = self.recipes.get(job_id, "")
+            self.metrics.steps.labels(recipe, step.action).observe(
+                step.finished_at - step.started_at
+            )
+        self.inner.step_finished(job_id, step, plan)
+
+    def job_finished(self, job: JobRecord, outcome: JobOutcome) -> None:
+        """Count the job by how it ended."""
+        self.recipes.pop(job.id, None)
+        self.metrics.finished.labels(job.recipe, outcome.status).inc()
+        self.inner.job_finished(job, outcome)
+
+    def note(self, message: str, **data: Any) -> None:
+        """Pass a remark on."""
+        self.inner.note(message, **data)
+
+
+def metrics_route(metrics: Metrics, refresh: Callable[[], Awaitable[None]] | None = None) -> Route:
+    """``GET /metrics``: every metric, the gauges read afresh by ``refresh`` first."""
+
+    async def page(request: Request) -> Response:
+        if refresh is not None:
+            await refresh()
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    return Route("/metrics", page, methods=["GET"])

@@ -1,5 +1,7 @@
 """What an operator does to jobs and triggers, one implementation for the command line and
-the console: find a job, rerun it, replay its event, resolve it, pause and resume a trigger.
+the console: find a job, queue it again to rerun, replay its event, resolve it, pause and
+resume a trigger. A rerun and a replay are queued jobs handed to the installation's executor,
+so with ``--executor celery`` a worker runs them, as it runs every other job.
 
 Each action on a job is checked first (a refusal is a ``ConfigurationError`` saying why and
 what to do instead), then recorded in the job's history with who and when
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from hookline.errors import ConfigurationError
@@ -18,9 +21,8 @@ from hookline.run import cycles
 from hookline.run.audit import record_action
 from hookline.run.claims import is_stale
 from hookline.run.inbox import REPLAY, inbox_events, replay_jobs
-from hookline.run.jobs import JobOutcome, JobRunner
 from hookline.run.secrets import masked_inputs
-from hookline.run.store import JobRecord, SqlStore
+from hookline.run.store import JobRecord, SqlCursor, SqlStore
 
 OUTCOMES = ("succeeded", "failed")
 """What an operator may resolve a job whose outcome is unknown as."""
@@ -72,17 +74,31 @@ def check_rerun(job: JobRecord, recipe: Recipe | None, *, resend: bool) -> None:
             )
 
 
-async def rerun(runner: JobRunner, job: JobRecord, *, resend: bool, actor: str) -> JobOutcome:
-    """Run a job again from its failed step with ``runner`` (its recipe as it is now)."""
-    check_rerun(job, runner.recipe, resend=resend)
-    assert runner.store is not None
-    await record_action(
-        runner.store, job.id, "rerun", actor, {"resend": resend} if resend else None
-    )
-    outcome = await runner.run_claimed(job, again=True)
-    if outcome is None:
-        raise ConfigurationError(f"job {job.id} was taken by another process")
-    return outcome
+async def requeue(
+    store: SqlStore, job: JobRecord, recipe: Recipe | None, *, resend: bool, actor: str
+) -> JobRecord:
+    """Queue ``job`` again to rerun from its failed step with ``recipe`` (as it is now);
+    checked (``check_rerun``), then recorded; the job as queued.
+
+    Whichever executor runs it then (``run`` or ``dispatch`` with ``again``: in this process
+    or on a worker) claims it as it claims any queued job, while its trigger is paused too.
+    The change holds only if the job is still as it was checked: a job another operator
+    reran meanwhile is refused.
+    """
+    check_rerun(job, recipe, resend=resend)
+
+    def work(cur: SqlCursor) -> int:
+        cur.execute(
+            "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_until = NULL "
+            "WHERE id = ? AND status = ? AND COALESCE(lease_owner, '') = ?",
+            (job.id, job.status, job.lease_owner or ""),
+        )
+        return int(cur.rowcount)
+
+    if await store.transaction(work) != 1:
+        raise ConfigurationError(f"job {job.id} changed while it was checked; look at it again")
+    await record_action(store, job.id, "rerun", actor, {"resend": resend} if resend else None)
+    return replace(job, status="queued", lease_owner=None, lease_until=None)
 
 
 async def resolve(store: SqlStore, job: JobRecord, outcome: str, actor: str) -> None:

@@ -38,7 +38,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hookline.actions.call import Plan
 from hookline.errors import one_line
 from hookline.plugins.protocols import Executor
 from hookline.recipes.model import EventTrigger, Recipe
@@ -46,14 +45,14 @@ from hookline.run import cycles
 from hookline.run.claims import DEFAULT_LEASE, Claims
 from hookline.run.inbox import Intake
 from hookline.run.inline import InlineExecutor
-from hookline.run.jobs import JobOutcome, JobRunner, Observer
+from hookline.run.jobs import JobRunner, Observer
 from hookline.run.listener import Listener
-from hookline.run.metrics import Metrics
+from hookline.run.metrics import Metrics, MetricsObserver
 from hookline.run.pollers import Poller
 from hookline.run.pool import ConnectionPool
 from hookline.run.scheduler import Cron, Every, Schedule
 from hookline.run.shutdown import Shutdown
-from hookline.run.store import JobRecord, SqlCursor, SqlStore, StepRecord
+from hookline.run.store import JobRecord, SqlCursor, SqlStore
 from hookline.run.triggers import poll, spec_trigger
 from hookline.run.webhook_app import MAX_BODY, Hook, Receiver, webhook_hooks
 from hookline.spec.model import PollTrigger
@@ -124,7 +123,7 @@ class Service:
         self.intake = Intake(store)
         self.hooks: dict[str, Hook] = webhook_hooks(recipes, pool)
         self.polled = [recipe for recipe in recipes if _polls(recipe, pool)]
-        watched = _Watched(self.observer, self.metrics)
+        watched = MetricsObserver(self.observer, self.metrics)
         self.runners = {
             recipe.name: JobRunner(
                 recipe, pool, store, env=pool.env, observer=watched, claims=self.claims
@@ -235,11 +234,11 @@ class Service:
             )
         await self.resume()
 
-    def submit(self, job: JobRecord) -> None:
+    def submit(self, job: JobRecord, *, again: bool = False) -> None:
         """Hand a job of a served recipe to the executor (it runs once, however often it is
-        submitted)."""
+        submitted); ``again`` for an operator's rerun."""
         if job.recipe in self.runners and not self.stopping.is_set():
-            self.executor.dispatch(job)
+            self.executor.dispatch(job, again=again)
 
     async def resume(self) -> None:
         """Queue every job of the served recipes that any process may take now."""
@@ -349,35 +348,6 @@ class Service:
                 self.metrics.lag.labels(state.recipe, state.trigger).set(lag)
             if quiet is not None:
                 self.metrics.quiet.labels(state.recipe, state.trigger).set(quiet)
-
-
-class _Watched(Observer):
-    """Passes what jobs do to the service's observer, counting it in the metrics."""
-
-    def __init__(self, inner: Observer, metrics: Metrics) -> None:
-        self.inner = inner
-        self.metrics = metrics
-        self.recipes: dict[str, str] = {}
-
-    def job_started(self, job: JobRecord) -> None:
-        """Remember the job's recipe for its steps."""
-        self.recipes[job.id] = job.recipe
-        self.inner.job_started(job)
-
-    def step_finished(self, job_id: str, step: StepRecord, plan: Plan | None) -> None:
-        """Time the action steps."""
-        if step.started_at is not None and step.finished_at is not None and step.action:
-            recipe = self.recipes.get(job_id, "")
-            self.metrics.steps.labels(recipe, step.action).observe(
-                step.finished_at - step.started_at
-            )
-        self.inner.step_finished(job_id, step, plan)
-
-    def job_finished(self, job: JobRecord, outcome: JobOutcome) -> None:
-        """Count the job by how it ended."""
-        self.recipes.pop(job.id, None)
-        self.metrics.finished.labels(job.recipe, outcome.status).inc()
-        self.inner.job_finished(job, outcome)
 
 
 def _polls(recipe: Recipe, pool: ConnectionPool) -> bool:

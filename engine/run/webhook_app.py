@@ -41,7 +41,7 @@ from hookline.http.responses import MAX_DEPTH, truthy
 from hookline.http.webhooks import BasicVerifier
 from hookline.recipes.model import Recipe, with_defaults
 from hookline.run.inbox import Intake, StoreUnavailable
-from hookline.run.metrics import CONTENT_TYPE, Metrics
+from hookline.run.metrics import Metrics, metrics_route
 from hookline.run.pool import ConnectionPool
 from hookline.run.store import JobRecord
 from hookline.run.triggers import spec_trigger
@@ -134,7 +134,7 @@ class Receiver:
         routes: list[BaseRoute] = [
             Route("/hooks/{recipe}", self.receive, methods=["POST"]),
             Route("/healthz", self.healthz, methods=["GET"]),
-            Route("/metrics", self.metrics_page, methods=["GET"]),
+            metrics_route(self.metrics, self.refresh),
         ]
         if mounted is not None:
             routes.append(Mount("/", app=mounted))
@@ -217,12 +217,6 @@ class Receiver:
         return JSONResponse(
             {"status": "ok" if ok else "failing", **details}, status_code=200 if ok else 503
         )
-
-    async def metrics_page(self, request: Request) -> Response:
-        """The metrics, with the store's job counts and trigger lags read now."""
-        if self.refresh is not None:
-            await self.refresh()
-        return Response(self.metrics.render(), media_type=CONTENT_TYPE)
 
 
 _NOT_JSON = object()

@@ -245,10 +245,11 @@ def _max_pages(c: Compiler, is_list: bool, shared: _Shared) -> int | None:
 def _action(c: Compiler, name: str, shared: _Shared) -> Action:
     block = c.get()
     paths = _path_inputs(block)
+    inputs = tuple(block.get("input", {}))
     request: Request | None = None
     forms: tuple[Form, ...] = ()
     if "calls" not in block:
-        request, forms = _forms(c.at("request"), paths)
+        request, forms = _forms(c.at("request"), paths, inputs)
     calls = Composite(_calls(c.at("calls"))) if request is None else None
     methods = {form.request.method for form in forms} | {request.method if request else ""}
     idempotent = block.get("idempotent", methods <= IDEMPOTENT_METHODS)
@@ -269,7 +270,7 @@ def _action(c: Compiler, name: str, shared: _Shared) -> Action:
     lookup = None
     if "lookup" in block:
         lookup = Lookup(
-            request=compile_request(c.at("lookup", "request"), path_inputs=paths),
+            request=compile_request(c.at("lookup", "request"), path_inputs=paths, inputs=inputs),
             match=c.expression("lookup", "match") or c.expressions.compile_expression("`true`"),
             records=c.expression("lookup", "records"),
             select=c.expression("lookup", "select"),
@@ -308,7 +309,9 @@ def _path_inputs(block: Mapping[str, Any]) -> frozenset[str]:
     )
 
 
-def _forms(c: Compiler, paths: frozenset[str]) -> tuple[Request, tuple[Form, ...]]:
+def _forms(
+    c: Compiler, paths: frozenset[str], inputs: tuple[str, ...]
+) -> tuple[Request, tuple[Form, ...]]:
     """An action's request: one block, or a list of forms (each but the last with ``when``).
 
     A list whose last form has a ``when``, or whose earlier form lacks one (the forms after
@@ -316,12 +319,12 @@ def _forms(c: Compiler, paths: frozenset[str]) -> tuple[Request, tuple[Form, ...
     """
     block = c.get()
     if isinstance(block, Mapping):
-        return compile_request(c, path_inputs=paths), ()
+        return compile_request(c, path_inputs=paths, inputs=inputs), ()
     last = len(block) - 1
     forms: list[Form] = []
     for index, written in enumerate(block):
         at = c.at(index)
-        request = compile_request(at, path_inputs=paths, form=True)
+        request = compile_request(at, path_inputs=paths, form=True, inputs=inputs)
         when = c.expression(index, "when")
         if index == last:
             if when is not None:
@@ -392,7 +395,9 @@ def _trigger(c: Compiler, name: str, shared: _Shared) -> Trigger:
             **common,
         )
     return PollTrigger(
-        request=compile_request(c.at("request"), path_inputs=_path_inputs(block)),
+        request=compile_request(
+            c.at("request"), path_inputs=_path_inputs(block), inputs=tuple(block.get("input", {}))
+        ),
         records=_present(c.expression("records")),
         id=_present(c.expression("id")),
         errors=_error_rules(c.at("errors")) + shared.errors,

@@ -12,12 +12,13 @@ type's login, a paginator's extra request) compile request blocks with it too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hookline.documents.compiler import Compiler
 from hookline.expr.templates import CompiledValue, Expression, Template, truthy
+from hookline.spec.placement import place_inputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,15 +416,25 @@ class Spec:
 
 
 def compile_request(
-    c: Compiler, *, path_inputs: frozenset[str] = frozenset(), form: bool = False
+    c: Compiler,
+    *,
+    path_inputs: frozenset[str] = frozenset(),
+    form: bool = False,
+    inputs: Sequence[str] | None = None,
 ) -> Request:
     """Compile the request block at ``c`` (actions, triggers, lookups, auth types' requests).
 
     ``path_inputs`` are the inputs of the action whose values are paths (``format: path``);
     ``form`` says the block is one of an action's forms of its request, where ``when`` may
-    stand (the caller compiles it).
+    stand (the caller compiles it); ``inputs`` names the inputs of its action or trigger, in
+    order, which its ``inputs`` block may send by name (``hookline.spec.placement``).
     """
     block = c.get()
+    path = c.template("path")
+    values = {key: c.value(key) for key in ("query", "json", "form")}
+    if "inputs" in block:
+        to = block["inputs"]["to"]
+        values[to] = place_inputs(c, inputs, path, values[to])
     parts = block.get("multipart")
     if "when" in block and not form:
         c.problem(
@@ -434,12 +445,12 @@ def compile_request(
         )
     return Request(
         method=block["method"],
-        path=c.template("path"),
-        query=c.value("query"),
+        path=path,
+        query=values["query"],
         headers=c.value("headers"),
-        json=c.value("json"),
+        json=values["json"],
         omit_nulls=block.get("omit_nulls", False),
-        form=c.value("form"),
+        form=values["form"],
         multipart=None if parts is None else {n: _part(c.at("multipart", n)) for n in parts},
         body=c.value("body"),
         body_base64=block.get("body_base64", False),

@@ -145,10 +145,20 @@ class ReplayTransport(httpx.AsyncBaseTransport):
 class _Unlimited:
     """A rate limiter that never waits: replayed answers cost the platform nothing."""
 
-    async def acquire(self, key: str, budget: Budget | None, *, max_wait: float = MAX_WAIT) -> None:
-        """Return at once."""
+    async def acquire(
+        self, key: str, budget: Budget | None, *, max_wait: float = MAX_WAIT
+    ) -> float | None:
+        """Return at once, counting no slot."""
+        return None
 
-    async def feedback(self, key: str, budget: Budget | None, feedback: Feedback) -> None:
+    async def answered(
+        self,
+        key: str,
+        budget: Budget | None,
+        feedback: Feedback,
+        *,
+        slot: float | None = None,
+    ) -> None:
         """Ignore the recorded answer's signals."""
 
 

@@ -17,7 +17,8 @@ from typing import Any
 from celery import Celery
 
 TASK = "hookline.run_job"
-"""The name of the task that runs one job: ``(job_id, recipe)``."""
+"""The name of the task that runs one job: ``(job_id, recipe)``, and ``again`` for an
+operator's rerun."""
 
 VISIBILITY_TIMEOUT = 3600
 """Seconds before Redis hands an unacknowledged message to another worker."""
@@ -44,6 +45,8 @@ def celery_app(broker: str) -> Celery:
     return app
 
 
-def send_job(app: Celery, job_id: str, recipe: str, queue: str, countdown: float = 0) -> None:
-    """Send job ``job_id`` of ``recipe`` on ``queue`` (a blocking call: run it in a thread)."""
-    app.send_task(TASK, args=(job_id, recipe), queue=queue, countdown=countdown or None)
+def send_job(app: Celery, job_id: str, recipe: str, queue: str, *, again: bool = False) -> None:
+    """Send job ``job_id`` of ``recipe`` on ``queue`` (a blocking call: run it in a thread);
+    ``again``: an operator's rerun, run even while its trigger is paused."""
+    app.send_task(TASK, args=(job_id, recipe), kwargs={"again": True} if again else None,
+                  queue=queue)  # fmt: skip

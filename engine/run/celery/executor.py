@@ -9,7 +9,8 @@ A job sent is not sent again for ``resend`` seconds, however often the sweep fin
 unfinished (a backlog of queued jobs is not multiplied); after that, a job still unfinished
 is sent once more, in case the worker that had it is gone and its broker keeps the message
 (Redis hands an unacknowledged message to another worker only after its visibility timeout).
-A job sent twice still runs once: the worker that finds it finished passes it over.
+A job sent twice still runs once: the worker that finds it finished passes it over. An
+operator's rerun (``again``) is sent at once, however lately the job was.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
+from functools import partial
 
 from hookline.errors import ConfigurationError, one_line
 from hookline.plugins.records import ExecutorConfig
@@ -40,19 +42,20 @@ class CeleryExecutor:
             )
         self.config = config
         self.app = celery_app(config.broker)
-        self._outbox: asyncio.Queue[JobRecord] = asyncio.Queue()
+        self._outbox: asyncio.Queue[tuple[JobRecord, bool]] = asyncio.Queue()
         self._sent: dict[str, float] = {}
 
-    def dispatch(self, job: JobRecord) -> None:
-        """Put ``job`` in the outbox, unless it was sent less than ``resend`` seconds ago."""
+    def dispatch(self, job: JobRecord, *, again: bool = False) -> None:
+        """Put ``job`` in the outbox, unless it was sent less than ``resend`` seconds ago
+        (and is not a rerun)."""
         now = time.monotonic()
         last = self._sent.get(job.id)
-        if last is not None and now - last < self.config.resend:
+        if not again and last is not None and now - last < self.config.resend:
             return
         if len(self._sent) > 4096:  # what was sent long ago would be sent again anyway
             self._sent = {k: t for k, t in self._sent.items() if now - t < self.config.resend}
         self._sent[job.id] = now
-        self._outbox.put_nowait(job)
+        self._outbox.put_nowait((job, again))
 
     async def serve(self, runners: Mapping[str, JobRunner], stop: asyncio.Event) -> None:
         """Send the dispatched jobs until ``stop``; a failure is told to the job's observer."""
@@ -71,6 +74,7 @@ class CeleryExecutor:
         jobs: Sequence[JobRecord],
         *,
         stop: asyncio.Event | None = None,
+        again: bool = False,
     ) -> list[JobOutcome]:
         """Send every job, then wait until each has ended in the store; its outcome.
 
@@ -82,16 +86,20 @@ class CeleryExecutor:
         for job in jobs:
             if stop is not None and stop.is_set():
                 break
-            await asyncio.to_thread(send_job, self.app, job.id, job.recipe, self.config.queue)
+            await asyncio.to_thread(
+                partial(send_job, self.app, job.id, job.recipe, self.config.queue, again=again)
+            )
             runner.observer.job_started(job)
             sent.append(job)
         return await _outcomes(runner.store, sent, runner.observer, stop)
 
     async def _send_all(self, observers: Mapping[str, Observer]) -> None:
         while True:
-            job = await self._outbox.get()
+            job, again = await self._outbox.get()
             try:
-                await asyncio.to_thread(send_job, self.app, job.id, job.recipe, self.config.queue)
+                await asyncio.to_thread(
+                    partial(send_job, self.app, job.id, job.recipe, self.config.queue, again=again)
+                )
             except Exception as exc:
                 self._sent.pop(job.id, None)  # the next sweep dispatches it again
                 observer = observers.get(job.recipe, Observer())

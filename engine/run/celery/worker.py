@@ -4,7 +4,9 @@ A worker process keeps one event loop in a thread of its own, with the recipes i
 their connections (one pool, one HTTP client per connection), the state store and its claims
 (one owner, leases renewed in the background). Celery's thread pool runs ``concurrency``
 tasks at once; each task hands its job to that loop and waits, so the jobs of one worker
-share connections, sessions and rate budgets as the jobs of ``hookline serve`` do.
+share connections, sessions and rate budgets as the jobs of ``hookline serve`` do. Their jobs
+and steps are counted in the worker's ``metrics`` (``hookline.run.metrics``), served at
+``GET /metrics`` on the socket given as ``metrics_socket``, by that loop too.
 
 A task carries a job's id and recipe name. The job is read from the store and claimed there
 (``JobRunner.run_claimed``): a job that has ended already (a message delivered twice) is
@@ -17,6 +19,7 @@ is not sent again blindly (``hookline.run.jobs``).
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -25,11 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
+from starlette.applications import Starlette
 
 from hookline.recipes.model import Recipe
 from hookline.run.celery.app import TASK
 from hookline.run.claims import DEFAULT_LEASE, Claims
 from hookline.run.jobs import JobRunner, Observer
+from hookline.run.listener import Listener
+from hookline.run.metrics import Metrics, MetricsObserver, metrics_route
 from hookline.run.pool import ConnectionPool
 from hookline.run.store import FINAL, SqlStore
 
@@ -50,8 +56,9 @@ class Verdict:
 class WorkerLoop:
     """The worker's event loop, in a thread, with the recipes' runners, the store and claims.
 
-    ``start`` opens the connections and begins renewing leases; ``verdict`` runs one task's
-    job there and waits for it; ``stop`` closes everything.
+    ``start`` opens the connections, begins renewing leases and serves the metrics (given a
+    ``metrics_socket``); ``verdict`` runs one task's job there and waits for it; ``stop``
+    closes everything.
     """
 
     def __init__(
@@ -62,14 +69,17 @@ class WorkerLoop:
         observer: Observer,
         *,
         lease: float = DEFAULT_LEASE,
+        metrics_socket: socket.socket | None = None,
     ) -> None:
         self.recipes = recipes
         self.pool = pool
         self.store = store
-        self.observer = observer
+        self.metrics = Metrics()
+        self.metrics_socket = metrics_socket
+        self.observer = watched = MetricsObserver(observer, self.metrics)
         self.claims = claims = Claims(store, lease=lease)
         self.runners = {
-            name: JobRunner(recipe, pool, store, env=pool.env, observer=observer, claims=claims)
+            name: JobRunner(recipe, pool, store, env=pool.env, observer=watched, claims=claims)
             for name, recipe in recipes.items()
         }
         self.loop = asyncio.new_event_loop()
@@ -89,12 +99,14 @@ class WorkerLoop:
             self.loop.call_soon_threadsafe(stop.set)
         self._thread.join()
 
-    def verdict(self, job_id: str, recipe: str) -> Verdict:
+    def verdict(self, job_id: str, recipe: str, *, again: bool = False) -> Verdict:
         """Run job ``job_id`` of ``recipe`` on the loop, from a task's thread; what became of it."""
-        return asyncio.run_coroutine_threadsafe(self.run(job_id, recipe), self.loop).result()
+        work = self.run(job_id, recipe, again=again)
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result()
 
-    async def run(self, job_id: str, recipe: str) -> Verdict:
-        """Claim and run the job, or say why not and whether to try again later."""
+    async def run(self, job_id: str, recipe: str, *, again: bool = False) -> Verdict:
+        """Claim and run the job (``again``: an operator's rerun, even while its trigger is
+        paused), or say why not and whether to try again later."""
         runner = self.runners.get(recipe)
         if runner is None:
             return Verdict(
@@ -106,7 +118,7 @@ class WorkerLoop:
             return Verdict(f"job {job_id[:12]} of {recipe} is not in the state store")
         if job.status in FINAL:
             return Verdict(f"job {job_id[:12]} of {recipe} ended already ({job.status})")
-        outcome = await runner.run_claimed(job)
+        outcome = await runner.run_claimed(job, again=again)
         if outcome is not None:
             return Verdict(f"job {job_id[:12]} of {recipe}: {outcome.status}", ran=True)
         now = await self.store.get_job(job_id)
@@ -133,8 +145,15 @@ class WorkerLoop:
             async with self.pool, self.claims.renewing():
                 for recipe in self.recipes.values():
                     self.pool.open(recipe)
+                server = None
+                if self.metrics_socket is not None:
+                    server = Listener(Starlette(routes=[metrics_route(self.metrics)]))
+                    serving = await server.listen(self.metrics_socket)
                 self._ready.set_result(None)
                 await self._stop.wait()
+                if server is not None:
+                    server.should_exit = True
+                    await serving
         except BaseException as exc:
             if not self._ready.done():
                 self._ready.set_exception(exc)
@@ -148,8 +167,8 @@ def install_task(app: Celery, jobs: WorkerLoop) -> None:
     """Register the task that runs a job on ``jobs``' loop, under the name serve sends."""
 
     @app.task(name=TASK, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
-    def run_job(task: Any, job_id: str, recipe: str) -> None:
-        verdict = jobs.verdict(job_id, recipe)
+    def run_job(task: Any, job_id: str, recipe: str, again: bool = False) -> None:
+        verdict = jobs.verdict(job_id, recipe, again=again)
         if not verdict.ran:  # a job that ran has its own line
             jobs.observer.note(verdict.said, job=job_id, recipe=recipe)
         if verdict.retry_in is not None:

@@ -12,7 +12,6 @@ the pages' own script with the session. The operations themselves are
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -88,7 +87,6 @@ class WebConsole:
         self.service = service
         self.guard = guard
         self.tests: dict[str, TestResult] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.templates = Environment(
             loader=PackageLoader("hookline.run.console", "templates"),
             autoescape=select_autoescape(default=True),
@@ -324,8 +322,10 @@ class WebConsole:
                 "rerun`"
             )
         resend = str(form.get("resend") or "") in ("1", "on", "true")
-        operations.check_rerun(job, runner.recipe, resend=resend)
-        self._background(operations.rerun(runner, job, resend=resend, actor=who.actor))
+        queued = await operations.requeue(
+            service.store, job, runner.recipe, resend=resend, actor=who.actor
+        )
+        service.submit(queued, again=True)
         return {"action": action, "job": job.id}
 
     async def trigger_action(
@@ -353,17 +353,6 @@ class WebConsole:
         self.tests[connection.name] = result
         return {"action": "test", "connection": connection.name, "ok": result.ok,
                 "message": result.message}  # fmt: skip
-
-    def _background(self, work: Awaitable[Any]) -> None:
-        async def run() -> None:
-            try:
-                await work
-            except Exception as exc:
-                self.service.observer.note(f"console rerun failed: {exc}")
-
-        task = asyncio.create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _served(self, recipe: str) -> str:
         if recipe not in self.service.recipes:
