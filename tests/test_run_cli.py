@@ -15,6 +15,8 @@ from click.testing import CliRunner, Result
 
 from hookline.cli.jobs import jobs
 from hookline.cli.run import run
+from hookline.run.claims import Claims
+from hookline.run.cycles import trigger_states
 from hookline.run.store import open_store
 from hookline.spec.catalog import Catalog
 from tests.measure import measured_call
@@ -193,6 +195,44 @@ def test_a_poll_recipe_runs_only_what_is_new_on_the_next_run(
     third = cli.run(path)
     assert of_kind(third, "poll")[0] == {"event": "poll", "records": 1, "jobs": 1, "cursor": 3}
     assert tracker.comments[-1]["text"] == "seen Third"
+
+
+def test_a_poll_recipe_is_not_polled_while_another_process_holds_its_trigger(
+    cli: Cli, tracker: TrackerState
+) -> None:
+    path = cli.recipe(POLL)
+
+    async def holder(take: bool) -> None:
+        store = open_store(cli.state, cli.app.pm)
+        try:
+            claims = Claims(store, owner="other-host/1/serve")
+            if take:
+                assert await claims.hold_trigger("watch", "tracker.new_ticket") is not None
+            else:
+                await claims.let_go("watch", "tracker.new_ticket")
+        finally:
+            await store.close()
+
+    asyncio.run(holder(take=True))
+    held = cli.run(path)
+    assert held.exit_code == 1
+    assert "tracker.new_ticket is polled by another process now (other-host/1/serve)" in held.stderr
+    assert tracker.requests == [] and tracker.comments == []
+
+    asyncio.run(holder(take=False))
+    free = cli.run(path)
+    assert free.exit_code == 0, free.output
+    assert of_kind(free, "poll")[0]["jobs"] == 2
+
+    async def lease_holder() -> str | None:
+        store = open_store(cli.state, cli.app.pm)
+        try:
+            [state] = await trigger_states(store, ["watch"])
+            return state.holder
+        finally:
+            await store.close()
+
+    assert asyncio.run(lease_holder()) is None  # the run let the trigger go
 
 
 def test_an_event_file_runs_one_job_once(cli: Cli, tracker: TrackerState) -> None:

@@ -51,6 +51,7 @@ from hookline.recipes.load import load_recipe
 from hookline.recipes.model import ManualTrigger, Recipe, manual_inputs
 from hookline.run.claims import Claims, resumable_jobs
 from hookline.run.connections import load_connections
+from hookline.run.cycles import trigger_states
 from hookline.run.jobs import DRY_RUN_ID, JobRunner, new_event_key
 from hookline.run.listener import receive_from_sandbox
 from hookline.run.pool import ConnectionPool
@@ -64,6 +65,7 @@ from hookline.run.secrets import masked, secret_values
 from hookline.run.shutdown import Shutdown
 from hookline.run.store import JobRecord, SqlStore, open_store
 from hookline.run.triggers import (
+    PollResult,
     event_for,
     example_event,
     first_poll,
@@ -292,7 +294,9 @@ async def _run(
             async with Shutdown() as shutdown, claims.renewing():
 
                 async def work() -> None:
-                    jobs = await _jobs(recipe, pool, store, payload, reporter, options.served)
+                    jobs = await _jobs(
+                        recipe, pool, store, claims, payload, reporter, options.served
+                    )
                     await executor.run(runner, jobs, stop=shutdown.requested)
 
                 return await stoppable(reporter, work(), shutdown, options.grace)
@@ -368,6 +372,7 @@ async def _jobs(
     recipe: Recipe,
     pool: ConnectionPool,
     store: SqlStore,
+    claims: Claims,
     payload: Any,
     reporter: Reporter,
     served: Sequence[ServedSandbox] = (),
@@ -396,9 +401,32 @@ async def _jobs(
     if served and not isinstance(spec_trigger(recipe, pool)[1], PollTrigger):
         await receive_from_sandbox(recipe, pool, store, served, note=reporter.note)
         return await resumable_jobs(store, recipe.name)
-    result = await poll(recipe, pool, store, on_record=reporter.reading)
+    result = await _held_poll(recipe, pool, store, claims, reporter)
     reporter.polled(result.records, len(result.jobs), result.cursor)
     return result.jobs
+
+
+async def _held_poll(
+    recipe: Recipe, pool: ConnectionPool, store: SqlStore, claims: Claims, reporter: Reporter
+) -> PollResult:
+    """One poll cycle under the trigger's poll lease, which a serving process may hold: the
+    run polls only when none does, so a trigger is never read by two processes at once."""
+    spec, found, _ = spec_trigger(recipe, pool)
+    if not isinstance(found, PollTrigger):
+        return await poll(recipe, pool, store)  # it says why a webhook recipe is not polled
+    trigger = spec.event
+    if await claims.hold_trigger(recipe.name, trigger) is None:
+        states = await trigger_states(store, [recipe.name])
+        holder = next((s.holder for s in states if s.trigger == trigger), None)
+        raise ConfigurationError(
+            f"{recipe.name}: {trigger} is polled by another process now ({holder}), whose next "
+            "cycle reads what is new; `hookline triggers` shows it. Run it here once that "
+            "process stops"
+        )
+    try:
+        return await poll(recipe, pool, store, on_record=reporter.reading, holder=claims.owner)
+    finally:
+        await claims.let_go(recipe.name, trigger)
 
 
 def _dry_run_event(
