@@ -23,6 +23,17 @@ function derived(item) {
     more.toggle_label = item.paused ? "Resume" : "Pause";
     more.manual = item.kind === "manual";
   }
+  if ("connector" in item) {
+    const test = item.last_test;
+    more.where = `(${item.connector}, ${item.base_url})`;
+    more.budget_in_use = item.budget ? `${item.budget.used} of ${item.budget.limit}` : "no limit";
+    more.session_state = item.session.state;
+    more.session_expires = item.session.expires_at;
+    more.test_flag = test && (test.ok ? "succeeded" : "failed");
+    more.test_label = test && (test.ok ? "passed" : "failed");
+    more.test_message = test && test.message;
+    more.spoken_name = " " + item.name;
+  }
   return Object.assign({}, item, more);
 }
 
@@ -32,7 +43,8 @@ function shown(value) {
 
 function fill(row, item) {
   for (const el of row.querySelectorAll("[data-href]")) {
-    el.href = el.dataset.href.replace(/\{(\w+)\}/g, (_, key) => encodeURIComponent(shown(item[key])));
+    const url = el.dataset.href.replace(/\{(\w+)\}/g, (_, key) => encodeURIComponent(shown(item[key])));
+    el.setAttribute(el.tagName === "FORM" ? "action" : "href", url);
   }
   for (const el of row.querySelectorAll("[data-field]")) el.textContent = shown(item[el.dataset.field]);
   for (const el of row.querySelectorAll("[data-json]")) {
@@ -48,6 +60,9 @@ function fill(row, item) {
   }
   for (const el of row.querySelectorAll("[data-unless]")) {
     if (item[el.dataset.unless]) el.remove();
+  }
+  for (const el of row.querySelectorAll("[data-if]")) {
+    if (!item[el.dataset.if]) el.remove();
   }
 }
 
