@@ -22,7 +22,14 @@ from hookline.recipes.load import load_recipe
 from hookline.run import cycles
 from hookline.run.audit import job_actions
 from hookline.run.console.app import WebConsole
-from hookline.run.console.auth import Guard, digest, prepare_access
+from hookline.run.console.auth import (
+    WRONG_TOKENS,
+    WRONG_WINDOW,
+    Guard,
+    TooManyTries,
+    digest,
+    prepare_access,
+)
 from hookline.run.pool import ConnectionPool
 from hookline.run.sandbox import base_url, bind_all
 from hookline.run.serve import ServeSettings, Service
@@ -226,6 +233,47 @@ def test_state_changes_need_the_csrf_token_and_the_consoles_own_origin(
             assert "resolve by Ada (console)" in page.text
 
     run(main())
+
+
+def test_wrong_tokens_from_one_address_are_refused_for_a_while_and_sessions_go_on(
+    catalog: Catalog, tmp_path: Path, tracker: TrackerState
+) -> None:
+    async def main() -> None:
+        async with served(catalog, tmp_path, tracker) as console:
+            await console.sign_in()
+            origin = {"origin": console.url}
+            for n in range(WRONG_TOKENS):
+                wrong = await console.client.post(
+                    f"{console.url}/login", data={"token": f"guess-{n}"}, headers=origin
+                )
+                assert wrong.status_code == 401
+            right = await console.client.post(
+                f"{console.url}/login", data={"token": OPERATOR}, headers=origin
+            )
+            assert right.status_code == 429 and "set-cookie" not in right.headers
+            assert 0 < int(right.headers["retry-after"]) <= WRONG_WINDOW
+            assert "too many wrong operator tokens" in right.text
+            bearer = {"authorization": f"Bearer {OPERATOR}"}
+            api = await console.client.get(f"{console.url}/api/jobs", headers=bearer)
+            assert api.status_code == 429 and "too many wrong" in api.json()["error"]
+            page = await console.client.get(f"{console.url}/jobs")  # the session opened before
+            assert page.status_code == 200 and "<h1>Jobs</h1>" in page.text
+
+    run(main())
+
+
+def test_wrong_tokens_are_counted_per_address_and_forgotten_after_the_window() -> None:
+    now = [1000.0]
+    guard = Guard(None, digest(OPERATOR), clock=lambda: now[0])  # type: ignore[arg-type]
+    for _ in range(WRONG_TOKENS):
+        assert not guard.token_matches("guess", "192.0.2.1")
+        now[0] += 1
+    with pytest.raises(TooManyTries) as refused:
+        guard.token_matches(OPERATOR, "192.0.2.1")
+    assert refused.value.seconds == WRONG_WINDOW - WRONG_TOKENS
+    assert guard.token_matches(OPERATOR, "192.0.2.2")  # another address
+    now[0] += refused.value.seconds  # the oldest wrong token is a window old
+    assert guard.token_matches(OPERATOR, "192.0.2.1")
 
 
 def test_the_api_takes_the_bearer_token_and_answers_json(

@@ -13,6 +13,7 @@ the pages' own script with the session. The operations themselves are
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -38,6 +39,8 @@ from hookline.run.console.auth import (
     COOKIE,
     Guard,
     Operator,
+    TooManyTries,
+    address,
     csrf_token,
     own_origin,
     same_origin,
@@ -131,7 +134,11 @@ class WebConsole:
         """A page handler behind the login: sign-in first, CSRF on every POST."""
 
         async def guarded(request: Request) -> Response:
-            who = await self.guard.operator(request)
+            try:
+                who = await self.guard.operator(request)
+            except TooManyTries as exc:
+                return _retry_later(self.render(request, "error.html", None, status=429,
+                                                message=f"{exc}."), exc)  # fmt: skip
             if who is None:
                 if request.method != "GET":
                     return self.render(request, "error.html", None, status=403,
@@ -159,7 +166,10 @@ class WebConsole:
         """A JSON handler: a bearer token or a session (with CSRF on every POST)."""
 
         async def guarded(request: Request) -> Response:
-            who = await self.guard.operator(request)
+            try:
+                who = await self.guard.operator(request)
+            except TooManyTries as exc:
+                return _retry_later(_json({"error": str(exc)}, 429), exc)
             if who is None:
                 return _json({"error": "sign in, or send Authorization: Bearer <token>"}, 401)
             form: Mapping[str, Any] = {}
@@ -195,7 +205,12 @@ class WebConsole:
             return self.render(request, "login.html", None, status=403, target=target,
                                message="The sign-in did not come from this page.")  # fmt: skip
         token, name = str(form.get("token") or ""), str(form.get("name") or "").strip()
-        if not token or not self.guard.token_matches(token):
+        try:
+            matches = bool(token) and self.guard.token_matches(token, address(request))
+        except TooManyTries as exc:
+            return _retry_later(self.render(request, "login.html", None, status=429,
+                                            target=target, message=f"{exc}."), exc)  # fmt: skip
+        if not matches:
             return self.render(request, "login.html", None, status=401, target=target,
                                message="That is not the operator token.")  # fmt: skip
         session = await self.guard.open_session((name or "operator")[:80] + " (console)")
@@ -385,6 +400,11 @@ def _headers(response: Response) -> Response:
 
 def _json(data: Any, status: int = 200) -> Response:
     return _headers(JSONResponse(data, status_code=status))
+
+
+def _retry_later(response: Response, refused: TooManyTries) -> Response:
+    response.headers["Retry-After"] = str(math.ceil(refused.seconds))
+    return response
 
 
 async def _body(request: Request) -> Mapping[str, Any]:

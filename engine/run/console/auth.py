@@ -14,6 +14,10 @@
   is stored), and its ``Origin`` (or, without one, its ``Referer``) must be the console's
   own. A script that sends ``Authorization: Bearer <token>`` has no cookie to abuse, and is
   taken at its word.
+- **Wrong tokens** count against the client's address: after ``WRONG_TOKENS`` of them within
+  ``WRONG_WINDOW`` seconds, no token from that address is checked until the oldest is that
+  old (``TooManyTries``; the sign-in and the API answer 429 with ``Retry-After``). Sessions
+  already open are not affected. Behind a reverse proxy every client has the proxy's address.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import hmac
 import ipaddress
 import secrets
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +41,12 @@ from hookline.run.store import SqlCursor, SqlStore
 
 TOKEN_VARIABLE = "HOOKLINE_CONSOLE_TOKEN"
 """The environment variable that gives the operator token."""
+
+WRONG_TOKENS = 10
+"""How many wrong tokens an address may send within ``WRONG_WINDOW`` seconds."""
+
+WRONG_WINDOW = 60.0
+"""The window, in seconds, over which wrong tokens are counted."""
 
 COOKIE = "hookline_console"
 """The session cookie's name."""
@@ -126,16 +137,45 @@ async def prepare_access(store: SqlStore, environ: Mapping[str, str], host: str)
     return Granted(stored, token if stored == digest(token) else None)
 
 
+class TooManyTries(Exception):
+    """Too many wrong tokens came from one address: none is checked for ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"too many wrong operator tokens from this address; try again in {seconds:.0f} s"
+        )
+        self.seconds = seconds
+
+
 class Guard:
     """Checks tokens, opens and ends sessions, and checks state-changing requests."""
 
-    def __init__(self, store: SqlStore, token_hash: str) -> None:
+    def __init__(
+        self, store: SqlStore, token_hash: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.store = store
         self.token_hash = token_hash
+        self.clock = clock
+        self._wrong: dict[str, deque[float]] = {}
 
-    def token_matches(self, token: str) -> bool:
-        """Whether ``token`` is the operator token (compared as hashes, in constant time)."""
-        return hmac.compare_digest(digest(token), self.token_hash)
+    def token_matches(self, token: str, address: str) -> bool:
+        """Whether ``token`` is the operator token (compared as hashes, in constant time); a
+        wrong one counts against ``address``, which past the limit gets ``TooManyTries``."""
+        now = self.clock()
+        wrong = self._wrong.get(address)
+        if wrong is not None:
+            while wrong and wrong[0] <= now - WRONG_WINDOW:
+                wrong.popleft()
+            if len(wrong) >= WRONG_TOKENS:
+                raise TooManyTries(wrong[0] + WRONG_WINDOW - now)
+        if hmac.compare_digest(digest(token), self.token_hash):
+            return True
+        if len(self._wrong) >= 1024:  # forget addresses whose wrong tokens are all old
+            stale = [key for key, times in self._wrong.items() if times[-1] <= now - WRONG_WINDOW]
+            for key in stale:
+                del self._wrong[key]
+        self._wrong.setdefault(address, deque()).append(now)
+        return False
 
     async def open_session(self, actor: str) -> str:
         """A new session for ``actor``; its id, for the cookie."""
@@ -167,7 +207,7 @@ class Guard:
         if scheme.lower() == "bearer" and credentials:
             return (
                 Operator("api (bearer token)", bearer=True)
-                if self.token_matches(credentials.strip())
+                if self.token_matches(credentials.strip(), address(request))
                 else None
             )
         session = request.cookies.get(COOKIE)
@@ -193,6 +233,11 @@ class Guard:
         if not given or not hmac.compare_digest(given, who.csrf):
             return "the request's CSRF token is missing or wrong; reload the page and try again"
         return None
+
+
+def address(request: Request) -> str:
+    """The address a request came from, as the connection shows it."""
+    return request.client.host if request.client is not None else ""
 
 
 def csrf_token(session: str) -> str:
