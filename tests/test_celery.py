@@ -20,7 +20,9 @@ import httpx
 import pytest
 
 from hookline.plugins.manager import get_plugin_manager
+from hookline.run import cycles
 from hookline.run.audit import job_actions
+from hookline.run.celery.worker import PAUSED_RETRY
 from hookline.run.store import FINAL, SqlCursor, open_store
 from tests.celery_kit import (
     RABBITMQ,
@@ -174,6 +176,46 @@ def test_a_job_another_process_holds_is_tried_again_once_its_lease_runs_out(
         assert boxes.cases("pcr360:") == {f"pcr360:{item}": 1}
     assert job_statuses(state) == {"succeeded": 1}
     assert "is held by elsewhere/1/abc; tried again in" in processes.output()
+
+
+def test_a_job_of_a_paused_trigger_waits_on_the_worker_and_runs_once_resumed(
+    tmp_path: Path, state: str
+) -> None:
+    with counted_sandboxes(tmp_path) as (boxes, _), own_queue(REDIS) as queue:
+        recipe = tmp_path / "items-to-cases.yaml"
+        recipe.write_text(POLL_RECIPE.format(after=boxes.last_item()))
+        item = boxes.add_items(1)[0]
+        job_id = asyncio.run(queued_job(state, item))
+        asyncio.run(pause(state, paused=True))
+        processes = Processes(boxes, state, tmp_path, REDIS)
+        note = "its trigger is paused; looked at again in 10s"
+        try:
+            processes.worker([recipe], queue, concurrency=1)
+            send(REDIS, queue, job_id)
+            wait_for(lambda: note in processes.output(), "the worker's look", logs=processes.output)
+            time.sleep(4)
+            assert processes.output().count(note) == 1  # not a look a second
+            assert job_status(state, job_id) == "queued"
+            resumed = time.monotonic()
+            asyncio.run(pause(state, paused=False))
+            wait_for(lambda: finished(state, 1), "the resumed job", timeout=30,
+                     logs=processes.output)  # fmt: skip
+            assert time.monotonic() - resumed < PAUSED_RETRY + 5
+        finally:
+            processes.stop_all()
+        assert boxes.cases("pcr360:") == {f"pcr360:{item}": 1}
+    assert job_statuses(state) == {"succeeded": 1}
+
+
+async def pause(state: str, *, paused: bool) -> None:
+    """Pause or resume the trigger of ``items-to-cases`` as an operator would."""
+    store = open_store(state, get_plugin_manager(entry_points=False))
+    try:
+        await cycles.register(store, "items-to-cases", "pcr360.new_service_desk_record", "poll",
+                              None)  # fmt: skip
+        assert await cycles.set_paused(store, "items-to-cases", paused, "ops")
+    finally:
+        await store.close()
 
 
 def test_a_worker_serves_the_jobs_and_steps_it_ran_at_its_metrics_port(

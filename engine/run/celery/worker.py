@@ -11,7 +11,8 @@ and steps are counted in the worker's ``metrics`` (``hookline.run.metrics``), se
 A task carries a job's id and recipe name. The job is read from the store and claimed there
 (``JobRunner.run_claimed``): a job that has ended already (a message delivered twice) is
 passed over; a job another live process holds is tried again once that holder's lease would
-have run out (a Celery retry with a countdown), never dropped; a job whose holder died is
+have run out (a Celery retry with a countdown), never dropped, and a job whose trigger is
+paused every ``PAUSED_RETRY`` seconds until it is resumed; a job whose holder died is
 taken over and resumes at its first unfinished step, where a call whose outcome is unknown
 is not sent again blindly (``hookline.run.jobs``).
 """
@@ -33,6 +34,7 @@ from starlette.applications import Starlette
 from hookline.recipes.model import Recipe
 from hookline.run.celery.app import TASK
 from hookline.run.claims import DEFAULT_LEASE, Claims
+from hookline.run.cycles import is_paused
 from hookline.run.jobs import JobRunner, Observer
 from hookline.run.listener import Listener
 from hookline.run.metrics import Metrics, MetricsObserver, metrics_route
@@ -41,6 +43,10 @@ from hookline.run.store import FINAL, SqlStore
 
 UNKNOWN_RECIPE_RETRY = 30.0
 """Seconds before a job of a recipe this worker was not given is offered to workers again."""
+
+PAUSED_RETRY = 10.0
+"""Seconds between two looks at a job whose trigger is paused: its jobs wait in the queue
+without a store query and a log line a second each, and run this long after a resume at most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +130,12 @@ class WorkerLoop:
         now = await self.store.get_job(job_id)
         if now is None or now.status in FINAL:
             return Verdict(f"job {job_id[:12]} of {recipe} ended elsewhere")
+        if now.lease_owner is None and await is_paused(self.store, recipe):
+            return Verdict(
+                f"job {job_id[:12]} of {recipe} waits: its trigger is paused; looked at again "
+                f"in {PAUSED_RETRY:.0f}s",
+                PAUSED_RETRY,
+            )
         until = now.lease_until if now.lease_until is not None else time.time()
         wait = min(max(until - time.time(), 0.0) + 1.0, self.claims.lease)
         return Verdict(
