@@ -104,8 +104,7 @@ def test_a_worker_killed_mid_job_leaves_its_job_to_another_which_makes_the_case_
     tmp_path: Path, state: str
 ) -> None:
     with counted_sandboxes(tmp_path) as (boxes, _), own_queue(RABBITMQ) as queue:
-        recipe = tmp_path / "items-to-cases.yaml"
-        recipe.write_text(POLL_RECIPE.format(after=boxes.last_item()))
+        recipe, _ = items_recipe(tmp_path, boxes, 0)
         processes = Processes(boxes, state, tmp_path, RABBITMQ)
         argus = boxes.gates["argus"]
         try:
@@ -162,9 +161,7 @@ def test_a_job_another_process_holds_is_tried_again_once_its_lease_runs_out(
     tmp_path: Path, state: str
 ) -> None:
     with counted_sandboxes(tmp_path) as (boxes, _), own_queue(RABBITMQ) as queue:
-        recipe = tmp_path / "items-to-cases.yaml"
-        recipe.write_text(POLL_RECIPE.format(after=boxes.last_item()))
-        item = boxes.add_items(1)[0]
+        recipe, [item] = items_recipe(tmp_path, boxes, 1)
         job_id = asyncio.run(held_job(state, item, seconds=4.0))
         processes = Processes(boxes, state, tmp_path, RABBITMQ)
         try:
@@ -182,9 +179,7 @@ def test_a_job_of_a_paused_trigger_waits_on_the_worker_and_runs_once_resumed(
     tmp_path: Path, state: str
 ) -> None:
     with counted_sandboxes(tmp_path) as (boxes, _), own_queue(REDIS) as queue:
-        recipe = tmp_path / "items-to-cases.yaml"
-        recipe.write_text(POLL_RECIPE.format(after=boxes.last_item()))
-        item = boxes.add_items(1)[0]
+        recipe, [item] = items_recipe(tmp_path, boxes, 1)
         job_id = asyncio.run(queued_job(state, item))
         asyncio.run(pause(state, paused=True))
         processes = Processes(boxes, state, tmp_path, REDIS)
@@ -222,9 +217,7 @@ def test_a_worker_serves_the_jobs_and_steps_it_ran_at_its_metrics_port(
     tmp_path: Path, state: str
 ) -> None:
     with counted_sandboxes(tmp_path) as (boxes, _), own_queue(REDIS) as queue:
-        recipe = tmp_path / "items-to-cases.yaml"
-        recipe.write_text(POLL_RECIPE.format(after=boxes.last_item()))
-        item = boxes.add_items(1)[0]
+        recipe, [item] = items_recipe(tmp_path, boxes, 1)
         job_id = asyncio.run(queued_job(state, item))
         processes = Processes(boxes, state, tmp_path, REDIS)
         port = free_port()
@@ -250,9 +243,7 @@ def test_a_rerun_from_the_command_line_or_a_celery_served_console_runs_on_a_work
 ) -> None:
     token = secrets.token_urlsafe(32)
     with counted_sandboxes(tmp_path) as (boxes, _), own_queue(REDIS) as queue:
-        recipe = tmp_path / "items-to-cases.yaml"
-        recipe.write_text(POLL_RECIPE.format(after=boxes.last_item()))
-        first, second = boxes.add_items(2)
+        recipe, [first, second] = items_recipe(tmp_path, boxes, 2)
         failed = [asyncio.run(failed_job(state, recipe, item)) for item in (first, second)]
         processes = Processes(boxes, state, tmp_path, REDIS)
         processes.env["HOOKLINE_CONSOLE_TOKEN"] = token
@@ -321,6 +312,14 @@ def scrape(port: int) -> str | None:
         return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).raise_for_status().text
     except httpx.TransportError:
         return None
+
+
+def items_recipe(folder: Path, boxes: Sandboxes, items: int) -> tuple[Path, list[int]]:
+    """The recipe ``items-to-cases``, written in ``folder`` to poll PCR-360 from its last item
+    on, and ``items`` new items in the sandbox."""
+    recipe = folder / "items-to-cases.yaml"
+    recipe.write_text(POLL_RECIPE.format(after=boxes.last_item()))
+    return recipe, boxes.add_items(items)
 
 
 async def queued_job(state: str, item: int, recipe: Path = Path("items-to-cases.yaml")) -> str:
