@@ -153,7 +153,7 @@ def show(ctx: click.Context, job_id: str, state: str | None, as_json: bool) -> i
     job, actions = _with_store(ctx.obj, state, fetch)
     if as_json or not sys.stdout.isatty():
         data = _job_data(job)
-        data["steps"] = [_step_data(step) for step in job.steps]
+        data["steps"] = [step.data() for step in job.steps]
         data["actions"] = [action.data() for action in actions]
         click.echo(json.dumps(data, indent=2, default=str))
         return 0
@@ -327,21 +327,6 @@ def _job_data(job: JobRecord) -> dict[str, Any]:
         "created_at": job.created_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
-    }
-
-
-def _step_data(step: Any) -> dict[str, Any]:
-    return {
-        "path": step.path,
-        "id": step.step_id,
-        "action": step.action,
-        "status": step.status,
-        "attempts": step.attempts,
-        "input": step.input,
-        "output": step.output,
-        "error": step.error,
-        "started_at": step.started_at,
-        "finished_at": step.finished_at,
     }
 
 

@@ -129,6 +129,21 @@ class StepRecord:
     finished_at: float | None = None
     attempts: int = 1
 
+    def data(self, redact: Callable[[Any], Any] = lambda value: value) -> dict[str, Any]:
+        """The step as JSON-shaped data, its input, output and error passed through ``redact``."""
+        return {
+            "path": self.path,
+            "id": self.step_id,
+            "action": self.action,
+            "status": self.status,
+            "attempts": self.attempts,
+            "input": redact(self.input),
+            "output": redact(self.output),
+            "error": redact(self.error),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class JobRecord:

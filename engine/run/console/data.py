@@ -201,14 +201,7 @@ async def job_detail(service: Service, job_id: str) -> dict[str, Any]:
 
 def _step_data(step: StepRecord, redact: Any) -> dict[str, Any]:
     return {
-        "path": step.path,
-        "id": step.step_id,
-        "action": step.action,
-        "status": step.status,
-        "attempts": step.attempts,
-        "input": redact(step.input),
-        "output": redact(step.output),
-        "error": redact(step.error),
+        **step.data(redact),
         "started_at": iso(step.started_at),
         "finished_at": iso(step.finished_at),
         "seconds": _seconds(step.started_at, step.finished_at),
