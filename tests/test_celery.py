@@ -138,7 +138,6 @@ def test_three_workers_keep_to_planradars_budget(tmp_path: Path, state: str) -> 
     ):
         boxes.add_items(12)  # with the six the recipe starts after: 18 tickets
         processes = Processes(boxes, state, tmp_path, REDIS)
-        began = time.monotonic()
         try:
             for _ in range(3):
                 processes.worker([TICKETS], queue, concurrency=3)
@@ -146,13 +145,11 @@ def test_three_workers_keep_to_planradars_budget(tmp_path: Path, state: str) -> 
             wait_for(lambda: finished(state, 18), "18 jobs", timeout=90, logs=processes.output)
         finally:
             processes.stop_all()
-        took = time.monotonic() - began
         statuses, created = counted["planradar"].statuses, counted["planradar"].created
     assert job_statuses(state) == {"succeeded": 18}, processes.output()
     assert statuses[429] == 0 and statuses[201] == 18, processes.output()
     assert most_in_a_window(created, 3.0) <= 6
     assert max(created) - min(created) > 6  # eighteen calls, six a window: three windows
-    assert took > 10  # the tickets past the first ten waited for the next window
     ran = [log.read_text().count('"event":"job"') for log in processes.logs[:3]]
     assert sum(ran) == 18 and sum(1 for n in ran if n) >= 2, processes.output()
 
