@@ -27,7 +27,8 @@ from cryptography.fernet import Fernet
 
 from hookline import hookimpl
 from hookline.documents.markdown import fenced_blocks
-from hookline.errors import ConfigurationError
+from hookline.errors import AuthenticationError, ConfigurationError
+from hookline.http import lease
 from hookline.plugins.manager import get_plugin_manager
 from hookline.run.connections import Connections, NamedConnection
 from hookline.run.console.data import connection_rows
@@ -195,6 +196,68 @@ async def test_a_lease_whose_holder_died_runs_out(
         await fetch(connection, "/api/things")
     assert 0.2 < time.monotonic() - started < 10
     assert state.grants == {"refresh_token": 1}
+
+
+async def test_a_refresh_slower_than_the_lease_keeps_it_and_is_sent_once(
+    catalog: Catalog,
+    oauth: tuple[str, OAuthState],
+    state_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The token endpoint answers after three lease periods: the holder renews its lease
+    meanwhile, so the other process waits for its tokens instead of refreshing too."""
+    url, state = oauth
+    monkeypatch.setattr(lease, "LEASE", 0.6)
+    pm = get_plugin_manager()
+    stores = [open_store(state_url, pm) for _ in range(2)]
+    first = state.issue(with_refresh=True)
+    await StoreTokens(stores[0], KEY).save("crm", {**first, "expires_at": 0})
+    state.token_delay = 1.8
+
+    async def process(store: SqlStore, start: float) -> str:
+        await asyncio.sleep(start)
+        async with connect(catalog, AUTHORIZATION_CODE, url, StoreTokens(store, KEY)) as conn:
+            assert (await fetch(conn, "/api/things"))["items"]
+            token = token_session(conn).token
+            assert token is not None
+            return str(token["access_token"])
+
+    try:
+        used = await asyncio.gather(process(stores[0], 0), process(stores[1], 0.3))
+        assert state.grants == {"refresh_token": 1}
+        assert used[0] == used[1] != first["access_token"]
+        [row] = await raw_rows(stores[0])
+        assert row[4:] == (None, None)  # the lease was given back, and is renewed no more
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_a_wait_for_another_process_refreshing_is_bounded_and_says_so(
+    catalog: Catalog,
+    oauth: tuple[str, OAuthState],
+    database: SqlStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, state = oauth
+    monkeypatch.setattr(lease, "LEASE", 0.3)
+    monkeypatch.setattr(lease, "WAIT", 0.8)
+    tokens = StoreTokens(database, KEY)
+    await tokens.save("crm", {**state.issue(with_refresh=True), "expires_at": 0})
+    assert await tokens.claim("crm", "a live process", 0.3)
+    started = time.monotonic()
+    async with (
+        lease.Heartbeat(lambda: tokens.claim("crm", "a live process", 0.3), 0.1),
+        connect(catalog, AUTHORIZATION_CODE, url, tokens) as connection,
+    ):
+        with pytest.raises(AuthenticationError) as raised:
+            await fetch(connection, "/api/things")
+    assert 0.8 <= time.monotonic() - started < 5
+    assert str(raised.value).startswith(
+        "waited 0.8 s for another process to refresh the OAuth tokens of connection 'crm', "
+        "and it is still at it; try again once it has finished"
+    )
+    assert state.grants == {}
 
 
 async def test_tokens_forgotten_elsewhere_say_to_authorize(

@@ -235,6 +235,33 @@ def test_a_poll_recipe_is_not_polled_while_another_process_holds_its_trigger(
     assert asyncio.run(lease_holder()) is None  # the run let the trigger go
 
 
+def test_a_poll_recipe_runs_when_its_holder_lets_the_trigger_go_as_it_is_refused(
+    cli: Cli, tracker: TrackerState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The serve that holds the trigger stops between the run's refusal and its look at who
+    holds it: the trigger is free then, and the run polls it rather than name no holder."""
+    path = cli.recipe(POLL)
+    hold = Claims.hold_trigger
+    refusals: list[str] = []
+
+    async def racing(claims: Claims, recipe: str, trigger: str, kind: str = "poll") -> Any:
+        if refusals:
+            return await hold(claims, recipe, trigger, kind)
+        serve = Claims(claims.store, owner="other-host/1/serve")
+        assert await hold(serve, recipe, trigger) is not None
+        refused = await hold(claims, recipe, trigger, kind)
+        refusals.append(trigger)
+        await serve.let_go(recipe, trigger)
+        return refused
+
+    monkeypatch.setattr(Claims, "hold_trigger", racing)
+    done = cli.run(path)
+    assert refusals == ["tracker.new_ticket"]
+    assert done.exit_code == 0, done.output
+    assert "None" not in done.output
+    assert of_kind(done, "poll")[0]["jobs"] == 2
+
+
 def test_an_event_file_runs_one_job_once(cli: Cli, tracker: TrackerState) -> None:
     event = write(cli.folder, "event.json", json.dumps({"ticket": tracker.tickets[0]}))
     path = cli.recipe(WEBHOOK)

@@ -18,7 +18,13 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
-from hookline.errors import ConfigurationError, RateLimitedError, RateLimitWaitError
+from hookline.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    RateLimitedError,
+    RateLimitWaitError,
+)
+from hookline.http import lease
 from hookline.http.budget import SharedRateLimiter
 from hookline.http.connection import CallPolicy, Connection
 from hookline.http.ratelimit import Budget, Feedback, InProcessRateLimiter, Wait, announce
@@ -322,6 +328,7 @@ async def test_one_holder_at_a_time_takes_the_login_lease(stores: list[SqlStore]
     first, second = StoreSessionCache(stores[0], KEY), StoreSessionCache(stores[1], KEY)
     key = unique()
     assert await first.claim(key, "a", 30)
+    assert await first.claim(key, "a", 30)  # its holder keeps it
     assert not await second.claim(key, "b", 30)
     await second.release(key, "b")  # not its lease: nothing changes
     assert not await second.claim(key, "b", 30)
@@ -383,6 +390,65 @@ async def test_processes_starting_together_log_in_once(
     async with later:
         await things(later)
     assert state.logins == 1
+
+
+async def test_a_login_slower_than_the_lease_keeps_it_and_is_sent_once(
+    catalog: Catalog,
+    stores: list[SqlStore],
+    platform: tuple[str, SessionState],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The login answers after three lease periods: the process logging in renews its lease
+    meanwhile, so the others wait for its session instead of logging in too."""
+    url, state = platform
+    monkeypatch.setattr(lease, "LEASE", 0.6)
+    state.configure(login_delay=1.8)
+
+    async def later(connection: Connection, start: float) -> Any:
+        await asyncio.sleep(start)
+        return await things(connection)
+
+    connections = [process(catalog, store, url) for store in stores]
+    try:
+        results = await asyncio.gather(*(later(c, i * 0.3) for i, c in enumerate(connections)))
+    finally:
+        for connection in connections:
+            await connection.close()
+    assert all(result["items"] == [1, 2, 3] for result in results)
+    assert state.logins == 1
+
+    def leases(cur: Any) -> list[Any]:
+        cur.execute("SELECT lease_holder, lease_until FROM sessions")
+        return list(cur.fetchall())
+
+    assert [tuple(row) for row in await stores[0].transaction(leases)] == [(None, None)]
+
+
+async def test_a_wait_for_another_process_logging_in_is_bounded_and_says_so(
+    catalog: Catalog,
+    stores: list[SqlStore],
+    platform: tuple[str, SessionState],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, state = platform
+    monkeypatch.setattr(lease, "LEASE", 0.3)
+    monkeypatch.setattr(lease, "WAIT", 0.8)
+    waiting = process(catalog, stores[0], url)
+    other = StoreSessionCache(stores[1], KEY)
+    assert await other.claim(waiting.credential, "a live process", 0.3)
+    started = time.monotonic()
+    async with (
+        lease.Heartbeat(lambda: other.claim(waiting.credential, "a live process", 0.3), 0.1),
+        waiting,
+    ):
+        with pytest.raises(AuthenticationError) as raised:
+            await things(waiting)
+    assert 0.8 <= time.monotonic() - started < 5
+    assert str(raised.value).startswith(
+        "waited 0.8 s for another process to log in with the credentials of connection "
+        f"'{waiting.name}', and it is still at it"
+    )
+    assert state.logins == 0
 
 
 async def test_a_refused_session_is_renewed_once_for_every_process(

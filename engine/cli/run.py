@@ -32,6 +32,7 @@ import dataclasses
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -410,14 +411,21 @@ async def _held_poll(
     recipe: Recipe, pool: ConnectionPool, store: SqlStore, claims: Claims, reporter: Reporter
 ) -> PollResult:
     """One poll cycle under the trigger's poll lease, which a serving process may hold: the
-    run polls only when none does, so a trigger is never read by two processes at once."""
+    run polls only when none does, so a trigger is never read by two processes at once.
+
+    A holder that lets the trigger go between the refusal and the look at who holds it has
+    freed it: the run takes it then, rather than refusing without a holder to name.
+    """
     spec, found, _ = spec_trigger(recipe, pool)
     if not isinstance(found, PollTrigger):
         return await poll(recipe, pool, store)  # it says why a webhook recipe is not polled
     trigger = spec.event
-    if await claims.hold_trigger(recipe.name, trigger) is None:
+    while await claims.hold_trigger(recipe.name, trigger) is None:
         states = await trigger_states(store, [recipe.name])
-        holder = next((s.holder for s in states if s.trigger == trigger), None)
+        now = time.time()
+        holder = next((s.polled_by(now) for s in states if s.trigger == trigger), None)
+        if holder is None:
+            continue
         raise ConfigurationError(
             f"{recipe.name}: {trigger} is polled by another process now ({holder}), whose next "
             "cycle reads what is new; `hookline triggers` shows it. Run it here once that "

@@ -304,8 +304,10 @@ class SessionCache(Protocol):
     async def claim(self, key: str, holder: str, seconds: float) -> bool:
         """Take the login lease of ``key`` for ``seconds`` unless another holder has it.
 
-        Whoever holds the lease logs in while the others wait and then adopt its session;
-        a lease whose holder died runs out after ``seconds``.
+        Whoever holds the lease logs in while the others wait and then adopt its session.
+        ``holder`` claiming it again keeps it ``seconds`` from now, as the holder does every
+        third of ``seconds`` while it logs in; a lease whose holder died runs out after
+        ``seconds``.
         """
         ...
 

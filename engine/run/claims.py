@@ -35,16 +35,14 @@ the same step. Leases are long (30 seconds) next to the pauses a healthy process
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hookline.http.lease import Heartbeat
 from hookline.run.store import (
     JOB_COLUMNS,
     RESUMABLE,
@@ -165,27 +163,10 @@ class Claims:
 
         await self.store.transaction(work)
 
-    @asynccontextmanager
-    async def renewing(self) -> AsyncIterator[None]:
-        """Renew this process's leases in the background while the block runs.
-
-        A renewal that fails (the store briefly unreachable) is tried again at the next
-        beat; the lease is three beats long.
-        """
-
-        async def beat() -> None:
-            while True:
-                await asyncio.sleep(self.lease / 3)
-                with suppress(Exception):
-                    await self.renew()
-
-        task = asyncio.create_task(beat())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+    def renewing(self) -> Heartbeat:
+        """Renew this process's leases in the background while an ``async with`` block runs:
+        every third of the lease (``hookline.http.lease``)."""
+        return Heartbeat(self.renew, self.lease / 3)
 
     async def resumable(self, recipe: str) -> list[JobRecord]:
         """The recipe's jobs this process may claim now, oldest first."""

@@ -5,9 +5,9 @@ The session cache (``hookline.run.sessions``) and the OAuth tokens (``hookline.r
 each keep a table of this shape: a row per key holds one value sealed with the installation
 key (``hookline.run.keys``; the sealing is the caller's), the value's expiry in clear, and a
 lease, so that of several processes one logs in or refreshes while the others wait. A lease
-is taken with one conditional upsert, which SQLite and PostgreSQL both apply atomically; it
-runs out by itself, so a process that dies holding it delays the others and never blocks
-them.
+is taken, and kept by its holder claiming it again, with one conditional upsert, which SQLite
+and PostgreSQL both apply atomically; it runs out by itself, so a process that dies holding
+it delays the others and never blocks them.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ class SealedRows:
         return await self._run(work)
 
     async def claim(self, key: str, holder: str, seconds: float) -> bool:
-        """Take the lease of ``key`` for ``seconds`` unless another holder's lease still runs."""
+        """Take the lease of ``key`` for ``seconds`` unless another holder's lease still runs;
+        ``holder`` claiming it again keeps it ``seconds`` from now."""
         now = time.time()
         table = self.table
 
@@ -98,7 +99,8 @@ class SealedRows:
                 f"INSERT INTO {table} (key, updated_at, lease_holder, lease_until) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
                 "lease_holder = excluded.lease_holder, lease_until = excluded.lease_until "
-                f"WHERE {table}.lease_until IS NULL OR {table}.lease_until < ?",
+                f"WHERE {table}.lease_until IS NULL OR {table}.lease_until < ? "
+                f"OR {table}.lease_holder = excluded.lease_holder",
                 (key, now, holder, now + seconds, now),
             )
             return cur.rowcount == 1

@@ -77,7 +77,8 @@ class StoreSessionCache:
         return await self.rows.clear(self._row(key))
 
     async def claim(self, key: str, holder: str, seconds: float) -> bool:
-        """Take the login lease of ``key`` unless another holder's lease still runs."""
+        """Take the login lease of ``key`` unless another holder's lease still runs, or keep
+        it: ``holder`` claiming it again holds it ``seconds`` from now."""
         return await self.rows.claim(self._row(key), holder, seconds)
 
     async def release(self, key: str, holder: str) -> None:

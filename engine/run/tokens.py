@@ -124,7 +124,8 @@ class StoreTokens:
         return await self.rows.clear(name) or had_file
 
     async def claim(self, name: str, holder: str, seconds: float) -> bool:
-        """Take the refresh lease of ``name`` unless another holder's lease still runs."""
+        """Take the refresh lease of ``name`` unless another holder's lease still runs, or
+        keep it: ``holder`` claiming it again holds it ``seconds`` from now."""
         return await self.rows.claim(name, holder, seconds)
 
     async def release(self, name: str, holder: str) -> None:

@@ -16,7 +16,8 @@ connection's ``TokenStore`` (the state store's, shared by every process), and it
 single flight across processes too: the session reads the stored tokens first (another
 process may have refreshed them), else takes the connection's refresh lease and refreshes
 while the other processes wait for and then use the tokens it saves, a rotated refresh token
-with them in one write.
+with them in one write. The lease is renewed while the token request is on its way
+(``hookline.http.lease``), so a slow token endpoint never lets a second process refresh too.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import asyncio
 import base64
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -34,9 +34,9 @@ import httpx
 
 from hookline.errors import AuthenticationError, ConfigurationError, RateLimitedError, ServerError
 from hookline.expr.templates import CompiledValue
-from hookline.http.auth.shared import LEASE, POLL
 from hookline.http.auth.static import AuthTarget, copy_request
 from hookline.http.auth.storage import TokenStore
+from hookline.http.lease import Lease
 from hookline.http.responses import ErrorContext, error_for, lenient_json
 from hookline.http.send import AUTH_REQUEST, Flow
 
@@ -350,12 +350,19 @@ class AuthorizationCodeSession(TokenSession):
         refused = None if rejected is None or self.token is None else self.token["access_token"]
         if await self._take_up(refused):
             return
-        store, name = self.storage(), self.target.entry
-        holder = uuid.uuid4().hex
-        while not await store.claim(name, holder, LEASE):
-            await asyncio.sleep(POLL)
-            if await self._take_up(refused):
-                return  # the lease holder refreshed them
+        name = self.target.entry
+        lease = Lease(
+            self.storage(),
+            name,
+            work=f"refresh the OAuth tokens of connection {name!r}",
+            connector=self.target.spec.name,
+        )
+
+        async def refreshed() -> bool | None:
+            return await self._take_up(refused) or None
+
+        if await lease.take(refreshed):
+            return  # the lease holder refreshed them
         try:
             if await self._take_up(refused):
                 return  # refreshed between the last look and the lease
@@ -368,7 +375,7 @@ class AuthorizationCodeSession(TokenSession):
             token.setdefault("refresh_token", refresh)  # a server that does not rotate it
             await self._save(token)
         finally:
-            await store.release(name, holder)
+            await lease.release()
 
     async def _take_up(self, refused: str | None) -> bool:
         """Keep the stored tokens; whether their access token is good to use as it is.

@@ -347,7 +347,13 @@ class Session(httpx.Auth):
         self._lock: asyncio.Lock | None = None
         self._wall: tuple[float | None, float | None] = (None, None)  # expiry, renewal (Unix)
         cache = target.sessions
-        self._shared = None if cache is None else SharedLogin(cache, target.credential)
+        self._shared = (
+            None
+            if cache is None
+            else SharedLogin(
+                cache, target.credential, connection=target.name, connector=target.spec.name
+            )
+        )
 
     def needs_login(self) -> bool:
         """Whether the next request would log in or renew first: no session, or one due."""
@@ -384,9 +390,9 @@ class Session(httpx.Auth):
             if not self._stale(rejected):
                 return
             shared = self._shared
-            if shared is not None and await self._take_up(shared, rejected):
-                return
             try:
+                if shared is not None and await self._take_up(shared, rejected):
+                    return
                 if self._refreshable(rejected):
                     assert self.spec.refresh is not None
                     template = self.spec.refresh.request

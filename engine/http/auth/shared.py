@@ -4,34 +4,30 @@
 has a ``SessionCache``: before logging in it looks for a session another process cached and
 is not due for renewal (``take_up``); if there is none it takes the credential's login lease,
 so that of several processes starting together one logs in while the others wait and then
-take up its session; after a login or a refresh it caches the result. The lease runs out by
-itself if its holder dies, so a crash delays the others by at most ``LEASE`` seconds and
-never locks them out.
+take up its session; after a login or a refresh it caches the result. The lease is renewed
+while the login runs and given back after it (``hookline.http.lease``): a slow login keeps
+it, and a holder that died lets it run out within ``LEASE`` seconds.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-import uuid
 from collections.abc import Callable
 
+from hookline.http.lease import Lease
 from hookline.plugins.protocols import CachedSession, SessionCache
-
-LEASE = 60.0
-"""Seconds a login lease lasts: a login, its second step and its retries fit in it."""
-
-POLL = 0.1
-"""Seconds between two looks at the cache while another process logs in."""
 
 
 class SharedLogin:
-    """The cached session and the login lease of one credential."""
+    """The cached session and the login lease of one credential, which ``connection`` (a
+    connection of ``connector``) uses."""
 
-    def __init__(self, cache: SessionCache, key: str) -> None:
+    def __init__(self, cache: SessionCache, key: str, *, connection: str, connector: str) -> None:
         self.cache = cache
         self.key = key
-        self._holder: str | None = None
+        self.connection = connection
+        self.connector = connector
+        self._lease: Lease | None = None
 
     async def load(self) -> CachedSession | None:
         """The cached session, if any."""
@@ -77,19 +73,24 @@ class SharedLogin:
         None means this process holds the lease and must log in, then ``publish`` and
         ``release``.
         """
-        holder = uuid.uuid4().hex
-        while True:
-            if await self.cache.claim(self.key, holder, LEASE):
-                found = await self.cache.load(self.key)  # cached while the lease was taken
-                if found is not None and usable(found):
-                    await self.cache.release(self.key, holder)
-                    return found
-                self._holder = holder
-                return None
-            await asyncio.sleep(POLL)
+        lease = Lease(
+            self.cache,
+            self.key,
+            work=f"log in with the credentials of connection {self.connection!r}",
+            connector=self.connector,
+        )
+
+        async def logged_in() -> CachedSession | None:
             found = await self.cache.load(self.key)
-            if found is not None and usable(found):
-                return found
+            return found if found is not None and usable(found) else None
+
+        found = await lease.take(logged_in)
+        if found is None:
+            self._lease = lease
+            found = await logged_in()  # cached while the lease was taken
+            if found is not None:
+                await self.release()
+        return found
 
     async def publish(self, session: CachedSession) -> None:
         """Cache ``session`` for every process."""
@@ -97,6 +98,6 @@ class SharedLogin:
 
     async def release(self) -> None:
         """Give the lease back, if this process holds it."""
-        holder, self._holder = self._holder, None
-        if holder is not None:
-            await self.cache.release(self.key, holder)
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            await lease.release()

@@ -8,8 +8,9 @@ installation key.
 
 Refreshing is single flight across processes: the process that finds the access token due
 takes the connection's refresh lease (``claim``) and refreshes while the others wait for the
-tokens it saves. A lease runs out by itself, so a process that dies holding it delays the
-others and never blocks them.
+tokens it saves. The holder claims the lease again every third of its length while its
+token request runs (``hookline.http.lease``) and releases it after; a lease runs out by
+itself, so a process that dies holding it delays the others and never blocks them.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class TokenStore(Protocol):
         ...
 
     async def claim(self, name: str, holder: str, seconds: float) -> bool:
-        """Take the refresh lease of ``name`` for ``seconds`` unless another holder has it."""
+        """Take the refresh lease of ``name`` for ``seconds`` unless another holder has it;
+        ``holder`` claiming it again keeps it ``seconds`` from now."""
         ...
 
     async def release(self, name: str, holder: str) -> None:
