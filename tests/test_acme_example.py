@@ -137,7 +137,7 @@ def test_the_plugins_own_tests_pass(acme: Installed) -> None:
     assert readme_command("pytest") == []
     tested = run(["pytest", "-q", "-p", "no:cacheprovider"], cwd=acme.folder, env=acme.env)
     assert tested.returncode == 0, tested.stdout + tested.stderr
-    assert "9 passed" in tested.stdout
+    assert "10 passed" in tested.stdout
 
 
 def test_every_readme_command_is_run_here() -> None:

@@ -1,4 +1,4 @@
-"""What ``defaults`` gives every action: records, select, the paginator, and how to opt out."""
+"""What ``defaults`` gives every action and trigger: records, select, the paginator, opting out."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from hookline.errors import SpecError
 from hookline.spec.catalog import Catalog
-from hookline.spec.model import Spec
+from hookline.spec.model import PollTrigger, Spec
 
 SPEC = """\
 spec: hookline/v1
@@ -50,6 +50,18 @@ actions:
     calls:
       - {id: item, action: get_item}
       - {id: tags, action: list_tags}
+triggers:
+  new_item:
+    type: poll
+    title: New item
+    request: {method: GET, path: /items}
+    id: id
+  new_tag:
+    type: poll
+    title: New tag
+    request: {method: GET, path: /tags}
+    records: tags
+    id: id
 """
 
 
@@ -78,6 +90,14 @@ def test_a_list_takes_defaults_records_unless_it_says_where_its_records_are(spec
     assert spec.actions["list_items"].is_list and spec.actions["list_recent"].is_list
 
 
+def test_a_poll_trigger_takes_defaults_records_unless_it_says_where_its_records_are(
+    spec: Spec,
+) -> None:
+    new_item, new_tag = spec.triggers["new_item"], spec.triggers["new_tag"]
+    assert isinstance(new_item, PollTrigger) and isinstance(new_tag, PollTrigger)
+    assert (source(new_item.records), source(new_tag.records)) == ("data", "tags")
+
+
 def test_paginate_false_reads_one_page_despite_the_default(spec: Spec) -> None:
     assert spec.actions["list_items"].paginator is not None
     assert spec.actions["list_recent"].paginator is None
@@ -88,9 +108,11 @@ def test_a_list_without_records_anywhere_is_a_problem(catalog: Catalog) -> None:
     with pytest.raises(SpecError) as error:
         catalog.load_spec(Path("envelope.yaml"), text=text)
     messages = [str(p) for p in error.value.problems]
-    assert len(messages) == 2
+    assert len(messages) == 3
     assert messages[0].startswith("envelope.yaml:21:20: actions.list_items.output.list:")
     assert "a list action needs records" in messages[0]
+    assert messages[2].startswith("envelope.yaml:41:11: triggers.new_item.type:")
+    assert "a poll trigger needs records" in messages[2]
 
 
 def test_a_misspelt_paginator_is_still_one_precise_problem(catalog: Catalog) -> None:

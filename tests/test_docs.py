@@ -53,7 +53,7 @@ from hookline.documents.markdown import fenced_blocks
 from hookline.run.connections import write_connections
 from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
-from hookline.spec.reference import slug
+from hookline.spec.reference import connector_reference, slug
 from tests.installs import environment, install, run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,6 +154,26 @@ def test_slugs_follow_github() -> None:
     assert slug("error_rule") == "error_rule"
     assert slug("connection.rate_limit") == "connectionrate_limit"
     assert slug("`basic` auth type".replace("`", "")) == "basic-auth-type"
+
+
+def test_a_connector_page_gives_the_default_of_an_input(catalog: Catalog) -> None:
+    spec = catalog.load_spec(
+        Path("defaults.yaml"),
+        text="""\
+spec: hookline/v1
+name: defaults
+title: Defaults
+connection: {fields: {url: {type: string}}, base_url: "{{ connection.url }}"}
+actions:
+  list_issues:
+    title: List issues
+    input:
+      state: {enum: [open, all], default: open, description: Which issues}
+    request: {method: GET, path: /issues, inputs: {to: query}}
+""",
+    )
+    page = connector_reference(spec)
+    assert '| `state` | one of `open`, `all` |  | Which issues (default: `"open"`) |' in page
 
 
 def test_every_anchor_of_the_generated_references_resolves(catalog: Catalog) -> None:

@@ -359,6 +359,34 @@ async def test_error_rules_can_match_response_headers(
         assert caught.value.retry_after is not None and caught.value.retry_after > 0
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_an_answer_the_error_table_makes_a_rate_limit_is_retried_as_a_429(
+    catalog: Catalog, server: tuple[str, EchoState], method: str
+) -> None:
+    url, state = server
+    rules = spec_from(catalog, GITHUB_ERRORS).actions["ping"].errors
+    spent = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0"}
+    state.replies.extend([Reply(403, {"message": "API rate limit exceeded"}, spent), Reply(200)])
+    async with connect(catalog, url) as connection:
+        response = await call(connection, method, errors=rules)
+    assert response.status == 200
+    assert len(state.seen) == 2
+
+
+async def test_a_rate_limit_of_the_error_table_is_not_retried_when_the_policy_says_so(
+    catalog: Catalog, server: tuple[str, EchoState]
+) -> None:
+    url, state = server
+    rules = spec_from(catalog, GITHUB_ERRORS).actions["ping"].errors
+    spent = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0"}
+    state.replies.extend([Reply(403, {"message": "API rate limit exceeded"}, spent), Reply(200)])
+    retry = RetryPolicy(attempts=4, backoff=0.001, on_rate_limit=False)
+    async with connect(catalog, url) as connection:
+        with pytest.raises(RateLimitedError, match="API rate limit exceeded"):
+            await call(connection, errors=rules, retry=retry)
+    assert len(state.seen) == 1
+
+
 def test_an_error_rule_header_value_must_be_text_a_list_or_true(catalog: Catalog) -> None:
     bad = GITHUB_ERRORS.replace("{X-GitHub-SSO: true}", "{X-GitHub-SSO: false}")
     with pytest.raises(SpecError, match="X-GitHub-SSO"):

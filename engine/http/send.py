@@ -21,9 +21,10 @@ that sends only its own requests (a login ahead of a call) with the same retries
 
 Which failures are retried: connect errors and pool timeouts always (nothing was sent);
 read errors, lost connections and 502/503/504 only for idempotent requests and auth requests;
-429 for every method (the platform refused it) unless the retry policy says
-``on_rate_limit: false``. A non-idempotent request whose answer was lost raises
-``OutcomeUnknownError``: the platform may have applied it, and repeating it could apply it twice.
+429, and an error answer the error table makes ``rate_limited`` (GitHub's 403), for every
+method (the platform refused it) unless the retry policy says ``on_rate_limit: false``. A
+non-idempotent request whose answer was lost raises ``OutcomeUnknownError``: the platform may
+have applied it, and repeating it could apply it twice.
 """
 
 from __future__ import annotations
@@ -175,6 +176,20 @@ def _answer_lost(exc: httpx.TransportError) -> bool:
     return isinstance(exc, _LOST_ANSWER) and not isinstance(exc, _NOTHING_SENT)
 
 
+def _rate_limit_of(
+    response: httpx.Response, policy: CallPolicy, context: ErrorContext
+) -> RateLimitedError | None:
+    """The rate limit the error table makes of an error answer that is not a 429, if any.
+
+    GitHub answers a spent budget with a 403 that only its headers tell from a refused
+    permission; once a rule says so, it is retried as a 429 is.
+    """
+    if response.status_code < 400 or not any(r.kind == "rate_limited" for r in policy.errors):
+        return None
+    error = error_for(response, lenient_json(response, context), policy.errors, context)
+    return error if isinstance(error, RateLimitedError) else None
+
+
 def _auth_request_failed(exc: httpx.TransportError) -> bool:
     """Whether the exchange that failed was an auth type's (safe to repeat), not the call's."""
     try:
@@ -313,11 +328,18 @@ class Sender:
                     raise
                 reason = f"login answered {exc.status}"
             else:
-                if response is None or not self._retryable(
-                    response.status_code, policy, login=False
-                ):
+                if response is None:
                     return response
-                delay = self._delay(tries, policy.retry, started, retry_after(response.headers))
+                if response.status_code in RETRY_STATUSES:
+                    retryable = self._retryable(response.status_code, policy, login=False)
+                    wait = retry_after(response.headers)
+                else:
+                    limited = _rate_limit_of(response, policy, context)
+                    retryable = limited is not None and policy.retry.on_rate_limit
+                    wait = None if limited is None else limited.retry_after
+                if not retryable:
+                    return response
+                delay = self._delay(tries, policy.retry, started, wait)
                 if delay is None:
                     return response
                 reason = f"answered {response.status_code}"

@@ -59,8 +59,9 @@ class Builders:
 class _Shared:
     """What every action and trigger of one spec starts from: the defaults and the builders.
 
-    ``records`` is the default of list actions (``output: {list: true}``); ``select`` that of
-    the other actions that send a request and read JSON, never of a composite one.
+    ``records`` is the default of list actions (``output: {list: true}``) and poll triggers;
+    ``select`` that of the other actions that send a request and read JSON, never of a
+    composite one.
     """
 
     errors: tuple[ErrorRule, ...]
@@ -398,7 +399,7 @@ def _trigger(c: Compiler, name: str, shared: _Shared) -> Trigger:
         request=compile_request(
             c.at("request"), path_inputs=_path_inputs(block), inputs=tuple(block.get("input", {}))
         ),
-        records=_present(c.expression("records")),
+        records=_trigger_records(c, shared),
         id=_present(c.expression("id")),
         errors=_error_rules(c.at("errors")) + shared.errors,
         retry=shared.retry,
@@ -408,6 +409,21 @@ def _trigger(c: Compiler, name: str, shared: _Shared) -> Trigger:
         cursor_initial=c.value("cursor", "initial"),
         **common,
     )
+
+
+def _trigger_records(c: Compiler, shared: _Shared) -> Expression:
+    """A poll trigger's ``records``, else ``defaults.records``; a problem when neither is."""
+    records = c.expression("records")
+    if records is None:
+        records = shared.records
+    if records is None:
+        c.problem(
+            ["type"],
+            "a poll trigger needs records: give its records, or defaults.records for every "
+            "list action and poll trigger",
+        )
+        return c.expressions.compile_expression("`null`")  # stands in so the checks go on
+    return records
 
 
 def iter_schemas(data: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], Any]]:

@@ -88,12 +88,17 @@ def _table(schema: Mapping[str, Any], prefix: str | None) -> Iterator[str]:
     yield "| key | type | required | description |"
     yield "|---|---|---|---|"
     for key, prop in properties.items():
-        description = prop.get("description", "").replace("|", "\\|")
-        if "default" in prop:
-            description += f" (default: `{json.dumps(prop['default'])}`)"
+        description = _with_default(prop.get("description", "").replace("|", "\\|"), prop)
         mark = "yes" if key in required else ""
         anchor = slug(_child(prefix, key)) if prefix is not None and _nested(prop) else None
         yield f"| `{key}` | {_type_of(prop, anchor)} | {mark} | {description} |"
+
+
+def _with_default(description: str, prop: Mapping[str, Any]) -> str:
+    """The description, followed by the property's default where it has one."""
+    if "default" in prop:
+        description += f" (default: `{json.dumps(prop['default'])}`)"
+    return description
 
 
 def _section(
@@ -244,7 +249,7 @@ def _member(spec: Spec, block: Any, kind: str) -> list[str]:
             prop = prop if isinstance(prop, Mapping) else {}
             lines.append(
                 f"| `{name}` | {_type_of(prop)} | {'yes' if name in required else ''} | "
-                f"{_cell(prop.get('description', ''))} |"
+                f"{_with_default(_cell(prop.get('description', '')), prop)} |"
             )
         lines.append("")
     output = getattr(block, "output", None)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hookline import AuthenticationError, Catalog, NotFoundError
+from hookline import AuthenticationError, Catalog, NotFoundError, call_action
 from hookline.testing import Clock, check_described, check_examples, run_examples
 
 REQUESTER = "ana@example.org"
@@ -39,6 +39,13 @@ def test_list_tickets_reads_every_page(served: Callable[..., Any]) -> None:
         assert acme.state.requests == 3  # 20 a page
     assert [ticket["id"] for ticket in tickets] == list(range(1, 48))
     assert tickets[0]["ref"] == "ACME-001001"
+
+
+def test_list_tickets_stops_at_max_records(served: Callable[..., Any]) -> None:
+    with served("acme_tickets", ticket_count=47) as acme:
+        tickets = acme.session(lambda conn: call_action(conn, "list_tickets", max_records=25))
+        assert acme.state.requests == 2  # no page is asked for past the bound
+    assert [ticket["id"] for ticket in tickets] == list(range(1, 26))
 
 
 def test_a_created_ticket_is_stored_open(served: Callable[..., Any]) -> None:
