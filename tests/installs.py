@@ -9,10 +9,14 @@ The test process itself never imports it, so its plugin stays out of the other t
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+_FENCE = re.compile(r"```sh\n(.*?)```", re.DOTALL)
 
 
 def install(project: Path, target: Path) -> None:
@@ -47,3 +51,10 @@ def run(
         text=True,
         timeout=timeout,
     )
+
+
+def readme_commands(project: Path) -> list[list[str]]:
+    """The commands of the shell block of ``project``'s README, as argument lists."""
+    block = _FENCE.search((project / "README.md").read_text())
+    assert block is not None, f"{project / 'README.md'} has no shell block"
+    return [shlex.split(line) for line in block.group(1).splitlines() if line.strip()]

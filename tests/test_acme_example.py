@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -24,12 +23,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.installs import environment, install, run
+from tests.installs import environment, install, readme_commands, run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "acme-tickets"
 SECRET = "acme-demo-secret-7f3c91d2"
-_FENCE = re.compile(r"```sh\n(.*?)```", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -52,16 +50,10 @@ def acme(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     return Installed(folder, environment(target, PYTHONUNBUFFERED="1"))
 
 
-def readme_commands() -> list[list[str]]:
-    """The commands of the README's shell block, as argument lists."""
-    block = _FENCE.search((EXAMPLE / "README.md").read_text())
-    assert block is not None
-    return [shlex.split(line) for line in block.group(1).splitlines() if line.strip()]
-
-
 def readme_command(*start: str) -> list[str]:
     """The README's command that starts with ``start``, without the program's name."""
-    found = [command for command in readme_commands() if command[: len(start)] == list(start)]
+    commands = readme_commands(EXAMPLE)
+    found = [command for command in commands if command[: len(start)] == list(start)]
     assert len(found) == 1, f"the README has no single command starting {start}"
     return found[0][1:]
 
@@ -141,7 +133,7 @@ def test_the_plugins_own_tests_pass(acme: Installed) -> None:
 
 
 def test_every_readme_command_is_run_here() -> None:
-    assert [command[:2] for command in readme_commands()] == [
+    assert [command[:2] for command in readme_commands(EXAMPLE)] == [
         ["pip", "install"],  # the fixture's install
         ["hookline", "connectors"],
         ["hookline", "call"],

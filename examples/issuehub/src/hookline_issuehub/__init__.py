@@ -1,0 +1,1 @@
+"""Issuehub for hookline: the connector's spec and its sandbox."""
