@@ -63,21 +63,87 @@ async def test_a_refusal_pauses_the_bucket_and_resumes_it_evenly(clock: Clock) -
     assert limiter.reserve("k", budget) == pytest.approx(8 / 4)
 
 
+async def test_a_count_with_plenty_left_ends_the_even_spacing_after_a_pause(
+    clock: Clock,
+) -> None:
+    limiter = InProcessRateLimiter(clock)
+    budget = Budget(requests=4, per=8)
+    await limiter.answered("k", budget, Feedback(refused=True, retry_after=5))
+    clock.now += 5
+    await limiter.answered("k", budget, Feedback(remaining=99, reset=60, limit=100))
+    assert [limiter.reserve("k", budget) for _ in range(2)] == [0, 0]
+
+
 async def test_a_refusal_without_retry_after_pauses_a_whole_window(clock: Clock) -> None:
     limiter = InProcessRateLimiter(clock)
     await limiter.answered("k", Budget(2, 30), Feedback(refused=True))
     assert limiter.reserve("k", Budget(2, 30)) == pytest.approx(30)
 
 
-async def test_remaining_and_reset_spread_the_requests(clock: Clock) -> None:
+async def test_remaining_requests_under_the_reserve_are_spread_over_the_time_left(
+    clock: Clock,
+) -> None:
     limiter = InProcessRateLimiter(clock)
-    await limiter.answered("k", None, Feedback(remaining=4, reset=8))
+    await limiter.answered("k", None, Feedback(remaining=4, reset=8, limit=100))
     assert limiter.reserve("k", None) == 0
     assert limiter.reserve("k", None) == pytest.approx(2)  # not taken: asked again then
     clock.now += 2
     assert [limiter.reserve("k", None) for _ in range(2)] == pytest.approx([0, 2])
     await limiter.answered("k", None, Feedback(remaining=0, reset=20))
     assert limiter.reserve("k", None) == pytest.approx(20)
+
+
+class GitHub(httpx.AsyncBaseTransport):
+    """A platform of 5000 requests an hour that says how many remain, as GitHub does."""
+
+    def __init__(self, remaining: int, *, limit: bool = True) -> None:
+        self.remaining = remaining
+        self.limit = limit
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.remaining -= 1
+        headers = {"X-RateLimit-Remaining": str(self.remaining), "X-RateLimit-Reset": "3600"}
+        if self.limit:
+            headers["X-RateLimit-Limit"] = "5000"
+        return httpx.Response(200, headers=headers)
+
+
+async def send_all(transport: RateLimitedTransport, count: int) -> None:
+    for _ in range(count):
+        await transport.handle_async_request(httpx.Request("GET", "http://platform.test/"))
+
+
+@pytest.mark.parametrize("limit", [True, False], ids=["limit-header", "no-limit-header"])
+async def test_requests_go_at_once_while_plenty_of_the_budget_remains(
+    clock: Clock, limit: bool
+) -> None:
+    limiter = InProcessRateLimiter(clock)
+    platform = GitHub(4991, limit=limit)
+    transport = RateLimitedTransport(platform, limiter=limiter, key="k", budget=None, max_wait=0)
+    await send_all(transport, 26)  # the clock stands still, and any wait would fail
+    assert platform.remaining == 4965
+
+
+async def test_requests_are_spread_once_fewer_than_the_reserve_remain(clock: Clock) -> None:
+    limiter = InProcessRateLimiter(clock)
+    platform = GitHub(502)
+    transport = RateLimitedTransport(platform, limiter=limiter, key="k", budget=None, max_wait=0)
+    await send_all(transport, 2)  # 500 remain: a tenth of the limit, not yet short
+    await send_all(transport, 1)
+    assert limiter.reserve("k", None) == pytest.approx(3600 / 499)
+
+
+async def test_without_a_limit_the_most_remaining_since_the_reset_measures_the_budget(
+    clock: Clock,
+) -> None:
+    limiter = InProcessRateLimiter(clock)
+    await limiter.answered("k", None, Feedback(remaining=100, reset=60))
+    assert [limiter.reserve("k", None) for _ in range(2)] == [0, 0]
+    await limiter.answered("k", None, Feedback(remaining=9, reset=50))
+    assert limiter.reserve("k", None) == pytest.approx(50 / 9)
+    clock.now += 60  # past the reset: 100 no longer measures the new window
+    await limiter.answered("k", None, Feedback(remaining=5, reset=60))
+    assert [limiter.reserve("k", None) for _ in range(2)] == [0, 0]
 
 
 async def test_an_answer_stamps_its_slot_again_so_its_token_returns_a_window_after_it(
@@ -140,6 +206,8 @@ def test_retry_after_in_seconds_and_as_an_http_date() -> None:
 def test_feedback_of_rate_limit_headers() -> None:
     headers = httpx.Headers({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "12"})
     assert feedback_of(200, headers) == Feedback(remaining=3, reset=12)
+    headers["X-RateLimit-Limit"] = "5000"
+    assert feedback_of(200, headers) == Feedback(remaining=3, reset=12, limit=5000)
     assert feedback_of(429, httpx.Headers({"Retry-After": "2"})) == Feedback(True, 2.0)
     assert feedback_of(200, httpx.Headers({"X-RateLimit-Remaining": "many"})).is_empty
 

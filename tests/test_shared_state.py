@@ -131,6 +131,19 @@ async def test_a_pause_one_process_learns_holds_for_the_others(stores: list[SqlS
     assert time.monotonic() - began == pytest.approx(0.4, abs=0.15)
 
 
+async def test_processes_pace_a_budget_only_once_it_runs_short(stores: list[SqlStore]) -> None:
+    key, clock = unique(), Clock(1_000_000.0)
+    first, second = (SharedRateLimiter(StoreLedger(store), clock=clock) for store in stores[:2])
+    await first.answered(key, None, Feedback(remaining=4990, reset=3600))
+    for _ in range(26):  # the clock stands still, and any wait would fail
+        await second.acquire(key, None, max_wait=0)
+    await second.answered(key, None, Feedback(remaining=400, reset=3000))  # short of 4990's tenth
+    await first.acquire(key, None, max_wait=0)  # no slot was kept before: the first is free
+    with pytest.raises(RateLimitWaitError) as caught:
+        await first.acquire(key, None, max_wait=0)
+    assert caught.value.wait == pytest.approx(3000 / 400)
+
+
 async def test_a_pause_past_max_wait_fails_at_once_naming_it(stores: list[SqlStore]) -> None:
     key = unique("planradar")
     first, second = (SharedRateLimiter(StoreLedger(store)) for store in stores[:2])

@@ -20,9 +20,11 @@ then asks again, so the wait it gets reflects every answer that came in meanwhil
 guard still absorbs the jitter of a request whose answer is not in yet.
 
 Platform feedback slows the bucket down: a 429, or a ``Retry-After`` on a 429 or 503, pauses
-it, and ``X-RateLimit-Remaining`` with ``X-RateLimit-Reset`` spread the remaining requests
-evenly over the time left. A ``Retry-After`` on any other answer is ignored: a success says
-nothing about the budget, and a hostile one must not stall the connection.
+it, and ``X-RateLimit-Remaining`` with ``X-RateLimit-Reset`` pace it: requests go at once
+while plenty remain, are spread evenly over the time left once fewer than the ``RESERVE`` of
+the platform's budget remain, and wait for the reset when none do. A ``Retry-After`` on any
+other answer is ignored: a success says nothing about the budget, and a hostile one must not
+stall the connection.
 
 Waits are bounded. A request whose slot is further away than the connection's ``max_wait``
 (default ten minutes) fails at once with a ``RateLimitWaitError`` naming the wait and the
@@ -68,6 +70,16 @@ MAX_WAIT = 600.0
 SHOWN_WAIT = 3.0
 """Waits longer than this many seconds are told to ``on_wait``."""
 
+RESERVE = 0.1
+"""The share of the platform's budget held in reserve: once fewer requests remain, they are
+spread over the time left until the reset; while more remain, requests go at once.
+
+The budget is ``X-RateLimit-Limit``, else the most requests the platform said remained since
+its last reset. Spreading a nearly full budget only slows short runs down (GitHub's 5000 an
+hour would put 0.72 s between any two requests); spreading the reserve keeps a long run from
+spending it in a burst and then standing still until the reset.
+"""
+
 _EPOCH_THRESHOLD = 1_000_000_000  # a reset value above this is a Unix time, not a delay
 _SIGNALS = frozenset({"retry-after", "x-ratelimit-remaining", "x-ratelimit-reset"})
 _PAUSING_STATUSES = frozenset({429, 503})  # where Retry-After speaks of the budget
@@ -95,6 +107,7 @@ class Feedback:
     retry_after: float | None = None
     remaining: int | None = None
     reset: float | None = None
+    limit: int | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -180,7 +193,9 @@ class Bucket:
     """One budget's state: the start times of the latest slots, pauses and pacing.
 
     Times are read from one clock (monotonic in a process, Unix time in a shared store).
-    ``asked`` is the pause the platform asked for that ends at ``not_before``.
+    ``asked`` is the pause the platform asked for that ends at ``not_before``. ``peak`` is
+    the platform's budget in its window ending at ``peak_until``: its limit, else the most
+    requests it said remained.
     """
 
     grants: list[float] = field(default_factory=list)
@@ -189,6 +204,8 @@ class Bucket:
     spacing: float = 0.0
     spacing_until: float = 0.0
     last: float = 0.0
+    peak: int = 0
+    peak_until: float = 0.0
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any] | None) -> Bucket:
@@ -204,6 +221,8 @@ class Bucket:
                 spacing=float(data.get("spacing", 0.0)),
                 spacing_until=float(data.get("spacing_until", 0.0)),
                 last=float(data.get("last", 0.0)),
+                peak=int(data.get("peak", 0)),
+                peak_until=float(data.get("peak_until", 0.0)),
             )
         except (TypeError, ValueError, AttributeError):
             return cls()
@@ -217,6 +236,8 @@ class Bucket:
             "spacing": self.spacing,
             "spacing_until": self.spacing_until,
             "last": self.last,
+            "peak": self.peak,
+            "peak_until": self.peak_until,
         }
 
     def next_start(self, now: float, budget: Budget | None) -> float:
@@ -300,8 +321,16 @@ class Bucket:
                 self.spacing = budget.per / budget.requests
                 self.spacing_until = self.not_before + budget.per
         elif feedback.remaining is not None and feedback.reset is not None:
-            self.spacing = feedback.reset / max(feedback.remaining, 1)
-            self.spacing_until = now + feedback.reset
+            self.pace(now, feedback.remaining, feedback.reset, feedback.limit)
+
+    def pace(self, now: float, remaining: int, reset: float, limit: int | None) -> None:
+        """Spread ``remaining`` (at least one) requests over the ``reset`` seconds left once
+        they are fewer than the ``RESERVE`` of the budget; else let them go at once."""
+        seen = self.peak if now < self.peak_until else 0
+        self.peak = limit if limit is not None else max(seen, remaining)
+        self.peak_until = now + reset
+        self.spacing = reset / remaining if remaining < self.peak * RESERVE else 0.0
+        self.spacing_until = now + reset
 
     def is_idle(self, now: float, budget: Budget | None) -> bool:
         """Whether the bucket holds nothing that could delay a slot from ``now`` on."""
@@ -456,6 +485,7 @@ def feedback_of(status: int, headers: Mapping[str, str]) -> Feedback:
     """What a response's status and headers say about the budget."""
     remaining = _number(headers.get("x-ratelimit-remaining"))
     reset = _number(headers.get("x-ratelimit-reset"))
+    limit = _number(headers.get("x-ratelimit-limit"))
     if reset is not None and reset > _EPOCH_THRESHOLD:
         reset = max(0.0, reset - time.time())
     return Feedback(
@@ -463,6 +493,7 @@ def feedback_of(status: int, headers: Mapping[str, str]) -> Feedback:
         retry_after=retry_after(headers) if status in _PAUSING_STATUSES else None,
         remaining=None if remaining is None else int(remaining),
         reset=reset,
+        limit=None if limit is None else int(limit),
     )
 
 
