@@ -30,10 +30,14 @@ from hookline.run.jobs import JobOutcome, Observer
 from hookline.run.store import JobRecord, StepRecord
 
 FAILED = frozenset({"failed", "outcome_unknown"})
+STOPPED = 130
+"""The exit code of a run stopped by SIGTERM or Ctrl-C (128 + SIGINT, as shells say)."""
 
 
-def exit_code(outcomes: list[JobOutcome]) -> int:
-    """0 when every job succeeded (or was skipped), 1 when any failed."""
+def exit_code(outcomes: list[JobOutcome], *, stopped: bool = False) -> int:
+    """0 when every job succeeded (or was skipped), 1 when any failed, 130 when stopped."""
+    if stopped:
+        return STOPPED
     return 1 if any(outcome.status in FAILED for outcome in outcomes) else 0
 
 
@@ -67,9 +71,9 @@ class Reporter(Observer):
         """Remember the outcome for the summary."""
         self.outcomes.append(outcome)
 
-    def finish(self) -> int:
-        """Show the summary; return the exit code."""
-        return exit_code(self.outcomes)
+    def finish(self, *, stopped: bool = False) -> int:
+        """Show the summary; return the exit code (130 when the run was ``stopped``)."""
+        return exit_code(self.outcomes, stopped=stopped)
 
     def abort(self, error: BaseException) -> None:
         """The run ends early with ``error`` (shown by the caller); no summary follows."""
@@ -153,9 +157,9 @@ class JsonLinesReporter(Reporter):
         """An ``error`` line instead of the summary."""
         self.emit("error", message=str(error) or type(error).__name__)
 
-    def finish(self) -> int:
+    def finish(self, *, stopped: bool = False) -> int:
         """The summary line."""
-        code = exit_code(self.outcomes)
+        code = exit_code(self.outcomes, stopped=stopped)
         self.emit("summary", jobs=len(self.outcomes), **self.counts(), exit_code=code)
         return code
 
@@ -238,10 +242,10 @@ class TerminalReporter(Reporter):
         """Stop the live display; the error is printed by the caller."""
         self.live.stop()
 
-    def finish(self) -> int:
+    def finish(self, *, stopped: bool = False) -> int:
         """Stop the live display and print the summary table."""
         self.live.stop()
-        code = exit_code(self.outcomes)
+        code = exit_code(self.outcomes, stopped=stopped)
         seconds = time.monotonic() - self.started
         if not self.outcomes:
             self.console.print(f"{self.title}: no jobs to run ({seconds:.1f}s)")

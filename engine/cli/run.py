@@ -79,8 +79,6 @@ from hookline.spec.catalog import Catalog
 from hookline.spec.model import PollTrigger
 
 T = TypeVar("T")
-STOPPED = 130
-"""The exit code of a run stopped by SIGTERM or Ctrl-C (128 + SIGINT, as shells say)."""
 
 
 def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -324,11 +322,10 @@ async def stoppable(
             "jobs not started stay queued for the next run"
         )
         await shutdown.finish([task], grace)
+    stopped = shutdown.requested.is_set()
     if task.cancelled():
-        reporter.finish()
-        return STOPPED
-    code = await reported(reporter, task)
-    return STOPPED if shutdown.requested.is_set() else code
+        return reporter.finish(stopped=stopped)
+    return await reported(reporter, task, stopped=stopped)
 
 
 def _start(
@@ -343,8 +340,8 @@ def _start(
         reporter.note(message, **data)
 
 
-async def reported(reporter: Reporter, work: Awaitable[object]) -> int:
-    """Run ``work``, then show the summary; return the exit code.
+async def reported(reporter: Reporter, work: Awaitable[object], *, stopped: bool = False) -> int:
+    """Run ``work``, then show the summary; return the exit code (130 if ``stopped``).
 
     An error that ends the run early (a poll the platform refused) is told by ``abort``
     instead of a summary, and raised.
@@ -354,7 +351,7 @@ async def reported(reporter: Reporter, work: Awaitable[object]) -> int:
     except BaseException as exc:
         reporter.abort(exc)
         raise
-    return reporter.finish()
+    return reporter.finish(stopped=stopped)
 
 
 async def _dry_run(
