@@ -81,11 +81,13 @@ from hookline.spec.model import PollTrigger
 T = TypeVar("T")
 
 
-def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    """The ``--json`` flag."""
-    return click.option(
-        "--json", "as_json", is_flag=True, help="Write JSON lines (the default off a terminal)."
-    )(function)
+def json_flag(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A ``--json`` flag (``as_json``) whose help says when output is JSON without it."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+json_option = json_flag("Write JSON lines (the default off a terminal).")
+"""The ``--json`` flag of a command whose output is JSON lines off a terminal anyway."""
 
 
 def grace_option(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -47,7 +47,7 @@ from hookline.actions.call import Plan
 from hookline.cli.connections import connections_option, state_option
 from hookline.cli.executors import build_executor, executor_options
 from hookline.cli.progress import wait_data
-from hookline.cli.run import exits, json_option
+from hookline.cli.run import exits, json_flag
 from hookline.documents.loader import load_document
 from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentError, RecipeError
 from hookline.http.ratelimit import Wait
@@ -78,6 +78,13 @@ from hookline.spec.catalog import Catalog
 
 SANDBOX_POLL = 10.0
 """Seconds between polls of each poll recipe under ``--sandbox``."""
+
+
+log_json_option = json_flag(
+    "Write JSON lines, for log collectors (without it the log is text, on a terminal or not)."
+)
+"""The ``--json`` flag of ``serve`` and ``worker``, whose log stays text off a terminal:
+a service's log is read by people in the journal unless a collector asks for JSON."""
 
 
 @click.command("serve")
@@ -140,7 +147,7 @@ SANDBOX_POLL = 10.0
     help="Serve the web console at / (sign in with $HOOKLINE_CONSOLE_TOKEN or the token "
     "printed at the first start).",
 )
-@json_option
+@log_json_option
 @click.pass_obj
 @exits
 def serve(
