@@ -406,6 +406,20 @@ def test_serve_logs_text_off_a_terminal_unless_json_as_its_help_says(
         assert "JSON lines" in said and "default off a terminal" not in said
 
 
+def test_serve_on_a_busy_port_says_how_to_choose_another(served: Served) -> None:
+    recipe = str(served.poll_recipe())
+    [taken] = bind_all("127.0.0.1", [0])
+    with taken:
+        port = str(taken.getsockname()[1])
+        result = served.cli(serve, recipe, "--port", port, "--no-console")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use; another program "
+        "(or another hookline) may have the port: give --port N for another, or --port 0 for "
+        "any free one\n"
+    )
+
+
 def test_jobs_lists_stale_and_unknown_jobs_and_resolves_one(served: Served) -> None:
     async def prepare() -> list[JobRecord]:
         store = open_store(served.state, served.catalog.pm)

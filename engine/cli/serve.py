@@ -203,7 +203,7 @@ def serve(
         lease=lease,
         poll_every=SANDBOX_POLL if in_sandboxes else None,
     )
-    sock = bind_all(host, [port])[0]
+    sock = bind_all(host, [port], option="--port")[0]
     with ExitStack() as stack:
         stack.callback(sock.close)
         served: list[ServedSandbox] = []

@@ -109,7 +109,11 @@ def worker(
     from hookline.run.celery.app import celery_app
     from hookline.run.celery.worker import WorkerLoop, install_task
 
-    sock = None if metrics_port is None else bind_all(metrics_host, [metrics_port])[0]
+    sock = (
+        None
+        if metrics_port is None
+        else bind_all(metrics_host, [metrics_port], option="--metrics-port")[0]
+    )
     store = open_store(state, catalog.pm)
     pool = ConnectionPool(catalog, env=env, connections=connections)
     pool.share(store, on_wait=log.waiting)
