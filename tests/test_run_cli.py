@@ -277,6 +277,17 @@ def test_a_manual_recipes_event_is_checked_as_its_inputs_are(
     assert tracker.comments == []
 
 
+def test_a_misspelt_recipe_or_event_file_suggests_the_one_beside_it(cli: Cli) -> None:
+    recipe = cli.recipe(WEBHOOK, "ticket-to-case.yaml")
+    event = write(cli.folder, "ticket-created.json", "{}")
+    result = cli.run(str(cli.folder / "ticket-to-cse.yaml"), "--event", str(event))
+    assert result.exit_code == 1
+    assert f"No such file or directory (did you mean {recipe!r}?)" in result.stderr
+    result = cli.run(recipe, "--event", str(cli.folder / "ticket-craeted.json"))
+    assert result.exit_code == 1
+    assert f"No such file or directory (did you mean {str(event)!r}?)" in result.stderr
+
+
 @pytest.mark.parametrize("kind", ["fifo", "device", "large"])
 def test_an_event_is_read_only_from_a_regular_file_of_at_most_a_mebibyte(
     cli: Cli, kind: str

@@ -406,6 +406,13 @@ def test_serve_logs_text_off_a_terminal_unless_json_as_its_help_says(
         assert "JSON lines" in said and "default off a terminal" not in said
 
 
+def test_serve_of_a_misspelt_recipe_suggests_the_one_beside_it(served: Served) -> None:
+    recipe = served.poll_recipe("watch")
+    result = served.cli(serve, str(served.folder / "wacth.yaml"), "--port", "0")
+    assert result.exit_code == 1
+    assert f"(did you mean {str(recipe)!r}?)" in result.stderr
+
+
 def test_serve_on_a_busy_port_says_how_to_choose_another(served: Served) -> None:
     recipe = str(served.poll_recipe())
     [taken] = bind_all("127.0.0.1", [0])

@@ -48,7 +48,7 @@ from hookline.cli.connections import connections_option, state_option
 from hookline.cli.executors import build_executor, executor_options
 from hookline.cli.progress import wait_data
 from hookline.cli.run import exits, json_flag
-from hookline.documents.loader import load_document
+from hookline.documents.loader import load_document, nearby_file
 from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentError, RecipeError
 from hookline.http.ratelimit import Wait
 from hookline.plugins.protocols import Executor
@@ -339,7 +339,7 @@ def recipe_files(path: Path) -> list[Path]:
     """A file as given; the recipes of a folder (YAML files whose first key is ``recipe``)."""
     if not path.is_dir():
         if not path.exists():
-            raise ConfigurationError(f"no file or folder {str(path)!r}")
+            raise ConfigurationError(f"no file or folder {str(path)!r}{nearby_file(path)}")
         return [path]
     found = []
     for file in sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")):
