@@ -25,13 +25,12 @@ from rich.table import Table
 from rich.text import Text
 
 from hookline.actions.call import Plan
+from hookline.cli.group import STOPPED
 from hookline.http.ratelimit import Wait
 from hookline.run.jobs import JobOutcome, Observer
 from hookline.run.store import JobRecord, StepRecord
 
 FAILED = frozenset({"failed", "outcome_unknown"})
-STOPPED = 130
-"""The exit code of a run stopped by SIGTERM or Ctrl-C (128 + SIGINT, as shells say)."""
 
 
 def exit_code(outcomes: list[JobOutcome], *, stopped: bool = False) -> int:
