@@ -277,6 +277,24 @@ def test_a_manual_recipes_event_is_checked_as_its_inputs_are(
     assert tracker.comments == []
 
 
+@pytest.mark.parametrize(
+    ("recipe", "options", "expected"),
+    [
+        (WEBHOOK, (), "the event does not match the tracker.ticket_event event schema"),
+        (WEBHOOK, ("--dry-run",), "the event does not match the tracker.ticket_event event"),
+        (MANUAL, (), "input 'text' is required"),
+    ],
+    ids=["webhook", "dry run", "manual"],
+)
+def test_an_event_that_does_not_fit_is_refused_naming_its_file(
+    cli: Cli, recipe: str, options: tuple[str, ...], expected: str
+) -> None:
+    event = write(cli.folder, "event.json", json.dumps({"ticket": {"id": "seven"}, "id": 2}))
+    result = cli.run(cli.recipe(recipe), "--event", str(event), *options)
+    assert result.exit_code == 1
+    assert f"error: {event}: {expected}" in result.stderr
+
+
 def test_a_misspelt_recipe_or_event_file_suggests_the_one_beside_it(cli: Cli) -> None:
     recipe = cli.recipe(WEBHOOK, "ticket-to-case.yaml")
     event = write(cli.folder, "ticket-created.json", "{}")

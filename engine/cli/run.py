@@ -32,8 +32,8 @@ import dataclasses
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from contextlib import ExitStack
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from functools import wraps
 from pathlib import Path
@@ -205,7 +205,9 @@ def run(
     payload = _payload(recipe, inputs, event_file)
     reporter = reporter_for(as_json)
     pool = ConnectionPool(catalog, env=env, connections=connections, dry_run=dry_run)
-    options = _Options(catalog, state, dry_run, grace, made_up=tuple(sorted(made)))
+    options = _Options(
+        catalog, state, dry_run, grace, made_up=tuple(sorted(made)), event_file=event_file
+    )
     if in_sandboxes:
         return _run_in_sandboxes(recipe, pool, payload, options, reporter)
     return asyncio.run(_run(recipe, pool, payload, options, reporter))
@@ -223,7 +225,10 @@ def _payload(recipe: Recipe, pairs: tuple[str, ...], event_file: Path | None) ->
         if pairs:
             raise ConfigurationError("give the inputs with --input or in --event FILE, not both")
         payload = read_event(event_file)
-        return manual_event(trigger, payload) if isinstance(trigger, ManualTrigger) else payload
+        if not isinstance(trigger, ManualTrigger):
+            return payload  # checked against the trigger's event schema once its spec is open
+        with _named(event_file):
+            return manual_event(trigger, payload)
     if isinstance(trigger, ManualTrigger):
         return manual_inputs(trigger, read_inputs(pairs, trigger.inputs_schema["properties"]))
     return None
@@ -239,6 +244,18 @@ class _Options:
     grace: float
     served: tuple[ServedSandbox, ...] = ()
     made_up: tuple[str, ...] = ()
+    event_file: Path | None = None
+
+
+@contextmanager
+def _named(event_file: Path | None) -> Iterator[None]:
+    """Name ``event_file`` in a ``ConfigurationError`` about the event read from it."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        if event_file is None:
+            raise
+        raise ConfigurationError(f"{event_file}: {exc}") from None
 
 
 def _run_in_sandboxes(
@@ -281,7 +298,8 @@ async def _run(
             pool.open(recipe)
             runner = JobRunner(recipe, pool, None, env=pool.env, dry_run=True, observer=reporter)
             _start(reporter, recipe, notes, dry_run=True)
-            return await reported(reporter, _dry_run(recipe, pool, payload, runner, reporter))
+            planned = _dry_run(recipe, pool, payload, runner, reporter, options.event_file)
+            return await reported(reporter, planned)
     executor = build_executor(options.catalog, "inline", ExecutorConfig())
     store = open_store(options.state, options.catalog.pm)
     try:
@@ -294,9 +312,7 @@ async def _run(
             async with Shutdown() as shutdown, claims.renewing():
 
                 async def work() -> None:
-                    jobs = await _jobs(
-                        recipe, pool, store, claims, payload, reporter, options.served
-                    )
+                    jobs = await _jobs(recipe, pool, store, claims, payload, reporter, options)
                     await executor.run(runner, jobs, stop=shutdown.requested)
 
                 return await stoppable(reporter, work(), shutdown, options.grace)
@@ -357,9 +373,15 @@ async def reported(reporter: Reporter, work: Awaitable[object], *, stopped: bool
 
 
 async def _dry_run(
-    recipe: Recipe, pool: ConnectionPool, payload: Any, runner: JobRunner, reporter: Reporter
+    recipe: Recipe,
+    pool: ConnectionPool,
+    payload: Any,
+    runner: JobRunner,
+    reporter: Reporter,
+    event_file: Path | None,
 ) -> None:
-    event = _dry_run_event(recipe, pool, payload, reporter)
+    with _named(event_file):
+        event = _dry_run_event(recipe, pool, payload, reporter)
     if event is not None:
         key, data = event
         await runner.run_job(
@@ -374,7 +396,7 @@ async def _jobs(
     claims: Claims,
     payload: Any,
     reporter: Reporter,
-    served: Sequence[ServedSandbox] = (),
+    options: _Options,
 ) -> list[JobRecord]:
     """The jobs this run makes: one for a manual run or a given event, or a poll's; for a
     webhook recipe in sandboxes, the job of an event the sandbox sends."""
@@ -384,7 +406,8 @@ async def _jobs(
         job = await store.create_job(recipe.name, recipe.path, new_event_key(), kept)
         return [] if job is None else [dataclasses.replace(job, event=payload)]
     if payload is not None:
-        job, new = await given_event(recipe, pool, store, payload)
+        with _named(options.event_file):
+            job, new = await given_event(recipe, pool, store, payload)
         if job is None:
             reporter.note("the event does not pass the trigger's filter; no job")
             return []
@@ -397,8 +420,8 @@ async def _jobs(
             )
             return []
         return [job]
-    if served and not isinstance(spec_trigger(recipe, pool)[1], PollTrigger):
-        await receive_from_sandbox(recipe, pool, store, served, note=reporter.note)
+    if options.served and not isinstance(spec_trigger(recipe, pool)[1], PollTrigger):
+        await receive_from_sandbox(recipe, pool, store, options.served, note=reporter.note)
         return await resumable_jobs(store, recipe.name)
     result = await _held_poll(recipe, pool, store, claims, reporter)
     reporter.polled(result.records, len(result.jobs), result.cursor)
