@@ -13,6 +13,7 @@ stderr for commands whose stdout is their output (``hookline call``).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -92,12 +93,23 @@ class JsonLinesReporter(Reporter):
         super().__init__()
         self.stream = stream or sys.stdout
         self.dry_run = False
+        self.reader_gone = False
 
     def emit(self, event: str, **data: Any) -> None:
-        """Write one line."""
+        """Write one line; once the reader has closed the pipe (``| head``), write nothing.
+
+        The run goes on: what a reader reads must not change what the jobs do, and a job cut
+        short by a write to a closed pipe would fail after its first steps had run.
+        """
+        if self.reader_gone:
+            return
         line = orjson.dumps({"event": event, **data}, default=str).decode()
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            self.reader_gone = True
+            _to_devnull(self.stream)
 
     def start(self, recipe: str, trigger: str, *, dry_run: bool) -> None:
         """The run begins."""
@@ -161,6 +173,18 @@ class JsonLinesReporter(Reporter):
         code = exit_code(self.outcomes, stopped=stopped)
         self.emit("summary", jobs=len(self.outcomes), **self.counts(), exit_code=code)
         return code
+
+
+def _to_devnull(stream: TextIO) -> None:
+    """Point ``stream``'s file at the null device, so that the interpreter's last flush of
+    what it still holds does not fail on the closed pipe again."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's buffer)
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
 
 
 class TerminalReporter(Reporter):
