@@ -81,3 +81,34 @@ def test_the_summary_of_a_stopped_run_gives_the_exit_code_130(finishes: bool) ->
     summary = json.loads(out.getvalue().splitlines()[-1])
     assert summary["event"] == "summary"
     assert summary["exit_code"] == 130
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["history kept", "a sandbox run's own"])
+def test_a_stopped_run_names_each_interrupted_job_and_how_to_resume_it(kept: bool) -> None:
+    out = io.StringIO()
+    reporter = JsonLinesReporter(out)
+
+    async def stopped_run() -> int:
+        shutdown = Shutdown()
+
+        async def work() -> None:
+            reporter.job_finished(job("f" * 32), JobOutcome("f" * 32, "succeeded"))
+            shutdown.request()
+            reporter.job_finished(job("a" * 32), JobOutcome("a" * 32, "interrupted"))
+
+        return await stoppable(reporter, work(), shutdown, grace=1, resumable=kept)
+
+    assert asyncio.run(stopped_run()) == 130
+    notes = [
+        line for line in map(json.loads, out.getvalue().splitlines()) if line["event"] == "note"
+    ]
+    if not kept:  # the store goes with the run: nothing can resume the job
+        assert notes == []
+        return
+    assert notes[-1] == {
+        "event": "note",
+        "message": "job aaaaaaaaaaaa was interrupted; `hookline jobs rerun aaaaaaaaaaaa` resumes "
+        "it at its first unfinished step",
+        "job": "a" * 32,
+    }
+    assert not any("ffffffffffff" in note["message"] for note in notes)

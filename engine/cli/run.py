@@ -98,7 +98,7 @@ def grace_option(function: Callable[..., Any]) -> Callable[..., Any]:
         default=30.0,
         show_default=True,
         help="Seconds a running job may take to finish after SIGTERM or Ctrl-C; it is then "
-        "interrupted, to resume at its first unfinished step next time.",
+        "interrupted, and `hookline jobs rerun ID` resumes it at its first unfinished step.",
     )(function)
 
 
@@ -245,6 +245,8 @@ class _Options:
     served: tuple[ServedSandbox, ...] = ()
     made_up: tuple[str, ...] = ()
     event_file: Path | None = None
+    kept: bool = True
+    """Whether the job history outlives the run (not in a ``--sandbox`` run's own store)."""
 
 
 @contextmanager
@@ -271,7 +273,7 @@ def _run_in_sandboxes(
         options = replace(options, served=tuple(served))
         if options.state is None and not options.dry_run:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="hookline-"))
-            options = replace(options, state=str(Path(folder) / "state.db"))
+            options = replace(options, state=str(Path(folder) / "state.db"), kept=False)
             notes.append(("job history is kept for this run only; give --state to keep it", {}))
         return asyncio.run(_run(pointed, pool, payload, options, reporter, notes))
 
@@ -315,18 +317,26 @@ async def _run(
                     jobs = await _jobs(recipe, pool, store, claims, payload, reporter, options)
                     await executor.run(runner, jobs, stop=shutdown.requested)
 
-                return await stoppable(reporter, work(), shutdown, options.grace)
+                return await stoppable(
+                    reporter, work(), shutdown, options.grace, resumable=options.kept
+                )
     finally:
         await store.close()
 
 
 async def stoppable(
-    reporter: Reporter, work: Coroutine[Any, Any, None], shutdown: Shutdown, grace: float
+    reporter: Reporter,
+    work: Coroutine[Any, Any, None],
+    shutdown: Shutdown,
+    grace: float,
+    *,
+    resumable: bool = True,
 ) -> int:
     """``reported(work)``, stopping as ``shutdown`` asks: the exit code, 130 if stopped.
 
     On a first signal no new job starts and the running one has ``grace`` seconds; it is
-    interrupted then, or at a second signal.
+    interrupted then, or at a second signal, and named with the command that resumes it
+    when its history is ``resumable`` (kept after the run).
     """
     task = asyncio.create_task(work)
     asked = asyncio.create_task(shutdown.requested.wait())
@@ -341,6 +351,14 @@ async def stoppable(
         )
         await shutdown.finish([task], grace)
     stopped = shutdown.requested.is_set()
+    for outcome in reporter.outcomes if resumable else ():
+        if outcome.status == "interrupted":
+            short = outcome.job_id[:12]
+            reporter.note(
+                f"job {short} was interrupted; `hookline jobs rerun {short}` resumes it at its "
+                "first unfinished step",
+                job=outcome.job_id,
+            )
     if task.cancelled():
         return reporter.finish(stopped=stopped)
     return await reported(reporter, task, stopped=stopped)
