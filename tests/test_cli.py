@@ -130,6 +130,17 @@ def test_bad_usage_exits_2() -> None:
     assert code == 2
 
 
+def test_ctrl_c_while_a_command_loads_exits_130_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("hookline.cli.run.load_recipe", interrupted)
+    result = CliRunner().invoke(main, ["run", "recipes/argus-incident-to-plextrac.yaml"])
+    assert (result.exit_code, result.output) == (130, "stopped\n")
+
+
 def test_docs_writes_the_references(tmp_path: Path) -> None:
     code, _ = invoke("docs", "--output", str(tmp_path))
     assert code == 0

@@ -178,7 +178,15 @@ def test_resolving_by_name_or_by_connector(source: Catalog, tmp_path: Path) -> N
     ):
         connections.resolve("demo")
     with pytest.raises(ConfigurationError, match="no connection for connector 'argus'"):
+        connections.resolve("argus", connector="argus")
+    with pytest.raises(
+        ConfigurationError,
+        match=r"no connection named 'argus' in .*, nor one of a connector of that name "
+        r"\(known: a, b, c\)$",
+    ):
         connections.resolve("argus")
+    with pytest.raises(ConfigurationError, match=r"named 'bb' .* \(did you mean 'b'\?\)$"):
+        connections.resolve("bb")
     with pytest.raises(ConfigurationError, match="is for connector 'other', not 'demo'"):
         connections.resolve("c", connector="demo")
     with pytest.raises(ConfigurationError, match=r"no connection named 'd'"):

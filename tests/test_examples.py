@@ -37,6 +37,7 @@ from starlette.routing import Route
 from hookline.cli.jobs import jobs
 from hookline.cli.main import main
 from hookline.cli.run import run
+from hookline.documents.markdown import fenced_blocks
 from hookline.plugins.manager import get_plugin_manager
 from hookline.plugins.records import Sandbox
 from hookline.run import waits
@@ -794,6 +795,25 @@ def test_the_examples_call_most_write_actions_of_the_four_connectors(catalog: Ca
         f"the examples call {coverage:.0%} of the {len(writes)} write actions; not called: "
         + ", ".join(missing)
     )
+
+
+SANDBOXES_SEND_NONE = ("planradar-ticket-status-to-argus", "plextrac-report-published-to-argus")
+"""Webhook examples whose events no sandbox makes happen: run on a saved delivery."""
+
+
+def test_the_guide_runs_each_webhook_example_no_sandbox_feeds_on_a_saved_delivery() -> None:
+    """The README says every example runs with ``--sandbox``; for these the recipes guide
+    shows the command with the ``--event`` they need too, and the docs tests run it."""
+    guide = (RECIPES.parent / "docs" / "recipes.md").read_text(encoding="utf-8")
+    commands = [
+        line
+        for block in fenced_blocks(guide)
+        if block.language == "sh" and not block.illustration
+        for line in block.text.splitlines()
+    ]
+    for name in SANDBOXES_SEND_NONE:
+        wanted = f"hookline run recipes/{name}.yaml --sandbox --event recipes/events/"
+        assert any(line.startswith(wanted) for line in commands), name
 
 
 DRY_RUN_ARGS = {

@@ -316,6 +316,21 @@ def test_missing_file_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
     ]
 
 
+def test_a_missing_file_suggests_a_file_beside_it_with_a_close_name(tmp_path: Path) -> None:
+    (tmp_path / "argus-incident-to-plextrac.yaml").write_text("recipe: x\n")
+    (tmp_path / "other.yaml").write_text("recipe: y\n")
+
+    for name, hint in [
+        ("argus-incident-to-plextrak.yaml", "argus-incident-to-plextrac.yaml"),
+        ("unrelated.yaml", None),
+    ]:
+        with pytest.raises(InvalidDocumentError) as caught:
+            load_document(tmp_path / name)
+        [problem] = caught.value.problems
+        said = f" (did you mean {str(tmp_path / hint)!r}?)" if hint else ""
+        assert problem.message == f"cannot read the file: No such file or directory{said}"
+
+
 def test_caller_chooses_the_error_type() -> None:
     with pytest.raises(SpecError):
         load_document(Path("specs/argus.yaml"), error=SpecError, text="a: [\n")

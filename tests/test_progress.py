@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 
+import pytest
 from rich.console import Console
 
-from hookline.cli.progress import TerminalReporter, exit_code
+from hookline.cli.progress import JsonLinesReporter, TerminalReporter, exit_code
+from hookline.cli.run import stoppable
 from hookline.run.jobs import JobOutcome
+from hookline.run.shutdown import Shutdown
 from hookline.run.store import JobRecord, StepRecord
 
 
@@ -53,3 +58,57 @@ def test_one_job_shows_its_outputs_and_skipped_jobs_exit_0() -> None:
     assert reporter.finish() == 0
     assert 'outputs: {"comment":4}' in out.getvalue()
     assert exit_code([JobOutcome("d", "outcome_unknown")]) == 1
+
+
+@pytest.mark.parametrize("finishes", [True, False], ids=["within the grace", "interrupted"])
+def test_the_summary_of_a_stopped_run_gives_the_exit_code_130(finishes: bool) -> None:
+    """The summary line says the code the process exits with, so a script reads one answer."""
+    out = io.StringIO()
+    reporter = JsonLinesReporter(out)
+
+    async def stopped_run() -> int:
+        shutdown = Shutdown()
+
+        async def work() -> None:
+            shutdown.request()
+            if not finishes:
+                await asyncio.sleep(60)
+            reporter.job_finished(job("e"), JobOutcome("e", "succeeded"))
+
+        return await stoppable(reporter, work(), shutdown, grace=0.01)
+
+    assert asyncio.run(stopped_run()) == 130
+    summary = json.loads(out.getvalue().splitlines()[-1])
+    assert summary["event"] == "summary"
+    assert summary["exit_code"] == 130
+
+
+@pytest.mark.parametrize("kept", [True, False], ids=["history kept", "a sandbox run's own"])
+def test_a_stopped_run_names_each_interrupted_job_and_how_to_resume_it(kept: bool) -> None:
+    out = io.StringIO()
+    reporter = JsonLinesReporter(out)
+
+    async def stopped_run() -> int:
+        shutdown = Shutdown()
+
+        async def work() -> None:
+            reporter.job_finished(job("f" * 32), JobOutcome("f" * 32, "succeeded"))
+            shutdown.request()
+            reporter.job_finished(job("a" * 32), JobOutcome("a" * 32, "interrupted"))
+
+        return await stoppable(reporter, work(), shutdown, grace=1, resumable=kept)
+
+    assert asyncio.run(stopped_run()) == 130
+    notes = [
+        line for line in map(json.loads, out.getvalue().splitlines()) if line["event"] == "note"
+    ]
+    if not kept:  # the store goes with the run: nothing can resume the job
+        assert notes == []
+        return
+    assert notes[-1] == {
+        "event": "note",
+        "message": "job aaaaaaaaaaaa was interrupted; `hookline jobs rerun aaaaaaaaaaaa` resumes "
+        "it at its first unfinished step",
+        "job": "a" * 32,
+    }
+    assert not any("ffffffffffff" in note["message"] for note in notes)

@@ -297,6 +297,30 @@ def test_each_kind_of_error_is_located(
     assert message in problems(catalog, VALID.replace(written, replacement, 1))
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("spec: hookline/v1\nname: acme\nconnection: {}\n", "r.yaml:1:1: a connector spec, not"),
+        ('{"event": "ticket.created", "data": {"id": 1}}\n', "r.yaml:1:1: not a recipe"),
+        ("- a list\n", "r.yaml:1:1: not a recipe"),
+    ],
+    ids=["spec", "event", "list"],
+)
+def test_a_file_that_is_no_recipe_is_one_problem_saying_what_a_recipe_is(
+    catalog: Catalog, text: str, message: str
+) -> None:
+    [problem] = problems(catalog, text)
+    assert problem.startswith(message)
+    assert problem.endswith(
+        "a recipe is a mapping whose first key is `recipe: NAME`, with `trigger` and `steps`"
+    )
+
+
+def test_a_misspelt_first_key_is_still_named(catalog: Catalog) -> None:
+    found = problems(catalog, VALID.replace("recipe: r", "recipes: r", 1))
+    assert "r.yaml:1:1: unknown key 'recipes' (did you mean 'recipe'?)" in found
+
+
 def test_every_problem_is_reported_at_once_in_file_order(catalog: Catalog) -> None:
     text = (
         VALID.replace("get_ticket", "get_tiket")

@@ -12,6 +12,7 @@ from hookline.errors import RecipeError
 from hookline.recipes.load import load_recipe
 from hookline.recipes.model import SwitchStep, WaitStep, case_key
 from hookline.run import waits
+from hookline.run.jobs import Observer
 from hookline.run.store import JobRecord
 from hookline.spec.catalog import Catalog
 from tests.recipe_kit import Harness, Planned, TrackerState, serve_tracker, tracker_catalog, write
@@ -298,6 +299,38 @@ def test_a_wait_that_times_out_fails_with_kind_timeout_and_is_bounded(
     )
     assert record.attempts == 11 and len(waited) == 10  # 5 minutes, every 30 seconds
     assert steps_of(job)["steps[1]"].status == "succeeded"
+
+
+class _Notes(Observer):
+    def __init__(self) -> None:
+        self.notes: list[tuple[str, dict[str, Any]]] = []
+
+    def note(self, message: str, **data: Any) -> None:
+        self.notes.append((message, data))
+
+
+@pytest.mark.parametrize(
+    ("body", "said", "seconds"),
+    [
+        ("steps:\n  - id: pause\n    wait: 90m\n", "steps[0] waits 1h 30m", 5400.0),
+        (
+            UNTIL,
+            "steps[0] calls tracker.get_ticket every 30s until {{ result.priority == 'high' }}, "
+            "for at most 5m",
+            300.0,
+        ),
+    ],
+    ids=["duration", "until"],
+)
+def test_a_wait_says_what_it_waits_for_before_it_waits(
+    harness: Harness, waited: list[float], body: str, said: str, seconds: float
+) -> None:
+    """A run that sits in a wait is not mistaken for one that hangs."""
+    observer = _Notes()
+    _, job = harness.run(harness.recipe(body), observer=observer)
+    assert observer.notes == [
+        (f"job {job.id[:12]}: {said}", {"job": job.id, "step": "steps[0]", "seconds": seconds})
+    ]
 
 
 def test_a_dry_run_of_a_wait_plans_one_call(harness: Harness, tracker: TrackerState) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hookline.cli.jobs import jobs
+from hookline.cli.progress import JsonLinesReporter
 from hookline.cli.run import run
 from hookline.run.claims import Claims
 from hookline.run.cycles import trigger_states
@@ -130,6 +132,29 @@ def test_a_manual_recipe_runs_once_and_exits_0(cli: Cli, tracker: TrackerState) 
         "succeeded": 1,
         "exit_code": 0,
     }
+
+
+class _ClosedPipe(io.StringIO):
+    """Standard output read by ``head -1``: the reader is gone after the first line."""
+
+    def write(self, text: str) -> int:
+        if self.getvalue():
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_a_reader_that_stops_reading_changes_nothing_the_run_does(
+    cli: Cli, tracker: TrackerState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hookline run RECIPE | head -1`` runs its jobs to their end, as without ``head``."""
+    stream = _ClosedPipe()
+    monkeypatch.setattr("hookline.cli.run.reporter_for", lambda _: JsonLinesReporter(stream))
+    result = cli.run(cli.recipe(MANUAL), "-i", "id=2", "-i", "text=hi")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == ["run"]
+    assert tracker.comments == [{"id": 1, "ticket_id": 2, "text": "hi"}]
+    [job] = list(json_lines(cli.jobs("--json").stdout))
+    assert job["status"] == "succeeded"
 
 
 def test_a_failed_job_exits_1_and_names_the_failed_step(cli: Cli, tracker: TrackerState) -> None:
@@ -302,6 +327,35 @@ def test_a_manual_recipes_event_is_checked_as_its_inputs_are(
     assert "input 'text' is required" in result.stderr
     assert "unknown input 'txt'" in result.stderr
     assert tracker.comments == []
+
+
+@pytest.mark.parametrize(
+    ("recipe", "options", "expected"),
+    [
+        (WEBHOOK, (), "the event does not match the tracker.ticket_event event schema"),
+        (WEBHOOK, ("--dry-run",), "the event does not match the tracker.ticket_event event"),
+        (MANUAL, (), "input 'text' is required"),
+    ],
+    ids=["webhook", "dry run", "manual"],
+)
+def test_an_event_that_does_not_fit_is_refused_naming_its_file(
+    cli: Cli, recipe: str, options: tuple[str, ...], expected: str
+) -> None:
+    event = write(cli.folder, "event.json", json.dumps({"ticket": {"id": "seven"}, "id": 2}))
+    result = cli.run(cli.recipe(recipe), "--event", str(event), *options)
+    assert result.exit_code == 1
+    assert f"error: {event}: {expected}" in result.stderr
+
+
+def test_a_misspelt_recipe_or_event_file_suggests_the_one_beside_it(cli: Cli) -> None:
+    recipe = cli.recipe(WEBHOOK, "ticket-to-case.yaml")
+    event = write(cli.folder, "ticket-created.json", "{}")
+    result = cli.run(str(cli.folder / "ticket-to-cse.yaml"), "--event", str(event))
+    assert result.exit_code == 1
+    assert f"No such file or directory (did you mean {recipe!r}?)" in result.stderr
+    result = cli.run(recipe, "--event", str(cli.folder / "ticket-craeted.json"))
+    assert result.exit_code == 1
+    assert f"No such file or directory (did you mean {str(event)!r}?)" in result.stderr
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device", "large"])

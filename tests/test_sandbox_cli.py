@@ -131,6 +131,28 @@ def test_an_option_no_chosen_sandbox_takes_is_a_usage_error(served: list[Any]) -
     assert bad.exit_code == 2 and "'soon' is not an integer" in bad.stderr
 
 
+def test_a_sandbox_name_after_write_connections_is_not_taken_for_its_file(
+    served: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["sandbox", "--port", "0", "--write-connections", "argus"])
+    assert result.exit_code == 2
+    assert (
+        "Invalid value for --write-connections: 'argus' is a sandbox, taken here as the file to "
+        "write; name the sandboxes first (`hookline sandbox argus --write-connections`), or "
+        "give the file as a path (./argus)" in result.stderr
+    )
+    assert served == [] and list(tmp_path.iterdir()) == []
+    named = CliRunner().invoke(main, ["sandbox", "--port", "0", "--write-connections", "./argus"])
+    assert named.exit_code == 0, named.output
+    assert set(yaml.safe_load((tmp_path / "argus").read_text())) == {
+        "argus",
+        "pcr360",
+        "planradar",
+        "plextrac",
+    }
+
+
 def test_options_lists_every_knob_with_its_default() -> None:
     result = CliRunner().invoke(main, ["sandbox", "--options"])
     assert result.exit_code == 0

@@ -20,6 +20,7 @@ from hookline.cli.jobs import jobs
 from hookline.cli.replay import replay
 from hookline.cli.serve import serve
 from hookline.cli.triggers import triggers
+from hookline.cli.worker import worker
 from hookline.recipes.load import load_recipe
 from hookline.run.audit import command_actor
 from hookline.run.claims import Claims
@@ -382,6 +383,48 @@ def test_serve_refuses_two_recipes_of_one_name(served: Served) -> None:
     result = served.cli(serve, str(served.folder), "--port", "0")
     assert result.exit_code == 1
     assert "two recipes are named 'watch'" in result.output
+
+
+async def _stopped(*args: Any, **kwargs: Any) -> None:
+    """A service asked to stop as soon as it starts."""
+
+
+def test_serve_logs_text_off_a_terminal_unless_json_as_its_help_says(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service's log is read in the journal: text unless ``--json``, terminal or not."""
+    monkeypatch.setattr("hookline.cli.serve.Service.run", _stopped)
+    recipe = str(served.poll_recipe())
+    text = served.cli(serve, recipe, "--port", "0", "--no-console")  # stdout is not a terminal
+    assert text.exit_code == 0, text.output
+    assert text.stdout.split()[:2] == ["recipe", "trigger"]
+    assert " serving on http://127.0.0.1:" in text.stderr
+    lines = served.cli(serve, recipe, "--port", "0", "--no-console", "--json")
+    assert [json.loads(line)["event"] for line in lines.stdout.splitlines()] == ["recipe", "state"]
+    for command in (serve, worker):
+        said = CliRunner().invoke(command, ["--help"]).output
+        assert "JSON lines" in said and "default off a terminal" not in said
+
+
+def test_serve_of_a_misspelt_recipe_suggests_the_one_beside_it(served: Served) -> None:
+    recipe = served.poll_recipe("watch")
+    result = served.cli(serve, str(served.folder / "wacth.yaml"), "--port", "0")
+    assert result.exit_code == 1
+    assert f"(did you mean {str(recipe)!r}?)" in result.stderr
+
+
+def test_serve_on_a_busy_port_says_how_to_choose_another(served: Served) -> None:
+    recipe = str(served.poll_recipe())
+    [taken] = bind_all("127.0.0.1", [0])
+    with taken:
+        port = str(taken.getsockname()[1])
+        result = served.cli(serve, recipe, "--port", port, "--no-console")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use; another program "
+        "(or another hookline) may have the port: give --port N for another, or --port 0 for "
+        "any free one\n"
+    )
 
 
 def test_jobs_lists_stale_and_unknown_jobs_and_resolves_one(served: Served) -> None:

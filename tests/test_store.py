@@ -145,6 +145,15 @@ def test_unreachable_postgres_error_hides_the_password() -> None:
     assert redact_url(url) in str(info.value)
 
 
+def test_unreachable_postgres_is_one_line_under_error() -> None:
+    url = "postgresql://127.0.0.1:1/nothing?connect_timeout=2"
+    result = CliRunner().invoke(main, ["jobs", "--state", url])
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: cannot open the state store {url}: connection failed: ")
+    assert "Is the server running on that host and accepting TCP/IP connections?" in line
+
+
 def test_sqlite_store_is_created_with_its_folder(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "deep" / "state.db"), get_plugin_manager(entry_points=False))
     assert (tmp_path / "deep" / "state.db").exists()

@@ -19,6 +19,9 @@ import click
 
 from hookline.errors import HooklineError
 
+STOPPED = 130
+"""The exit code of a command stopped by SIGTERM or Ctrl-C (128 + SIGINT, as shells say)."""
+
 
 @dataclass(frozen=True, slots=True)
 class LazyCommand:
@@ -69,13 +72,22 @@ class HooklineGroup(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; a ``HooklineError`` becomes a message on stderr and its exit code."""
+        """Run the command; a ``HooklineError`` becomes a message on stderr and its exit code.
+
+        Ctrl-C before a command handles it itself (while it loads its plugins and files) exits
+        130 as a stopped run does, not 1, which would say that what was given is wrong.
+        """
         try:
             return super().invoke(ctx)
         except HooklineError as exc:
             if ctx.obj is not None and ctx.obj.debug:
                 raise
             fail(exc)
+        except KeyboardInterrupt:
+            if ctx.obj is not None and ctx.obj.debug:
+                raise
+            click.echo("stopped", err=True)
+            sys.exit(STOPPED)
 
 
 def fail(exc: HooklineError) -> NoReturn:

@@ -13,6 +13,7 @@ stderr for commands whose stdout is their output (``hookline call``).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hookline.actions.call import Plan
+from hookline.cli.group import STOPPED
 from hookline.http.ratelimit import Wait
 from hookline.run.jobs import JobOutcome, Observer
 from hookline.run.store import JobRecord, StepRecord
@@ -32,8 +34,10 @@ from hookline.run.store import JobRecord, StepRecord
 FAILED = frozenset({"failed", "outcome_unknown"})
 
 
-def exit_code(outcomes: list[JobOutcome]) -> int:
-    """0 when every job succeeded (or was skipped), 1 when any failed."""
+def exit_code(outcomes: list[JobOutcome], *, stopped: bool = False) -> int:
+    """0 when every job succeeded (or was skipped), 1 when any failed, 130 when stopped."""
+    if stopped:
+        return STOPPED
     return 1 if any(outcome.status in FAILED for outcome in outcomes) else 0
 
 
@@ -67,9 +71,9 @@ class Reporter(Observer):
         """Remember the outcome for the summary."""
         self.outcomes.append(outcome)
 
-    def finish(self) -> int:
-        """Show the summary; return the exit code."""
-        return exit_code(self.outcomes)
+    def finish(self, *, stopped: bool = False) -> int:
+        """Show the summary; return the exit code (130 when the run was ``stopped``)."""
+        return exit_code(self.outcomes, stopped=stopped)
 
     def abort(self, error: BaseException) -> None:
         """The run ends early with ``error`` (shown by the caller); no summary follows."""
@@ -89,12 +93,23 @@ class JsonLinesReporter(Reporter):
         super().__init__()
         self.stream = stream or sys.stdout
         self.dry_run = False
+        self.reader_gone = False
 
     def emit(self, event: str, **data: Any) -> None:
-        """Write one line."""
+        """Write one line; once the reader has closed the pipe (``| head``), write nothing.
+
+        The run goes on: what a reader reads must not change what the jobs do, and a job cut
+        short by a write to a closed pipe would fail after its first steps had run.
+        """
+        if self.reader_gone:
+            return
         line = orjson.dumps({"event": event, **data}, default=str).decode()
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            self.reader_gone = True
+            _to_devnull(self.stream)
 
     def start(self, recipe: str, trigger: str, *, dry_run: bool) -> None:
         """The run begins."""
@@ -153,11 +168,23 @@ class JsonLinesReporter(Reporter):
         """An ``error`` line instead of the summary."""
         self.emit("error", message=str(error) or type(error).__name__)
 
-    def finish(self) -> int:
+    def finish(self, *, stopped: bool = False) -> int:
         """The summary line."""
-        code = exit_code(self.outcomes)
+        code = exit_code(self.outcomes, stopped=stopped)
         self.emit("summary", jobs=len(self.outcomes), **self.counts(), exit_code=code)
         return code
+
+
+def _to_devnull(stream: TextIO) -> None:
+    """Point ``stream``'s file at the null device, so that the interpreter's last flush of
+    what it still holds does not fail on the closed pipe again."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's buffer)
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
 
 
 class TerminalReporter(Reporter):
@@ -238,10 +265,10 @@ class TerminalReporter(Reporter):
         """Stop the live display; the error is printed by the caller."""
         self.live.stop()
 
-    def finish(self) -> int:
+    def finish(self, *, stopped: bool = False) -> int:
         """Stop the live display and print the summary table."""
         self.live.stop()
-        code = exit_code(self.outcomes)
+        code = exit_code(self.outcomes, stopped=stopped)
         seconds = time.monotonic() - self.started
         if not self.outcomes:
             self.console.print(f"{self.title}: no jobs to run ({seconds:.1f}s)")

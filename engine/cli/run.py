@@ -33,8 +33,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from contextlib import ExitStack
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from functools import wraps
 from pathlib import Path
@@ -80,15 +80,15 @@ from hookline.spec.catalog import Catalog
 from hookline.spec.model import PollTrigger
 
 T = TypeVar("T")
-STOPPED = 130
-"""The exit code of a run stopped by SIGTERM or Ctrl-C (128 + SIGINT, as shells say)."""
 
 
-def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
-    """The ``--json`` flag."""
-    return click.option(
-        "--json", "as_json", is_flag=True, help="Write JSON lines (the default off a terminal)."
-    )(function)
+def json_flag(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A ``--json`` flag (``as_json``) whose help says when output is JSON without it."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+json_option = json_flag("Write JSON lines (the default off a terminal).")
+"""The ``--json`` flag of a command whose output is JSON lines off a terminal anyway."""
 
 
 def grace_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -99,7 +99,7 @@ def grace_option(function: Callable[..., Any]) -> Callable[..., Any]:
         default=30.0,
         show_default=True,
         help="Seconds a running job may take to finish after SIGTERM or Ctrl-C; it is then "
-        "interrupted, to resume at its first unfinished step next time.",
+        "interrupted, and `hookline jobs rerun ID` resumes it at its first unfinished step.",
     )(function)
 
 
@@ -206,7 +206,9 @@ def run(
     payload = _payload(recipe, inputs, event_file)
     reporter = reporter_for(as_json)
     pool = ConnectionPool(catalog, env=env, connections=connections, dry_run=dry_run)
-    options = _Options(catalog, state, dry_run, grace, made_up=tuple(sorted(made)))
+    options = _Options(
+        catalog, state, dry_run, grace, made_up=tuple(sorted(made)), event_file=event_file
+    )
     if in_sandboxes:
         return _run_in_sandboxes(recipe, pool, payload, options, reporter)
     return asyncio.run(_run(recipe, pool, payload, options, reporter))
@@ -224,7 +226,10 @@ def _payload(recipe: Recipe, pairs: tuple[str, ...], event_file: Path | None) ->
         if pairs:
             raise ConfigurationError("give the inputs with --input or in --event FILE, not both")
         payload = read_event(event_file)
-        return manual_event(trigger, payload) if isinstance(trigger, ManualTrigger) else payload
+        if not isinstance(trigger, ManualTrigger):
+            return payload  # checked against the trigger's event schema once its spec is open
+        with _named(event_file):
+            return manual_event(trigger, payload)
     if isinstance(trigger, ManualTrigger):
         return manual_inputs(trigger, read_inputs(pairs, trigger.inputs_schema["properties"]))
     return None
@@ -240,6 +245,20 @@ class _Options:
     grace: float
     served: tuple[ServedSandbox, ...] = ()
     made_up: tuple[str, ...] = ()
+    event_file: Path | None = None
+    kept: bool = True
+    """Whether the job history outlives the run (not in a ``--sandbox`` run's own store)."""
+
+
+@contextmanager
+def _named(event_file: Path | None) -> Iterator[None]:
+    """Name ``event_file`` in a ``ConfigurationError`` about the event read from it."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        if event_file is None:
+            raise
+        raise ConfigurationError(f"{event_file}: {exc}") from None
 
 
 def _run_in_sandboxes(
@@ -255,7 +274,7 @@ def _run_in_sandboxes(
         options = replace(options, served=tuple(served))
         if options.state is None and not options.dry_run:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="hookline-"))
-            options = replace(options, state=str(Path(folder) / "state.db"))
+            options = replace(options, state=str(Path(folder) / "state.db"), kept=False)
             notes.append(("job history is kept for this run only; give --state to keep it", {}))
         return asyncio.run(_run(pointed, pool, payload, options, reporter, notes))
 
@@ -282,7 +301,8 @@ async def _run(
             pool.open(recipe)
             runner = JobRunner(recipe, pool, None, env=pool.env, dry_run=True, observer=reporter)
             _start(reporter, recipe, notes, dry_run=True)
-            return await reported(reporter, _dry_run(recipe, pool, payload, runner, reporter))
+            planned = _dry_run(recipe, pool, payload, runner, reporter, options.event_file)
+            return await reported(reporter, planned)
     executor = build_executor(options.catalog, "inline", ExecutorConfig())
     store = open_store(options.state, options.catalog.pm)
     try:
@@ -295,23 +315,29 @@ async def _run(
             async with Shutdown() as shutdown, claims.renewing():
 
                 async def work() -> None:
-                    jobs = await _jobs(
-                        recipe, pool, store, claims, payload, reporter, options.served
-                    )
+                    jobs = await _jobs(recipe, pool, store, claims, payload, reporter, options)
                     await executor.run(runner, jobs, stop=shutdown.requested)
 
-                return await stoppable(reporter, work(), shutdown, options.grace)
+                return await stoppable(
+                    reporter, work(), shutdown, options.grace, resumable=options.kept
+                )
     finally:
         await store.close()
 
 
 async def stoppable(
-    reporter: Reporter, work: Coroutine[Any, Any, None], shutdown: Shutdown, grace: float
+    reporter: Reporter,
+    work: Coroutine[Any, Any, None],
+    shutdown: Shutdown,
+    grace: float,
+    *,
+    resumable: bool = True,
 ) -> int:
     """``reported(work)``, stopping as ``shutdown`` asks: the exit code, 130 if stopped.
 
     On a first signal no new job starts and the running one has ``grace`` seconds; it is
-    interrupted then, or at a second signal.
+    interrupted then, or at a second signal, and named with the command that resumes it
+    when its history is ``resumable`` (kept after the run).
     """
     task = asyncio.create_task(work)
     asked = asyncio.create_task(shutdown.requested.wait())
@@ -325,11 +351,18 @@ async def stoppable(
             "jobs not started stay queued for the next run"
         )
         await shutdown.finish([task], grace)
+    stopped = shutdown.requested.is_set()
+    for outcome in reporter.outcomes if resumable else ():
+        if outcome.status == "interrupted":
+            short = outcome.job_id[:12]
+            reporter.note(
+                f"job {short} was interrupted; `hookline jobs rerun {short}` resumes it at its "
+                "first unfinished step",
+                job=outcome.job_id,
+            )
     if task.cancelled():
-        reporter.finish()
-        return STOPPED
-    code = await reported(reporter, task)
-    return STOPPED if shutdown.requested.is_set() else code
+        return reporter.finish(stopped=stopped)
+    return await reported(reporter, task, stopped=stopped)
 
 
 def _start(
@@ -344,8 +377,8 @@ def _start(
         reporter.note(message, **data)
 
 
-async def reported(reporter: Reporter, work: Awaitable[object]) -> int:
-    """Run ``work``, then show the summary; return the exit code.
+async def reported(reporter: Reporter, work: Awaitable[object], *, stopped: bool = False) -> int:
+    """Run ``work``, then show the summary; return the exit code (130 if ``stopped``).
 
     An error that ends the run early (a poll the platform refused) is told by ``abort``
     instead of a summary, and raised.
@@ -355,13 +388,19 @@ async def reported(reporter: Reporter, work: Awaitable[object]) -> int:
     except BaseException as exc:
         reporter.abort(exc)
         raise
-    return reporter.finish()
+    return reporter.finish(stopped=stopped)
 
 
 async def _dry_run(
-    recipe: Recipe, pool: ConnectionPool, payload: Any, runner: JobRunner, reporter: Reporter
+    recipe: Recipe,
+    pool: ConnectionPool,
+    payload: Any,
+    runner: JobRunner,
+    reporter: Reporter,
+    event_file: Path | None,
 ) -> None:
-    event = _dry_run_event(recipe, pool, payload, reporter)
+    with _named(event_file):
+        event = _dry_run_event(recipe, pool, payload, reporter)
     if event is not None:
         key, data = event
         await runner.run_job(
@@ -376,7 +415,7 @@ async def _jobs(
     claims: Claims,
     payload: Any,
     reporter: Reporter,
-    served: Sequence[ServedSandbox] = (),
+    options: _Options,
 ) -> list[JobRecord]:
     """The jobs this run makes: one for a manual run or a given event, or a poll's; for a
     webhook recipe in sandboxes, the job of an event the sandbox sends."""
@@ -386,7 +425,8 @@ async def _jobs(
         job = await store.create_job(recipe.name, recipe.path, new_event_key(), kept)
         return [] if job is None else [dataclasses.replace(job, event=payload)]
     if payload is not None:
-        job, new = await given_event(recipe, pool, store, payload)
+        with _named(options.event_file):
+            job, new = await given_event(recipe, pool, store, payload)
         if job is None:
             reporter.note("the event does not pass the trigger's filter; no job")
             return []
@@ -399,8 +439,8 @@ async def _jobs(
             )
             return []
         return [job]
-    if served and not isinstance(spec_trigger(recipe, pool)[1], PollTrigger):
-        await receive_from_sandbox(recipe, pool, store, served, note=reporter.note)
+    if options.served and not isinstance(spec_trigger(recipe, pool)[1], PollTrigger):
+        await receive_from_sandbox(recipe, pool, store, options.served, note=reporter.note)
         return await resumable_jobs(store, recipe.name)
     result = await _held_poll(recipe, pool, store, claims, reporter)
     reporter.polled(result.records, len(result.jobs), result.cursor)

@@ -139,6 +139,13 @@ def sandbox(
     --token-lifetime 60` to see a session expire in a minute; --options lists them.
     """
     registered: Mapping[str, Sandbox] = app.catalog.sandboxes
+    if connections_file in registered:  # `--write-connections argus` would write ./argus
+        raise click.BadParameter(
+            f"{connections_file!r} is a sandbox, taken here as the file to write; name the "
+            f"sandboxes first (`hookline sandbox {connections_file} --write-connections`), or "
+            f"give the file as a path (./{connections_file})",
+            param_hint="--write-connections",
+        )
     chosen_names, given = _split(names, registered)
     chosen = [registered[name] for name in (chosen_names or sorted(registered))]
     if list_options:

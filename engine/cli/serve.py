@@ -47,8 +47,8 @@ from hookline.actions.call import Plan
 from hookline.cli.connections import connections_option, state_option
 from hookline.cli.executors import build_executor, executor_options
 from hookline.cli.progress import wait_data
-from hookline.cli.run import exits, json_option
-from hookline.documents.loader import load_document
+from hookline.cli.run import exits, json_flag
+from hookline.documents.loader import load_document, nearby_file
 from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentError, RecipeError
 from hookline.http.ratelimit import Wait
 from hookline.plugins.protocols import Executor
@@ -78,6 +78,13 @@ from hookline.spec.catalog import Catalog
 
 SANDBOX_POLL = 10.0
 """Seconds between polls of each poll recipe under ``--sandbox``."""
+
+
+log_json_option = json_flag(
+    "Write JSON lines, for log collectors (without it the log is text, on a terminal or not)."
+)
+"""The ``--json`` flag of ``serve`` and ``worker``, whose log stays text off a terminal:
+a service's log is read by people in the journal unless a collector asks for JSON."""
 
 
 @click.command("serve")
@@ -140,7 +147,7 @@ SANDBOX_POLL = 10.0
     help="Serve the web console at / (sign in with $HOOKLINE_CONSOLE_TOKEN or the token "
     "printed at the first start).",
 )
-@json_option
+@log_json_option
 @click.pass_obj
 @exits
 def serve(
@@ -196,7 +203,7 @@ def serve(
         lease=lease,
         poll_every=SANDBOX_POLL if in_sandboxes else None,
     )
-    sock = bind_all(host, [port])[0]
+    sock = bind_all(host, [port], option="--port")[0]
     with ExitStack() as stack:
         stack.callback(sock.close)
         served: list[ServedSandbox] = []
@@ -332,7 +339,7 @@ def recipe_files(path: Path) -> list[Path]:
     """A file as given; the recipes of a folder (YAML files whose first key is ``recipe``)."""
     if not path.is_dir():
         if not path.exists():
-            raise ConfigurationError(f"no file or folder {str(path)!r}")
+            raise ConfigurationError(f"no file or folder {str(path)!r}{nearby_file(path)}")
         return [path]
     found = []
     for file in sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")):

@@ -25,8 +25,8 @@ import click
 
 from hookline.cli.connections import connections_option, state_option
 from hookline.cli.executors import DEFAULT_QUEUE, broker_option
-from hookline.cli.run import exits, json_option
-from hookline.cli.serve import ServeLog, load_all, recipe_files
+from hookline.cli.run import exits
+from hookline.cli.serve import ServeLog, load_all, log_json_option, recipe_files
 from hookline.errors import ConfigurationError
 from hookline.run.connections import load_connections
 from hookline.run.pool import ConnectionPool
@@ -69,7 +69,7 @@ from hookline.spec.catalog import Catalog
     help="Serve the jobs and steps this worker ran at /metrics on PORT, in the Prometheus "
     "text format (0: any free one). Not served unless given.",
 )
-@json_option
+@log_json_option
 @click.pass_obj
 @exits
 def worker(
@@ -109,7 +109,11 @@ def worker(
     from hookline.run.celery.app import celery_app
     from hookline.run.celery.worker import WorkerLoop, install_task
 
-    sock = None if metrics_port is None else bind_all(metrics_host, [metrics_port])[0]
+    sock = (
+        None
+        if metrics_port is None
+        else bind_all(metrics_host, [metrics_port], option="--metrics-port")[0]
+    )
     store = open_store(state, catalog.pm)
     pool = ConnectionPool(catalog, env=env, connections=connections)
     pool.share(store, on_wait=log.waiting)

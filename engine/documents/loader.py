@@ -20,6 +20,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import bisect
+import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -202,6 +203,8 @@ def read_source(
             raw = stream.read(max_bytes + 1)
     except OSError as exc:
         reason = exc.strerror or str(exc)
+        if isinstance(exc, FileNotFoundError):
+            reason += nearby_file(path)
         raise error([Problem(f"cannot read the file: {reason}", file=file)]) from None
     if len(raw) > max_bytes:
         raise error([Problem(too_large, file=file)])
@@ -213,6 +216,17 @@ def read_source(
         message = f"byte 0x{raw[exc.start]:02x} is not UTF-8 text; save the file as UTF-8"
         line = raw.count(b"\n", 0, exc.start) + 1
         raise error([Problem(message, file=file, line=line, column=column)]) from None
+
+
+def nearby_file(path: Path) -> str:
+    """`` (did you mean 'recipes/sync.yaml'?)`` for a file beside the missing ``path`` whose
+    name is close to its name, or ''."""
+    try:
+        names = [entry.name for entry in path.parent.iterdir() if entry.is_file()]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(path.name, names, n=1)
+    return f" (did you mean {str(path.with_name(close[0]))!r}?)" if close else ""
 
 
 class _Loader(yaml.SafeLoader):

@@ -103,6 +103,8 @@ class _Loader:
         if key in self.loaded and text is None:
             return self.loaded[key]
         document = load_document(path, error=RecipeError, text=text)
+        if not _looks_like_a_recipe(document.data):
+            raise RecipeError([document.problem((), _not_a_recipe(document.data))])
         problems = schema_problems(document, base_schema("recipe-v1"))
         if problems:
             raise RecipeError(problems)
@@ -117,6 +119,20 @@ class _Loader:
             raise RecipeError(sorted(set(problems), key=_order))
         self.loaded[key] = recipe
         return recipe
+
+
+def _looks_like_a_recipe(data: Any) -> bool:
+    """Whether ``data`` has a key of a recipe's own, so that its schema problems (a misspelt
+    ``recipe:``) help more than one line saying it is something else."""
+    return isinstance(data, dict) and not {"recipe", "trigger", "steps"}.isdisjoint(data)
+
+
+def _not_a_recipe(data: Any) -> str:
+    """What a document that is no recipe is, and what a recipe looks like."""
+    spec = isinstance(data, dict) and "spec" in data
+    what = "a connector spec, not a recipe" if spec else "not a recipe"
+    shape = "a mapping whose first key is `recipe: NAME`, with `trigger` and `steps`"
+    return f"{what}: a recipe is {shape}"
 
 
 def _order(problem: Problem) -> tuple[str, int, int, str]:

@@ -135,6 +135,13 @@ class Connections:
             )
         if catalog is not None and not missing_fields(catalog.spec(wanted), {}):
             return NamedConnection(wanted, wanted, {})
+        if connector is None:  # a name alone, as `hookline connections test NAME` takes it
+            hint = suggest(wanted, list(self.entries)) or (
+                "; `hookline sandbox --write-connections` writes sandbox ones"
+            )
+            raise ConfigurationError(
+                f"no connection named {wanted!r} {where}, nor one of a connector of that name{hint}"
+            )
         raise ConfigurationError(
             f"no connection for connector {wanted!r} {where}; add an entry with "
             f"'connector: {wanted}' and its fields"

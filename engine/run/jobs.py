@@ -69,6 +69,7 @@ from hookline.recipes.model import (
 )
 from hookline.run import waits
 from hookline.run.claims import Claims, release_job
+from hookline.run.cycles import duration
 from hookline.run.pool import ConnectionPool
 from hookline.run.secrets import JobSecrets
 from hookline.run.store import JobRecord, SqlStore, StepRecord
@@ -570,6 +571,7 @@ class _Job:
         if until is None:
             trace.input = {"wait": step.seconds}
             if not self.runner.dry_run:
+                self.waiting(trace, f"waits {duration(step.seconds)}", seconds=step.seconds)
                 await waits.pause(step.seconds)
             return {"waited": step.seconds}
         context = frame.context
@@ -589,6 +591,13 @@ class _Job:
         def counted(checks: int) -> None:
             trace.attempts = checks
 
+        self.waiting(
+            trace,
+            f"calls {until.label} every {duration(until.every)} until "
+            f"{until.condition.source.strip()}, for at most {duration(step.seconds)}",
+            seconds=step.seconds,
+        )
+
         try:
             waited = await waits.wait_until(
                 lambda: call_action(connection, until.action, rendered),
@@ -606,6 +615,16 @@ class _Job:
             error = {"kind": "timeout", "message": message, "step": trace.path}
             raise _StepFailed({**error, "step_id": step.id}) from None
         return waited.result
+
+    def waiting(self, trace: _Trace, what: str, *, seconds: float) -> None:
+        """Tell the observer that the step at ``trace`` starts a wait of up to ``seconds``,
+        so that a run that seems stalled says why."""
+        self.runner.observer.note(
+            f"job {self.job.id[:12]}: {trace.path} {what}",
+            job=self.job.id,
+            step=trace.path,
+            seconds=seconds,
+        )
 
     async def call(self, step: CallStep, frame: _Frame, trace: _Trace) -> Any:
         """Run a called recipe as this step; its outputs are the output."""

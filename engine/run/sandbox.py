@@ -10,6 +10,7 @@ uvicorn is imported when a server starts.
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 import socket
 import threading
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     import uvicorn
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, option: str | None = None) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # Named as TCP, so that asyncio sets TCP_NODELAY on the connections it accepts (it checks
     # the protocol): without it a keep-alive exchange waits 40 ms for a delayed ACK.
@@ -36,7 +37,13 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.listen(socket.SOMAXCONN)  # connections queue from now, before the server runs
     except OSError as exc:
         sock.close()
-        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        message = f"cannot listen on {host}:{port}: {exc.strerror}"
+        if exc.errno == errno.EADDRINUSE and option is not None:
+            message += (
+                f"; another program (or another hookline) may have the port: give {option} N "
+                f"for another, or {option} 0 for any free one"
+            )
+        raise ConfigurationError(message) from None
     return sock
 
 
@@ -73,12 +80,13 @@ def running(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator
         sock.close()
 
 
-def bind_all(host: str, ports: Sequence[int]) -> list[socket.socket]:
-    """Bind one listening socket per port before anything is served, so a clash fails early."""
+def bind_all(host: str, ports: Sequence[int], *, option: str | None = None) -> list[socket.socket]:
+    """Bind one listening socket per port before anything is served, so a clash fails early;
+    a port in use is named with the command-line ``option`` that chooses another, if given."""
     socks: list[socket.socket] = []
     try:
         for port in ports:
-            socks.append(_bind(host, port))
+            socks.append(_bind(host, port, option))
     except ConfigurationError:
         for sock in socks:
             sock.close()

@@ -779,8 +779,9 @@ class PostgresStore(SqlStore):
             try:
                 return psycopg.connect(url)
             except psycopg.Error as exc:
+                said = " ".join(str(exc).split())  # libpq's hints come on lines of their own
                 raise ConfigurationError(
-                    f"cannot open the state store {redact_url(url)}: {exc}".strip()
+                    f"cannot open the state store {redact_url(url)}: {said}"
                 ) from None
 
         super().__init__(connect, redact_url(url))

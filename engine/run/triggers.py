@@ -40,6 +40,7 @@ import orjson
 
 from hookline.actions.inputs import field_name, shortened
 from hookline.actions.pages import DEFAULT_MAX_PAGES, Page, PageGuard, bounded
+from hookline.documents.loader import nearby_file
 from hookline.errors import ConfigurationError, InvalidResponseError
 from hookline.http.connection import CallPolicy, Connection
 from hookline.http.responses import truthy
@@ -258,7 +259,8 @@ def read_event(path: Path, *, max_bytes: int = MAX_EVENT_BYTES) -> Any:
     try:  # without blocking: opening a pipe would wait for a writer
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise ConfigurationError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+        near = nearby_file(path) if isinstance(exc, FileNotFoundError) else ""
+        raise ConfigurationError(f"cannot read {str(path)!r}: {exc.strerror}{near}") from None
     with os.fdopen(fd, "rb") as file:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ConfigurationError(
