@@ -176,6 +176,43 @@ actions:
     assert '| `state` | one of `open`, `all` |  | Which issues (default: `"open"`) |' in page
 
 
+def test_a_connector_page_says_what_each_output_is(catalog: Catalog) -> None:
+    spec = catalog.load_spec(
+        Path("outputs.yaml"),
+        text="""\
+spec: hookline/v1
+name: outputs
+title: Outputs
+connection: {fields: {}, base_url: "https://example.test"}
+actions:
+  get_issue:
+    title: Get an issue
+    request: {method: GET, path: /issue}
+    output: {schema: {type: object}}
+  list_issues:
+    title: List issues
+    request: {method: GET, path: /issues}
+    output: {records: items, schema: {type: object}}
+triggers:
+  new_issue:
+    type: poll
+    title: New issues
+    request: {method: GET, path: /issues}
+    records: items
+    id: id
+    output: {type: object}
+""",
+    )
+    page = connector_reference(spec)
+    outputs = [line for line in page.splitlines() if line.startswith("Output")]
+    assert outputs == [
+        "Output: mapping of names to any value.",
+        "Output: a list of records, read page by page; each record is mapping of names to any "
+        "value.",
+        "Output: each event is mapping of names to any value.",
+    ]
+
+
 def test_every_anchor_of_the_generated_references_resolves(catalog: Catalog) -> None:
     dead = []
     for name, text in generated_docs(catalog).items():
