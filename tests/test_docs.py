@@ -176,6 +176,29 @@ actions:
     assert '| `state` | one of `open`, `all` |  | Which issues (default: `"open"`) |' in page
 
 
+def test_a_connector_page_writes_a_connection_default_as_an_input_default(
+    catalog: Catalog,
+) -> None:
+    spec = catalog.load_spec(
+        Path("defaults.yaml"),
+        text="""\
+spec: hookline/v1
+name: defaults
+title: Defaults
+connection:
+  fields:
+    url: {type: string, default: "https://api.example.test", description: Where}
+    verify: {type: boolean, default: false, description: Check TLS}
+  base_url: "{{ connection.url }}"
+actions:
+  ping: {title: Ping, request: {method: GET, path: /ping}}
+""",
+    )
+    page = connector_reference(spec)
+    assert '| `url` | string |  |  | Where (default: `"https://api.example.test"`) |' in page
+    assert "| `verify` | boolean |  |  | Check TLS (default: `false`) |" in page
+
+
 def test_a_connector_page_says_what_each_output_is(catalog: Catalog) -> None:
     spec = catalog.load_spec(
         Path("outputs.yaml"),

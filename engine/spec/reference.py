@@ -201,10 +201,9 @@ def connector_reference(spec: Spec, plugin: str | None = None) -> str:
     lines += ["## Connection", "", "| field | type | required | secret | description |"]
     lines += ["|---|---|---|---|---|"]
     for f in spec.connection.fields.values():
-        default = f" (default: `{f.default}`)" if f.default is not None else ""
         lines.append(
             f"| `{f.name}` | {f.type} | {'yes' if f.required else ''} | "
-            f"{'yes' if f.secret else ''} | {_cell(f.description)}{default} |"
+            f"{'yes' if f.secret else ''} | {_with_default(_cell(f.description), f.schema)} |"
         )
     auth = ", ".join(f"`{_auth_type(a)}`" for a in spec.connection.auth) or "`none`"
     lines += ["", f"Auth: {auth}."]
