@@ -251,12 +251,18 @@ class UnsafeRequestError(ActionError):
 def suggest(name: str, choices: Iterator[str] | Mapping[str, Any] | list[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``choices``, or a list of them, or ''."""
     options = sorted(choices)
-    close = difflib.get_close_matches(name, options, n=1)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
+    close = closest(name, options)
+    if close is not None:
+        return f" (did you mean {close!r}?)"
     if options and len(options) <= 12:
         return " (known: " + ", ".join(options) + ")"
     return ""
+
+
+def closest(name: str, choices: Iterator[str] | Mapping[str, Any] | list[str]) -> str | None:
+    """The one of ``choices`` that ``name`` is most likely a misspelling of, or None."""
+    close = difflib.get_close_matches(name, sorted(choices), n=1)
+    return close[0] if close else None
 
 
 def one_line(exc: BaseException) -> str:

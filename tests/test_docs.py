@@ -176,6 +176,66 @@ actions:
     assert '| `state` | one of `open`, `all` |  | Which issues (default: `"open"`) |' in page
 
 
+def test_a_connector_page_writes_a_connection_default_as_an_input_default(
+    catalog: Catalog,
+) -> None:
+    spec = catalog.load_spec(
+        Path("defaults.yaml"),
+        text="""\
+spec: hookline/v1
+name: defaults
+title: Defaults
+connection:
+  fields:
+    url: {type: string, default: "https://api.example.test", description: Where}
+    verify: {type: boolean, default: false, description: Check TLS}
+  base_url: "{{ connection.url }}"
+actions:
+  ping: {title: Ping, request: {method: GET, path: /ping}}
+""",
+    )
+    page = connector_reference(spec)
+    assert '| `url` | string |  |  | Where (default: `"https://api.example.test"`) |' in page
+    assert "| `verify` | boolean |  |  | Check TLS (default: `false`) |" in page
+
+
+def test_a_connector_page_says_what_each_output_is(catalog: Catalog) -> None:
+    spec = catalog.load_spec(
+        Path("outputs.yaml"),
+        text="""\
+spec: hookline/v1
+name: outputs
+title: Outputs
+connection: {fields: {}, base_url: "https://example.test"}
+actions:
+  get_issue:
+    title: Get an issue
+    request: {method: GET, path: /issue}
+    output: {schema: {type: object}}
+  list_issues:
+    title: List issues
+    request: {method: GET, path: /issues}
+    output: {records: items, schema: {type: object}}
+triggers:
+  new_issue:
+    type: poll
+    title: New issues
+    request: {method: GET, path: /issues}
+    records: items
+    id: id
+    output: {type: object}
+""",
+    )
+    page = connector_reference(spec)
+    outputs = [line for line in page.splitlines() if line.startswith("Output")]
+    assert outputs == [
+        "Output: mapping of names to any value.",
+        "Output: a list of records, read page by page; each record is mapping of names to any "
+        "value.",
+        "Output: each event is mapping of names to any value.",
+    ]
+
+
 def test_every_anchor_of_the_generated_references_resolves(catalog: Catalog) -> None:
     dead = []
     for name, text in generated_docs(catalog).items():

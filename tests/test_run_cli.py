@@ -385,7 +385,7 @@ def test_dry_run_prints_the_plan_and_sends_and_records_nothing(
     assert result.exit_code == 0, result.output
     assert tracker.requests == []
     note = of_kind(result, "note")[0]
-    assert note["method"] == "GET" and note["url"].endswith("/tickets?since=0")
+    assert note["method"] == "GET" and note["url"].endswith("/tickets?since=0&offset=0&limit=2")
     step = of_kind(result, "step")[0]
     assert step["input"] == {"id": 1, "text": "seen First"}
     assert step["example_output"] == {"id": 7, "text": "hello"}
@@ -394,6 +394,16 @@ def test_dry_run_prints_the_plan_and_sends_and_records_nothing(
     assert TOKEN not in result.stdout
     listing = cli.jobs("--json")
     assert listing.exit_code == 0 and listing.stdout == ""
+
+
+def test_a_poll_dry_run_shows_the_paginators_first_page_parameters(
+    cli: Cli, tracker: TrackerState
+) -> None:
+    result = cli.run(cli.recipe(POLL), "--dry-run")
+    assert result.exit_code == 0, result.output
+    note = of_kind(result, "note")[0]
+    assert note["url"] == f"{tracker.url}/tickets?since=0&offset=0&limit=2"  # page_size: 2
+    assert tracker.requests == []
 
 
 def test_a_named_connection_comes_from_the_connections_file(

@@ -118,6 +118,17 @@ def test_an_unknown_connector_fails_the_spec_check(tmp_path: Path) -> None:
     ]
 
 
+def test_a_connector_of_no_installed_plugin_says_to_install_its_package(tmp_path: Path) -> None:
+    result = hookline_test("widgets", "--cassettes", str(tmp_path))
+    assert result.exit_code == 1
+    problem = result.output.splitlines()[2]
+    assert problem.startswith("        - unknown connector 'widgets' (known: argus, file, gizmos")
+    assert problem.endswith(
+        "; a plugin's connectors are registered through its entry point, which hookline sees "
+        "once the plugin's package is installed: run `pip install -e .` in the plugin's folder"
+    )
+
+
 @pytest.mark.parametrize("connector", ["argus", "pcr360", "planradar", "plextrac"])
 def test_every_built_in_connector_passes_from_any_folder(
     connector: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -29,7 +29,7 @@ come back here, one ``call_action`` each; their output is selected and checked h
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import aclosing, suppress
+from contextlib import aclosing
 from dataclasses import replace
 from functools import cached_property
 from typing import Any
@@ -40,7 +40,14 @@ from hookline.actions.composite import plan_calls, run_calls
 from hookline.actions.files import downloaded, save_path
 from hookline.actions.inputs import prepared_input
 from hookline.actions.outputs import OutputCheck, OutputMismatchWarning, page_records
-from hookline.actions.pages import DEFAULT_MAX_PAGES, Page, PageGuard, PageLimitWarning, bounded
+from hookline.actions.pages import (
+    DEFAULT_MAX_PAGES,
+    Page,
+    PageGuard,
+    PageLimitWarning,
+    bounded,
+    first_request,
+)
 from hookline.actions.plans import Plan, RenderedRequest, stand_in
 from hookline.errors import ActionError, ConfigurationError, OutcomeUnknownError, suggest
 from hookline.http.connection import CallPolicy, Connection, Response
@@ -137,10 +144,6 @@ async def iter_pages(
     async with aclosing(call.pages(values, max_records, max_pages)) as pages:
         async for page in pages:
             yield page
-
-
-class _Planned(Exception):
-    """Stops a paginator at its first request, which a dry run records instead of sending."""
 
 
 class _Call:
@@ -412,15 +415,7 @@ class _Call:
     async def first_page(self, values: Mapping[str, Any], max_records: int | None) -> httpx.Request:
         """The first request the paginator would send, without sending it."""
         source = _Source(self, values, dry_run=True)
-        paginator = self.action.paginator
-        if paginator is None:
-            return source.request({})
-        pages = paginator.pages(source, max_records=max_records)
-        async with aclosing(pages):
-            with suppress(_Planned):
-                await anext(pages)
-        assert source.planned is not None
-        return source.planned
+        return await first_request(self.action.paginator, source, max_records=max_records)
 
     def shown(self, role: str, request: httpx.Request) -> RenderedRequest:
         """``request`` as plain data, as auth would send it, every credential ``***``."""
@@ -444,7 +439,6 @@ class _Source:
         self.label = call.label
         self.dry_run = dry_run
         self.guard = guard or PageGuard(call.label)
-        self.planned: httpx.Request | None = None
         self.policy = call.policy(call.request, values, idempotent=call.action.idempotent)
 
     def request(
@@ -457,10 +451,7 @@ class _Source:
         return self.call.build(template, self.values, page, dry_run=self.dry_run)
 
     async def fetch(self, request: httpx.Request) -> Page:
-        """Send one page request; a dry run records it and stops instead."""
-        if self.dry_run:
-            self.planned = request
-            raise _Planned
+        """Send one page request."""
         self.guard.admit()
         response = await self.call.connection.send(request, policy=self.policy)
         self.guard.check(response.content)

@@ -8,6 +8,10 @@ auth, rate limit and retries.
 
 Where a paginator's parameters go in the request is ``hookline.spec.params``.
 
+A dry run shows the first request of a read without sending it (``first_request``): the
+paginator is run until it hands its first page request to the source, and stopped there, so
+the request carries the paginator's parameters as the real read's would.
+
 Every read is bounded whatever its paginator does (``PageGuard``, which the sources apply
 around each fetch): a page whose body repeats one already read in this read is an
 ``InvalidResponseError`` (a platform that ignores the paging parameters, or hands back cursors
@@ -23,13 +27,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncGenerator, Iterable, Mapping
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from hookline.errors import InvalidResponseError
+
+if TYPE_CHECKING:
+    from hookline.plugins.protocols import Paginator
 
 DEFAULT_MAX_PAGES = 10_000
 """The most pages one read fetches unless the spec or the recipe step says otherwise."""
@@ -137,6 +144,50 @@ async def bounded(
                 PageLimitWarning,
                 stacklevel=2,
             )
+
+
+# ---------------------------------------------------------------- a read's first request
+
+
+class _Planned(Exception):
+    """Stops a paginator at its first request, which ``first_request`` keeps instead."""
+
+
+class _FirstRequest:
+    """A ``PageSource`` that renders requests as ``source`` does and sends none."""
+
+    def __init__(self, source: PageSource) -> None:
+        self.source = source
+        self.label = source.label
+        self.planned: httpx.Request | None = None
+
+    def request(
+        self, page: Mapping[str, Any], where: str = "query", values: Mapping[str, Any] | None = None
+    ) -> httpx.Request:
+        """``source``'s request with ``values`` set, rendered with ``page``."""
+        return self.source.request(page, where, values)
+
+    async def fetch(self, request: httpx.Request) -> Page:
+        """Keep ``request`` and stop the paginator: nothing is sent."""
+        self.planned = request
+        raise _Planned
+
+
+async def first_request(
+    paginator: Paginator | None, source: PageSource, *, max_records: int | None = None
+) -> httpx.Request:
+    """The first request a read through ``source`` would send, without sending it.
+
+    With a paginator it carries the paginator's parameters for the first page (``page_size``,
+    an offset, a page number), as the read's first request does.
+    """
+    if paginator is None:
+        return source.request({})
+    recorder = _FirstRequest(source)
+    with suppress(_Planned):
+        await anext(aiter(paginator.pages(recorder, max_records=max_records)))
+    assert recorder.planned is not None, "a paginator fetches before it yields a page"
+    return recorder.planned
 
 
 # ---------------------------------------------------------------- a paginate block's schema

@@ -400,7 +400,7 @@ async def _dry_run(
     event_file: Path | None,
 ) -> None:
     with _named(event_file):
-        event = _dry_run_event(recipe, pool, payload, reporter)
+        event = await _dry_run_event(recipe, pool, payload, reporter)
     if event is not None:
         key, data = event
         await runner.run_job(
@@ -477,7 +477,7 @@ async def _held_poll(
         await claims.let_go(recipe.name, trigger)
 
 
-def _dry_run_event(
+async def _dry_run_event(
     recipe: Recipe, pool: ConnectionPool, payload: Any, reporter: Reporter
 ) -> tuple[str, Any] | None:
     """The event a dry run uses: the given one, or the trigger's first example."""
@@ -486,7 +486,7 @@ def _dry_run_event(
         if found is None:
             reporter.note("the event does not pass the trigger's filter; no job")
         return found
-    request = first_poll(recipe, pool)
+    request = await first_poll(recipe, pool)
     if request is not None:
         method, url = request
         reporter.note(f"a first poll would send {method} {url}", method=method, url=url)

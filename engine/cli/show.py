@@ -21,6 +21,7 @@ from hookline.documents.schema_errors import TYPE_WORDS
 from hookline.errors import ConfigurationError, suggest
 from hookline.recipes.shapes import Shape
 from hookline.spec.model import Action, Spec, Trigger
+from hookline.spec.reference import output_lead
 
 _WIDTH = 120
 _ENUM_SHOWN = 12
@@ -116,17 +117,12 @@ def _member(spec: Spec, block: Action | Trigger) -> Iterator[Any]:
 
 
 def _output(spec: Spec, block: Action | Trigger) -> Iterator[Any]:
-    if isinstance(block, Action):
-        schema: Any = block.output.schema
-        many = block.is_list
-        what = "a list of records, read page by page; each record is" if many else ""
-    else:
-        schema, what = block.output_schema, "each event is"
+    schema: Any = block.output.schema if isinstance(block, Action) else block.output_schema
     if schema is None:
         return
     resolved = Shape.of(schema, "", spec.objects).schema
     kind = describe(resolved, spec.objects)
-    yield f"\n[bold]Output[/bold]: {escape(' '.join(p for p in (what, kind) if p))}"
+    yield f"\n[bold]Output[/bold]: {escape(' '.join(p for p in (output_lead(block), kind) if p))}"
     fields = _fields(resolved)
     if fields:
         yield _table(

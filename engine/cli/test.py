@@ -15,7 +15,9 @@ import click
 
 from hookline.cli.connections import connections_option
 from hookline.run.connections import load_connections
-from hookline.testing.suite import CheckResult, check_connector
+from hookline.spec.cache import SpecCache
+from hookline.spec.catalog import Catalog
+from hookline.testing.suite import NOT_INSTALLED, CheckResult, check_connector
 
 DEFAULT_CASSETTES = Path("tests/cassettes")
 
@@ -51,15 +53,16 @@ def test(
     connections_file: Path | None,
 ) -> None:
     """Check a connector: its spec, its examples, its reference page and its cassettes."""
+    catalog = Catalog(app.pm, cache=SpecCache.default(), unknown_hint=NOT_INSTALLED)
     values = None
     against = "the sandbox"
     if connection_name is not None:
-        entry = load_connections(app.catalog, connections_file).resolve(
+        entry = load_connections(catalog, connections_file).resolve(
             connection_name, connector=connector
         )
         values, against = entry.values, f"connection {entry.name!r}"
     results = check_connector(
-        app.catalog, connector, cassettes=cassettes, record=record, values=values, against=against
+        catalog, connector, cassettes=cassettes, record=record, values=values, against=against
     )
     click.echo(f"hookline test {connector}")
     for result in results:

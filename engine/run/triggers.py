@@ -39,7 +39,7 @@ import httpx
 import orjson
 
 from hookline.actions.inputs import field_name, shortened
-from hookline.actions.pages import DEFAULT_MAX_PAGES, Page, PageGuard, bounded
+from hookline.actions.pages import DEFAULT_MAX_PAGES, Page, PageGuard, bounded, first_request
 from hookline.documents.loader import nearby_file
 from hookline.errors import ConfigurationError, InvalidResponseError
 from hookline.http.connection import CallPolicy, Connection
@@ -162,16 +162,18 @@ async def trigger_records(
                 yield record
 
 
-def first_poll(recipe: Recipe, pool: ConnectionPool) -> tuple[str, str] | None:
+async def first_poll(recipe: Recipe, pool: ConnectionPool) -> tuple[str, str] | None:
     """The method and (redacted) URL a first poll would send, for a dry run; None for webhooks.
 
-    The cursor is the trigger's initial one, and the paginator's parameters are not shown.
+    The cursor is the trigger's initial one, and the paginator's first-page parameters are
+    set, as in the poll's own first request (``first_request``). Nothing is sent.
     """
     trigger, found, connection = spec_trigger(recipe, pool)
     if not isinstance(found, PollTrigger):
         return None
     context = _poll_context(trigger, found, connection, pool.env, None, dry_run=True)
-    request = _TriggerSource(connection, found, context).request({})
+    source = _TriggerSource(connection, found, context)
+    request = await first_request(found.paginator, source)
     return request.method, connection.redactor.redact(str(request.url))
 
 

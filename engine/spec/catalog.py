@@ -33,6 +33,7 @@ from hookline.errors import (
     Problem,
     SpecError,
     SpecFormatError,
+    closest,
     suggest,
 )
 from hookline.expr.templates import Expressions
@@ -100,11 +101,18 @@ class Catalog:
     hookline and plugins, is built without being parsed and checked again
     (``hookline.spec.cache``); the command line uses the user's cache, the Python API none
     unless given one.
+
+    ``unknown_hint``, a clause, ends the message of a connector name that is neither
+    registered nor a likely misspelling of one: how the caller's connectors come to be
+    registered (the test kit says that a plugin's package must be installed).
     """
 
-    def __init__(self, pm: pluggy.PluginManager, *, cache: SpecCache | None = None) -> None:
+    def __init__(
+        self, pm: pluggy.PluginManager, *, cache: SpecCache | None = None, unknown_hint: str = ""
+    ) -> None:
         self.pm = pm
         self.cache = cache
+        self.unknown_hint = unknown_hint
         self.expressions = Expressions.from_plugins(pm)
         self.builders = Builders(
             auth_types=collect_named(pm, "register_auth_types", "auth type"),
@@ -234,7 +242,11 @@ class Catalog:
             return self.connectors[name].spec
         if name in self.refused:
             raise PluginError(self.refused[name])
-        raise ConfigurationError(f"unknown connector {name!r}{suggest(name, self.connectors)}")
+        hint = self.unknown_hint if closest(name, self.connectors) is None else ""
+        raise ConfigurationError(
+            f"unknown connector {name!r}{suggest(name, self.connectors)}"
+            + (f"; {hint}" if hint else "")
+        )
 
     @cached_property
     def transports(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from hookline.spec.catalog import OBJECT_REF, Catalog, base_schema
-from hookline.spec.model import Spec
+from hookline.spec.model import Action, Spec, Trigger
 
 REF = "#/$defs/"
 
@@ -201,10 +201,9 @@ def connector_reference(spec: Spec, plugin: str | None = None) -> str:
     lines += ["## Connection", "", "| field | type | required | secret | description |"]
     lines += ["|---|---|---|---|---|"]
     for f in spec.connection.fields.values():
-        default = f" (default: `{f.default}`)" if f.default is not None else ""
         lines.append(
             f"| `{f.name}` | {f.type} | {'yes' if f.required else ''} | "
-            f"{'yes' if f.secret else ''} | {_cell(f.description)}{default} |"
+            f"{'yes' if f.secret else ''} | {_with_default(_cell(f.description), f.schema)} |"
         )
     auth = ", ".join(f"`{_auth_type(a)}`" for a in spec.connection.auth) or "`none`"
     lines += ["", f"Auth: {auth}."]
@@ -229,6 +228,14 @@ def connector_reference(spec: Spec, plugin: str | None = None) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def output_lead(block: Action | Trigger) -> str:
+    """The words before an output's shape, the same on a reference page and in ``hookline show``:
+    a list action's records, a trigger's events, or nothing for a single value."""
+    if isinstance(block, Trigger):
+        return "each event is"
+    return "a list of records, read page by page; each record is" if block.is_list else ""
+
+
 def _auth_type(auth: Any) -> str:
     return str(type(auth).schema["properties"]["type"]["const"])
 
@@ -237,7 +244,7 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _member(spec: Spec, block: Any, kind: str) -> list[str]:
+def _member(spec: Spec, block: Action | Trigger, kind: str) -> list[str]:
     lines = [f"### `{block.name}`", "", f"{block.title} ({kind}).", ""]
     if block.description:
         lines += [block.description.strip(), ""]
@@ -252,12 +259,10 @@ def _member(spec: Spec, block: Any, kind: str) -> list[str]:
                 f"{_with_default(_cell(prop.get('description', '')), prop)} |"
             )
         lines.append("")
-    output = getattr(block, "output", None)
-    schema = output.schema if output is not None else block.output_schema
+    schema = block.output.schema if isinstance(block, Action) else block.output_schema
     if schema is not None:
-        listed = output is not None and output.records is not None
         shape = _type_of(schema) if isinstance(schema, Mapping) else "any value"
-        lines += [f"Output ({'each record' if listed else 'output'}): {shape}.", ""]
+        lines += [f"Output: {' '.join(p for p in (output_lead(block), shape) if p)}.", ""]
     if block.examples:
         example = block.examples[0]
         if kind == "action":

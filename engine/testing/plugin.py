@@ -32,6 +32,7 @@ from hookline.run.connections import load_connections
 from hookline.spec.catalog import Catalog
 from hookline.testing.clock import Clock
 from hookline.testing.served import Served, serve
+from hookline.testing.suite import NOT_INSTALLED
 from hookline.testing.tape import Taped, taped
 
 
@@ -57,8 +58,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(scope="session")
 def hookline_catalog() -> Catalog:
-    """The built-in connectors and those of every installed plugin."""
-    return Catalog(get_plugin_manager())
+    """The built-in connectors and those of every installed plugin.
+
+    A connector it does not know is reported with ``NOT_INSTALLED``: a plugin's package must
+    be installed for its own tests to see its connectors.
+    """
+    return Catalog(get_plugin_manager(), unknown_hint=NOT_INSTALLED)
 
 
 @pytest.fixture

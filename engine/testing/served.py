@@ -49,8 +49,8 @@ def serve(catalog: Catalog, name: str, *, seed: int = 0, **options: Any) -> Iter
     ``seed`` and ``options`` go to the sandbox's ``create_app``. ``Served.state`` is what
     the app keeps at ``app.state.sandbox`` (None when it keeps nothing there).
     """
+    spec = catalog.spec(name)  # an unknown connector is told as such, not as a missing sandbox
     box = sandbox_of(catalog, name)
-    spec = catalog.spec(name)
     app = box.create_app(seed=seed, **options)
     state = getattr(getattr(app, "state", None), "sandbox", None)
     with running(app) as url:

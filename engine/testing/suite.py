@@ -43,6 +43,13 @@ from hookline.testing.harness import Harness
 from hookline.testing.served import serve
 from hookline.testing.tape import taped
 
+NOT_INSTALLED = (
+    "a plugin's connectors are registered through its entry point, which hookline sees once "
+    "the plugin's package is installed: run `pip install -e .` in the plugin's folder"
+)
+"""The hint of the kit's catalogs (its fixtures, ``hookline test``) for an unknown connector:
+a plugin's own tests, run before its package is installed, see no connector of it."""
+
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
