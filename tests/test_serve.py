@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from click.testing import CliRunner, Result
 
 from hookline.cli.jobs import jobs
 from hookline.cli.replay import replay
-from hookline.cli.serve import serve
+from hookline.cli.serve import ServeLog, serve
 from hookline.cli.triggers import triggers
 from hookline.cli.worker import worker
 from hookline.recipes.load import load_recipe
@@ -404,6 +405,28 @@ def test_serve_logs_text_off_a_terminal_unless_json_as_its_help_says(
     for command in (serve, worker):
         said = CliRunner().invoke(command, ["--help"]).output
         assert "JSON lines" in said and "default off a terminal" not in said
+
+
+def test_serve_goes_on_when_the_reader_of_its_log_goes_away(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hookline serve ... 2>&1 >/dev/null | head -1``: the log lines nobody reads are
+    dropped, and the service serves until stopped, then exits 0."""
+    reached: list[bool] = []
+
+    async def serving(*args: Any, **kwargs: Any) -> None:
+        reached.append(True)
+
+    monkeypatch.setattr("hookline.cli.serve.Service.run", serving)
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone
+    with os.fdopen(write, "w") as gone:
+        monkeypatch.setattr(
+            "hookline.cli.serve.ServeLog", lambda _, as_json: ServeLog(gone, as_json=as_json)
+        )
+        result = served.cli(serve, str(served.poll_recipe()), "--port", "0", "--no-console")
+    assert result.exit_code == 0, result.output
+    assert reached
 
 
 def test_serve_of_a_misspelt_recipe_suggests_the_one_beside_it(served: Served) -> None:
