@@ -469,7 +469,8 @@ def test_rerun_of_an_unknown_outcome_needs_resend(cli: Cli, catalog: Catalog) ->
     assert cli.jobs("rerun", job_id, "--resend", "--json").exit_code == 0
 
 
-def test_an_unknown_job_id_exits_1(cli: Cli) -> None:
+def test_an_unknown_job_id_exits_1(cli: Cli, tracker: TrackerState) -> None:
+    assert cli.run(cli.recipe(MANUAL), "-i", "id=2", "-i", "text=hi").exit_code == 0
     result = cli.jobs("show", "nope")
     assert result.exit_code == 1 and "no job 'nope'" in result.stderr
 

@@ -450,6 +450,31 @@ def test_serve_on_a_busy_port_says_how_to_choose_another(served: Served) -> None
     )
 
 
+@pytest.mark.parametrize(
+    ("command", "args", "code"),
+    [
+        (jobs, [], 0),
+        (jobs, ["--json", "--failed"], 0),
+        (jobs, ["show", "abc"], 1),
+        (jobs, ["resolve", "abc", "--as", "failed"], 1),
+        (triggers, [], 0),
+        (triggers, ["--check", "--json"], 0),
+    ],
+)
+def test_reading_history_before_there_is_a_store_creates_none(
+    served: Served, command: Any, args: list[str], code: int
+) -> None:
+    """A command that reads history says there is none yet rather than create the store
+    (an empty listing exits 0, a job that cannot be found 1)."""
+    result = served.cli(command, *args)
+    assert result.exit_code == code, result.output
+    assert result.stdout == ""
+    what = "trigger" if command is triggers else "job"
+    said = f"no {what} history yet: {served.state} does not exist (give --state for another store)"
+    assert result.stderr == (f"error: {said}\n" if code else f"{said}\n")
+    assert list(served.folder.iterdir()) == []
+
+
 def test_jobs_lists_stale_and_unknown_jobs_and_resolves_one(served: Served) -> None:
     async def prepare() -> list[JobRecord]:
         store = open_store(served.state, served.catalog.pm)
