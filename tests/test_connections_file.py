@@ -123,6 +123,26 @@ def test_problems_are_located_and_secrets_redacted(source: Catalog, tmp_path: Pa
     assert "colour" in text
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("not a url", "is not an http or https URL"),
+        ("https://x.test/?page=2", "has a query or fragment; give the bare base URL"),
+        ("https://me:pw@x.test", "holds a user name or password; give credentials in the"),
+    ],
+)
+def test_a_bad_base_url_is_located_at_the_value_it_is_made_from(
+    source: Catalog, tmp_path: Path, url: str, said: str
+) -> None:
+    """Found as the file loads, for every command, rather than when a connection opens."""
+    path = write(tmp_path, f"prod:\n  connector: demo\n  token: tok-1\n  url: '{url}'\n")
+    with pytest.raises(RecipeError) as caught:
+        load_connections(source, path, environ={})
+    assert str(caught.value).startswith(f"{path}:4:8: prod.url: the base URL {url!r} {said}")
+    left_as_written = write(tmp_path, "prod:\n  connector: demo\n  url: '{{ env.URL }}'\n")
+    load_connections(source, left_as_written, environ={"URL": url}, render=False)
+
+
 def test_only_environment_variables_can_be_used(source: Catalog, tmp_path: Path) -> None:
     path = write(tmp_path, "prod:\n  connector: demo\n  url: '{{ connection.url }}'\n")
     with pytest.raises(RecipeError, match=r"only use environment variables"):

@@ -587,6 +587,18 @@ async def test_an_old_token_file_sealed_with_the_key_variable_is_imported(
     assert not project.tokens_folder.exists()
 
 
+def test_listing_connections_before_there_is_a_store_creates_none(tmp_path: Path) -> None:
+    """``connections list`` only reads: with no state store yet, an OAuth connection is not
+    authorized, and neither the store nor its key file is created."""
+    entries = {"crm-prod": {"connector": "crm", "url": "http://127.0.0.1:9", **VALUES}}
+    project = write_project(tmp_path, "", "crm", FIELDS, entries)
+    del project.env["HOOKLINE_STATE"], project.env[KEY_VARIABLE]  # .hookline/state.db, its key
+    listed = project.run("connections", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "not authorized (hookline connections authorize crm-prod)" in listed.stdout
+    assert [p.name for p in (project.folder / ".hookline").iterdir()] == ["connections.yaml"]
+
+
 async def test_an_old_token_file_no_key_opens_says_to_authorize_again(
     project: Project, oauth: tuple[str, OAuthState]
 ) -> None:

@@ -479,7 +479,21 @@ def test_rerun_of_an_unknown_outcome_needs_resend(cli: Cli, catalog: Catalog) ->
     assert cli.jobs("rerun", job_id, "--resend", "--json").exit_code == 0
 
 
-def test_an_unknown_job_id_exits_1(cli: Cli) -> None:
+def test_a_dry_run_needs_the_values_of_its_connections_as_a_call_does(cli: Cli) -> None:
+    """A dry run sends nothing but renders its requests with the credentials (shown as ***),
+    as ``hookline call --dry-run`` does: a connection without them is refused, saying why."""
+    recipe = cli.recipe(MANUAL.replace(CONNECTION, "connections: {tracker: tracker}\n"))
+    result = cli.run(recipe, "-i", "id=2", "-i", "text=hi", "--dry-run")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: connection 'tracker' of connector 'tracker' needs ")
+    assert "(a dry run needs them too: it renders its requests with them, shown as ***)" in (
+        result.stderr
+    )
+    assert not Path(cli.state).exists()
+
+
+def test_an_unknown_job_id_exits_1(cli: Cli, tracker: TrackerState) -> None:
+    assert cli.run(cli.recipe(MANUAL), "-i", "id=2", "-i", "text=hi").exit_code == 0
     result = cli.jobs("show", "nope")
     assert result.exit_code == 1 and "no job 'nope'" in result.stderr
 

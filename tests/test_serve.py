@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from click.testing import CliRunner, Result
 
 from hookline.cli.jobs import jobs
 from hookline.cli.replay import replay
-from hookline.cli.serve import serve
+from hookline.cli.serve import ServeLog, serve
 from hookline.cli.triggers import triggers
 from hookline.cli.worker import worker
 from hookline.recipes.load import load_recipe
@@ -406,6 +407,28 @@ def test_serve_logs_text_off_a_terminal_unless_json_as_its_help_says(
         assert "JSON lines" in said and "default off a terminal" not in said
 
 
+def test_serve_goes_on_when_the_reader_of_its_log_goes_away(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hookline serve ... 2>&1 >/dev/null | head -1``: the log lines nobody reads are
+    dropped, and the service serves until stopped, then exits 0."""
+    reached: list[bool] = []
+
+    async def serving(*args: Any, **kwargs: Any) -> None:
+        reached.append(True)
+
+    monkeypatch.setattr("hookline.cli.serve.Service.run", serving)
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone
+    with os.fdopen(write, "w") as gone:
+        monkeypatch.setattr(
+            "hookline.cli.serve.ServeLog", lambda _, as_json: ServeLog(gone, as_json=as_json)
+        )
+        result = served.cli(serve, str(served.poll_recipe()), "--port", "0", "--no-console")
+    assert result.exit_code == 0, result.output
+    assert reached
+
+
 def test_serve_of_a_misspelt_recipe_suggests_the_one_beside_it(served: Served) -> None:
     recipe = served.poll_recipe("watch")
     result = served.cli(serve, str(served.folder / "wacth.yaml"), "--port", "0")
@@ -425,6 +448,31 @@ def test_serve_on_a_busy_port_says_how_to_choose_another(served: Served) -> None
         "(or another hookline) may have the port: give --port N for another, or --port 0 for "
         "any free one\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "code"),
+    [
+        (jobs, [], 0),
+        (jobs, ["--json", "--failed"], 0),
+        (jobs, ["show", "abc"], 1),
+        (jobs, ["resolve", "abc", "--as", "failed"], 1),
+        (triggers, [], 0),
+        (triggers, ["--check", "--json"], 0),
+    ],
+)
+def test_reading_history_before_there_is_a_store_creates_none(
+    served: Served, command: Any, args: list[str], code: int
+) -> None:
+    """A command that reads history says there is none yet rather than create the store
+    (an empty listing exits 0, a job that cannot be found 1)."""
+    result = served.cli(command, *args)
+    assert result.exit_code == code, result.output
+    assert result.stdout == ""
+    what = "trigger" if command is triggers else "job"
+    said = f"no {what} history yet: {served.state} does not exist (give --state for another store)"
+    assert result.stderr == (f"error: {said}\n" if code else f"{said}\n")
+    assert list(served.folder.iterdir()) == []
 
 
 def test_jobs_lists_stale_and_unknown_jobs_and_resolves_one(served: Served) -> None:

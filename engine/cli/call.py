@@ -103,7 +103,8 @@ def parse_inputs(
     "--dry-run",
     is_flag=True,
     help="Print the requests the call would start with, with the headers its auth adds, "
-    "every credential shown as ***, and an example of its output; send nothing.",
+    "every credential shown as ***, and an example of its output; send nothing. The "
+    "connection needs its values as for a call.",
 )
 def call(
     target: str,

@@ -24,7 +24,7 @@ from hookline.http.connection import Connection
 from hookline.run.connections import Connections, NamedConnection, load_connections
 from hookline.run.pool import ConnectionPool
 from hookline.run.sessions import sharing
-from hookline.run.store import DEFAULT_STATE, open_store
+from hookline.run.store import DEFAULT_STATE, open_store, store_file
 from hookline.spec.catalog import Catalog
 
 if TYPE_CHECKING:
@@ -54,6 +54,16 @@ def state_option(function: Callable[..., Any]) -> Callable[..., Any]:
         f"(default: $HOOKLINE_STATE or {DEFAULT_STATE}). Job history, rate budgets, "
         "sessions and OAuth tokens live there, shared by every command given the same store.",
     )(function)
+
+
+def no_history(state: str | None, what: str = "job history") -> str | None:
+    """The line a command that only reads history says instead of opening the store
+    ``state``, when that is a SQLite file that does not exist yet (opening it would create
+    it); None when there is a store to read."""
+    path = store_file(state)
+    if path is None or path.exists():
+        return None
+    return f"no {what} yet: {path} does not exist (give --state for another store)"
 
 
 @asynccontextmanager
@@ -103,13 +113,17 @@ def list_connections(app: Any, connections_file: Path | None, state: str | None)
     from rich.console import Console
     from rich.table import Table
 
+    from hookline.run.tokens import TokenStatus
+
     found = load_connections(app.catalog, connections_file)
     if not found.entries:
         where = found.path or "the connections file"
         click.echo(f"no connections in {where}; `hookline sandbox --write-connections` writes some")
         return
     oauth = [e.name for e in found.entries.values() if _authorized_by_code(app.catalog, e)]
-    statuses = asyncio.run(_token_statuses(app.catalog, found, oauth, state)) if oauth else {}
+    statuses = {name: TokenStatus(False) for name in oauth}
+    if oauth and _tokens_may_be_kept(found, state):
+        statuses = asyncio.run(_token_statuses(app.catalog, found, oauth, state))
     table = Table("name", "connector", "values", *(["oauth"] if oauth else []), box=None)
     for entry in found.entries.values():
         secret = set(app.catalog.spec(entry.connector).connection.secret_fields)
@@ -120,6 +134,13 @@ def list_connections(app: Any, connections_file: Path | None, state: str | None)
         extra = [] if not oauth else [status.told(entry.name) if status else ""]
         table.add_row(entry.name, entry.connector, shown, *extra)
     Console(width=160).print(table)
+
+
+def _tokens_may_be_kept(found: Connections, state: str | None) -> bool:
+    """Whether OAuth tokens may be kept: in the store, or in an earlier version's token files
+    (which reading their status moves into the store)."""
+    files = found.token_files
+    return no_history(state) is None or (files is not None and files.exists())
 
 
 def _authorized_by_code(catalog: Catalog, entry: NamedConnection) -> bool:

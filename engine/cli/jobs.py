@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hookline.cli.connections import connections_option, state_option
+from hookline.cli.connections import connections_option, no_history, state_option
 from hookline.cli.executors import build_executor, executor_options
 from hookline.cli.run import exits, grace_option, json_option, reporter_for, stoppable
 from hookline.errors import ConfigurationError
@@ -94,6 +94,11 @@ class _Filter:
 
 @exits
 def _listing(app: Any, chosen: _Filter, state: str | None, as_json: bool) -> int:
+    missing = no_history(state)
+    if missing is not None:
+        click.echo(missing, err=True)
+        return 0
+
     async def fetch(store: SqlStore) -> list[JobRecord]:
         """The jobs asked for."""
         if chosen.stale:
@@ -303,6 +308,11 @@ def _state(ctx: click.Context, state: str | None) -> str | None:
 
 
 def _with_store(app: Any, state: str | None, work: Callable[[SqlStore], Awaitable[T]]) -> T:
+    """What ``work`` makes of the store ``state``; with no store, there is no job to find."""
+    missing = no_history(state)
+    if missing is not None:
+        raise ConfigurationError(missing)
+
     async def go() -> T:
         """Run ``work`` with the store open, and close it."""
         store = open_store(state, app.pm)

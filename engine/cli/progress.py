@@ -6,6 +6,10 @@ summary table naming each failed step and its error; otherwise, or with ``--json
 lines, one object per event, for scripts and logs. A dry run adds each step's rendered input,
 requests and stand-in output: the plan.
 
+Lines written for a reader that may stop reading (``| head``) go through ``Lines``, as the
+log of ``hookline serve`` and ``hookline worker`` does: once the reader has gone, the lines
+are dropped and the command goes on.
+
 A request that waits long for its rate budget is told as it starts waiting (``waiting``):
 a line above the live display, or a ``waiting`` JSON event. ``show_wait`` does the same on
 stderr for commands whose stdout is their output (``hookline call``).
@@ -91,25 +95,12 @@ class JsonLinesReporter(Reporter):
 
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__()
-        self.stream = stream or sys.stdout
+        self.lines = Lines(stream or sys.stdout)
         self.dry_run = False
-        self.reader_gone = False
 
     def emit(self, event: str, **data: Any) -> None:
-        """Write one line; once the reader has closed the pipe (``| head``), write nothing.
-
-        The run goes on: what a reader reads must not change what the jobs do, and a job cut
-        short by a write to a closed pipe would fail after its first steps had run.
-        """
-        if self.reader_gone:
-            return
-        line = orjson.dumps({"event": event, **data}, default=str).decode()
-        try:
-            self.stream.write(line + "\n")
-            self.stream.flush()
-        except BrokenPipeError:
-            self.reader_gone = True
-            _to_devnull(self.stream)
+        """Write one line (dropped once its reader has gone)."""
+        self.lines.write(orjson.dumps({"event": event, **data}, default=str).decode())
 
     def start(self, recipe: str, trigger: str, *, dry_run: bool) -> None:
         """The run begins."""
@@ -173,6 +164,31 @@ class JsonLinesReporter(Reporter):
         code = exit_code(self.outcomes, stopped=stopped)
         self.emit("summary", jobs=len(self.outcomes), **self.counts(), exit_code=code)
         return code
+
+
+class Lines:
+    """Lines written to ``stream`` for a reader that may stop reading: ``| head``, or a log
+    collector that goes away.
+
+    Once the reader has closed the pipe, lines are dropped and the command goes on: what a
+    reader reads must not change what the jobs do, and a job cut short by a write to a closed
+    pipe would fail after its first steps had run, a service would stop serving.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.reader_gone = False
+
+    def write(self, line: str) -> None:
+        """Write ``line`` and a newline, unless the reader has gone."""
+        if self.reader_gone:
+            return
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            self.reader_gone = True
+            _to_devnull(self.stream)
 
 
 def _to_devnull(stream: TextIO) -> None:

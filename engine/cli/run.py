@@ -162,7 +162,8 @@ def reporter_for(as_json: bool) -> Reporter:
     is_flag=True,
     help="Render every step with the actions' example outputs standing in (the file "
     "connector answers for real, keeping what it writes in memory); send nothing, record "
-    "nothing, print the plan, credentials shown as ***.",
+    "nothing, print the plan, credentials shown as ***. The connections need their values "
+    "as for a run (with --sandbox, the sandboxes' are used).",
 )
 @click.option(
     "--sandbox",

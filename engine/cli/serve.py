@@ -46,7 +46,7 @@ from rich.table import Table
 from hookline.actions.call import Plan
 from hookline.cli.connections import connections_option, state_option
 from hookline.cli.executors import build_executor, executor_options
-from hookline.cli.progress import wait_data
+from hookline.cli.progress import Lines, wait_data
 from hookline.cli.run import exits, json_flag
 from hookline.documents.loader import load_document, nearby_file
 from hookline.errors import ConfigurationError, HooklineError, InvalidDocumentError, RecipeError
@@ -355,10 +355,11 @@ def recipe_files(path: Path) -> list[Path]:
 
 class ServeLog(ServeObserver):
     """One line per finished job (and per poll that found something, failed, or a remark) on
-    ``stream``: text, or JSON objects with ``as_json``."""
+    ``stream``: text, or JSON objects with ``as_json``; lines nobody reads any more are dropped
+    and the service goes on (``Lines``)."""
 
     def __init__(self, stream: TextIO, *, as_json: bool) -> None:
-        self.stream = stream
+        self.lines = Lines(stream)
         self.as_json = as_json
         self.started: dict[str, float] = {}
 
@@ -386,24 +387,21 @@ class ServeLog(ServeObserver):
     def token(self, token: str) -> None:
         """Show the console's new operator token, this once (it is never logged again)."""
         if self.as_json:
-            self.stream.write(orjson.dumps({"event": "console_token", "token": token}).decode())
-            self.stream.write("\n")
+            self.lines.write(orjson.dumps({"event": "console_token", "token": token}).decode())
         else:
-            self.stream.write(
-                f"console operator token (shown this once; only its hash is kept): {token}\n"
+            self.lines.write(
+                f"console operator token (shown this once; only its hash is kept): {token}"
             )
-        self.stream.flush()
 
     def emit(self, event: str, text: str, **data: Any) -> None:
-        """Write one line."""
+        """Write one line (dropped once its reader has gone: the service goes on)."""
         moment = time.time()
         if self.as_json:
             line = orjson.dumps({"event": event, "time": round(moment, 3), **data}, default=str)
-            self.stream.write(line.decode() + "\n")
+            self.lines.write(line.decode())
         else:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(moment))
-            self.stream.write(f"{stamp}  {text}\n")
-        self.stream.flush()
+            self.lines.write(f"{stamp}  {text}")
 
     def note(self, message: str, **data: Any) -> None:
         """A remark."""

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hookline.cli.connections import state_option
+from hookline.cli.connections import no_history, state_option
 from hookline.cli.run import exits, json_option
 from hookline.run import operations
 from hookline.run.audit import command_actor
@@ -86,6 +86,11 @@ def _set_paused(app: Any, name: str, state: str | None, *, paused: bool) -> None
 def _listing(
     app: Any, recipes: tuple[str, ...], check: bool, state: str | None, as_json: bool
 ) -> int:
+    missing = no_history(state, "trigger history")
+    if missing is not None:
+        click.echo(missing, err=True)
+        return 0
+
     async def fetch() -> list[TriggerState]:
         store = open_store(state, app.pm)
         try:

@@ -61,11 +61,27 @@ from hookline.spec.catalog import Catalog
 from hookline.spec.model import Request, RetryPolicy, Spec
 from hookline.version import __version__
 
-__all__ = ["CallPolicy", "Connection", "Response", "connect"]
+__all__ = ["CallPolicy", "Connection", "Response", "base_url_problem", "connect"]
 
 logger = logging.getLogger(__name__)
 
 _LOGOUT = CallPolicy(action="logout", retry=RetryPolicy(attempts=1), response="bytes")
+
+
+def base_url_problem(rendered: Any) -> str | None:
+    """What is wrong with ``rendered`` as a base URL, to follow "the base URL 'X'"; None when
+    it is a bare http or https URL. The connections file is checked with it as it loads."""
+    try:
+        url = httpx.URL(str(rendered).rstrip("/")) if isinstance(rendered, str) else None
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        return "is not an http or https URL"
+    if url.userinfo:
+        return "holds a user name or password; give credentials in the connection's fields"
+    if url.query or url.fragment:
+        return "has a query or fragment; give the bare base URL"
+    return None
 
 
 def _user_agent() -> str:
@@ -165,12 +181,7 @@ class Connection:
 
     def _validated(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """The values with defaults filled in; problems raise one redacted message."""
-        values = {
-            name: field.default
-            for name, field in self.spec.connection.fields.items()
-            if field.default is not None
-        }
-        values.update(given)
+        values = self.spec.connection.with_defaults(given)
         document = Document(values, f"connection {self.name!r}")
         problems = schema_problems(document, self.spec.connection.values_schema())
         if problems:
@@ -182,20 +193,11 @@ class Connection:
 
     def _base_url(self) -> httpx.URL:
         rendered = self.spec.connection.base_url.render(self.context())
-        shown = self.redactor.redact(str(rendered))
-        try:
-            url = httpx.URL(str(rendered).rstrip("/")) if isinstance(rendered, str) else None
-        except httpx.InvalidURL:
-            url = None
-        if url is None or url.scheme not in ("http", "https") or not url.host:
-            problem = "is not an http or https URL"
-        elif url.userinfo:
-            problem = "holds a user name or password; give credentials in the connection's fields"
-        elif url.query or url.fragment:
-            problem = "has a query or fragment; give the bare base URL"
-        else:
-            return url
-        raise ConfigurationError(f"connection {self.name!r}: the base URL {shown!r} {problem}")
+        problem = base_url_problem(rendered)
+        if problem is not None:
+            shown = self.redactor.redact(str(rendered))
+            raise ConfigurationError(f"connection {self.name!r}: the base URL {shown!r} {problem}")
+        return httpx.URL(str(rendered).rstrip("/"))
 
     def _check_transport_security(self) -> None:
         url = self.base_url

@@ -36,6 +36,7 @@ from hookline.documents.loader import Document, format_path, load_document
 from hookline.documents.schema_errors import schema_problems
 from hookline.errors import ConfigurationError, ExpressionError, Problem, RecipeError, suggest
 from hookline.expr.templates import Expressions
+from hookline.http.connection import base_url_problem
 from hookline.http.redaction import Redactor
 from hookline.spec.catalog import Catalog
 from hookline.spec.model import Spec
@@ -235,6 +236,10 @@ def load_connections(
         for p in schema_problems(view, {"type": "object", "properties": schemas})
         if p.path not in unrendered
     ]
+    checked = {name for name in rendered if not _has_problem(name, unrendered, problems)}
+    problems += [
+        p for name in checked if (p := _base_url_problem(document, catalog, name, rendered[name]))
+    ]
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         raise RecipeError(
@@ -247,6 +252,36 @@ def load_connections(
         for name, values in rendered.items()
     }
     return Connections(file, entries)
+
+
+def _has_problem(name: str, unrendered: set[str], problems: list[Problem]) -> bool:
+    """Whether entry ``name`` has a problem already, or a value left as written."""
+    paths = unrendered | {p.path for p in problems if p.path}
+    return any(path == name or path.startswith(f"{name}.") for path in paths)
+
+
+def _base_url_problem(
+    document: Document, catalog: Catalog, name: str, values: Mapping[str, Any]
+) -> Problem | None:
+    """The problem of entry ``name``'s base URL, rendered as its connection will render it,
+    located at the value it is made from (at ``connector`` when none of the entry's is)."""
+    connection = catalog.spec(values["connector"]).connection
+    given = {key: value for key, value in values.items() if key != "connector"}
+    try:
+        url = connection.base_url.render({"connection": connection.with_defaults(given)})
+    except ExpressionError:
+        return None  # a value the URL needs is missing: the schema's problem says so
+    problem = base_url_problem(url)
+    if problem is None:
+        return None
+    read = (
+        ref[1]
+        for _, template in connection.base_url.templates()
+        for ref in template.references()
+        if ref[:1] == ("connection",) and len(ref) > 1 and ref[1] in given
+    )
+    key = next(read, "connector")
+    return document.problem((name, key), f"the base URL {str(url)!r} {problem}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,10 @@ from hookline.run.sessions import Sharing, sharing
 from hookline.run.store import SqlStore
 from hookline.spec.catalog import Catalog
 
+_DRY_RUN_NEEDS = " (a dry run needs them too: it renders its requests with them, shown as ***)"
+"""Why a dry run refuses a connection that lacks values though it sends nothing, as
+``hookline call --dry-run`` does: its plan shows the requests as the auth would make them."""
+
 
 class ConnectionPool:
     """Open connections by (recipe file, connection name); use as an async context manager."""
@@ -117,8 +121,9 @@ class ConnectionPool:
             raise ConfigurationError(
                 f"connection {connection.name!r} of connector {spec.name!r} needs "
                 f"{', '.join(missing)}: {self.connections.where()} has no entry "
-                f"{connection.named or connection.name!r} and the recipe gives no values; "
-                "write the entry (`hookline sandbox --write-connections` writes sandbox ones), "
+                f"{connection.named or connection.name!r} and the recipe gives no values"
+                f"{_DRY_RUN_NEEDS if self.dry_run else ''}; write the entry "
+                "(`hookline sandbox --write-connections` writes sandbox ones), "
                 "give the values in the recipe, or run with --sandbox"
             )
         return self._open_values(

@@ -798,7 +798,25 @@ def redact_url(url: str) -> str:
 
 def open_sqlite(url: str) -> SqliteStore:
     """Open a plain path, ``sqlite:///relative/path`` or ``sqlite:////absolute/path``."""
-    return SqliteStore(Path(url.removeprefix("sqlite:///")))
+    return SqliteStore(_sqlite_file(url))
+
+
+def _sqlite_file(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def store_file(url: str | None) -> Path | None:
+    """The file of the SQLite store ``url`` names, as ``open_store`` reads it; None for a
+    store a server keeps.
+
+    Opening a SQLite store creates its file: a command that only reads history checks that
+    the file exists first, and says there is no history rather than create an empty store.
+    """
+    if not url:
+        return DEFAULT_STATE
+    if "://" not in url:
+        return Path(url)
+    return _sqlite_file(url) if urlsplit(url).scheme == "sqlite" else None
 
 
 @hookimpl

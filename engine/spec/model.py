@@ -371,6 +371,11 @@ class ConnectionSpec:
         """Names of the fields whose values are redacted everywhere."""
         return tuple(name for name, f in self.fields.items() if f.secret)
 
+    def with_defaults(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` with the default of each field they do not give."""
+        defaults = {name: f.default for name, f in self.fields.items() if f.default is not None}
+        return {**defaults, **values}
+
     def values_schema(self) -> dict[str, Any]:
         """The JSON Schema a connection's values must satisfy (connections files, recipes)."""
         properties: dict[str, Any] = {
