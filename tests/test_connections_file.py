@@ -126,9 +126,10 @@ def test_problems_are_located_and_secrets_redacted(source: Catalog, tmp_path: Pa
 @pytest.mark.parametrize(
     ("url", "said"),
     [
-        ("not a url", "is not an http or https URL"),
-        ("https://x.test/?page=2", "has a query or fragment; give the bare base URL"),
-        ("https://me:pw@x.test", "holds a user name or password; give credentials in the"),
+        ("not a url", "'not a url' is not an http or https URL"),
+        ("https://x.test/?page=2", "'https://x.test/?page=2' has a query or fragment; give the"),
+        # the password is never shown, nor the user name beside it
+        ("https://me:pw@x.test", "'https://***@x.test' holds a user name or password; give"),
     ],
 )
 def test_a_bad_base_url_is_located_at_the_value_it_is_made_from(
@@ -138,7 +139,8 @@ def test_a_bad_base_url_is_located_at_the_value_it_is_made_from(
     path = write(tmp_path, f"prod:\n  connector: demo\n  token: tok-1\n  url: '{url}'\n")
     with pytest.raises(RecipeError) as caught:
         load_connections(source, path, environ={})
-    assert str(caught.value).startswith(f"{path}:4:8: prod.url: the base URL {url!r} {said}")
+    assert str(caught.value).startswith(f"{path}:4:8: prod.url: the base URL {said}")
+    assert ":pw@" not in str(caught.value)
     left_as_written = write(tmp_path, "prod:\n  connector: demo\n  url: '{{ env.URL }}'\n")
     load_connections(source, left_as_written, environ={"URL": url}, render=False)
 

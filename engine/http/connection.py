@@ -69,19 +69,24 @@ _LOGOUT = CallPolicy(action="logout", retry=RetryPolicy(attempts=1), response="b
 
 
 def base_url_problem(rendered: Any) -> str | None:
-    """What is wrong with ``rendered`` as a base URL, to follow "the base URL 'X'"; None when
-    it is a bare http or https URL. The connections file is checked with it as it loads."""
+    """What is wrong with ``rendered`` as a base URL ("the base URL 'X' is not ..."); None
+    when it is a bare http or https URL. A user name and password in it are shown as ``***``.
+    The connections file is checked with it as it loads."""
     try:
         url = httpx.URL(str(rendered).rstrip("/")) if isinstance(rendered, str) else None
     except httpx.InvalidURL:
         url = None
+    shown = str(rendered)
     if url is None or url.scheme not in ("http", "https") or not url.host:
-        return "is not an http or https URL"
-    if url.userinfo:
-        return "holds a user name or password; give credentials in the connection's fields"
-    if url.query or url.fragment:
-        return "has a query or fragment; give the bare base URL"
-    return None
+        problem = "is not an http or https URL"
+    elif url.userinfo:
+        shown = str(url.copy_with(username="***", password=None))
+        problem = "holds a user name or password; give credentials in the connection's fields"
+    elif url.query or url.fragment:
+        problem = "has a query or fragment; give the bare base URL"
+    else:
+        return None
+    return f"the base URL {shown!r} {problem}"
 
 
 def _user_agent() -> str:
@@ -195,8 +200,7 @@ class Connection:
         rendered = self.spec.connection.base_url.render(self.context())
         problem = base_url_problem(rendered)
         if problem is not None:
-            shown = self.redactor.redact(str(rendered))
-            raise ConfigurationError(f"connection {self.name!r}: the base URL {shown!r} {problem}")
+            raise ConfigurationError(f"connection {self.name!r}: {self.redactor.redact(problem)}")
         return httpx.URL(str(rendered).rstrip("/"))
 
     def _check_transport_security(self) -> None:

@@ -281,7 +281,7 @@ def _base_url_problem(
         if ref[:1] == ("connection",) and len(ref) > 1 and ref[1] in given
     )
     key = next(read, "connector")
-    return document.problem((name, key), f"the base URL {str(url)!r} {problem}")
+    return document.problem((name, key), problem)
 
 
 @dataclass(frozen=True, slots=True)
