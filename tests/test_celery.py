@@ -18,7 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from hookline.cli.main import main
 from hookline.plugins.manager import get_plugin_manager
 from hookline.run import cycles
 from hookline.run.audit import job_actions
@@ -361,3 +363,23 @@ def test_serve_and_worker_help_do_not_import_celery() -> None:
     for command in ("serve", "worker"):
         modules = {m.split(".")[0] for m in imported(command, "--help")}
         assert not modules & {"celery", "kombu", "redis"}, command
+
+
+MISREAD_BROKERS = [
+    "redis:/:sekrit@127.0.0.1:6379/0",  # one slash: Celery took it for an AMQP host name
+    "http://:sekrit@127.0.0.1:6379/0",  # no such transport, found only at the first send
+    ":sekrit@127.0.0.1:6379",
+]
+
+
+@pytest.mark.parametrize("broker", MISREAD_BROKERS)
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_a_broker_url_that_is_not_redis_or_rabbitmq_stops_the_command_before_it_starts(
+    command: str, broker: str
+) -> None:
+    options = {"worker": [], "serve": ["--executor", "celery", "--port", "0"]}[command]
+    args = [command, str(TICKETS), "--broker", broker, *options]
+    said = CliRunner().invoke(main, args, env={"HOOKLINE_CONNECTIONS": "", "HOOKLINE_STATE": ""})
+    assert said.exit_code == 1, said.output
+    assert "must begin with redis://, rediss://, amqp://, amqps://" in said.output
+    assert "sekrit" not in said.output and "Traceback" not in said.output

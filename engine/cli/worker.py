@@ -97,6 +97,11 @@ def worker(
     names = [name.strip() for name in queues.split(",") if name.strip()]
     if not names:
         raise ConfigurationError("--queues names no queue")
+
+    from hookline.run.celery.app import celery_app
+    from hookline.run.celery.worker import WorkerLoop, install_task
+
+    celery = celery_app(broker)
     catalog: Catalog = app.catalog
     env = dict(os.environ)
     connections = load_connections(catalog, connections_file, environ=env)
@@ -105,9 +110,6 @@ def worker(
         raise ConfigurationError(f"no recipes in {', '.join(str(p) for p in paths)}")
     recipes = load_all(files, catalog, env, connections.connectors)
     log = ServeLog(sys.stderr, as_json=as_json)
-
-    from hookline.run.celery.app import celery_app
-    from hookline.run.celery.worker import WorkerLoop, install_task
 
     sock = (
         None
@@ -124,7 +126,6 @@ def worker(
         if sock is not None:
             url = f"{base_url(sock)}/metrics"
             log.note(f"metrics at {url}", metrics=url)
-        celery = celery_app(broker)
         install_task(celery, jobs)
         log.note(
             f"worker for {', '.join(sorted(r.name for r in recipes))}: {concurrency} at once "

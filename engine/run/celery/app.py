@@ -16,6 +16,8 @@ from typing import Any
 
 from celery import Celery
 
+from hookline.errors import ConfigurationError
+
 TASK = "hookline.run_job"
 """The name of the task that runs one job: ``(job_id, recipe)``, and ``again`` for an
 operator's rerun."""
@@ -23,9 +25,13 @@ operator's rerun."""
 VISIBILITY_TIMEOUT = 3600
 """Seconds before Redis hands an unacknowledged message to another worker."""
 
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps")
+"""The URL schemes of the brokers jobs go through: Redis and RabbitMQ."""
+
 
 def celery_app(broker: str) -> Celery:
     """The app for ``broker`` (``redis://…`` or ``amqp://…``), configured for jobs."""
+    check_broker(broker)
     app = Celery("hookline", broker=broker, set_as_current=False)
     settings: dict[str, Any] = {
         "task_acks_late": True,
@@ -43,6 +49,22 @@ def celery_app(broker: str) -> Celery:
     }
     app.conf.update(settings)
     return app
+
+
+def check_broker(broker: str) -> None:
+    """Refuse a broker URL that is not Redis's or RabbitMQ's, before anything starts.
+
+    Celery would take a URL without ``SCHEME://`` (``redis:/host``) for the host name of
+    an AMQP broker and try to reach it forever, and an unknown scheme fails only at the first
+    send, with a traceback. The URL itself is not repeated: it may hold a password.
+    """
+    scheme, sep, _ = broker.partition("://")
+    if not sep or scheme.lower() not in BROKER_SCHEMES:
+        raise ConfigurationError(
+            "the broker URL (--broker or $HOOKLINE_BROKER) must begin with "
+            f"{', '.join(s + '://' for s in BROKER_SCHEMES)}: redis://HOST:6379/0 or "
+            "amqp://USER:PASSWORD@HOST:5672//"
+        )
 
 
 def send_job(app: Celery, job_id: str, recipe: str, queue: str, *, again: bool = False) -> None:
