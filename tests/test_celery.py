@@ -383,3 +383,19 @@ def test_a_broker_url_that_is_not_redis_or_rabbitmq_stops_the_command_before_it_
     assert said.exit_code == 1, said.output
     assert "must begin with redis://, rediss://, amqp://, amqps://" in said.output
     assert "sekrit" not in said.output and "Traceback" not in said.output
+
+
+@pytest.mark.parametrize(
+    ("broker", "why"),
+    [
+        (RABBITMQ.replace("guest@", "not-the-password@"), "ACCESS_REFUSED"),
+        (RABBITMQ.removesuffix("/") + "no-such-vhost", "NOT_ALLOWED"),
+    ],
+)
+def test_a_worker_the_broker_refuses_stops_with_the_brokers_reason(broker: str, why: str) -> None:
+    said = CliRunner().invoke(
+        main, ["worker", str(TICKETS), "--broker", broker], env={"HOOKLINE_CONNECTIONS": ""}
+    )
+    assert said.exit_code == 1, said.output
+    assert "refused this worker" in said.output and why in said.output
+    assert "not-the-password" not in said.output and "Traceback" not in said.output

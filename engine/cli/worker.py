@@ -4,7 +4,9 @@ A worker is given the recipes (files, or folders searched for recipes, as ``serv
 connections file and the state store; it takes jobs from the broker's queues (``--queues``)
 and runs ``--concurrency`` of them at once (``hookline.run.celery.worker``). Every recipe is
 checked before anything starts: one with a problem stops the command with every located
-problem (exit 1). One line per job goes to stderr (JSON with ``--json``), as with ``serve``.
+problem (exit 1), as does a broker that refuses the worker (a wrong password, a virtual
+host it lacks); a broker that is down is waited for. One line per job goes to stderr (JSON
+with ``--json``), as with ``serve``.
 With ``--metrics-port`` the worker serves ``GET /metrics`` (loopback unless
 ``--metrics-host`` says otherwise): the jobs it ran and their steps, as ``serve`` counts the
 jobs it runs itself.
@@ -98,10 +100,11 @@ def worker(
     if not names:
         raise ConfigurationError("--queues names no queue")
 
-    from hookline.run.celery.app import celery_app
+    from hookline.run.celery.app import celery_app, refuse_unusable_broker
     from hookline.run.celery.worker import WorkerLoop, install_task
 
     celery = celery_app(broker)
+    refuse_unusable_broker(celery)
     catalog: Catalog = app.catalog
     env = dict(os.environ)
     connections = load_connections(catalog, connections_file, environ=env)

@@ -16,7 +16,8 @@ from typing import Any
 
 from celery import Celery
 
-from hookline.errors import ConfigurationError
+from hookline.errors import ConfigurationError, one_line
+from hookline.run.store import redact_url
 
 TASK = "hookline.run_job"
 """The name of the task that runs one job: ``(job_id, recipe)``, and ``again`` for an
@@ -24,6 +25,9 @@ operator's rerun."""
 
 VISIBILITY_TIMEOUT = 3600
 """Seconds before Redis hands an unacknowledged message to another worker."""
+
+PROBE_TIMEOUT = 10.0
+"""Seconds a worker waits for the broker to answer its first connection."""
 
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps")
 """The URL schemes of the brokers jobs go through: Redis and RabbitMQ."""
@@ -65,6 +69,25 @@ def check_broker(broker: str) -> None:
             f"{', '.join(s + '://' for s in BROKER_SCHEMES)}: redis://HOST:6379/0 or "
             "amqp://USER:PASSWORD@HOST:5672//"
         )
+
+
+def refuse_unusable_broker(app: Celery) -> None:
+    """Connect to ``app``'s broker once and raise if it refuses the worker for good (a wrong
+    password, a virtual host it lacks), which Celery would otherwise end the worker on with
+    a traceback. A broker down or unreachable is left to Celery, which waits for it."""
+    connection = app.connection_for_read(connect_timeout=PROBE_TIMEOUT)
+    try:
+        connection.connect()
+    except connection.recoverable_connection_errors:
+        pass
+    except Exception as exc:
+        raise ConfigurationError(
+            f"the broker at {redact_url(str(app.conf.broker_url))} refused this worker: "
+            f"{one_line(exc).rstrip('.')}; check the user, password and virtual host of "
+            "--broker (or $HOOKLINE_BROKER)"
+        ) from None
+    finally:
+        connection.release()
 
 
 def send_job(app: Celery, job_id: str, recipe: str, queue: str, *, again: bool = False) -> None:
