@@ -17,7 +17,7 @@ from hookline.cli.main import main
 from hookline.errors import ConfigurationError
 from hookline.plugins.manager import get_plugin_manager
 from hookline.run.store import SqlStore, StepRecord, open_store, redact_url
-from tests.stores import store_url
+from tests.stores import postgres_url, store_url
 
 POSTGRES = "postgresql://127.0.0.1:5432/test"
 T = TypeVar("T")
@@ -152,6 +152,15 @@ def test_unreachable_postgres_is_one_line_under_error() -> None:
     [line] = result.stderr.splitlines()
     assert line.startswith(f"error: cannot open the state store {url}: connection failed: ")
     assert "Is the server running on that host and accepting TCP/IP connections?" in line
+
+
+def test_a_postgres_url_naming_a_schema_that_does_not_exist_is_one_line_under_error() -> None:
+    url = postgres_url(f"hookline_missing_{uuid.uuid4().hex[:10]}")
+    result = CliRunner().invoke(main, ["jobs", "--state", url])
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: cannot open the state store {url}: no schema of its ")
+    assert "CREATE SCHEMA NAME" in line
 
 
 def test_sqlite_store_is_created_with_its_folder(tmp_path: Path) -> None:

@@ -784,7 +784,15 @@ class PostgresStore(SqlStore):
                     f"cannot open the state store {redact_url(url)}: {said}"
                 ) from None
 
-        super().__init__(connect, redact_url(url))
+        try:
+            super().__init__(connect, redact_url(url))
+        except psycopg.errors.InvalidSchemaName:
+            self._conn.close()
+            raise ConfigurationError(
+                f"cannot open the state store {redact_url(url)}: no schema of its search_path "
+                "exists in the database, so hookline's tables have nowhere to go; create the "
+                "schema first (CREATE SCHEMA NAME), or leave options=-csearch_path out"
+            ) from None
 
 
 def redact_url(url: str) -> str:
