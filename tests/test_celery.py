@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -399,3 +400,21 @@ def test_a_worker_the_broker_refuses_stops_with_the_brokers_reason(broker: str, 
     assert said.exit_code == 1, said.output
     assert "refused this worker" in said.output and why in said.output
     assert "not-the-password" not in said.output and "Traceback" not in said.output
+
+
+def test_a_json_worker_writes_what_celery_says_of_a_broker_it_cannot_reach_as_json(
+    tmp_path: Path, state: str
+) -> None:
+    with counted_sandboxes(tmp_path) as (boxes, _):
+        processes = Processes(boxes, state, tmp_path, f"redis://127.0.0.1:{free_port()}/0")
+        try:
+            processes.worker([TICKETS], "hookline", 1)
+            log = processes.logs[0]
+            wait_for(lambda: "Cannot connect" in log.read_text(), "Celery's retry", timeout=30,
+                     logs=processes.output)  # fmt: skip
+        finally:
+            processes.stop_all()
+    said = [line for line in log.read_text().splitlines() if "Cannot connect" in line]
+    notes = [json.loads(line) for line in said]
+    assert notes[0]["event"] == "note" and notes[0]["level"] == "error"
+    assert "Trying again" in notes[0]["message"]

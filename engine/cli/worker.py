@@ -101,7 +101,7 @@ def worker(
         raise ConfigurationError("--queues names no queue")
 
     from hookline.run.celery.app import celery_app, refuse_unusable_broker
-    from hookline.run.celery.worker import WorkerLoop, install_task
+    from hookline.run.celery.worker import WorkerLoop, celery_lines_to, install_task
 
     celery = celery_app(broker)
     refuse_unusable_broker(celery)
@@ -138,18 +138,19 @@ def worker(
             broker=redact_url(broker),
             state=store.url,
         )
-        process = celery.Worker(
-            hostname=f"hookline-{os.getpid()}@{socket.gethostname()}",
-            pool="threads",
-            concurrency=concurrency,
-            queues=names,
-            loglevel="WARNING",
-            quiet=True,
-            without_gossip=True,
-            without_mingle=True,
-            without_heartbeat=True,
-        )
-        process.start()
+        with celery_lines_to(celery, log):
+            process = celery.Worker(
+                hostname=f"hookline-{os.getpid()}@{socket.gethostname()}",
+                pool="threads",
+                concurrency=concurrency,
+                queues=names,
+                loglevel="WARNING",
+                quiet=True,
+                without_gossip=True,
+                without_mingle=True,
+                without_heartbeat=True,
+            )
+            process.start()
         log.note("stopped")
         return int(process.exitcode or 0)
     finally:

@@ -20,11 +20,13 @@ is not sent again blindly (``hookline.run.jobs``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,3 +187,33 @@ def install_task(app: Celery, jobs: WorkerLoop) -> None:
             jobs.observer.note(verdict.said, job=job_id, recipe=recipe)
         if verdict.retry_in is not None:
             raise task.retry(countdown=verdict.retry_in)
+
+
+class _CeleryLines(logging.Handler):
+    """Celery's own warnings and errors as notes of the worker's log."""
+
+    def __init__(self, observer: Observer) -> None:
+        super().__init__(logging.WARNING)
+        self.observer = observer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.observer.note(" ".join(record.getMessage().split()), level=record.levelname.lower())
+
+
+@contextmanager
+def celery_lines_to(app: Celery, observer: Observer) -> Iterator[None]:
+    """Write what Celery itself says (a broker it cannot reach, and when it tries again) as
+    notes of ``observer``, so that a ``--json`` log stays one JSON object a line.
+
+    Celery would otherwise set up the root logger with a text format of its own."""
+    app.log.already_setup = True
+    handler = _CeleryLines(observer)
+    logger = logging.getLogger("celery")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
