@@ -15,7 +15,8 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -23,10 +24,13 @@ from click.testing import CliRunner
 
 from hookline.cli.main import main
 from hookline.plugins.manager import get_plugin_manager
+from hookline.plugins.records import ExecutorConfig
 from hookline.run import cycles
 from hookline.run.audit import job_actions
+from hookline.run.celery import executor as celery_executor
 from hookline.run.celery.worker import PAUSED_RETRY
-from hookline.run.store import FINAL, SqlCursor, open_store
+from hookline.run.jobs import JobRunner, Observer
+from hookline.run.store import FINAL, JobRecord, SqlCursor, open_store
 from tests.celery_kit import (
     RABBITMQ,
     REDIS,
@@ -418,3 +422,48 @@ def test_a_json_worker_writes_what_celery_says_of_a_broker_it_cannot_reach_as_js
     notes = [json.loads(line) for line in said]
     assert notes[0]["event"] == "note" and notes[0]["level"] == "error"
     assert "Trying again" in notes[0]["message"]
+
+
+def test_a_broker_refusing_jobs_is_told_once_and_its_return_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A backlog of jobs the broker refuses gives one note, not one a job at every sweep."""
+    answers = iter([OSError("Connection refused")] * 5 + [None] * 2)
+    sent: list[str] = []
+
+    def sending(app: Any, job_id: str, recipe: str, queue: str, *, again: bool = False) -> None:
+        refused = next(answers)
+        if refused is not None:
+            raise refused
+        sent.append(job_id)
+
+    class Notes(Observer):
+        def __init__(self) -> None:
+            self.notes: list[str] = []
+
+        def note(self, message: str, **data: Any) -> None:
+            self.notes.append(message)
+
+    monkeypatch.setattr(celery_executor, "send_job", sending)
+    notes = Notes()
+    executor = celery_executor.CeleryExecutor(ExecutorConfig(broker=REDIS))
+    jobs = [JobRecord(f"job-{n}", "items", "i.yaml", str(n), {}, "queued", 0.0) for n in range(7)]
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        runner = cast(JobRunner, SimpleNamespace(observer=notes))
+        serving = asyncio.create_task(executor.serve({"items": runner}, stop))
+        for job in jobs:
+            executor.dispatch(job)
+        while len(sent) < 2:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await serving
+
+    asyncio.run(main())
+    assert sent == ["job-5", "job-6"]
+    assert notes.notes == [
+        "jobs not sent: OSError: Connection refused; they stay queued and are sent again once "
+        "the broker takes them",
+        "the broker takes jobs again; 5 sends had failed",
+    ]

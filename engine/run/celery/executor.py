@@ -10,7 +10,9 @@ unfinished (a backlog of queued jobs is not multiplied); after that, a job still
 is sent once more, in case the worker that had it is gone and its broker keeps the message
 (Redis hands an unacknowledged message to another worker only after its visibility timeout).
 A job sent twice still runs once: the worker that finds it finished passes it over. An
-operator's rerun (``again``) is sent at once, however lately the job was.
+operator's rerun (``again``) is sent at once, however lately the job was. While the broker
+refuses jobs, its reason is told once (and again when it changes), not once a job a sweep,
+and its return is told with the number of sends that failed meanwhile.
 """
 
 from __future__ import annotations
@@ -94,16 +96,29 @@ class CeleryExecutor:
         return await _outcomes(runner.store, sent, runner.observer, stop)
 
     async def _send_all(self, observers: Mapping[str, Observer]) -> None:
+        failing: str | None = None  # why sends fail, while they do
+        held = 0
         while True:
             job, again = await self._outbox.get()
+            observer = observers.get(job.recipe, Observer())
             try:
                 await asyncio.to_thread(
                     partial(send_job, self.app, job.id, job.recipe, self.config.queue, again=again)
                 )
             except Exception as exc:
                 self._sent.pop(job.id, None)  # the next sweep dispatches it again
-                observer = observers.get(job.recipe, Observer())
-                observer.note(f"job {job.id[:12]} of {job.recipe} not sent: {one_line(exc)}")
+                held += 1
+                why = one_line(exc)
+                if why != failing:  # told once, not for every job of a backlog at every sweep
+                    failing = why
+                    observer.note(
+                        f"jobs not sent: {why}; they stay queued and are sent again "
+                        "once the broker takes them"
+                    )
+            else:
+                if failing is not None:
+                    observer.note(f"the broker takes jobs again; {held} sends had failed")
+                    failing, held = None, 0
 
 
 async def _outcomes(
