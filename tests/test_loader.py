@@ -331,6 +331,20 @@ def test_a_missing_file_suggests_a_file_beside_it_with_a_close_name(tmp_path: Pa
         assert problem.message == f"cannot read the file: No such file or directory{said}"
 
 
+def test_a_recipe_given_by_name_suggests_its_file_in_a_folder_below(tmp_path: Path) -> None:
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "argus-incident-to-plextrac.yaml").write_text("recipe: x\n")
+    with pytest.raises(InvalidDocumentError) as caught:
+        load_document(tmp_path / "argus-incident-to-plextrac")
+    [problem] = caught.value.problems
+    said = str(recipes / "argus-incident-to-plextrac.yaml")
+    assert (
+        problem.message
+        == f"cannot read the file: No such file or directory (did you mean {said!r}?)"
+    )
+
+
 def test_caller_chooses_the_error_type() -> None:
     with pytest.raises(SpecError):
         load_document(Path("specs/argus.yaml"), error=SpecError, text="a: [\n")

@@ -38,6 +38,9 @@ MAX_NODES = 100_000
 """The most values (scalars, lists, mappings, keys) a document may expand to through aliases."""
 MAX_DEPTH = 64
 """The deepest nesting of lists and mappings a document may have."""
+NEARBY_FOLDERS = 32
+"""How many folders (the missing file's own, then those just below it) a suggestion of a
+close file name looks through: enough for a project, bounded in a large one."""
 
 PathPart: TypeAlias = str | int
 KeyPath: TypeAlias = tuple[PathPart, ...]
@@ -219,14 +222,22 @@ def read_source(
 
 
 def nearby_file(path: Path) -> str:
-    """`` (did you mean 'recipes/sync.yaml'?)`` for a file beside the missing ``path`` whose
-    name is close to its name, or ''."""
+    """`` (did you mean 'recipes/sync.yaml'?)`` for a file whose name is close to the missing
+    ``path``'s: beside it, else in a folder just below its folder (``sync`` given for
+    ``recipes/sync.yaml``); or ''."""
     try:
-        names = [entry.name for entry in path.parent.iterdir() if entry.is_file()]
+        folders = [path.parent, *sorted(e for e in path.parent.iterdir() if e.is_dir())]
     except OSError:
         return ""
-    close = difflib.get_close_matches(path.name, names, n=1)
-    return f" (did you mean {str(path.with_name(close[0]))!r}?)" if close else ""
+    for folder in folders[:NEARBY_FOLDERS]:
+        try:
+            names = [entry.name for entry in folder.iterdir() if entry.is_file()]
+        except OSError:
+            continue
+        close = difflib.get_close_matches(path.name, names, n=1)
+        if close:
+            return f" (did you mean {str(folder / close[0])!r}?)"
+    return ""
 
 
 class _Loader(yaml.SafeLoader):
