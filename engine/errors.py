@@ -116,6 +116,10 @@ class ConfigurationError(HooklineError):
     """A connection, option or configuration file cannot be used as given."""
 
 
+class UnknownNameError(ConfigurationError):
+    """What was named (a job, a served recipe, an open connection) is not there."""
+
+
 class ActionError(HooklineError):
     """A call to a platform failed.
 

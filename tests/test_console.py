@@ -299,6 +299,16 @@ def test_the_api_takes_the_bearer_token_and_answers_json(
             assert again.status_code == 409 and "only a job whose outcome is unknown" in again.text
             bad = await console.client.get(f"{console.url}/api/jobs?status=lost", headers=bearer)
             assert bad.status_code == 409 and "outcome_unknown" in bad.text
+            # what is not there is a 404, told apart from what cannot be done
+            gone = await console.client.get(f"{console.url}/api/jobs/zzzz", headers=bearer)
+            assert gone.status_code == 404 and "no job 'zzzz'" in gone.json()["error"]
+            nope = await console.client.post(
+                f"{console.url}/api/connections/nope/test", json={}, headers=bearer
+            )
+            assert nope.status_code == 404 and "no open connection named 'nope'" in nope.text
+            await console.sign_in()
+            page = await console.client.get(f"{console.url}/jobs/zzzz")
+            assert page.status_code == 404 and "no job" in page.text
 
     run(main())
 

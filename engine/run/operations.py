@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from hookline.errors import ConfigurationError
+from hookline.errors import ConfigurationError, UnknownNameError
 from hookline.recipes.model import ManualTrigger, Recipe
 from hookline.run import cycles
 from hookline.run.audit import record_action
@@ -32,7 +32,7 @@ async def find_job(store: SqlStore, job_id: str) -> JobRecord:
     """The job with id ``job_id``, or the one whose id starts with it, with its steps."""
     ids = await store.find_job(job_id)
     if not ids:
-        raise ConfigurationError(f"no job {job_id!r} in the state store")
+        raise UnknownNameError(f"no job {job_id!r} in the state store")
     if len(ids) > 1 and job_id not in ids:
         raise ConfigurationError(f"{job_id!r} names several jobs: {', '.join(ids)}")
     job = await store.get_job(job_id if job_id in ids else ids[0])

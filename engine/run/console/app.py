@@ -33,7 +33,7 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from hookline.actions.checks import check_connection
-from hookline.errors import ConfigurationError, HooklineError
+from hookline.errors import ConfigurationError, HooklineError, UnknownNameError
 from hookline.run import operations
 from hookline.run.console.auth import (
     COOKIE,
@@ -156,7 +156,8 @@ class WebConsole:
             try:
                 return await handler(request, who, form)
             except HooklineError as exc:
-                return self.render(request, "error.html", who, status=409, message=str(exc))
+                return self.render(request, "error.html", who, status=_status(exc),
+                                   message=str(exc))  # fmt: skip
 
         return guarded
 
@@ -181,7 +182,7 @@ class WebConsole:
             try:
                 return _json(await handler(request, who, form))
             except HooklineError as exc:
-                return _json({"error": str(exc)}, 409)
+                return _json({"error": str(exc)}, _status(exc))
 
         return guarded
 
@@ -371,7 +372,7 @@ class WebConsole:
 
     def _served(self, recipe: str) -> str:
         if recipe not in self.service.recipes:
-            raise ConfigurationError(f"no recipe {recipe!r} is served here")
+            raise UnknownNameError(f"no recipe {recipe!r} is served here")
         return recipe
 
     # ------------------------------------------------------------ rendering
@@ -396,6 +397,11 @@ class WebConsole:
 def _headers(response: Response) -> Response:
     response.headers.update(HEADERS)
     return response
+
+
+def _status(exc: HooklineError) -> int:
+    """404 for what is not there, 409 for an action that cannot be done."""
+    return 404 if isinstance(exc, UnknownNameError) else 409
 
 
 def _json(data: Any, status: int = 200) -> Response:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from hookline.errors import ConfigurationError
+from hookline.errors import ConfigurationError, UnknownNameError
 from hookline.http.auth.grants import AuthorizationCodeSession
 from hookline.http.auth.session import SessionAuth
 from hookline.http.connection import Connection
@@ -257,7 +257,7 @@ def find_connection(service: Service, name: str) -> Connection:
     for connection in service.pool.opened():
         if connection.name == name:
             return connection
-    raise ConfigurationError(f"no open connection named {name!r}")
+    raise UnknownNameError(f"no open connection named {name!r}")
 
 
 async def _budget(service: Service, connection: Connection) -> dict[str, Any] | None:
