@@ -180,7 +180,11 @@ def sandbox(
 def _split(
     words: tuple[str, ...], registered: Mapping[str, Sandbox]
 ) -> tuple[list[str], list[tuple[str, str | None]]]:
-    """The sandbox names and the ``(--flag, value)`` options among the command's words."""
+    """The sandbox names and the ``(--flag, value)`` options among the command's words.
+
+    The value is None for a switch and for a flag that is the last word; ``_options`` then
+    says whether the flag is unknown or lacks its value.
+    """
     switches = {
         flag
         for box in registered.values()
@@ -201,12 +205,10 @@ def _split(
         flag, equals, value = word.partition("=")
         if equals:
             given.append((flag, value))
-        elif flag in switches:
+        elif flag in switches or not pending:
             given.append((flag, None))
-        elif pending:
-            given.append((flag, pending.pop(0)))
         else:
-            raise click.BadParameter("needs a value", param_hint=flag)
+            given.append((flag, pending.pop(0)))
     return chosen, given
 
 
@@ -226,8 +228,9 @@ def _options(
             takers += 1
             if option.is_switch:
                 found[name][option.flag] = not negated
+            elif text is None:  # the command's last word
+                raise click.BadParameter("needs a value", param_hint=flag)
             else:
-                assert text is not None  # _split pairs every option that is not a switch
                 found[name][option.flag] = option.read(text)
         if not takers:
             known = sorted({f for options in table.values() for f in options})
