@@ -34,6 +34,7 @@ with a connections file pointing at them, as after ``hookline sandbox --write-co
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 import socket
@@ -48,6 +49,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
+import hookline
+import hookline.testing
 from hookline.cli.main import generated_docs, main
 from hookline.documents.markdown import fenced_blocks
 from hookline.run.connections import write_connections
@@ -295,6 +298,31 @@ def test_every_quoted_snippet_of_the_testing_guide_is_in_its_file() -> None:
     blocks = code_blocks(TESTING_GUIDE.read_text(encoding="utf-8"), "python")
     assert blocks and all(quoted(block) for block in blocks)
     assert missing_quotes(TESTING_GUIDE) == []
+
+
+def internal_imports(page: Path) -> list[str]:
+    """The public names that the page's Python blocks import from another module than theirs.
+
+    A name of ``hookline.__all__`` or ``hookline.testing.__all__`` is imported from that
+    module, the one the API promises, never from the module that defines it.
+    """
+    public = {name: "hookline" for name in hookline.__all__}
+    public |= {name: "hookline.testing" for name in hookline.testing.__all__}
+    found = []
+    for block in code_blocks(page.read_text(encoding="utf-8"), "python"):
+        for node in ast.walk(ast.parse(block)):
+            if not isinstance(node, ast.ImportFrom) or node.module is None:
+                continue
+            for alias in node.names:
+                home = public.get(alias.name)
+                if home is not None and node.module.startswith("hookline") and node.module != home:
+                    found.append(f"{alias.name} from {node.module} (import it from {home})")
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_python_examples_import_public_names_from_the_public_module(page: Path) -> None:
+    assert internal_imports(page) == []
 
 
 def parses(args: list[str]) -> str | None:
