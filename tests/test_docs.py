@@ -5,8 +5,11 @@ Links are read outside code (fenced blocks and inline code spans are skipped, si
 such as ``[?id](x)`` is not a link); a link with a scheme (``https:``, ``mailto:``) is left
 alone, and a relative one must name an existing file once its ``#anchor`` is removed.
 
-The testing guide's Python examples are quoted from test files (a ``# path`` first line), which
-the suite runs; its ``hookline`` command lines must parse.
+A Python example either quotes a file of the repository (a ``# path`` first line, ``# ...``
+between the parts it skips), which must hold it and which the suite runs, or runs as it
+stands, registered as a plugin when it implements hooks; all of the testing guide's are
+quotes of test files, and its ``hookline`` command lines must parse. Examples import the public
+names from ``hookline`` and ``hookline.testing``.
 
 Docs that run. Every fenced YAML block that is a whole recipe or spec validates
 (``hookline validate`` reads them out of the Markdown). Every ``hookline`` command of a shell
@@ -38,6 +41,8 @@ import ast
 import re
 import shlex
 import socket
+import sys
+import types
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -52,7 +57,8 @@ from click.testing import CliRunner
 import hookline
 import hookline.testing
 from hookline.cli.main import generated_docs, main
-from hookline.documents.markdown import fenced_blocks
+from hookline.documents.markdown import Block, fenced_blocks
+from hookline.plugins.manager import get_plugin_manager
 from hookline.run.connections import write_connections
 from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
@@ -275,10 +281,10 @@ def quoted(block: str) -> tuple[Path, list[str]] | None:
     return path, [part for part in parts if part.strip()]
 
 
-def missing_quotes(page: Path) -> list[str]:
-    """The parts of quoted blocks that their file does not hold, in order."""
+def missing_quotes(page: Path, languages: tuple[str, ...] = ("python", "yaml")) -> list[str]:
+    """The parts of quoted blocks in ``languages`` that their file does not hold, in order."""
     missing = []
-    for language in ("python", "yaml"):
+    for language in languages:
         for block in code_blocks(page.read_text(encoding="utf-8"), language):
             found = quoted(block)
             if found is None:
@@ -323,6 +329,58 @@ def internal_imports(page: Path) -> list[str]:
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_python_examples_import_public_names_from_the_public_module(page: Path) -> None:
     assert internal_imports(page) == []
+
+
+def python_examples(page: Path) -> list[Block]:
+    """The page's Python blocks meant to run as they stand: not illustrations, not quotes."""
+    return [
+        block
+        for block in fenced_blocks(page.read_text(encoding="utf-8"))
+        if block.language == "python" and not block.illustration and quoted(block.text) is None
+    ]
+
+
+EXAMPLES = [
+    pytest.param(page, block, id=f"{page.relative_to(ROOT)}:{block.line}")
+    for page in PAGES
+    for block in python_examples(page)
+]
+
+
+def test_the_python_examples_that_run_are_found_and_quotes_are_in_their_files() -> None:
+    """A Python block either runs (below) or quotes a file, which must then hold it."""
+    assert len(EXAMPLES) >= 10
+    assert [missing for page in PAGES for missing in missing_quotes(page, ("python",))] == []
+
+
+@pytest.mark.parametrize(
+    ("page", "block"),
+    EXAMPLES,
+    ids=lambda x: f"{x.relative_to(ROOT)}" if isinstance(x, Path) else f"line{x.line}",
+)
+def test_every_python_example_runs(
+    page: Path, block: Block, catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each runs in a module of its own; one that implements hooks is then registered.
+
+    A sandbox URL of ``hookline sandbox`` (``http://127.0.0.1:8701`` and up, one port per
+    sandbox in name order) stands for that sandbox, served for the example.
+    """
+    text = block.padded()
+    with ExitStack() as stack:
+        for port, name in enumerate(sorted(catalog.sandboxes), start=8701):
+            if f"http://127.0.0.1:{port}" in text:
+                app = catalog.sandboxes[name].create_app()
+                url = stack.enter_context(running(app))
+                text = text.replace(f"http://127.0.0.1:{port}", url)
+        module = types.ModuleType("docs_example")
+        module.__file__ = str(tmp_path / "docs_example.py")
+        monkeypatch.setitem(sys.modules, module.__name__, module)  # dataclasses look it up
+        exec(compile(text, str(page), "exec"), module.__dict__)
+    if any(name.startswith("register_") for name in vars(module)):
+        pm = get_plugin_manager(entry_points=False)
+        pm.register(module)
+        Catalog(pm)
 
 
 def parses(args: list[str]) -> str | None:
