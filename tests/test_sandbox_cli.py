@@ -144,6 +144,20 @@ def test_an_unknown_option_last_is_refused_by_name_not_for_a_missing_value(
     assert served == []
 
 
+def test_a_value_a_sandbox_refuses_is_bad_usage_before_anything_is_written(
+    served: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["sandbox", "--port", "0", "planradar", "--cooldown", "-5", "--write-connections"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "Error: planradar sandbox: option cooldown must be a number of at least 0" in (
+        result.stderr
+    )
+    assert served == [] and list(tmp_path.iterdir()) == []
+
+
 def test_a_sandbox_name_after_write_connections_is_not_taken_for_its_file(
     served: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
