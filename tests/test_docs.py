@@ -5,11 +5,12 @@ Links are read outside code (fenced blocks and inline code spans are skipped, si
 such as ``[?id](x)`` is not a link); a link with a scheme (``https:``, ``mailto:``) is left
 alone, and a relative one must name an existing file once its ``#anchor`` is removed.
 
-A Python example either quotes a file of the repository (a ``# path`` first line, ``# ...``
-between the parts it skips), which must hold it and which the suite runs, or runs as it
-stands, registered as a plugin when it implements hooks; all of the testing guide's are
-quotes of test files, and its ``hookline`` command lines must parse. Examples import the public
-names from ``hookline`` and ``hookline.testing``.
+A block may quote a file of the repository (a ``# path`` first line, ``# ...`` between the
+parts it skips): the file must hold it, so a quote of a spec or of a test shows what is there
+and runs. Every other Python example runs as it stands, registered as a plugin when it
+implements hooks, and imports the public names from ``hookline`` and ``hookline.testing``. The
+testing guide's examples are all quotes of test files, and its ``hookline`` command lines must
+parse.
 
 Docs that run. Every fenced YAML block that is a whole recipe or spec validates
 (``hookline validate`` reads them out of the Markdown). Every ``hookline`` command of a shell
@@ -281,10 +282,10 @@ def quoted(block: str) -> tuple[Path, list[str]] | None:
     return path, [part for part in parts if part.strip()]
 
 
-def missing_quotes(page: Path, languages: tuple[str, ...] = ("python", "yaml")) -> list[str]:
-    """The parts of quoted blocks in ``languages`` that their file does not hold, in order."""
+def missing_quotes(page: Path) -> list[str]:
+    """The parts of quoted blocks that their file does not hold, in order."""
     missing = []
-    for language in languages:
+    for language in ("python", "yaml"):
         for block in code_blocks(page.read_text(encoding="utf-8"), language):
             found = quoted(block)
             if found is None:
@@ -299,11 +300,16 @@ def missing_quotes(page: Path, languages: tuple[str, ...] = ("python", "yaml")) 
     return missing
 
 
-def test_every_quoted_snippet_of_the_testing_guide_is_in_its_file() -> None:
+def test_every_snippet_of_the_testing_guide_is_quoted() -> None:
     """The snippets are quoted from test files that run, so the guide shows what runs."""
     blocks = code_blocks(TESTING_GUIDE.read_text(encoding="utf-8"), "python")
     assert blocks and all(quoted(block) for block in blocks)
-    assert missing_quotes(TESTING_GUIDE) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_quote_of_a_file_is_in_that_file(page: Path) -> None:
+    """A block that names a repository file on its first line shows that file's text."""
+    assert missing_quotes(page) == []
 
 
 def internal_imports(page: Path) -> list[str]:
@@ -347,10 +353,9 @@ EXAMPLES = [
 ]
 
 
-def test_the_python_examples_that_run_are_found_and_quotes_are_in_their_files() -> None:
+def test_the_python_examples_that_run_are_found() -> None:
     """A Python block either runs (below) or quotes a file, which must then hold it."""
     assert len(EXAMPLES) >= 10
-    assert [missing for page in PAGES for missing in missing_quotes(page, ("python",))] == []
 
 
 @pytest.mark.parametrize(
