@@ -5,8 +5,12 @@ Links are read outside code (fenced blocks and inline code spans are skipped, si
 such as ``[?id](x)`` is not a link); a link with a scheme (``https:``, ``mailto:``) is left
 alone, and a relative one must name an existing file once its ``#anchor`` is removed.
 
-The testing guide's Python examples are quoted from test files (a ``# path`` first line), which
-the suite runs; its ``hookline`` command lines must parse.
+A block may quote a file of the repository (a ``# path`` first line, ``# ...`` between the
+parts it skips): the file must hold it, so a quote of a spec or of a test shows what is there
+and runs. Every other Python example runs as it stands, registered as a plugin when it
+implements hooks, and imports the public names from ``hookline`` and ``hookline.testing``. The
+testing guide's examples are all quotes of test files, and its ``hookline`` command lines must
+parse.
 
 Docs that run. Every fenced YAML block that is a whole recipe or spec validates
 (``hookline validate`` reads them out of the Markdown). Every ``hookline`` command of a shell
@@ -34,9 +38,12 @@ with a connections file pointing at them, as after ``hookline sandbox --write-co
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 import socket
+import sys
+import types
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -48,8 +55,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
+import hookline
+import hookline.testing
 from hookline.cli.main import generated_docs, main
-from hookline.documents.markdown import fenced_blocks
+from hookline.documents.markdown import Block, fenced_blocks
+from hookline.plugins.manager import get_plugin_manager
 from hookline.run.connections import write_connections
 from hookline.run.sandbox import running
 from hookline.spec.catalog import Catalog
@@ -290,11 +300,92 @@ def missing_quotes(page: Path) -> list[str]:
     return missing
 
 
-def test_every_quoted_snippet_of_the_testing_guide_is_in_its_file() -> None:
+def test_every_snippet_of_the_testing_guide_is_quoted() -> None:
     """The snippets are quoted from test files that run, so the guide shows what runs."""
     blocks = code_blocks(TESTING_GUIDE.read_text(encoding="utf-8"), "python")
     assert blocks and all(quoted(block) for block in blocks)
-    assert missing_quotes(TESTING_GUIDE) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_quote_of_a_file_is_in_that_file(page: Path) -> None:
+    """A block that names a repository file on its first line shows that file's text."""
+    assert missing_quotes(page) == []
+
+
+def internal_imports(page: Path) -> list[str]:
+    """The public names that the page's Python blocks import from another module than theirs.
+
+    A name of ``hookline.__all__`` or ``hookline.testing.__all__`` is imported from that
+    module, the one the API promises, never from the module that defines it.
+    """
+    public = {name: "hookline" for name in hookline.__all__}
+    public |= {name: "hookline.testing" for name in hookline.testing.__all__}
+    found = []
+    for block in code_blocks(page.read_text(encoding="utf-8"), "python"):
+        for node in ast.walk(ast.parse(block)):
+            if not isinstance(node, ast.ImportFrom) or node.module is None:
+                continue
+            for alias in node.names:
+                home = public.get(alias.name)
+                if home is not None and node.module.startswith("hookline") and node.module != home:
+                    found.append(f"{alias.name} from {node.module} (import it from {home})")
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_python_examples_import_public_names_from_the_public_module(page: Path) -> None:
+    assert internal_imports(page) == []
+
+
+def python_examples(page: Path) -> list[Block]:
+    """The page's Python blocks meant to run as they stand: not illustrations, not quotes."""
+    return [
+        block
+        for block in fenced_blocks(page.read_text(encoding="utf-8"))
+        if block.language == "python" and not block.illustration and quoted(block.text) is None
+    ]
+
+
+EXAMPLES = [
+    pytest.param(page, block, id=f"{page.relative_to(ROOT)}:{block.line}")
+    for page in PAGES
+    for block in python_examples(page)
+]
+
+
+def test_the_python_examples_that_run_are_found() -> None:
+    """A Python block either runs (below) or quotes a file, which must then hold it."""
+    assert len(EXAMPLES) >= 10
+
+
+@pytest.mark.parametrize(
+    ("page", "block"),
+    EXAMPLES,
+    ids=lambda x: f"{x.relative_to(ROOT)}" if isinstance(x, Path) else f"line{x.line}",
+)
+def test_every_python_example_runs(
+    page: Path, block: Block, catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each runs in a module of its own; one that implements hooks is then registered.
+
+    A sandbox URL of ``hookline sandbox`` (``http://127.0.0.1:8701`` and up, one port per
+    sandbox in name order) stands for that sandbox, served for the example.
+    """
+    text = block.padded()
+    with ExitStack() as stack:
+        for port, name in enumerate(sorted(catalog.sandboxes), start=8701):
+            if f"http://127.0.0.1:{port}" in text:
+                app = catalog.sandboxes[name].create_app()
+                url = stack.enter_context(running(app))
+                text = text.replace(f"http://127.0.0.1:{port}", url)
+        module = types.ModuleType("docs_example")
+        module.__file__ = str(tmp_path / "docs_example.py")
+        monkeypatch.setitem(sys.modules, module.__name__, module)  # dataclasses look it up
+        exec(compile(text, str(page), "exec"), module.__dict__)
+    if any(name.startswith("register_") for name in vars(module)):
+        pm = get_plugin_manager(entry_points=False)
+        pm.register(module)
+        Catalog(pm)
 
 
 def parses(args: list[str]) -> str | None:

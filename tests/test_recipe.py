@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pydoc
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,20 @@ def test_an_unset_variable_with_a_fallback_is_not_an_error(catalog: Catalog) -> 
     )
     assert text != VALID
     load(catalog, text)
+
+
+def test_by_default_a_recipe_reads_the_process_environment_which_help_does_not_print(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(Path("."), "r.yaml", VALID)
+    monkeypatch.delenv("TRACKER_URL", raising=False)
+    with pytest.raises(RecipeError, match="TRACKER_URL"):
+        load_recipe(path, catalog)
+    monkeypatch.setenv("TRACKER_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("TRACKER_TOKEN", "sk-env-secret")
+    assert load_recipe(path, catalog).name == "r"
+    page = pydoc.render_doc(load_recipe)
+    assert "sk-env-secret" not in page and "env: 'Mapping[str, str] | None' = os.environ" in page
 
 
 def test_a_valid_recipe_compiles_into_the_model(catalog: Catalog) -> None:

@@ -131,6 +131,33 @@ def test_an_option_no_chosen_sandbox_takes_is_a_usage_error(served: list[Any]) -
     assert bad.exit_code == 2 and "'soon' is not an integer" in bad.stderr
 
 
+def test_an_unknown_option_last_is_refused_by_name_not_for_a_missing_value(
+    served: list[Any],
+) -> None:
+    last = CliRunner().invoke(main, ["sandbox", "argus", "--rate-limit"])
+    assert last.exit_code == 2
+    assert "no such option: --rate-limit (the options of argus: --case-count" in last.stderr
+    missing = CliRunner().invoke(main, ["sandbox", "argus", "--case-count"])
+    assert (
+        missing.exit_code == 2 and "Invalid value for --case-count: needs a value" in missing.stderr
+    )
+    assert served == []
+
+
+def test_a_value_a_sandbox_refuses_is_bad_usage_before_anything_is_written(
+    served: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["sandbox", "--port", "0", "planradar", "--cooldown", "-5", "--write-connections"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "Error: planradar sandbox: option cooldown must be a number of at least 0" in (
+        result.stderr
+    )
+    assert served == [] and list(tmp_path.iterdir()) == []
+
+
 def test_a_sandbox_name_after_write_connections_is_not_taken_for_its_file(
     served: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hookline.errors import ConfigurationError, suggest
-from hookline.plugins.records import Sandbox
+from hookline.plugins.records import ASGIApp, Sandbox
 from hookline.run.connections import default_connections_path, write_connections
 from hookline.run.sandbox import Delayed, base_url, bind_all, serve
 
@@ -154,6 +154,7 @@ def sandbox(
     options = _options(chosen, given)
     if host not in LOOPBACK and not host.startswith("127."):
         raise ConfigurationError(f"sandboxes serve on loopback only, not on {host!r}")
+    apps = [_app(box, seed, options[box.name], latency) for box in chosen]
     sockets = _bind(host, port, chosen)
     entries = {}
     for box, sock in zip(chosen, sockets, strict=True):
@@ -167,20 +168,33 @@ def sandbox(
         target = Path(connections_file) if connections_file else default_connections_path()
         write_connections(target, entries)
         click.echo(f"wrote connections {', '.join(entries)} to {target}")
-    apps = []
-    for box, sock in zip(chosen, sockets, strict=True):
-        values = {flag.lstrip("-").replace("-", "_"): v for flag, v in options[box.name].items()}
-        app = box.create_app(seed=seed, **values)
-        apps.append((Delayed(app, latency) if latency else app, sock))
     click.echo("serving; Ctrl-C stops")
-    serve(apps)
+    serve(list(zip(apps, sockets, strict=True)))
     click.echo("stopped")
+
+
+def _app(box: Sandbox, seed: int, options: Mapping[str, Any], latency: float) -> ASGIApp:
+    """The sandbox's app; an option value it refuses is bad usage, as click's checks are.
+
+    Built before anything is printed or written, so a refused value leaves no connections
+    file pointing at a sandbox that never served.
+    """
+    values = {flag.lstrip("-").replace("-", "_"): value for flag, value in options.items()}
+    try:
+        app = box.create_app(seed=seed, **values)
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
+    return Delayed(app, latency) if latency else app
 
 
 def _split(
     words: tuple[str, ...], registered: Mapping[str, Sandbox]
 ) -> tuple[list[str], list[tuple[str, str | None]]]:
-    """The sandbox names and the ``(--flag, value)`` options among the command's words."""
+    """The sandbox names and the ``(--flag, value)`` options among the command's words.
+
+    The value is None for a switch and for a flag that is the last word; ``_options`` then
+    says whether the flag is unknown or lacks its value.
+    """
     switches = {
         flag
         for box in registered.values()
@@ -201,12 +215,10 @@ def _split(
         flag, equals, value = word.partition("=")
         if equals:
             given.append((flag, value))
-        elif flag in switches:
+        elif flag in switches or not pending:
             given.append((flag, None))
-        elif pending:
-            given.append((flag, pending.pop(0)))
         else:
-            raise click.BadParameter("needs a value", param_hint=flag)
+            given.append((flag, pending.pop(0)))
     return chosen, given
 
 
@@ -226,8 +238,9 @@ def _options(
             takers += 1
             if option.is_switch:
                 found[name][option.flag] = not negated
+            elif text is None:  # the command's last word
+                raise click.BadParameter("needs a value", param_hint=flag)
             else:
-                assert text is not None  # _split pairs every option that is not a switch
                 found[name][option.flag] = option.read(text)
         if not takers:
             known = sorted({f for options in table.values() for f in options})

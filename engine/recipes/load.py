@@ -10,7 +10,7 @@ a platform.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +49,31 @@ MAX_WAIT = 86400
 """The longest a ``wait`` step may wait (or poll for), in seconds: a day."""
 
 
+class _ProcessEnvironment(Mapping[str, str]):
+    """``os.environ`` as it is when read, written ``os.environ`` in a signature.
+
+    ``load_recipe``'s default: ``os.environ`` itself would print every variable, secrets
+    included, in ``help(load_recipe)``.
+    """
+
+    def __getitem__(self, name: str) -> str:
+        return os.environ[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(os.environ)
+
+    def __len__(self) -> int:
+        return len(os.environ)
+
+    def __repr__(self) -> str:
+        return "os.environ"
+
+
 def load_recipe(
     path: Path,
     catalog: Catalog,
     *,
-    env: Mapping[str, str] | None = os.environ,
+    env: Mapping[str, str] | None = _ProcessEnvironment(),
     connectors: Mapping[str, str] | None = None,
     unset_env: list[Problem] | None = None,
     text: str | None = None,

@@ -22,6 +22,7 @@ from hookline.connectors.argus.sandbox import (
     demo_connection,
 )
 from hookline.connectors.argus.sandbox.directory import BASE_TIME_MS
+from hookline.errors import ConfigurationError
 from hookline.run.sandbox import running
 
 with warnings.catch_warnings():
@@ -647,3 +648,13 @@ def test_move_needs_tech_role_and_move_privilege(client: TestClient) -> None:
     path = f"/cases/v2/case/{case['id']}/move"
     assert_error(client.put(path, headers=key("soc_analyst"), json={"type": "informational"}), 403)
     assert_error(client.put(path, headers=key("nordlys_user"), json={"type": "informational"}), 403)
+
+
+def test_a_negative_case_count_is_refused_by_name() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        create_app(case_count=-3)
+    assert (
+        str(error.value)
+        == "argus sandbox: option case_count must be a number of at least 0, got -3"
+    )
+    assert create_app(case_count=0).state.sandbox.cases == {}

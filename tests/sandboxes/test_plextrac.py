@@ -16,6 +16,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from hookline.connectors.plextrac.sandbox import DEMO_CREDENTIALS, create_app, demo_connection
 from hookline.connectors.plextrac.sandbox.tokens import totp
+from hookline.errors import ConfigurationError
 from hookline.run.sandbox import running
 from hookline.testing import Clock
 
@@ -384,3 +385,31 @@ def test_demo_connection_logs_in_over_a_real_socket() -> None:
         )
     assert response.status_code == 200
     assert "mfa_enabled" not in response.json()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "least"),
+    [
+        ("token_lifetime", -1, "1"),
+        ("token_lifetime", 0, "1"),
+        ("auth_rate_limit", -1, "0"),
+        ("auth_rate_window", 0, "0.001"),
+        ("mfa_challenge_lifetime", 0, "1"),
+        ("webhook_retries", -1, "0"),
+        ("webhook_timeout", 0, "0.001"),
+    ],
+)
+def test_an_option_below_its_least_value_is_refused_by_name(
+    option: str, value: float, least: str
+) -> None:
+    options: dict[str, Any] = {option: value}
+    with pytest.raises(ConfigurationError) as error:
+        create_app(**options)
+    assert str(error.value) == (
+        f"plextrac sandbox: option {option} must be a number of at least {least}, got {value}"
+    )
+
+
+def test_an_auth_rate_limit_of_none_or_zero_turns_the_limit_off() -> None:
+    for limit in (None, 0):
+        assert create_app(auth_rate_limit=limit).state.sandbox.options.auth_rate_limit == limit

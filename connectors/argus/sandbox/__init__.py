@@ -18,6 +18,8 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
+from hookline.errors import ConfigurationError
+
 from . import acl, attachments, cases, catalog, comments, events, history, search, tags
 from .data import populate
 from .directory import DEMO_KEYS
@@ -51,6 +53,10 @@ def create_app(
       ``count_timeout``  case searches answer ``count: -1``, as Argus does when counting
                          times out, so clients must page on ``size`` alone.
     """
+    if isinstance(case_count, bool) or case_count < 0:
+        raise ConfigurationError(
+            f"argus sandbox: option case_count must be a number of at least 0, got {case_count!r}"
+        )
     state = ArgusState(clock=clock, rng=random.Random(seed), count_timeout=count_timeout)
     populate(state, case_count)
     document(state)

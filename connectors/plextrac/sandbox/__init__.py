@@ -153,15 +153,15 @@ def create_app(
         ``webhook_backoff`` seconds, then twice as long each time; ``webhook_timeout`` seconds
         per attempt (PlexTrac: 5).
     """
-    for name, value in (
-        ("webhook_retries", webhook_retries),
-        ("webhook_backoff", webhook_backoff),
-        ("webhook_timeout", webhook_timeout),
-    ):
-        if isinstance(value, bool) or value < 0 or (name == "webhook_timeout" and value == 0):
-            raise ConfigurationError(
-                f"plextrac sandbox: option {name} must be a positive number, got {value!r}"
-            )
+    _check_options(
+        token_lifetime=token_lifetime,
+        auth_rate_limit=auth_rate_limit or 0,
+        auth_rate_window=auth_rate_window,
+        mfa_challenge_lifetime=mfa_challenge_lifetime,
+        webhook_retries=webhook_retries,
+        webhook_backoff=webhook_backoff,
+        webhook_timeout=webhook_timeout,
+    )
     options = Options(
         token_lifetime,
         auth_rate_limit,
@@ -192,6 +192,27 @@ def create_app(
     app.state.sandbox = state
     app.state.dispatcher = dispatcher
     return app
+
+
+_MINIMUMS = {
+    "token_lifetime": 1,
+    "auth_rate_limit": 0,
+    "auth_rate_window": 0.001,
+    "mfa_challenge_lifetime": 1,
+    "webhook_retries": 0,
+    "webhook_backoff": 0,
+    "webhook_timeout": 0.001,
+}
+
+
+def _check_options(**options: float) -> None:
+    """Refuse a numeric option below its least value: a token must outlive its login."""
+    for name, value in options.items():
+        if isinstance(value, bool) or value < _MINIMUMS[name]:
+            raise ConfigurationError(
+                f"plextrac sandbox: option {name} must be a number of at least "
+                f"{_MINIMUMS[name]:g}, got {value!r}"
+            )
 
 
 def demo_connection(base_url: str) -> dict[str, Any]:
