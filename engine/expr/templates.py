@@ -348,7 +348,8 @@ class Expressions:
         return Expressions([*self.functions.values(), *functions])
 
     def compile(self, text: str, *, where: str = "") -> Template:
-        """Compile a text with ``{{ }}`` expressions; ``where`` prefixes any error message."""
+        """Compile a text with ``{{ }}`` expressions; ``where`` prefixes the message of an error
+        found while compiling (not of one raised when the template renders)."""
         try:
             return self._template(text)
         except ExpressionError as exc:

@@ -8,6 +8,7 @@ write changed) and its base URL. The sandbox stops when the block ends.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -51,6 +52,12 @@ def serve(catalog: Catalog, name: str, *, seed: int = 0, **options: Any) -> Iter
     """
     spec = catalog.spec(name)  # an unknown connector is told as such, not as a missing sandbox
     box = sandbox_of(catalog, name)
+    try:
+        inspect.signature(box.create_app).bind(seed=seed, **options)
+    except TypeError as exc:
+        raise ConfigurationError(f"the {name} sandbox cannot take these options: {exc}") from None
+    except ValueError:
+        pass  # a create_app without a signature to check: it is called as it is
     app = box.create_app(seed=seed, **options)
     state = getattr(getattr(app, "state", None), "sandbox", None)
     with running(app) as url:
