@@ -166,13 +166,18 @@ def test_slugs_follow_github() -> None:
     assert slug("`basic` auth type".replace("`", "")) == "basic-auth-type"
 
 
-def test_a_connector_page_gives_the_default_of_an_input(catalog: Catalog) -> None:
+def connector_page(catalog: Catalog, body: str) -> str:
+    """The reference page of a small connector: ``body`` is its spec after name and title."""
     spec = catalog.load_spec(
-        Path("defaults.yaml"),
-        text="""\
-spec: hookline/v1
-name: defaults
-title: Defaults
+        Path("small.yaml"), text=f"spec: hookline/v1\nname: small\ntitle: Small\n{body}"
+    )
+    return connector_reference(spec)
+
+
+def test_a_connector_page_gives_the_default_of_an_input(catalog: Catalog) -> None:
+    page = connector_page(
+        catalog,
+        """\
 connection: {fields: {url: {type: string}}, base_url: "{{ connection.url }}"}
 actions:
   list_issues:
@@ -182,19 +187,15 @@ actions:
     request: {method: GET, path: /issues, inputs: {to: query}}
 """,
     )
-    page = connector_reference(spec)
     assert '| `state` | one of `open`, `all` |  | Which issues (default: `"open"`) |' in page
 
 
 def test_a_connector_page_writes_a_connection_default_as_an_input_default(
     catalog: Catalog,
 ) -> None:
-    spec = catalog.load_spec(
-        Path("defaults.yaml"),
-        text="""\
-spec: hookline/v1
-name: defaults
-title: Defaults
+    page = connector_page(
+        catalog,
+        """\
 connection:
   fields:
     url: {type: string, default: "https://api.example.test", description: Where}
@@ -204,18 +205,14 @@ actions:
   ping: {title: Ping, request: {method: GET, path: /ping}}
 """,
     )
-    page = connector_reference(spec)
     assert '| `url` | string |  |  | Where (default: `"https://api.example.test"`) |' in page
     assert "| `verify` | boolean |  |  | Check TLS (default: `false`) |" in page
 
 
 def test_a_connector_page_says_what_each_output_is(catalog: Catalog) -> None:
-    spec = catalog.load_spec(
-        Path("outputs.yaml"),
-        text="""\
-spec: hookline/v1
-name: outputs
-title: Outputs
+    page = connector_page(
+        catalog,
+        """\
 connection: {fields: {}, base_url: "https://example.test"}
 actions:
   get_issue:
@@ -236,7 +233,6 @@ triggers:
     output: {type: object}
 """,
     )
-    page = connector_reference(spec)
     outputs = [line for line in page.splitlines() if line.startswith("Output")]
     assert outputs == [
         "Output: mapping of names to any value.",
